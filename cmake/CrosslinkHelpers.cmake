@@ -1,0 +1,37 @@
+include(GoogleTest)
+# crosslink_add_library(NAME <layer> DEPS ...): one library per layer, sources globbed from
+# <layer>/src so that adding a file needs no CMake edit; public headers under <layer>/include.
+function(crosslink_add_library layer)
+  cmake_parse_arguments(ARG "" "" "DEPS;PRIVATE_DEPS;SOURCES" ${ARGN})
+  file(GLOB_RECURSE srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/src/*.cc)
+  if(NOT srcs AND NOT ARG_SOURCES)
+    # A layer with headers only so far.
+    add_library(crosslink_${layer} INTERFACE)
+    target_include_directories(crosslink_${layer} INTERFACE ${CMAKE_CURRENT_SOURCE_DIR}/include)
+    target_link_libraries(crosslink_${layer} INTERFACE ${ARG_DEPS} ${ARG_PRIVATE_DEPS})
+    add_library(crosslink::${layer} ALIAS crosslink_${layer})
+    return()
+  endif()
+  add_library(crosslink_${layer} STATIC ${srcs} ${ARG_SOURCES})
+  add_library(crosslink::${layer} ALIAS crosslink_${layer})
+  target_include_directories(crosslink_${layer} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include)
+  target_link_libraries(crosslink_${layer} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+  target_compile_options(crosslink_${layer} PRIVATE -Wall -Wextra -Wno-unused-parameter)
+endfunction()
+
+# crosslink_add_tests(DEPS ...): every *_test.cc in the current folder becomes one GoogleTest
+# executable (so one broken file never blocks another suite), registered test by test with CTest.
+function(crosslink_add_tests)
+  cmake_parse_arguments(ARG "" "" "DEPS" ${ARGN})
+  file(GLOB tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cc)
+  foreach(test_src ${tests})
+    get_filename_component(name ${test_src} NAME_WE)
+    add_executable(${name} ${test_src})
+    target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main GTest::gmock)
+    target_compile_definitions(${name} PRIVATE
+      CROSSLINK_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
+      CROSSLINK_BIN_DIR="${CMAKE_BINARY_DIR}/bin")
+    gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60
+      PROPERTIES TIMEOUT 300)
+  endforeach()
+endfunction()
