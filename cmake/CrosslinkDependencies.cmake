@@ -4,13 +4,22 @@
 
 find_package(Threads REQUIRED)
 find_package(absl CONFIG REQUIRED)
-# The CONFIG route for gRPC is fast; pkg-config is slow on Debian.
-find_package(gRPC CONFIG REQUIRED)
-find_package(Protobuf REQUIRED)
+# The runtime layer (gRPC coordinator, launcher), the examples and crosslink-bench can be left
+# out, so that the lower layers and the GPU kernels build on a machine without gRPC, Protobuf,
+# Gloo or Google Benchmark (bench/gpu_check.sh on a bare GPU node).
+option(CROSSLINK_WITH_RUNTIME "Build the runtime layer, the examples and crosslink-bench" ON)
+if(CROSSLINK_WITH_RUNTIME)
+  # The CONFIG route for gRPC is fast; pkg-config is slow on Debian.
+  find_package(gRPC CONFIG REQUIRED)
+  find_package(Protobuf REQUIRED)
+  set(crosslink_bench_deps_required REQUIRED)
+else()
+  set(crosslink_bench_deps_required QUIET)
+endif()
 find_package(GTest REQUIRED)
-find_package(benchmark CONFIG REQUIRED)
+find_package(benchmark CONFIG ${crosslink_bench_deps_required})
 find_package(tomlplusplus CONFIG REQUIRED)
-find_package(Gloo CONFIG REQUIRED PATHS /usr/share/cmake/Gloo)
+find_package(Gloo CONFIG ${crosslink_bench_deps_required} PATHS /usr/share/cmake/Gloo)
 
 # libtorch is only needed by the crosslink::torch glue and the examples; it is the slowest
 # dependency to find and to compile against, so it can be switched off for quick builds.

@@ -19,10 +19,12 @@ function(crosslink_add_library layer)
   target_compile_options(crosslink_${layer} PRIVATE -Wall -Wextra -Wno-unused-parameter)
 endfunction()
 
-# crosslink_add_tests(DEPS ...): every *_test.cc in the current folder becomes one GoogleTest
-# executable (so one broken file never blocks another suite), registered test by test with CTest.
+# crosslink_add_tests(DEPS ... [SERIAL name_test ...]): every *_test.cc in the current folder
+# becomes one GoogleTest executable (so one broken file never blocks another suite), registered
+# test by test with CTest. Suites named in SERIAL measure wall-clock properties (emulated latency
+# and rate), so CTest runs them alone rather than beside multi-process tests on two cores.
 function(crosslink_add_tests)
-  cmake_parse_arguments(ARG "" "" "DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "DEPS;SERIAL" ${ARGN})
   file(GLOB tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cc)
   foreach(test_src ${tests})
     get_filename_component(name ${test_src} NAME_WE)
@@ -31,7 +33,11 @@ function(crosslink_add_tests)
     target_compile_definitions(${name} PRIVATE
       CROSSLINK_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
       CROSSLINK_BIN_DIR="${CMAKE_BINARY_DIR}/bin")
+    set(serial FALSE)
+    if(name IN_LIST ARG_SERIAL)
+      set(serial TRUE)
+    endif()
     gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60
-      PROPERTIES TIMEOUT 300)
+      PROPERTIES TIMEOUT 300 RUN_SERIAL ${serial})
   endforeach()
 endfunction()

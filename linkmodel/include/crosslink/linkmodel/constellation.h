@@ -39,6 +39,10 @@ struct Constellation {
   // Walker shells only: planes x slots, for the plus-grid topology. 0 otherwise.
   int num_planes = 0;
   int sats_per_plane = 0;
+  // Walker shells only: the phasing F and the RAAN spread (360 delta, 180 star), which decide
+  // how the plus-grid closes its seam between the last plane and the first.
+  int walker_phasing = 0;
+  double walker_raan_spread_deg = 0.0;
 
   // Index of the satellite with this name, or nullopt.
   std::optional<int> Find(std::string_view name) const {

@@ -1,0 +1,378 @@
+// crosslink-bench: collectives over emulated crosslinks, in nccl-tests' format.
+//
+//   crosslink-bench allreduce [--ranks N] [--scenario FILE|ideal] --min-bytes A --max-bytes B
+//       [--step-factor F] [--iters K] [--warmup W] [--algo ring|tree|auto] [--csv OUT]
+//       [--plot OUT.png] [--baseline gloo] [--timeout SECONDS]
+//
+// Without RANK in the environment it launches N ranks of itself through the runtime's launcher
+// (the code crosslink-run runs); with RANK set (crosslink-run, or by hand) it is one rank. Rank 0
+// prints the table: nccl-tests' columns (GB/s = 10^9 bytes/s, busbw = algbw * 2(n-1)/n) plus the
+// ring lower bound for the links in use (bench/lib/ring_bound.h), the ratio to it and the outages
+// met. For `ideal` the bound uses one loopback TCP stream's measured rate and latency; for a
+// scenario, the slowest hop of the ring rank i -> i+1 between the ranks' satellites at the
+// current orbit time. Sizes take K, M, G suffixes (powers of 1024).
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "bench/lib/allreduce_pattern.h"
+#include "bench/lib/bench_csv.h"
+#include "bench/lib/bench_plot.h"
+#include "bench/lib/gloo_baseline.h"
+#include "bench/lib/loopback_probe.h"
+#include "bench/lib/report_table.h"
+#include "bench/lib/ring_bound.h"
+#include "crosslink/base/status_macros.h"
+#include "crosslink/collectives/transport/tcp_transport.h"
+#include "crosslink/runtime/communicator.h"
+#include "crosslink/runtime/launcher.h"
+
+namespace crosslink::bench {
+namespace {
+
+using collectives::AllreduceAlgorithm;
+using collectives::DataType;
+using collectives::ReduceOp;
+using runtime::CollectiveOptions;
+using runtime::Communicator;
+
+struct BenchArgs {
+  std::string collective;
+  int ranks = 4;
+  std::string scenario = "ideal";
+  int64_t min_bytes = 0;
+  int64_t max_bytes = 0;
+  double step_factor = 2.0;
+  int iters = 20;
+  int warmup = 5;
+  AllreduceAlgorithm algo = AllreduceAlgorithm::kAuto;
+  std::string csv;
+  std::string plot;
+  bool gloo = false;
+  double timeout_s = 600;
+};
+
+constexpr char kUsage[] =
+    "usage: crosslink-bench allreduce [--ranks N] [--scenario FILE|ideal] --min-bytes A "
+    "--max-bytes B\n"
+    "         [--step-factor F] [--iters K] [--warmup W] [--algo ring|tree|auto] [--csv OUT]\n"
+    "         [--plot OUT.png] [--baseline gloo] [--timeout SECONDS]\n";
+
+absl::StatusOr<int64_t> ParseBytes(const std::string& flag, std::string text) {
+  int64_t scale = 1;
+  for (const char* suffix : {"iB", "B"}) {
+    if (text.size() > std::string(suffix).size() && text.ends_with(suffix)) {
+      text.resize(text.size() - std::string(suffix).size());
+      break;
+    }
+  }
+  if (!text.empty()) {
+    switch (text.back()) {
+      case 'K':
+      case 'k':
+        scale = int64_t{1} << 10;
+        break;
+      case 'M':
+      case 'm':
+        scale = int64_t{1} << 20;
+        break;
+      case 'G':
+      case 'g':
+        scale = int64_t{1} << 30;
+        break;
+      default:
+        break;
+    }
+    if (scale != 1) text.pop_back();
+  }
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(text, &value) || value <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": not a positive size: \"", text, "\""));
+  }
+  return value * scale;
+}
+
+absl::StatusOr<BenchArgs> ParseArgs(const std::vector<std::string>& argv) {
+  BenchArgs args;
+  if (argv.empty() || argv[0] != "allreduce") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the first argument must be the collective (allreduce)\n", kUsage));
+  }
+  args.collective = argv[0];
+  for (size_t i = 1; i < argv.size(); ++i) {
+    std::string flag = argv[i];
+    std::string value;
+    if (auto eq = flag.find('='); eq != std::string::npos) {
+      value = flag.substr(eq + 1);
+      flag.resize(eq);
+    } else if (i + 1 < argv.size()) {
+      value = argv[++i];
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(flag, " needs a value\n", kUsage));
+    }
+    auto bad = [&] {
+      return absl::InvalidArgumentError(absl::StrCat(flag, ": bad value \"", value, "\""));
+    };
+    if (flag == "--ranks") {
+      if (!absl::SimpleAtoi(value, &args.ranks) || args.ranks < 1) return bad();
+    } else if (flag == "--scenario") {
+      args.scenario = value;
+    } else if (flag == "--min-bytes") {
+      ASSIGN_OR_RETURN(args.min_bytes, ParseBytes(flag, value));
+    } else if (flag == "--max-bytes") {
+      ASSIGN_OR_RETURN(args.max_bytes, ParseBytes(flag, value));
+    } else if (flag == "--step-factor") {
+      if (!absl::SimpleAtod(value, &args.step_factor) || args.step_factor <= 1.0) return bad();
+    } else if (flag == "--iters") {
+      if (!absl::SimpleAtoi(value, &args.iters) || args.iters < 1) return bad();
+    } else if (flag == "--warmup") {
+      if (!absl::SimpleAtoi(value, &args.warmup) || args.warmup < 0) return bad();
+    } else if (flag == "--algo") {
+      if (value == "ring") {
+        args.algo = AllreduceAlgorithm::kRing;
+      } else if (value == "tree") {
+        args.algo = AllreduceAlgorithm::kTree;
+      } else if (value == "auto") {
+        args.algo = AllreduceAlgorithm::kAuto;
+      } else {
+        return bad();
+      }
+    } else if (flag == "--csv") {
+      args.csv = value;
+    } else if (flag == "--plot") {
+      args.plot = value;
+    } else if (flag == "--baseline") {
+      if (value != "gloo") return bad();
+      args.gloo = true;
+    } else if (flag == "--timeout") {
+      if (!absl::SimpleAtod(value, &args.timeout_s) || args.timeout_s <= 0) return bad();
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag ", flag, "\n", kUsage));
+    }
+  }
+  if (args.min_bytes == 0 || args.max_bytes == 0 || args.min_bytes > args.max_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--min-bytes and --max-bytes are required, min <= max\n", kUsage));
+  }
+  return args;
+}
+
+std::vector<int64_t> Sizes(const BenchArgs& args) {
+  std::vector<int64_t> sizes;
+  for (double s = static_cast<double>(args.min_bytes);
+       s <= static_cast<double>(args.max_bytes) * 1.0001; s *= args.step_factor) {
+    // Whole floats, at least one.
+    int64_t bytes = std::max<int64_t>(4, static_cast<int64_t>(s) / 4 * 4);
+    if (sizes.empty() || sizes.back() != bytes) sizes.push_back(bytes);
+  }
+  return sizes;
+}
+
+// The launcher side: N ranks of this very program, through the code crosslink-run uses.
+int LaunchSelf(const BenchArgs& args, int argc, char** argv) {
+  runtime::LaunchOptions launch;
+  launch.num_ranks = args.ranks;
+  launch.command.push_back(std::filesystem::read_symlink("/proc/self/exe").string());
+  for (int i = 1; i < argc; ++i) launch.command.push_back(argv[i]);
+  if (args.scenario != "ideal") launch.scenario_path = args.scenario;
+  launch.timeout = absl::Seconds(args.timeout_s);
+  // The table is rank 0's; no "[rank 0]" prefixes in it.
+  launch.output = runtime::OutputMode::kPassThrough;
+  absl::StatusOr<runtime::LaunchResult> result = runtime::RunLocalJob(launch);
+  if (!result.ok()) {
+    std::cerr << "crosslink-bench: " << result.status() << "\n";
+    return 2;
+  }
+  if (result->exit_code != 0) std::cerr << "crosslink-bench: " << result->summary << "\n";
+  return result->exit_code;
+}
+
+// One double per rank combined on every rank (kMax or kSum), for timings and counts.
+absl::StatusOr<double> Combine(Communicator& comm, double value, ReduceOp op) {
+  RETURN_IF_ERROR(comm.Allreduce(&value, 1, DataType::kFloat64, op));
+  return value;
+}
+
+absl::StatusOr<RingLinkParams> BoundParams(Communicator& comm, const BenchArgs& args) {
+  if (comm.true_plan() == nullptr) {
+    // The ideal bound: what one loopback TCP stream of the same transport does. Rank 0 measures
+    // while the others wait, so nothing else competes for the cores.
+    RingLinkParams params;
+    if (comm.rank() == 0) {
+      ContextFactory factory = [](int rank) {
+        return collectives::MakeTcpContext(rank, /*job_id=*/0x6c6f6f70626163ull);
+      };
+      LoopbackProbeOptions probe;
+      probe.deadline = absl::Now() + absl::Seconds(60);
+      ASSIGN_OR_RETURN(LoopbackProbeResult result, ProbeLoopback(factory, probe));
+      params.rate_bytes_per_s = result.stream_rate_bytes_per_s;
+      params.latency_s = result.latency_s;
+    }
+    ASSIGN_OR_RETURN(params.rate_bytes_per_s,
+                     Combine(comm, params.rate_bytes_per_s, ReduceOp::kMax));
+    ASSIGN_OR_RETURN(params.latency_s, Combine(comm, params.latency_s, ReduceOp::kMax));
+    return params;
+  }
+  std::vector<int> sats(comm.rank_satellites().begin(),
+                        comm.rank_satellites().begin() + comm.world_size());
+  return RingLinkParamsAt(*comm.true_plan(), sats, comm.clock()->OrbitNow());
+}
+
+absl::Status RunRank(const BenchArgs& args) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Communicator> comm,
+                   Communicator::CreateFromEnvironment(absl::Seconds(120)));
+  const int n = comm->world_size();
+  const bool root = comm->rank() == 0;
+  ASSIGN_OR_RETURN(RingLinkParams link, BoundParams(*comm, args));
+  if (root) {
+    std::printf(
+        "# crosslink-bench allreduce: %d ranks, scenario %s, link %.3f GB/s, %.1f us; "
+        "algo %s, iters %d, warmup %d\n",
+        n, args.scenario.c_str(), link.rate_bytes_per_s / 1e9, link.latency_s * 1e6,
+        args.algo == AllreduceAlgorithm::kRing   ? "ring"
+        : args.algo == AllreduceAlgorithm::kTree ? "tree"
+                                                 : "auto",
+        args.iters, args.warmup);
+    std::fflush(stdout);
+  }
+  CollectiveOptions options;
+  options.algorithm = args.algo;
+  options.timeout = absl::Seconds(args.timeout_s);
+
+  std::vector<BenchRow> rows;
+  const std::vector<int64_t> sizes = Sizes(args);
+  for (int64_t bytes : sizes) {
+    const size_t count = static_cast<size_t>(bytes) / sizeof(float);
+    std::vector<float> data(count);
+    FillPattern(comm->rank(), absl::MakeSpan(data));
+    for (int i = 0; i < args.warmup; ++i) {
+      RETURN_IF_ERROR(
+          comm->Allreduce(data.data(), count, DataType::kFloat32, ReduceOp::kSum, options));
+    }
+    RETURN_IF_ERROR(comm->Barrier(options));
+    const int64_t outages_before = comm->outages_met();
+    const absl::Time start = absl::Now();
+    for (int i = 0; i < args.iters; ++i) {
+      RETURN_IF_ERROR(
+          comm->Allreduce(data.data(), count, DataType::kFloat32, ReduceOp::kSum, options));
+    }
+    const double time_us = absl::ToDoubleMicroseconds(absl::Now() - start) / args.iters;
+    const int64_t outages = comm->outages_met() - outages_before;
+    // The timed loop reduced sums of sums; the check reduces fresh data once.
+    FillPattern(comm->rank(), absl::MakeSpan(data));
+    RETURN_IF_ERROR(
+        comm->Allreduce(data.data(), count, DataType::kFloat32, ReduceOp::kSum, options));
+    const int64_t wrong = CountWrongSum(n, data);
+
+    BenchRow row;
+    row.impl = "crosslink";
+    row.ranks = n;
+    row.bytes = bytes;
+    row.count = static_cast<int64_t>(count);
+    row.type = "float";
+    row.redop = "sum";
+    ASSIGN_OR_RETURN(row.time_us, Combine(*comm, time_us, ReduceOp::kMax));
+    ASSIGN_OR_RETURN(double wrong_sum, Combine(*comm, static_cast<double>(wrong), ReduceOp::kSum));
+    ASSIGN_OR_RETURN(double outages_sum,
+                     Combine(*comm, static_cast<double>(outages), ReduceOp::kSum));
+    row.wrong = static_cast<int64_t>(wrong_sum);
+    row.outages = static_cast<int64_t>(outages_sum);
+    row.bound_us =
+        RingAllreduceBoundS(n, static_cast<double>(bytes), link.rate_bytes_per_s, link.latency_s) *
+        1e6;
+    FillDerivedColumns(row);
+    rows.push_back(row);
+  }
+
+  if (args.gloo) {
+    GlooBaselineOptions gloo;
+    gloo.rank = comm->rank();
+    gloo.world_size = n;
+    gloo.store_dir = std::filesystem::temp_directory_path() /
+                     absl::StrCat("crosslink-bench-gloo-", comm->job_id());
+    gloo.prefix = comm->job_id();
+    gloo.sizes_bytes = sizes;
+    gloo.iters = args.iters;
+    gloo.warmup = args.warmup;
+    gloo.timeout = absl::Seconds(args.timeout_s);
+    RETURN_IF_ERROR(comm->Barrier(options));
+    absl::StatusOr<std::vector<GlooSample>> samples = RunGlooAllreduce(gloo);
+    // Every rank reaches this barrier, so rank 0 removes the store only when nobody reads it.
+    RETURN_IF_ERROR(comm->Barrier(options));
+    if (root) {
+      std::error_code ec;
+      std::filesystem::remove_all(gloo.store_dir, ec);
+    }
+    RETURN_IF_ERROR(samples.status());
+    for (size_t i = 0; i < samples->size(); ++i) {
+      const GlooSample& s = (*samples)[i];
+      BenchRow row = rows[i];
+      row.impl = "gloo";
+      ASSIGN_OR_RETURN(row.time_us, Combine(*comm, s.time_us, ReduceOp::kMax));
+      ASSIGN_OR_RETURN(double wrong_sum,
+                       Combine(*comm, static_cast<double>(s.wrong), ReduceOp::kSum));
+      row.wrong = static_cast<int64_t>(wrong_sum);
+      row.outages = 0;
+      FillDerivedColumns(row);
+      rows.push_back(row);
+    }
+  }
+
+  if (!root) return absl::OkStatus();
+  const std::string title = absl::StrCat("allreduce, ", n, " ranks, scenario ", args.scenario);
+  PrintReportTable(std::cout, title, rows);
+  if (args.gloo) {
+    const size_t k = sizes.size();
+    for (size_t i = 0; i < k; ++i) {
+      std::printf("# %s: busbw crosslink / gloo = %.2f\n", FormatSize(rows[i].bytes).c_str(),
+                  rows[k + i].busbw_gbs > 0 ? rows[i].busbw_gbs / rows[k + i].busbw_gbs : 0.0);
+    }
+  }
+  int64_t wrong_total = 0;
+  for (const BenchRow& r : rows) wrong_total += r.wrong;
+  std::printf("# Out of bounds values : %lld %s\n", static_cast<long long>(wrong_total),
+              wrong_total == 0 ? "OK" : "FAILED");
+  std::fflush(stdout);
+  if (!args.csv.empty()) RETURN_IF_ERROR(WriteBenchCsv(args.csv, rows));
+  if (!args.plot.empty()) {
+    PlotOptions plot;
+    plot.png = args.plot;
+    plot.title = title;
+#ifdef CROSSLINK_GNUPLOT
+    plot.gnuplot = CROSSLINK_GNUPLOT;
+#endif
+    RETURN_IF_ERROR(WriteBusBandwidthPlot(plot, rows));
+  }
+  if (wrong_total != 0) {
+    return absl::DataLossError(absl::StrCat(wrong_total, " elements of the results are wrong"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace crosslink::bench
+
+int main(int argc, char** argv) {
+  std::vector<std::string> raw(argv + 1, argv + argc);
+  absl::StatusOr<crosslink::bench::BenchArgs> args = crosslink::bench::ParseArgs(raw);
+  if (!args.ok()) {
+    std::cerr << "crosslink-bench: " << args.status().message() << "\n";
+    return 2;
+  }
+  if (std::getenv("RANK") == nullptr) return crosslink::bench::LaunchSelf(*args, argc, argv);
+  absl::Status status = crosslink::bench::RunRank(*args);
+  if (!status.ok()) {
+    const char* rank = std::getenv("RANK");
+    std::cerr << "crosslink-bench rank " << rank << ": " << status << "\n";
+    return 1;
+  }
+  return 0;
+}

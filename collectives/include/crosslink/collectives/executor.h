@@ -1,0 +1,87 @@
+// The executor runs one rank's part of a Plan (plan.h) over the transport (transport.h). It is
+// the only part of the collectives that touches connections; it does not know which algorithm
+// made the plan or why.
+//
+// How it runs: receives are posted ahead of need (up to kRecvWindow per peer) and sends are
+// queued as soon as the data they carry is final, so several segments are in flight on every
+// link; a received segment is reduced straight from its staging slot into the caller's buffer
+// and plain receives land directly in the caller's buffer (no copy), except the first message
+// from each peer, which is staged so that a peer sending more than expected is detected as a
+// disagreement instead of breaking the connection. Dependencies between steps that touch the same
+// elements are derived from the plan (read-after-write, write-after-read, write-after-write); an
+// empty send carries only order, so it waits for every receive listed before it in the plan (a
+// barrier round, or an empty block forwarded around a ring).
+//
+// Checks and failures. Every frame carries the job id, the collective's sequence number, its
+// chunk, and in FrameHeader::tag a 32-bit signature of (collective, algorithm, world size, count,
+// type, op, root, max_segment_bytes); every received header is checked. On the first failure a
+// rank sends a header-only abort frame (chunk kAbortChunk; the tag encodes the status code, the
+// rank that detected the problem and the rank at fault) to every peer it sends to in the plan,
+// and a rank that receives one fails with the same code and forwards it, so the failure floods
+// the plan's communication graph and no rank waits for a peer that gave up. Codes:
+//   kInvalidArgument   ranks disagree on the collective's arguments (signature, count, chunk or
+//                      sequence mismatch, or a frame longer than expected), or bad arguments here;
+//                      the message names this rank and the rank whose frame disagreed.
+//   kDeadlineExceeded  a peer did not deliver in time. To name the rank really at fault rather
+//                      than a neighbour stuck behind it, a rank stops waiting at
+//                      deadline - min(10% of the time left at the start, 1 s), tells its peers
+//                      whom it waited for, and uses the remaining time to learn whom that peer
+//                      waited for; it returns at the deadline naming both.
+//   kUnavailable       a connection failed or was closed (the message includes its Describe()).
+//   kDataLoss          a frame failed its CRC32C.
+//   kInternal          the plan cannot make progress (a planner bug).
+// Broadcast's root only sends, so it cannot notice that the other ranks disagree with it.
+//
+// After a failure the connections' streams are out of step: the executor closes every
+// connection on which it leaves an operation pending (after the other ranks had the chance to
+// read its abort frame) and the caller must not reuse the others for collectives either.
+//
+// Blocking: returns when this rank's part is done or failed, at the latest at `deadline` (plus
+// the time to close connections). Every rank of the plan must call it with the same plan and
+// sequence number (a collective). Thread-safety: one call per rank at a time; the connections may
+// be shared with nothing else while it runs. Buffers: `data` (plan.count elements) and `input`
+// are borrowed for the call; on failure `data`'s contents are unspecified.
+#ifndef CROSSLINK_COLLECTIVES_EXECUTOR_H_
+#define CROSSLINK_COLLECTIVES_EXECUTOR_H_
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "crosslink/collectives/plan.h"
+#include "crosslink/collectives/transport/transport.h"
+
+namespace crosslink::collectives {
+
+// FrameHeader::chunk of an abort frame. Planners number chunks below 0xFFFFFF00.
+inline constexpr uint32_t kAbortChunk = 0xFFFFFFFFu;
+
+// Receives posted ahead per peer. Eight segments of 512 KiB keep a 100 Gbit/s link with a
+// millisecond of latency busy only partially, but the window bounds staging memory (8 slots of
+// max_segment_bytes per peer) and the latency is hidden by the ring's pipelining across links.
+inline constexpr int kRecvWindow = 8;
+
+// The 32-bit signature carried in FrameHeader::tag (FNV-1a over the fields, folded).
+uint32_t PlanSignature(const Plan& plan);
+
+struct ExecuteArgs {
+  const Plan* plan = nullptr;
+  int rank = 0;
+  // connections[p] is this rank's connection to rank p (nullptr for p == rank); size world_size.
+  absl::Span<Connection* const> connections;
+  uint64_t job_id = 0;
+  uint64_t sequence = 0;  // the collective's sequence number, equal on every rank
+  void* data = nullptr;   // plan->count elements of plan->type
+  // kCopy's source; nullptr when the data is already in place (the copy is then skipped, as it is
+  // when input points at the destination itself).
+  const void* input = nullptr;
+  absl::Time deadline = absl::InfiniteFuture();
+};
+
+// Runs args.plan->ranks[args.rank]. See the header comment for the status codes.
+absl::Status ExecutePlan(const ExecuteArgs& args);
+
+}  // namespace crosslink::collectives
+
+#endif  // CROSSLINK_COLLECTIVES_EXECUTOR_H_

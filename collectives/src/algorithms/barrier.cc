@@ -1,0 +1,32 @@
+// Dissemination barrier (Hensgen, Finkel & Manber): in round k every rank sends an empty message
+// to rank + 2^k and waits for one from rank - 2^k. After ceil(log2 n) rounds every rank has
+// heard, directly or through others, from every rank, so none leaves before all arrived. Works
+// for any n, unlike pairwise exchange.
+#include "crosslink/collectives/algorithms.h"
+#include "plan_builder.h"
+
+namespace crosslink::collectives {
+
+absl::StatusOr<Plan> PlanBarrier(const PlanRequest& request) {
+  constexpr char kName[] = "dissemination_barrier";
+  PlanRequest normalized = request;
+  normalized.count = 0;
+  normalized.op = ReduceOp::kSum;
+  normalized.root = 0;
+  normalized.max_segment_bytes = 64;  // only empty messages: keep the staging slots small
+  if (absl::Status s = internal::ValidateRequest(normalized, kName); !s.ok()) return s;
+  Plan plan = internal::MakePlanShell(normalized, kName, CollectiveKind::kBarrier);
+  const int n = request.world_size;
+  for (int r = 0; r < n; ++r) {
+    if (!internal::Wanted(request, r)) continue;
+    uint32_t round = 0;
+    for (int distance = 1; distance < n; distance <<= 1, ++round) {
+      plan.ranks[r].push_back(Step{StepOp::kSend, (r + distance) % n, 0, 0, 0, round, round});
+      plan.ranks[r].push_back(
+          Step{StepOp::kRecv, ((r - distance) % n + n) % n, 0, 0, 0, round, round});
+    }
+  }
+  return plan;
+}
+
+}  // namespace crosslink::collectives

@@ -1,0 +1,159 @@
+#include "plan_builder.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_format.h"
+#include "crosslink/collectives/reduce.h"
+
+namespace crosslink::collectives::internal {
+
+absl::Status ValidateRequest(const PlanRequest& request, const char* algorithm) {
+  if (request.world_size < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: world size %d, need at least 1", algorithm, request.world_size));
+  }
+  if (request.only_rank >= request.world_size) {
+    return absl::InvalidArgumentError(absl::StrFormat("%s: only_rank %d outside world size %d",
+                                                      algorithm, request.only_rank,
+                                                      request.world_size));
+  }
+  if (request.root < 0 || request.root >= request.world_size) {
+    return absl::InvalidArgumentError(absl::StrFormat("%s: root %d outside world size %d",
+                                                      algorithm, request.root, request.world_size));
+  }
+  if (!IsValidDataType(request.type)) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: invalid data type %d", algorithm, static_cast<int>(request.type)));
+  }
+  if (!IsValidReduceOp(request.op)) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: invalid reduce op %d", algorithm, static_cast<int>(request.op)));
+  }
+  if (request.max_segment_bytes == 0) {
+    return absl::InvalidArgumentError(absl::StrFormat("%s: max_segment_bytes is 0", algorithm));
+  }
+  return absl::OkStatus();
+}
+
+Plan MakePlanShell(const PlanRequest& request, const char* algorithm, CollectiveKind kind) {
+  Plan plan;
+  plan.algorithm = algorithm;
+  plan.kind = kind;
+  plan.world_size = request.world_size;
+  plan.count = request.count;
+  plan.type = request.type;
+  plan.op = request.op;
+  plan.root = request.root;
+  plan.max_segment_bytes = request.max_segment_bytes;
+  plan.ranks.resize(request.world_size);
+  return plan;
+}
+
+absl::Status CheckChunkSpace(uint64_t chunks, const char* algorithm) {
+  if (chunks >= kFirstReservedChunk) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: %u messages per rank exceed the 32-bit chunk numbering; raise max_segment_bytes",
+        algorithm, chunks));
+  }
+  return absl::OkStatus();
+}
+
+size_t RingSegmentsPerBlock(const PlanRequest& request) {
+  const Range largest = BlockRange(request.count, request.world_size, 0);
+  return SegmentCount(largest.count, SegmentElements(request.max_segment_bytes, request.type));
+}
+
+namespace {
+int Mod(int a, int n) { return ((a % n) + n) % n; }
+}  // namespace
+
+void AppendRingReduceScatter(const PlanRequest& request, int rank, uint32_t chunk_base,
+                             uint32_t stage_base, std::vector<Step>& steps) {
+  const int n = request.world_size;
+  if (n == 1) {
+    if (GetFinalizeFn(request.type, request.op) != nullptr) {
+      steps.push_back(Step{StepOp::kFinalize, -1, 0, request.count, 0, 0, stage_base});
+    }
+    return;
+  }
+  const size_t seg_elems = SegmentElements(request.max_segment_bytes, request.type);
+  const size_t per_block = RingSegmentsPerBlock(request);
+  const int next = Mod(rank + 1, n);
+  const int prev = Mod(rank - 1, n);
+  for (int s = 0; s < n - 1; ++s) {
+    const int send_block = Mod(rank - s - 1, n);
+    const int recv_block = Mod(rank - s - 2, n);
+    const Range send_range = BlockRange(request.count, n, send_block);
+    const Range recv_range = BlockRange(request.count, n, recv_block);
+    const size_t segments = std::max(SegmentCount(send_range.count, seg_elems),
+                                     SegmentCount(recv_range.count, seg_elems));
+    for (size_t k = 0; k < segments; ++k) {
+      if (k < SegmentCount(send_range.count, seg_elems)) {
+        const Range seg = SegmentRange(send_range, seg_elems, k);
+        steps.push_back(Step{StepOp::kSend, next, seg.offset, seg.count, 0,
+                             static_cast<uint32_t>(chunk_base + send_block * per_block + k),
+                             stage_base + s});
+      }
+      if (k < SegmentCount(recv_range.count, seg_elems)) {
+        const Range seg = SegmentRange(recv_range, seg_elems, k);
+        steps.push_back(Step{StepOp::kRecvReduce, prev, seg.offset, seg.count, 0,
+                             static_cast<uint32_t>(chunk_base + recv_block * per_block + k),
+                             stage_base + s});
+      }
+    }
+  }
+  if (GetFinalizeFn(request.type, request.op) != nullptr) {
+    const Range own = BlockRange(request.count, n, rank);
+    steps.push_back(Step{StepOp::kFinalize, -1, own.offset, own.count, 0, 0, stage_base + n - 1});
+  }
+}
+
+void AppendRingAllgather(const PlanRequest& request, int rank, uint32_t chunk_base,
+                         uint32_t stage_base, std::vector<Step>& steps) {
+  const int n = request.world_size;
+  const size_t seg_elems = SegmentElements(request.max_segment_bytes, request.type);
+  const size_t per_block = RingSegmentsPerBlock(request);
+  const int next = Mod(rank + 1, n);
+  const int prev = Mod(rank - 1, n);
+  for (int s = 0; s < n - 1; ++s) {
+    const int send_block = Mod(rank - s, n);
+    const int recv_block = Mod(rank - s - 1, n);
+    const Range send_range = BlockRange(request.count, n, send_block);
+    const Range recv_range = BlockRange(request.count, n, recv_block);
+    const size_t segments = std::max(SegmentCount(send_range.count, seg_elems),
+                                     SegmentCount(recv_range.count, seg_elems));
+    for (size_t k = 0; k < segments; ++k) {
+      if (k < SegmentCount(send_range.count, seg_elems)) {
+        const Range seg = SegmentRange(send_range, seg_elems, k);
+        steps.push_back(Step{StepOp::kSend, next, seg.offset, seg.count, 0,
+                             static_cast<uint32_t>(chunk_base + send_block * per_block + k),
+                             stage_base + s});
+      }
+      if (k < SegmentCount(recv_range.count, seg_elems)) {
+        const Range seg = SegmentRange(recv_range, seg_elems, k);
+        steps.push_back(Step{StepOp::kRecv, prev, seg.offset, seg.count, 0,
+                             static_cast<uint32_t>(chunk_base + recv_block * per_block + k),
+                             stage_base + s});
+      }
+    }
+  }
+}
+
+int TreeParent(int rank, int root, int world_size) {
+  const int v = Mod(rank - root, world_size);
+  if (v == 0) return -1;
+  const int parent_v = v & (v - 1);  // clear the lowest set bit
+  return (parent_v + root) % world_size;
+}
+
+std::vector<int> TreeChildren(int rank, int root, int world_size) {
+  const int v = Mod(rank - root, world_size);
+  const int lowbit = v == 0 ? world_size : (v & -v);
+  std::vector<int> children;
+  for (int bit = 1; bit < lowbit && v + bit < world_size; bit <<= 1) {
+    children.push_back((v + bit + root) % world_size);
+  }
+  return children;
+}
+
+}  // namespace crosslink::collectives::internal

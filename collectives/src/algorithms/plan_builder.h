@@ -1,0 +1,60 @@
+// Internal helpers shared by the planners in this folder (not a public header): request
+// validation, the plan shell, chunk numbering limits, and the two building blocks several
+// algorithms share, the ring phases and the binomial tree.
+#ifndef CROSSLINK_COLLECTIVES_SRC_ALGORITHMS_PLAN_BUILDER_H_
+#define CROSSLINK_COLLECTIVES_SRC_ALGORITHMS_PLAN_BUILDER_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "crosslink/collectives/algorithms.h"
+#include "crosslink/collectives/plan.h"
+
+namespace crosslink::collectives::internal {
+
+// Chunk numbers at and above this are reserved for control frames (the executor's abort frame).
+inline constexpr uint64_t kFirstReservedChunk = 0xFFFFFF00u;
+
+// kInvalidArgument naming the offending field of `request` for `algorithm`.
+absl::Status ValidateRequest(const PlanRequest& request, const char* algorithm);
+
+// A plan with the request's fields copied and one empty step list per rank.
+Plan MakePlanShell(const PlanRequest& request, const char* algorithm, CollectiveKind kind);
+
+// Should the planner fill rank r's list?
+inline bool Wanted(const PlanRequest& request, int rank) {
+  return request.only_rank < 0 || request.only_rank == rank;
+}
+
+// kInvalidArgument when `chunks` chunk numbers do not fit below kFirstReservedChunk.
+absl::Status CheckChunkSpace(uint64_t chunks, const char* algorithm);
+
+// Segments per ring block: the largest block's segment count, so chunk numbers are
+// block * RingSegmentsPerBlock + segment and never collide.
+size_t RingSegmentsPerBlock(const PlanRequest& request);
+
+// Ring reduce-scatter steps of rank r (n-1 steps): step s sends block (r-s-1) to r+1 and
+// reduces block (r-s-2) from r-1, segment by segment. Each segment's send is listed before its
+// receive: an empty send is ordered after the receives listed before it (executor.h), and what
+// step s sends was received in step s-1, never in step s. Ends with rank r
+// owning block r; appends a kFinalize of block r when the op needs one. Chunks start at
+// chunk_base; stages at stage_base.
+void AppendRingReduceScatter(const PlanRequest& request, int rank, uint32_t chunk_base,
+                             uint32_t stage_base, std::vector<Step>& steps);
+
+// Ring allgather steps of rank r (n-1 steps): step s sends block (r-s) to r+1 and receives block
+// (r-s-1) from r-1 into place.
+void AppendRingAllgather(const PlanRequest& request, int rank, uint32_t chunk_base,
+                         uint32_t stage_base, std::vector<Step>& steps);
+
+// Binomial tree over ranks relative to `root` (relative rank v = (r - root) mod n): the parent of
+// v > 0 is v minus its lowest set bit; the children of v are v + 2^k for 2^k below v's lowest set
+// bit (every 2^k for the root), in increasing k. Returned as absolute ranks.
+int TreeParent(int rank, int root, int world_size);
+std::vector<int> TreeChildren(int rank, int root, int world_size);
+
+}  // namespace crosslink::collectives::internal
+
+#endif  // CROSSLINK_COLLECTIVES_SRC_ALGORITHMS_PLAN_BUILDER_H_

@@ -1,0 +1,42 @@
+#include "crosslink/collectives/allreduce.h"
+
+#include "crosslink/collectives/algorithms.h"
+#include "crosslink/collectives/executor.h"
+
+namespace crosslink::collectives {
+
+absl::StatusOr<Plan> PlanAllreduce(int world_size, int rank, size_t count, DataType type,
+                                   ReduceOp op, const AllreduceOptions& options) {
+  PlanRequest request;
+  request.world_size = world_size;
+  request.count = count;
+  request.type = type;
+  request.op = op;
+  request.max_segment_bytes = options.max_segment_bytes;
+  request.only_rank = rank;
+  AllreduceAlgorithm algorithm = options.algorithm;
+  if (algorithm == AllreduceAlgorithm::kAuto) {
+    algorithm =
+        ChooseAllreduceAlgorithm(world_size, count * DataTypeSize(type), options.cost_hints);
+  }
+  return algorithm == AllreduceAlgorithm::kTree ? PlanTreeAllreduce(request)
+                                                : PlanRingAllreduce(request);
+}
+
+absl::Status Allreduce(const CollectiveContext& context, void* buffer, size_t count, DataType type,
+                       ReduceOp op, const AllreduceOptions& options) {
+  absl::StatusOr<Plan> plan =
+      PlanAllreduce(context.world_size, context.rank, count, type, op, options);
+  if (!plan.ok()) return plan.status();
+  ExecuteArgs args;
+  args.plan = &*plan;
+  args.rank = context.rank;
+  args.connections = context.connections;
+  args.job_id = context.job_id;
+  args.sequence = context.sequence;
+  args.data = buffer;
+  args.deadline = options.deadline;
+  return ExecutePlan(args);
+}
+
+}  // namespace crosslink::collectives

@@ -1,0 +1,713 @@
+#include "crosslink/collectives/executor.h"
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "crosslink/collectives/reduce.h"
+
+namespace crosslink::collectives {
+namespace {
+
+// Abort frame tag: status code (4 bits), the rank that detected the failure (14 bits), the rank
+// at fault (14 bits). 14 bits cover 16383 ranks, more than any constellation Crosslink plans for.
+constexpr uint32_t kRankMask = 0x3FFF;
+
+uint32_t EncodeAbort(absl::StatusCode code, int origin, int culprit) {
+  return (static_cast<uint32_t>(code) & 0xF) << 28 |
+         (static_cast<uint32_t>(origin) & kRankMask) << 14 |
+         (static_cast<uint32_t>(culprit) & kRankMask);
+}
+
+// What went wrong, where it was detected and who is at fault; turned into the returned status.
+struct Failure {
+  absl::StatusCode code = absl::StatusCode::kOk;
+  int origin = -1;     // the rank that detected it
+  int culprit = -1;    // the rank at fault (a peer, or this rank)
+  int wait_peer = -1;  // kDeadlineExceeded: the peer whose news about the culprit we trust
+  std::string detail;  // what happened, naming ranks and the step
+};
+
+// One region of the buffer with the last step that wrote it and the steps that read it since.
+struct Region {
+  size_t end = 0;
+  int writer = -1;
+  std::vector<int> readers;
+};
+
+bool Writes(StepOp op) { return op != StepOp::kSend; }
+
+// deps[i]: the earlier steps step i must wait for, from the elements both touch: a send waits for
+// the last write of its elements; a write waits for the last write and for the sends reading the
+// elements since (their payload is borrowed by the transport until they complete).
+std::vector<std::vector<int>> ComputeDependencies(const std::vector<Step>& steps) {
+  std::vector<std::vector<int>> deps(steps.size());
+  std::map<size_t, Region> regions;  // keyed by start; disjoint
+  auto split = [&](size_t x) {
+    auto it = regions.upper_bound(x);
+    if (it == regions.begin()) return;
+    --it;
+    if (it->first < x && x < it->second.end) {
+      Region right = it->second;
+      it->second.end = x;
+      regions.emplace(x, std::move(right));
+    }
+  };
+  std::map<int, int> last_recv;  // peer -> its latest receive step so far
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const Step& s = steps[i];
+    if (s.op == StepOp::kRecv || s.op == StepOp::kRecvReduce)
+      last_recv[s.peer] = static_cast<int>(i);
+    if (s.count == 0) {
+      // An empty message carries no data, only order (a barrier round, an empty block): it
+      // leaves after every receive listed before it (receives per peer complete in order).
+      if (s.op == StepOp::kSend) {
+        for (const auto& [peer, r] : last_recv) deps[i].push_back(r);
+      }
+      continue;
+    }
+    const size_t a = s.offset, b = s.offset + s.count;
+    split(a);
+    split(b);
+    // Fill gaps in [a, b) with fresh regions.
+    size_t cursor = a;
+    for (auto it = regions.lower_bound(a); cursor < b;) {
+      if (it == regions.end() || it->first > cursor) {
+        const size_t gap_end = it == regions.end() ? b : std::min(b, it->first);
+        it = regions.emplace_hint(it, cursor, Region{gap_end, -1, {}});
+      }
+      cursor = it->second.end;
+      ++it;
+    }
+    std::vector<int>& d = deps[i];
+    for (auto it = regions.lower_bound(a); it != regions.end() && it->first < b; ++it) {
+      Region& r = it->second;
+      if (r.writer >= 0) d.push_back(r.writer);
+      if (Writes(s.op)) {
+        d.insert(d.end(), r.readers.begin(), r.readers.end());
+        r.writer = static_cast<int>(i);
+        r.readers.clear();
+      } else {
+        r.readers.push_back(static_cast<int>(i));
+      }
+    }
+    std::sort(d.begin(), d.end());
+    d.erase(std::unique(d.begin(), d.end()), d.end());
+  }
+  return deps;
+}
+
+// Staging memory, reused across calls on the same thread (a rank's collectives run one at a time
+// on its thread), so small latency-bound collectives do not pay an allocation each.
+std::byte* ThreadScratch(size_t bytes) {
+  thread_local std::unique_ptr<std::byte[]> buffer;
+  thread_local size_t capacity = 0;
+  if (capacity < bytes) {
+    buffer.reset(new std::byte[bytes]);
+    capacity = bytes;
+  }
+  return buffer.get();
+}
+
+class Executor {
+ public:
+  explicit Executor(const ExecuteArgs& args)
+      : args_(args),
+        plan_(*args.plan),
+        rank_(args.rank),
+        elem_(DataTypeSize(plan_.type)),
+        signature_(PlanSignature(plan_)),
+        data_(static_cast<std::byte*>(args.data)) {}
+
+  absl::Status Run();
+
+ private:
+  struct StepState {
+    bool posted = false;
+    bool arrived = false;  // receive completed and its header checked; the reduce may still wait
+    bool done = false;
+    bool staged = false;  // plain receive that lands in a slot first (first frame of a peer)
+    int slot = -1;
+    std::shared_ptr<Handle> send;
+    std::shared_ptr<RecvHandle> recv;
+  };
+  struct Peer {
+    std::vector<int> sends, recvs;  // step indices in plan order
+    size_t send_posted = 0, send_done = 0, recv_posted = 0, recv_done = 0;
+    bool broken = false;  // its connection failed; nothing more can go over it
+  };
+
+  absl::Status Validate() const;
+  void Setup();
+  bool DepsDone(int i) const;
+  void Pump(bool& progress);
+  void PostRecv(int i);
+  void PostSend(int i);
+  void RunLocal(int i);
+  bool CheckArrival(int i);  // false: failure_ set
+  void FinishRecv(int i);
+  void FailAt(int i, absl::StatusCode code, int culprit, std::string what);
+  void FailWaiting(int i);
+  int OldestOutstanding(int exclude) const;
+  void FailFromAbort(int peer, const FrameHeader& header);
+  void FailTransport(int i, const absl::Status& status);
+  std::string StepLabel(int i) const;
+  absl::Status Finish();
+  void SendAborts();
+  void Linger();
+  absl::Status FinalStatus() const;
+  Connection* Conn(int peer) const { return args_.connections[peer]; }
+  std::byte* Slot(int slot) const { return scratch_ + static_cast<size_t>(slot) * slot_bytes_; }
+  FrameHeader Header(uint32_t chunk) const {
+    FrameHeader h;
+    h.job_id = args_.job_id;
+    h.sequence = args_.sequence;
+    h.chunk = chunk;
+    h.tag = signature_;
+    return h;
+  }
+
+  const ExecuteArgs& args_;
+  const Plan& plan_;
+  const int rank_;
+  const size_t elem_;
+  const uint32_t signature_;
+  std::byte* const data_;
+  const std::vector<Step>* steps_ = nullptr;
+  std::vector<std::vector<int>> deps_;
+  std::vector<StepState> state_;
+  std::map<int, Peer> peers_;
+  std::vector<int> locals_;
+  size_t next_local_ = 0;
+  size_t done_count_ = 0;
+  std::byte* scratch_ = nullptr;
+  size_t slot_bytes_ = 0;
+  std::vector<int> free_slots_;
+  absl::Time give_up_;  // deadline minus the margin kept for telling peers who is at fault
+  Failure failure_;
+  // Failure path: frames posted after the plan's own steps, kept alive until closed or done.
+  std::vector<std::shared_ptr<Handle>> extra_sends_;
+  std::map<int, std::deque<std::shared_ptr<RecvHandle>>> extra_recvs_;
+  std::vector<std::byte> linger_buffer_;
+};
+
+absl::Status Executor::Validate() const {
+  const int n = plan_.world_size;
+  auto bad = [&](std::string what) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("rank %d: %s %s seq %u: %s", rank_, plan_.algorithm,
+                        CollectiveKindName(plan_.kind), args_.sequence, what));
+  };
+  if (rank_ < 0 || rank_ >= n || static_cast<int>(plan_.ranks.size()) != n) {
+    return bad(absl::StrFormat("rank outside the plan's world size %d (plan has %u step lists)", n,
+                               plan_.ranks.size()));
+  }
+  if (static_cast<int>(args_.connections.size()) != n) {
+    return bad(absl::StrFormat("%u connections for world size %d", args_.connections.size(), n));
+  }
+  if (data_ == nullptr && plan_.count > 0) return bad("data buffer is null");
+  for (const Step& s : plan_.ranks[rank_]) {
+    if (s.op == StepOp::kSend || s.op == StepOp::kRecv || s.op == StepOp::kRecvReduce) {
+      if (s.peer < 0 || s.peer >= n || s.peer == rank_ || args_.connections[s.peer] == nullptr) {
+        return bad(absl::StrFormat("plan talks to rank %d, which has no connection", s.peer));
+      }
+    }
+    if (s.offset > plan_.count || s.count > plan_.count - s.offset) {
+      return bad(absl::StrFormat("step covers [%u,+%u) of a %u-element buffer", s.offset, s.count,
+                                 plan_.count));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Executor::Setup() {
+  steps_ = &plan_.ranks[rank_];
+  const std::vector<Step>& steps = *steps_;
+  deps_ = ComputeDependencies(steps);
+  state_.resize(steps.size());
+  size_t max_bytes = 0;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const Step& s = steps[i];
+    switch (s.op) {
+      case StepOp::kSend:
+        peers_[s.peer].sends.push_back(static_cast<int>(i));
+        break;
+      case StepOp::kRecv:
+      case StepOp::kRecvReduce: {
+        Peer& p = peers_[s.peer];
+        if (p.recvs.empty() && s.op == StepOp::kRecv) state_[i].staged = true;
+        p.recvs.push_back(static_cast<int>(i));
+        max_bytes = std::max(max_bytes, s.count * elem_);
+        break;
+      }
+      case StepOp::kCopy:
+      case StepOp::kFinalize:
+        locals_.push_back(static_cast<int>(i));
+        break;
+    }
+  }
+  // Slots: enough for every peer's window of staged receives. A slot holds a full segment of the
+  // segment limit even when this rank expects less, so that a disagreeing peer's larger first
+  // frame still fits and is reported as a disagreement rather than as a broken connection.
+  slot_bytes_ = std::max({max_bytes, plan_.max_segment_bytes, size_t{16}});
+  slot_bytes_ = (slot_bytes_ + 63) & ~size_t{63};
+  size_t slots = 0;
+  for (auto& [peer, p] : peers_) {
+    size_t staged = 0;
+    for (int i : p.recvs) staged += (steps[i].op == StepOp::kRecvReduce || state_[i].staged);
+    slots += std::min<size_t>(kRecvWindow, staged);
+  }
+  scratch_ = ThreadScratch(slots * slot_bytes_);
+  for (size_t s = slots; s-- > 0;) free_slots_.push_back(static_cast<int>(s));
+}
+
+bool Executor::DepsDone(int i) const {
+  for (int d : deps_[i]) {
+    if (!state_[d].done) return false;
+  }
+  return true;
+}
+
+void Executor::PostRecv(int i) {
+  const Step& s = (*steps_)[i];
+  StepState& st = state_[i];
+  absl::Span<std::byte> buffer;
+  if (s.op == StepOp::kRecvReduce || st.staged) {
+    st.slot = free_slots_.back();
+    free_slots_.pop_back();
+    buffer = absl::Span<std::byte>(Slot(st.slot), slot_bytes_);
+  } else {
+    buffer = absl::Span<std::byte>(data_ + s.offset * elem_, s.count * elem_);
+  }
+  st.recv = Conn(s.peer)->Recv(buffer);
+  st.posted = true;
+}
+
+void Executor::PostSend(int i) {
+  const Step& s = (*steps_)[i];
+  StepState& st = state_[i];
+  st.send = Conn(s.peer)->Send(
+      Header(s.chunk), absl::Span<const std::byte>(data_ + s.offset * elem_, s.count * elem_));
+  st.posted = true;
+}
+
+void Executor::RunLocal(int i) {
+  const Step& s = (*steps_)[i];
+  if (s.op == StepOp::kCopy) {
+    const std::byte* src = static_cast<const std::byte*>(args_.input);
+    std::byte* dst = data_ + s.offset * elem_;
+    if (src != nullptr && src + s.src_offset * elem_ != dst && s.count > 0) {
+      std::memmove(dst, src + s.src_offset * elem_, s.count * elem_);
+    }
+  } else if (FinalizeFn fn = GetFinalizeFn(plan_.type, plan_.op); fn != nullptr && s.count > 0) {
+    fn(data_ + s.offset * elem_, s.count, plan_.world_size);
+  }
+  state_[i].done = true;
+  ++done_count_;
+}
+
+std::string Executor::StepLabel(int i) const {
+  const Step& s = (*steps_)[i];
+  const char* dir = s.op == StepOp::kSend ? "to" : "from";
+  return absl::StrFormat("step #%d (%s %s rank %d, chunk %u, %u elements)", i, StepOpName(s.op),
+                         dir, s.peer, s.chunk, s.count);
+}
+
+void Executor::FailAt(int i, absl::StatusCode code, int culprit, std::string what) {
+  if (failure_.code != absl::StatusCode::kOk) return;
+  failure_.code = code;
+  failure_.origin = rank_;
+  failure_.culprit = culprit;
+  failure_.detail = i >= 0 ? absl::StrCat(StepLabel(i), ": ", what) : std::move(what);
+}
+
+void Executor::FailFromAbort(int peer, const FrameHeader& h) {
+  if (failure_.code != absl::StatusCode::kOk) return;
+  const auto code = static_cast<absl::StatusCode>(h.tag >> 28);
+  const int origin = static_cast<int>((h.tag >> 14) & kRankMask);
+  const int culprit = static_cast<int>(h.tag & kRankMask);
+  failure_.code = code == absl::StatusCode::kOk ? absl::StatusCode::kAborted : code;
+  failure_.origin = origin;
+  failure_.culprit = culprit;
+  failure_.wait_peer = peer;
+  std::string what;
+  switch (failure_.code) {
+    case absl::StatusCode::kInvalidArgument:
+      what = absl::StrFormat(
+          "rank %d found that rank %d's collective arguments disagree with its "
+          "own",
+          origin, culprit);
+      break;
+    case absl::StatusCode::kDeadlineExceeded:
+      what = absl::StrFormat("rank %d gave up waiting for rank %d", origin, culprit);
+      break;
+    case absl::StatusCode::kUnavailable:
+      what = absl::StrFormat("rank %d lost its connection to rank %d", origin, culprit);
+      break;
+    case absl::StatusCode::kDataLoss:
+      what = absl::StrFormat("rank %d received a corrupted frame from rank %d", origin, culprit);
+      break;
+    default:
+      what = absl::StrFormat("rank %d failed (%s) because of rank %d", origin,
+                             absl::StatusCodeToString(failure_.code), culprit);
+  }
+  failure_.detail = absl::StrFormat("collective aborted: %s (abort frame of seq %u from rank %d)",
+                                    what, h.sequence, peer);
+}
+
+void Executor::FailTransport(int i, const absl::Status& status) {
+  const Step& s = (*steps_)[i];
+  peers_[s.peer].broken = true;
+  std::string conn = Conn(s.peer)->Describe();
+  if (status.code() == absl::StatusCode::kInvalidArgument && s.op != StepOp::kSend) {
+    FailAt(i, absl::StatusCode::kInvalidArgument, s.peer,
+           absl::StrFormat("rank %d sent a frame longer than the %u bytes this rank posted: ranks "
+                           "%d and %d disagree on the collective's arguments [%s: %s]",
+                           s.peer, slot_bytes_, rank_, s.peer, conn, status.message()));
+  } else if (status.code() == absl::StatusCode::kDataLoss) {
+    FailAt(
+        i, absl::StatusCode::kDataLoss, s.peer,
+        absl::StrFormat("corrupted frame from rank %d [%s: %s]", s.peer, conn, status.message()));
+  } else {
+    FailAt(
+        i, absl::StatusCode::kUnavailable, s.peer,
+        absl::StrFormat("connection to rank %d failed [%s: %s]", s.peer, conn, status.message()));
+  }
+}
+
+bool Executor::CheckArrival(int i) {
+  const Step& s = (*steps_)[i];
+  StepState& st = state_[i];
+  const absl::Status status = st.recv->Wait(absl::InfiniteFuture());
+  if (!status.ok()) {
+    FailTransport(i, status);
+    return false;
+  }
+  const FrameHeader& h = st.recv->header();
+  if (h.chunk == kAbortChunk && h.job_id == args_.job_id) {
+    // A peer gave up waiting for this rank. Unless this rank has everything, it is itself stuck
+    // behind someone: report its own wait instead, so the chain of notices leads to the rank at
+    // its end rather than to a rank that was merely the next link.
+    const bool blames_us =
+        static_cast<absl::StatusCode>(h.tag >> 28) == absl::StatusCode::kDeadlineExceeded &&
+        static_cast<int>(h.tag & kRankMask) == rank_;
+    const int waiting = blames_us ? OldestOutstanding(i) : -1;
+    if (waiting >= 0 && (*steps_)[waiting].peer != s.peer) {
+      FailWaiting(waiting);
+    } else {
+      FailFromAbort(s.peer, h);
+    }
+    return false;
+  }
+  const size_t bytes = s.count * elem_;
+  std::string what;
+  if (h.job_id != args_.job_id) {
+    what = absl::StrFormat("frame of job %u, this rank runs job %u", h.job_id, args_.job_id);
+  } else if (h.sequence != args_.sequence) {
+    what = absl::StrFormat("frame of collective seq %u, this rank runs seq %u", h.sequence,
+                           args_.sequence);
+  } else if (h.tag != signature_) {
+    what = absl::StrFormat(
+        "rank %d's frame carries signature 0x%08x, this rank's is 0x%08x: ranks %d and %d disagree "
+        "on the collective's arguments (count %u, %s, %s, %s here)",
+        s.peer, h.tag, signature_, rank_, s.peer, plan_.count, DataTypeName(plan_.type),
+        ReduceOpName(plan_.op), plan_.algorithm);
+  } else if (h.chunk != s.chunk || h.length != bytes) {
+    what = absl::StrFormat("rank %d sent chunk %u of %u bytes, expected chunk %u of %u bytes",
+                           s.peer, h.chunk, h.length, s.chunk, bytes);
+  } else {
+    st.arrived = true;
+    return true;
+  }
+  FailAt(i, absl::StatusCode::kInvalidArgument, s.peer, std::move(what));
+  return false;
+}
+
+void Executor::FinishRecv(int i) {
+  const Step& s = (*steps_)[i];
+  StepState& st = state_[i];
+  if (st.slot >= 0) {
+    std::byte* dst = data_ + s.offset * elem_;
+    if (s.count > 0) {
+      if (s.op == StepOp::kRecvReduce) {
+        GetReduceFn(plan_.type, plan_.op)(dst, Slot(st.slot), s.count);
+      } else {
+        std::memcpy(dst, Slot(st.slot), s.count * elem_);
+      }
+    }
+    free_slots_.push_back(st.slot);
+    st.slot = -1;
+  }
+  st.done = true;
+  ++done_count_;
+}
+
+void Executor::Pump(bool& progress) {
+  const std::vector<Step>& steps = *steps_;
+  // Receives first, on every peer, so that buffers are posted before our sends make peers send.
+  for (auto& [peer, p] : peers_) {
+    while (p.recv_done < p.recv_posted) {
+      const int i = p.recvs[p.recv_done];
+      if (!state_[i].arrived) {
+        if (!state_[i].recv->Done()) break;
+        if (!CheckArrival(i)) return;
+        progress = true;
+      }
+      if (!DepsDone(i)) break;
+      FinishRecv(i);
+      ++p.recv_done;
+      progress = true;
+    }
+    while (p.recv_posted < p.recvs.size() && p.recv_posted - p.recv_done < kRecvWindow) {
+      const int i = p.recvs[p.recv_posted];
+      const bool needs_slot = steps[i].op == StepOp::kRecvReduce || state_[i].staged;
+      if (needs_slot ? free_slots_.empty() : !DepsDone(i)) break;
+      PostRecv(i);
+      ++p.recv_posted;
+      progress = true;
+    }
+  }
+  for (auto& [peer, p] : peers_) {
+    while (p.send_done < p.send_posted) {
+      const int i = p.sends[p.send_done];
+      if (!state_[i].send->Done()) break;
+      const absl::Status status = state_[i].send->Wait(absl::InfiniteFuture());
+      if (!status.ok()) return FailTransport(i, status);
+      state_[i].done = true;
+      ++done_count_;
+      ++p.send_done;
+      progress = true;
+    }
+    while (p.send_posted < p.sends.size()) {
+      const int i = p.sends[p.send_posted];
+      if (!DepsDone(i)) break;
+      PostSend(i);
+      ++p.send_posted;
+      progress = true;
+    }
+  }
+  while (next_local_ < locals_.size() && DepsDone(locals_[next_local_])) {
+    RunLocal(locals_[next_local_++]);
+    progress = true;
+  }
+}
+
+int Executor::OldestOutstanding(int exclude) const {
+  int oldest = -1;
+  for (const auto& [peer, p] : peers_) {
+    if (p.send_done < p.send_posted) {
+      const int i = p.sends[p.send_done];
+      if (i != exclude && (oldest < 0 || i < oldest)) oldest = i;
+    }
+    for (size_t k = p.recv_done; k < p.recv_posted; ++k) {
+      const int i = p.recvs[k];
+      if (i == exclude || state_[i].arrived) continue;
+      if (oldest < 0 || i < oldest) oldest = i;
+      break;
+    }
+  }
+  return oldest;
+}
+
+void Executor::FailWaiting(int i) {
+  const Step& s = (*steps_)[i];
+  FailAt(i, absl::StatusCode::kDeadlineExceeded, s.peer,
+         s.op == StepOp::kSend
+             ? absl::StrFormat("send to rank %d did not complete before the deadline", s.peer)
+             : absl::StrFormat("no message from rank %d before the deadline", s.peer));
+  failure_.wait_peer = s.peer;
+}
+
+absl::Status Executor::Run() {
+  if (absl::Status s = Validate(); !s.ok()) return s;
+  Setup();
+  const absl::Time start = absl::Now();
+  const absl::Duration margin =
+      std::min(absl::Seconds(1), std::max(absl::ZeroDuration(), (args_.deadline - start) / 10));
+  give_up_ = args_.deadline - margin;
+  const size_t total = steps_->size();
+  while (done_count_ < total && failure_.code == absl::StatusCode::kOk) {
+    bool progress = false;
+    Pump(progress);
+    if (failure_.code != absl::StatusCode::kOk || done_count_ == total || progress) continue;
+    // Nothing to do until a message arrives or a send drains: wait on the oldest outstanding
+    // operation, which is what the plan needs first.
+    const int oldest = OldestOutstanding(-1);
+    if (oldest < 0) {
+      FailAt(-1, absl::StatusCode::kInternal, rank_,
+             absl::StrFormat("plan cannot progress: %u of %u steps done and nothing outstanding",
+                             done_count_, total));
+      break;
+    }
+    const absl::Time now = absl::Now();
+    const StepState& st = state_[oldest];
+    Handle* handle = st.send ? static_cast<Handle*>(st.send.get()) : st.recv.get();
+    if (now >= give_up_ && !handle->Done()) {
+      FailWaiting(oldest);
+      break;
+    }
+    // Bounded waits so that an abort arriving on another connection is seen within ~20 ms even
+    // while this handle stays silent.
+    (void)handle->Wait(std::min(give_up_, now + absl::Milliseconds(20)));
+  }
+  if (failure_.code == absl::StatusCode::kOk) return absl::OkStatus();
+  return Finish();
+}
+
+void Executor::SendAborts() {
+  const FrameHeader base = Header(kAbortChunk);
+  for (auto& [peer, p] : peers_) {
+    if (p.sends.empty() || p.broken || !Conn(peer)->status().ok()) continue;
+    FrameHeader h = base;
+    h.tag = EncodeAbort(failure_.code, failure_.origin, failure_.culprit);
+    extra_sends_.push_back(Conn(peer)->Send(h, {}));
+  }
+}
+
+void Executor::Linger() {
+  // Which peers still owe us frames: we wait for their abort (they fail too) or their last frame,
+  // so that closing our end cannot overtake an abort they are about to read from us.
+  const bool timeout = failure_.code == absl::StatusCode::kDeadlineExceeded;
+  std::map<int, bool> finished;
+  for (auto& [peer, p] : peers_) {
+    if (p.broken) continue;
+    std::deque<std::shared_ptr<RecvHandle>>& pending = extra_recvs_[peer];
+    for (size_t k = p.recv_done; k < p.recv_posted; ++k) {
+      const StepState& st = state_[p.recvs[k]];
+      if (!st.arrived) pending.push_back(st.recv);
+    }
+    if (!pending.empty() || (timeout && peer == failure_.wait_peer)) finished[peer] = false;
+  }
+  if (finished.empty()) return;
+  linger_buffer_.resize(slot_bytes_);
+  const absl::Time until = args_.deadline;
+  while (absl::Now() < until) {
+    bool all_finished = true;
+    std::shared_ptr<RecvHandle> to_wait;
+    for (auto& [peer, fin] : finished) {
+      if (fin) continue;
+      std::deque<std::shared_ptr<RecvHandle>>& pending = extra_recvs_[peer];
+      const bool follow = timeout && peer == failure_.wait_peer;
+      while (!fin && !pending.empty() && pending.front()->Done()) {
+        std::shared_ptr<RecvHandle> h = pending.front();
+        pending.pop_front();
+        if (!h->Wait(absl::InfiniteFuture()).ok()) {
+          fin = true;
+          break;
+        }
+        const FrameHeader& header = h->header();
+        if (header.chunk != kAbortChunk) continue;  // data a still-running peer sent earlier
+        if (!follow) {
+          fin = true;
+          break;
+        }
+        // News from the peer we waited for: whom it waited for. Adopt and pass on a better
+        // culprit, so the rank at the root of the wait chain ends up named everywhere.
+        const int culprit = static_cast<int>(header.tag & kRankMask);
+        if (static_cast<absl::StatusCode>(header.tag >> 28) ==
+                absl::StatusCode::kDeadlineExceeded &&
+            culprit != rank_ && culprit != failure_.culprit) {
+          failure_.culprit = culprit;
+          SendAborts();
+        }
+      }
+      if (!fin && pending.empty()) {
+        if (follow && Conn(peer)->status().ok()) {
+          pending.push_back(Conn(peer)->Recv(absl::Span<std::byte>(linger_buffer_)));
+        } else {
+          fin = true;
+        }
+      }
+      if (!fin) {
+        all_finished = false;
+        if (!to_wait) to_wait = pending.front();
+      }
+    }
+    if (all_finished) return;
+    (void)to_wait->Wait(std::min(until, absl::Now() + absl::Milliseconds(5)));
+  }
+}
+
+absl::Status Executor::FinalStatus() const {
+  std::string detail = failure_.detail;
+  if (failure_.code == absl::StatusCode::kDeadlineExceeded && failure_.origin == rank_ &&
+      failure_.culprit != failure_.wait_peer) {
+    absl::StrAppendFormat(&detail, "; rank %d was itself waiting for rank %d", failure_.wait_peer,
+                          failure_.culprit);
+  } else if (failure_.code == absl::StatusCode::kDeadlineExceeded && failure_.origin != rank_) {
+    absl::StrAppendFormat(&detail, "; the wait chain ends at rank %d", failure_.culprit);
+  }
+  return absl::Status(failure_.code,
+                      absl::StrFormat("rank %d: %s %s seq %u: %s", rank_, plan_.algorithm,
+                                      CollectiveKindName(plan_.kind), args_.sequence, detail));
+}
+
+absl::Status Executor::Finish() {
+  SendAborts();
+  Linger();
+  const absl::Status status = FinalStatus();
+  // Let the abort frames leave before deciding which connections still hold our operations.
+  const absl::Time drain = absl::Now() + absl::Milliseconds(500);
+  for (const std::shared_ptr<Handle>& h : extra_sends_) (void)h->Wait(drain);
+  for (auto& [peer, p] : peers_) {
+    bool pending = false;
+    for (size_t k = p.send_done; k < p.send_posted; ++k) {
+      pending |= !state_[p.sends[k]].send->Done();
+    }
+    for (size_t k = p.recv_done; k < p.recv_posted; ++k) {
+      pending |= !state_[p.recvs[k]].recv->Done();
+    }
+    for (const auto& h : extra_recvs_[peer]) pending |= !h->Done();
+    if (pending) Conn(peer)->Close(status);
+  }
+  for (const std::shared_ptr<Handle>& h : extra_sends_) {
+    if (!h->Done()) (void)h->Wait(absl::Now() + absl::Seconds(1));
+  }
+  // The transport must be done with every buffer we lent it before this returns.
+  for (auto& [peer, p] : peers_) {
+    for (size_t k = p.send_done; k < p.send_posted; ++k) {
+      (void)state_[p.sends[k]].send->Wait(absl::Now() + absl::Seconds(1));
+    }
+    for (size_t k = p.recv_done; k < p.recv_posted; ++k) {
+      (void)state_[p.recvs[k]].recv->Wait(absl::Now() + absl::Seconds(1));
+    }
+    for (const auto& h : extra_recvs_[peer]) (void)h->Wait(absl::Now() + absl::Seconds(1));
+  }
+  return status;
+}
+
+}  // namespace
+
+uint32_t PlanSignature(const Plan& plan) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a 64
+  auto mix = [&h](uint64_t v) {
+    for (int b = 0; b < 8; ++b) {
+      h ^= (v >> (8 * b)) & 0xFF;
+      h *= 1099511628211ull;
+    }
+  };
+  for (char c : plan.algorithm) mix(static_cast<unsigned char>(c));
+  mix(static_cast<uint64_t>(plan.kind));
+  mix(static_cast<uint64_t>(plan.world_size));
+  mix(plan.count);
+  mix(static_cast<uint64_t>(plan.type));
+  mix(static_cast<uint64_t>(plan.op));
+  mix(static_cast<uint64_t>(plan.root));
+  mix(plan.max_segment_bytes);
+  return static_cast<uint32_t>(h ^ (h >> 32));
+}
+
+absl::Status ExecutePlan(const ExecuteArgs& args) {
+  if (args.plan == nullptr) return absl::InvalidArgumentError("ExecutePlan: plan is null");
+  Executor executor(args);
+  return executor.Run();
+}
+
+}  // namespace crosslink::collectives

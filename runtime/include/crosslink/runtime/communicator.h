@@ -1,0 +1,187 @@
+// Communicator: the object a training program holds to run collectives with the other ranks of
+// its job. Creating one joins the job through the coordinator (coordinator_client.h): it listens
+// for data connections on a TCP port, registers, learns the world and the scenario, connects a full
+// mesh of TCP connections, and, when the job has a scenario, wraps every connection in a
+// LinkEmulator that plays the scenario's true contact plan (geometry and faults) in wall time, so
+// that the collectives meet the latency, rate and outages of the crosslinks between the ranks'
+// satellites. Then it runs collectives on host buffers: each is planned (algorithms.h) and
+// executed over the mesh (executor.h).
+//
+// Scenarios: ranks map to satellites through the scenario's [cluster] satellites (rank i ->
+// element i); orbit time runs at [time] time_scale orbit seconds per wall second from a wall
+// instant that rank 0 publishes in the coordinator's key-value store, so every rank's emulators
+// agree on when an outage happens. Without a scenario (or with "ideal") connections are plain TCP.
+//
+// Collective contract (every collective method):
+// - Collective: every rank of the job must call the same methods in the same order with the same
+//   count, type, op and root. Ranks that disagree fail with kInvalidArgument naming the ranks.
+// - Blocking: returns when this rank's part is done, or fails at the latest at the deadline
+//   (min(options.deadline, now + options.timeout)) with kDeadlineExceeded naming the rank waited
+//   for. It never hangs on a dead peer or a cut link.
+// - Errors name this rank, the collective's sequence number and the rank or link at fault:
+//   kAborted (a rank died: the coordinator's membership changed; connections to it are closed at
+//   once so waits end), kUnavailable (a connection or emulated link failed; the message carries
+//   the link's description), kDeadlineExceeded, kInvalidArgument (disagreement or bad arguments
+//   here), kDataLoss (a CRC32C mismatch). After any of these the mesh is out of step: every later
+//   collective fails at once with kFailedPrecondition carrying the first error. Recovery is a new
+//   job (or a new Communicator in a new job).
+// - Buffers are borrowed for the call; on failure their contents are unspecified.
+//
+// Thread-safety: one collective at a time per communicator. Calls from several threads are
+// serialised by a mutex, but their order would then differ between ranks, so a program must issue
+// collectives from one thread (or order them itself). The accessors are thread-safe. The
+// membership callback runs on the coordinator client's heartbeat thread.
+#ifndef CROSSLINK_RUNTIME_COMMUNICATOR_H_
+#define CROSSLINK_RUNTIME_COMMUNICATOR_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "crosslink/collectives/cost_model.h"
+#include "crosslink/collectives/datatype.h"
+#include "crosslink/collectives/emulation/link_emulator.h"
+#include "crosslink/collectives/emulation/scenario_clock.h"
+#include "crosslink/linkmodel/contact_plan.h"
+#include "crosslink/linkmodel/scenario.h"
+#include "crosslink/runtime/coordinator_client.h"
+#include "crosslink/runtime/membership.h"
+
+namespace crosslink::runtime {
+
+struct CommunicatorOptions {
+  int rank = 0;
+  int world_size = 1;
+  // "host:port" of the job coordinator and the job's token (MASTER_ADDR:MASTER_PORT and
+  // CROSSLINK_JOB_TOKEN under crosslink-run).
+  std::string coordinator_address;
+  std::string job_token;
+  // Interface the data connections listen on (an ephemeral port); 127.0.0.1 for one machine.
+  std::string listen_host = "127.0.0.1";
+  // The scenario file the job runs, for paths inside it (a TLE file is resolved against its
+  // folder); its text always comes from the coordinator, so every rank plays the same scenario.
+  std::filesystem::path scenario_path;
+  // What an emulated outage does to a message: wait for the link (kHold) or fail the connection
+  // (kCut: the collective fails with kUnavailable naming the link and the orbit time).
+  collectives::OutageMode outage_mode = collectives::OutageMode::kHold;
+  // Ignore the job's scenario and run on plain TCP (the `ideal` case of crosslink-bench).
+  bool ideal = false;
+  // Joining (register, mesh, plans, clock) must finish within this time (kDeadlineExceeded).
+  absl::Duration setup_timeout = absl::Seconds(120);
+};
+
+struct CollectiveOptions {
+  // The collective fails with kDeadlineExceeded at min(deadline, start + timeout).
+  absl::Duration timeout = absl::Minutes(5);
+  absl::Time deadline = absl::InfiniteFuture();
+  // Allreduce only: kAuto picks ring or tree with the cost model (cost_model.h) from the link
+  // between this rank and its ring neighbours at the current orbit time.
+  collectives::AllreduceAlgorithm algorithm = collectives::AllreduceAlgorithm::kAuto;
+  // Largest message the plan sends; 0 takes the planner's default (algorithms.h).
+  size_t max_segment_bytes = 0;
+};
+
+// What the last collective met, for benchmarks and logs.
+struct CollectiveStats {
+  uint64_t sequence = 0;
+  std::string algorithm;    // "ring_allreduce", ...
+  int64_t outages_met = 0;  // outages that held or cut a message of this rank's links
+  absl::Duration elapsed = absl::ZeroDuration();
+};
+
+class Communicator {
+ public:
+  // Joins the job. Blocks until every rank has joined and the mesh is connected, or
+  // options.setup_timeout passes. Errors: kInvalidArgument (bad options, a scenario without a
+  // [cluster] satellite for some rank), kUnauthenticated (wrong token), kDeadlineExceeded (a rank
+  // never came), kUnavailable (a peer cannot be reached), and the scenario loader's codes.
+  static absl::StatusOr<std::unique_ptr<Communicator>> Create(CommunicatorOptions options);
+
+  // Create() with options read from the launcher's environment (launch_env.h: RANK, WORLD_SIZE,
+  // MASTER_ADDR, MASTER_PORT, CROSSLINK_JOB_TOKEN, CROSSLINK_SCENARIO), plus
+  // CROSSLINK_OUTAGE_MODE=hold|cut (default hold) and CROSSLINK_LISTEN_HOST (default 127.0.0.1).
+  static absl::StatusOr<std::unique_ptr<Communicator>> CreateFromEnvironment(
+      absl::Duration timeout);
+
+  // Stops heartbeats and closes every connection (peers in a collective then fail with
+  // kUnavailable). Does not wait for peers.
+  ~Communicator();
+  Communicator(const Communicator&) = delete;
+  Communicator& operator=(const Communicator&) = delete;
+
+  int rank() const { return rank_; }
+  int world_size() const { return world_size_; }
+  const std::string& job_id() const { return job_id_; }
+
+  // Sum in place over ranks: afterwards every rank's `data` (count elements of `type`) holds the
+  // reduction, bit-identical on every rank.
+  absl::Status Allreduce(void* data, size_t count, collectives::DataType type,
+                         collectives::ReduceOp op, const CollectiveOptions& options = {});
+  // In place: afterwards rank r's block BlockRange(count, world_size, r) (plan.h: the first
+  // count % n blocks hold one element more) of `data` holds the reduction; the rest is scratch.
+  absl::Status ReduceScatter(void* data, size_t count, collectives::DataType type,
+                             collectives::ReduceOp op, const CollectiveOptions& options = {});
+  // Every rank contributes count_per_rank elements from `input`; afterwards `output`
+  // (count_per_rank * world_size elements) holds rank 0's, then rank 1's, ... `input` may point
+  // at this rank's block of `output`.
+  absl::Status Allgather(const void* input, void* output, size_t count_per_rank,
+                         collectives::DataType type, const CollectiveOptions& options = {});
+  // Afterwards every rank's `data` holds root's.
+  absl::Status Broadcast(void* data, size_t count, collectives::DataType type, int root,
+                         const CollectiveOptions& options = {});
+  // Returns once every rank has entered.
+  absl::Status Barrier(const CollectiveOptions& options = {});
+
+  // The stats of the last collective this communicator ran (successful or not).
+  CollectiveStats last_stats() const;
+  // Outages met so far by this rank's emulated links (0 without a scenario).
+  int64_t outages_met() const;
+
+  // The newest membership view from the coordinator's heartbeats.
+  Membership membership() const;
+  // The coordinator client, for a program's own key-value use (keys under "crosslink/" are
+  // reserved). Valid while the communicator lives.
+  CoordinatorClient& coordinator() { return *client_; }
+
+  // The scenario this job plays, or nullptr for an ideal (plain TCP) job.
+  const linkmodel::Scenario* scenario() const { return scenario_ ? &*scenario_ : nullptr; }
+  // The true contact plan the emulators apply (nullptr when ideal), each rank's satellite index
+  // in it, and the clock mapping wall time to orbit time (nullptr when ideal).
+  std::shared_ptr<const linkmodel::ContactPlan> true_plan() const { return true_plan_; }
+  const std::vector<int>& rank_satellites() const { return rank_satellites_; }
+  std::shared_ptr<const collectives::ScenarioClock> clock() const { return clock_; }
+
+  class Impl;
+
+ private:
+  Communicator();
+
+  // Shared by the collectives: plans (cached), executes, maps failures to the contract above.
+  struct Call;
+  absl::Status Run(const Call& call, const CollectiveOptions& options);
+  void OnMembershipChange(const Membership& membership);
+  void OnHeartbeatError(const absl::Status& status);
+  collectives::LinkCostHints CostHintsNow() const;
+
+  int rank_ = 0;
+  int world_size_ = 1;
+  std::string job_id_;
+  uint64_t transport_job_id_ = 0;
+  std::unique_ptr<CoordinatorClient> client_;
+  std::optional<linkmodel::Scenario> scenario_;
+  std::shared_ptr<const linkmodel::ContactPlan> true_plan_;
+  std::vector<int> rank_satellites_;
+  std::shared_ptr<const collectives::ScenarioClock> clock_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace crosslink::runtime
+
+#endif  // CROSSLINK_RUNTIME_COMMUNICATOR_H_

@@ -1,0 +1,106 @@
+// CoordinatorClient: one rank's (or the launcher's) connection to the job coordinator. One method
+// per RPC of runtime/proto/coordinator.proto, each taking an absl::Time deadline and returning
+// absl::Status / absl::StatusOr; plus a background heartbeat thread that reports membership
+// changes, so a communicator can abort its collectives the moment a peer is declared dead.
+//
+// Blocking: every RPC blocks until it answers or its deadline passes; Register, Barrier and KvGet
+// are long polls. Register waits for the coordinator to come up (a rank may start before the rank
+// that hosts the coordinator); the other calls fail fast with kUnavailable when it is unreachable.
+//
+// Status codes, as the coordinator's gRPC codes map: kUnauthenticated (wrong job token),
+// kDeadlineExceeded (deadline passed; Register: rendezvous incomplete), kUnavailable (coordinator
+// unreachable or the job shut down), kAborted (membership changed during a barrier, or this rank
+// was declared dead), kInvalidArgument (bad rank/world size), kFailedPrecondition (barrier before
+// rendezvous). Messages name the call, the rank and the coordinator address.
+//
+// Thread-safety: all methods are thread-safe; RPCs may run concurrently from several threads.
+// Callbacks run on the heartbeat thread and must not call StopHeartbeats() (they may call RPCs).
+#ifndef CROSSLINK_RUNTIME_COORDINATOR_CLIENT_H_
+#define CROSSLINK_RUNTIME_COORDINATOR_CLIENT_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "crosslink/runtime/membership.h"
+
+namespace crosslink::runtime {
+
+struct CoordinatorClientOptions {
+  // "host:port" of the coordinator (MASTER_ADDR:MASTER_PORT).
+  std::string address;
+  std::string job_token;
+  // This process's rank, or -1 for a launcher or tool that is not a rank.
+  int rank = -1;
+};
+
+struct HeartbeatOptions {
+  // Zero: the interval the coordinator announced in Register's world (1 s if Register was not
+  // called).
+  absl::Duration interval = absl::ZeroDuration();
+  // Called with the new view each time the membership epoch changes (a rank died).
+  std::function<void(const Membership&)> on_change;
+  // Called once when heartbeating stops for good: this rank was declared dead (kAborted), the token
+  // was refused, the job shut down, or the coordinator stayed unreachable for as many intervals as
+  // it tolerates missed heartbeats. The thread exits after this call.
+  std::function<void(const absl::Status&)> on_error;
+};
+
+class CoordinatorClient {
+ public:
+  // Creates the channel; does not connect yet. kInvalidArgument for an empty address or token.
+  static absl::StatusOr<std::unique_ptr<CoordinatorClient>> Create(
+      CoordinatorClientOptions options);
+
+  // Stops the heartbeat thread.
+  ~CoordinatorClient();
+  CoordinatorClient(const CoordinatorClient&) = delete;
+  CoordinatorClient& operator=(const CoordinatorClient&) = delete;
+
+  int rank() const;
+  const std::string& address() const;
+
+  // Registers this rank and blocks until every rank has (returns the world), or the deadline.
+  absl::StatusOr<World> Register(int world_size, std::string_view data_address,
+                                 absl::Time deadline);
+  // Tells the coordinator this rank is alive; returns the membership view.
+  absl::StatusOr<Membership> Heartbeat(absl::Time deadline);
+  // Reports `failed_rank` dead with a reason a user can act on.
+  absl::StatusOr<Membership> ReportFailure(int failed_rank, std::string_view reason,
+                                           absl::Time deadline);
+  // Blocks until every alive rank reached the barrier `name`. `epoch` != 0: fail with kAborted at
+  // once when the membership is no longer that epoch (a communicator passes the epoch it was built
+  // for); 0: only changes while waiting abort.
+  absl::Status Barrier(std::string_view name, absl::Time deadline, int64_t epoch = 0);
+  absl::Status KvSet(std::string_view key, std::string_view value, absl::Time deadline);
+  // Blocks until `key` is set or the deadline passes.
+  absl::StatusOr<std::string> KvGet(std::string_view key, absl::Time deadline);
+  // Atomically adds `delta` to the integer counter `key` (absent = 0); returns the new value.
+  absl::StatusOr<int64_t> KvAdd(std::string_view key, int64_t delta, absl::Time deadline);
+  // Ends the job for everyone: blocked calls fail with kUnavailable.
+  absl::Status Shutdown(std::string_view reason, absl::Time deadline);
+
+  // Starts the heartbeat thread. kFailedPrecondition when it already runs or this client is not a
+  // rank (rank -1).
+  absl::Status StartHeartbeats(HeartbeatOptions options);
+  // Stops and joins the heartbeat thread; returns at once when none runs.
+  void StopHeartbeats();
+
+  // The newest membership view any call of this client received (epoch 0 before Register).
+  Membership last_membership() const;
+
+  class Impl;
+
+ private:
+  explicit CoordinatorClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace crosslink::runtime
+
+#endif  // CROSSLINK_RUNTIME_COORDINATOR_CLIENT_H_

@@ -1,0 +1,82 @@
+// LaunchEnv: who this process is in a job, read from the environment its launcher set. Crosslink
+// runs under crosslink-run, torchrun, Slurm's srun or Open MPI's mpirun; each names rank, world
+// size and locality differently, and only some say where the coordinator is. ParseLaunchEnv turns
+// any of them into one struct, so a training program never reads launcher variables itself.
+//
+// Precedence (innermost launcher wins, since launchers nest: torchrun under srun, mpirun inside a
+// Slurm allocation, and the inner one's numbering is the one the program lives in):
+//   1. torchrun / crosslink-run: RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR,
+//      MASTER_PORT (all required once RANK or WORLD_SIZE is set).
+//   2. Open MPI: OMPI_COMM_WORLD_RANK, OMPI_COMM_WORLD_SIZE, OMPI_COMM_WORLD_LOCAL_RANK,
+//      OMPI_COMM_WORLD_LOCAL_SIZE, plus MASTER_ADDR and MASTER_PORT (mpirun sets no coordinator).
+//   3. Slurm: SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID, SLURM_NTASKS_PER_NODE or
+//      SLURM_TASKS_PER_NODE ("2(x3),1", indexed by SLURM_NODEID), MASTER_ADDR or else the first
+//      host of SLURM_JOB_NODELIST ("gpu[01-04,07],cpu3" -> gpu01), MASTER_PORT or else
+//      SlurmDerivedPort(SLURM_JOB_ID).
+// Always: CROSSLINK_JOB_TOKEN (required; the coordinator refuses other tokens) and
+// CROSSLINK_SCENARIO (optional path of the scenario file).
+//
+// Errors: kInvalidArgument naming every missing variable, or the variables that contradict each
+// other (RANK=4 with WORLD_SIZE=4, LOCAL_WORLD_SIZE larger than WORLD_SIZE, a non-number).
+// Thread-safety: the parsing functions are pure; LaunchEnvFromProcess reads `environ`, which is
+// not safe against a concurrent setenv.
+#ifndef CROSSLINK_RUNTIME_LAUNCH_ENV_H_
+#define CROSSLINK_RUNTIME_LAUNCH_ENV_H_
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace crosslink::runtime {
+
+enum class Launcher { kTorchrun, kOpenMpi, kSlurm };
+
+// "torchrun", "Open MPI", "Slurm".
+std::string_view LauncherName(Launcher launcher);
+
+struct LaunchEnv {
+  Launcher launcher = Launcher::kTorchrun;
+  int rank = 0;
+  int world_size = 1;
+  int local_rank = 0;
+  int local_world_size = 1;
+  // Where the coordinator listens (rank 0's host for torchrun-style launches).
+  std::string master_addr;
+  int master_port = 0;
+  std::string job_token;
+  // Path of the scenario file; empty when CROSSLINK_SCENARIO is unset.
+  std::string scenario_path;
+};
+
+using EnvMap = std::map<std::string, std::string, std::less<>>;
+
+// Parses an environment given as a map (tests inject one).
+absl::StatusOr<LaunchEnv> ParseLaunchEnv(const EnvMap& env);
+
+// Parses this process's environment.
+absl::StatusOr<LaunchEnv> LaunchEnvFromProcess();
+
+// This process's environment as a map.
+EnvMap ProcessEnv();
+
+// Expands a Slurm host list: "gpu[01-04,07],cpu3" -> gpu01 gpu02 gpu03 gpu04 gpu07 cpu3. Zero
+// padding follows the range's lower bound; several bracket groups in one name multiply
+// ("r[1-2]n[1-2]" -> r1n1 r1n2 r2n1 r2n2). kInvalidArgument for unbalanced brackets, an empty
+// name or a descending range.
+absl::StatusOr<std::vector<std::string>> ExpandSlurmNodelist(std::string_view nodelist);
+
+// Expands SLURM_TASKS_PER_NODE: "2(x3),1" -> 2 2 2 1. kInvalidArgument when malformed.
+absl::StatusOr<std::vector<int>> ExpandSlurmTasksPerNode(std::string_view tasks_per_node);
+
+// The coordinator port for a Slurm job without MASTER_PORT: 20000 + job_id % 10000. Every rank of
+// a job computes the same port, and two jobs sharing a node get different ones unless their ids
+// are 10000 apart; the range stays below Linux's ephemeral ports (32768+), so an outgoing
+// connection never holds it.
+int SlurmDerivedPort(long long job_id);
+
+}  // namespace crosslink::runtime
+
+#endif  // CROSSLINK_RUNTIME_LAUNCH_ENV_H_

@@ -1,0 +1,111 @@
+// The local job launcher behind `crosslink-run`: starts the job coordinator in-process on an
+// ephemeral loopback port with a random job token, forks N ranks of a program with the launcher
+// environment (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT,
+// CROSSLINK_JOB_TOKEN, CROSSLINK_SCENARIO) that ParseLaunchEnv reads, and watches them:
+//
+// - Output: by default every line a rank writes is re-emitted as "[rank i] line" on the launcher's
+//   stdout (or stderr, matching the stream the rank used), whole lines at a time, so lines of
+//   different ranks never mix within a line. OutputMode::kPassThrough hands ranks the launcher's
+//   own stdout/stderr instead (for interactive programs, or when output is binary).
+// - Failure: when a rank exits, the launcher reports it to the coordinator (a non-zero exit or a
+//   signal as a death, "rank 2 was killed by signal 9 (SIGKILL)"; a clean exit as a departure), so
+//   the other ranks see it in their heartbeats and blocked barriers fail with kAborted naming it
+//   rather than hang. After the first failure, ranks still running get grace_period to fail on
+//   their own, then SIGTERM, then SIGKILL.
+// - Signals: SIGINT / SIGTERM sent to the launcher are forwarded to every rank (each rank runs in
+//   its own process group, so its children get them too); a second one kills the ranks.
+// - Timeout: when `timeout` passes, every rank is killed with SIGKILL.
+//
+// Exit code: 0 when every rank exited 0; otherwise the first failing rank's exit status, or
+// 128 + signal number when it was killed; 124 when the timeout fired before any rank failed.
+//
+// Blocking and threads: RunLocalJob blocks until every rank has been reaped. It blocks SIGCHLD,
+// SIGINT and SIGTERM in the calling thread and reads them from a signalfd, so it must be called
+// before other threads exist (or with those signals blocked in all of them), as crosslink-run's
+// main does. Not reentrant: one job per process at a time.
+#ifndef CROSSLINK_RUNTIME_LAUNCHER_H_
+#define CROSSLINK_RUNTIME_LAUNCHER_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace crosslink::runtime {
+
+enum class OutputMode {
+  kPrefix,       // "[rank i] " before every line.
+  kPassThrough,  // Ranks inherit the launcher's stdout and stderr.
+};
+
+struct LaunchOptions {
+  int num_ranks = 0;
+  // The program and its arguments; a program without '/' is searched in PATH.
+  std::vector<std::string> command;
+  // Optional scenario file: its path goes to ranks as CROSSLINK_SCENARIO (made absolute), its text
+  // is served by the coordinator's Register.
+  std::string scenario_path;
+  absl::Duration timeout = absl::InfiniteDuration();
+  // Coordinator port; 0 picks an ephemeral one.
+  int port = 0;
+  // After the first failure, how long ranks still running get to notice (through the coordinator)
+  // and exit on their own before the launcher terminates them. 5 s covers a few heartbeat
+  // intervals plus an orderly shutdown.
+  absl::Duration grace_period = absl::Seconds(5);
+  // Time between SIGTERM and SIGKILL when terminating ranks.
+  absl::Duration kill_after = absl::Seconds(2);
+  OutputMode output = OutputMode::kPrefix;
+  absl::Duration heartbeat_interval = absl::Seconds(1);
+  int heartbeat_miss_count = 3;
+  absl::Duration rendezvous_timeout = absl::Minutes(5);
+};
+
+// How one rank ended.
+struct RankExit {
+  int rank = -1;
+  bool signaled = false;
+  // The exit status, or the signal number when signaled.
+  int status = 0;
+  // Seconds since the launch began.
+  double wall_s = 0;
+  // The launcher had begun ending ranks (timeout, grace period, forwarded signal) when it exited.
+  bool terminated_by_launcher = false;
+
+  bool ok() const { return !signaled && status == 0; }
+  // The launcher's exit code for this exit: status, or 128 + signal.
+  int ExitCode() const { return signaled ? 128 + status : status; }
+  // "exited with status 3", "was killed by signal 9 (SIGKILL)".
+  std::string Describe() const;
+};
+
+struct LaunchResult {
+  int exit_code = 0;
+  // In the order the launcher reaped them.
+  std::vector<RankExit> exits;
+  // The first rank that failed on its own (not one the launcher killed after it).
+  std::optional<RankExit> first_failure;
+  bool timed_out = false;
+  // One line, e.g. "rank 1 failed first: exited with status 3 after 0.2s; ranks [0, 2] exited 0;
+  // exit code 3".
+  std::string summary;
+};
+
+// Parses crosslink-run's arguments (without argv[0]):
+//   -n N [--scenario FILE] [--timeout SECONDS] [--port P] [--grace SECONDS]
+//   [--output prefix|raw] -- PROGRAM ARGS...
+// Options take "--opt VALUE" or "--opt=VALUE". kInvalidArgument naming the bad argument.
+absl::StatusOr<LaunchOptions> ParseLaunchArgs(const std::vector<std::string>& args);
+
+// The usage text for crosslink-run.
+std::string LaunchUsage();
+
+// Runs the job to the end (see the file comment). Errors (kInvalidArgument, kNotFound for an
+// unreadable scenario, kUnavailable when the coordinator cannot bind, kInternal when fork/pipe
+// fail) mean the job did not start; a job whose ranks fail returns OK with a non-zero exit_code.
+absl::StatusOr<LaunchResult> RunLocalJob(const LaunchOptions& options);
+
+}  // namespace crosslink::runtime
+
+#endif  // CROSSLINK_RUNTIME_LAUNCHER_H_

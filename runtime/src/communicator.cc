@@ -1,0 +1,268 @@
+// Communicator: joining the job (register, full mesh, scenario emulation, shared clock) and
+// leaving it. The collectives themselves are in communicator_collectives.cc.
+#include "crosslink/runtime/communicator.h"
+
+#include <cstdlib>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "communicator_impl.h"
+#include "crosslink/base/status_macros.h"
+#include "crosslink/collectives/emulation/contact_plan_timeline.h"
+#include "crosslink/collectives/transport/tcp_transport.h"
+#include "crosslink/linkmodel/scenario_builder.h"
+#include "crosslink/runtime/launch_env.h"
+
+namespace crosslink::runtime {
+namespace {
+
+// Key under which rank 0 publishes the wall instant at which orbit time 0 of the scenario plays.
+constexpr char kClockKey[] = "crosslink/communicator/scenario_wall_start_unix_ns";
+
+// The transport's 64-bit job id, which every frame and handshake carries so that a connection
+// from another job is refused. The ranks need it before they learn the coordinator's job id (the
+// data address they register must already be listening), so it is derived from the job token,
+// which every rank has: FNV-1a over a domain prefix and the token. The token itself never
+// travels on the data plane.
+uint64_t TransportJobId(const std::string& token) {
+  uint64_t h = 1469598103934665603ull;
+  for (char c : std::string("crosslink transport job id\n") + token) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+// The scenario's "ideal" spelling: no emulation.
+bool IsIdealScenarioText(const std::string& text) { return text.empty() || text == "ideal"; }
+
+}  // namespace
+
+Communicator::Communicator() : impl_(std::make_unique<Impl>()) {}
+
+Communicator::~Communicator() {
+  if (client_ != nullptr) client_->StopHeartbeats();
+  for (auto& connection : impl_->connections) {
+    if (connection != nullptr) {
+      connection->Close(
+          absl::UnavailableError(absl::StrCat("rank ", rank_, " closed its communicator")));
+    }
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorOptions options) {
+  if (options.world_size < 1 || options.rank < 0 || options.rank >= options.world_size) {
+    return absl::InvalidArgumentError(absl::StrCat("communicator: rank ", options.rank,
+                                                   " outside a world of ", options.world_size));
+  }
+  if (options.coordinator_address.empty() || options.job_token.empty()) {
+    return absl::InvalidArgumentError(
+        "communicator: coordinator address and job token are required");
+  }
+  const absl::Time deadline = absl::Now() + options.setup_timeout;
+  const int rank = options.rank;
+  const int n = options.world_size;
+
+  std::unique_ptr<Communicator> comm(new Communicator());
+  comm->rank_ = rank;
+  comm->world_size_ = n;
+  comm->transport_job_id_ = TransportJobId(options.job_token);
+  Impl& impl = *comm->impl_;
+
+  collectives::TcpOptions tcp;
+  tcp.listen_host = options.listen_host;
+  ASSIGN_OR_RETURN(impl.context, collectives::MakeTcpContext(rank, comm->transport_job_id_, tcp));
+
+  CoordinatorClientOptions client_options;
+  client_options.address = options.coordinator_address;
+  client_options.job_token = options.job_token;
+  client_options.rank = rank;
+  ASSIGN_OR_RETURN(comm->client_, CoordinatorClient::Create(client_options));
+  ASSIGN_OR_RETURN(World world, comm->client_->Register(n, impl.context->address(), deadline));
+  if (world.world_size != n || static_cast<int>(world.data_addresses.size()) != n) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "communicator rank ", rank, ": coordinator reports a world of ", world.world_size,
+        " ranks with ", world.data_addresses.size(), " addresses, this rank expected ", n));
+  }
+  comm->job_id_ = world.job_id;
+  {
+    absl::MutexLock lock(&impl.state_mu);
+    impl.membership = world.membership;
+  }
+
+  // Full mesh: every rank connects to the ranks above it, then accepts the ones below. The
+  // transport's accept thread takes connections before Accept is called, so the connects of all
+  // ranks proceed at once and no rank waits for another to reach its accept loop.
+  impl.connections.resize(n);
+  for (int p = rank + 1; p < n; ++p) {
+    ASSIGN_OR_RETURN(impl.connections[p],
+                     impl.context->Connect(p, world.data_addresses[p], deadline));
+  }
+  for (int accepted = 0; accepted < rank; ++accepted) {
+    auto peer = impl.context->Accept(deadline);
+    if (!peer.ok()) {
+      std::vector<int> missing;
+      for (int p = 0; p < rank; ++p) {
+        if (impl.connections[p] == nullptr) missing.push_back(p);
+      }
+      return absl::Status(
+          peer.status().code(),
+          absl::StrCat("communicator rank ", rank, ": no data connection from ranks [",
+                       absl::StrJoin(missing, ", "), "]: ", peer.status().message()));
+    }
+    auto& [peer_rank, connection] = *peer;
+    if (peer_rank < 0 || peer_rank >= rank || impl.connections[peer_rank] != nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "communicator rank ", rank, ": unexpected data connection from rank ", peer_rank));
+    }
+    impl.connections[peer_rank] = std::move(connection);
+  }
+
+  // The scenario: the coordinator serves every rank the same text.
+  impl.emulators.assign(n, nullptr);
+  impl.timelines.assign(n, nullptr);
+  if (!options.ideal && !IsIdealScenarioText(world.scenario_text)) {
+    std::filesystem::path dir = options.scenario_path.parent_path();
+    if (dir.empty()) dir = ".";
+    const std::string name =
+        options.scenario_path.empty() ? "scenario" : options.scenario_path.stem().string();
+    ASSIGN_OR_RETURN(linkmodel::Scenario scenario,
+                     linkmodel::ParseScenario(world.scenario_text, name, dir));
+    // One thread: the ranks of a local job already share the machine's cores.
+    ASSIGN_OR_RETURN(linkmodel::ScenarioPlans plans,
+                     linkmodel::BuildScenarioPlans(scenario, /*num_threads=*/1));
+    ASSIGN_OR_RETURN(comm->rank_satellites_,
+                     linkmodel::ResolveRankSatellites(scenario, plans.constellation));
+    if (static_cast<int>(comm->rank_satellites_.size()) < n) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("scenario ", scenario.name, ": [cluster] satellites names ",
+                       comm->rank_satellites_.size(), " satellites but the job has ", n,
+                       " ranks; every rank needs a satellite"));
+    }
+    comm->true_plan_ = std::make_shared<const linkmodel::ContactPlan>(std::move(plans.truth));
+
+    // Orbit time 0 plays at one wall instant on every rank: rank 0 picks it, the others read it.
+    absl::Time wall_start;
+    if (rank == 0) {
+      wall_start = absl::Now();
+      RETURN_IF_ERROR(
+          comm->client_->KvSet(kClockKey, absl::StrCat(absl::ToUnixNanos(wall_start)), deadline));
+    } else {
+      ASSIGN_OR_RETURN(std::string value, comm->client_->KvGet(kClockKey, deadline));
+      int64_t nanos = 0;
+      if (!absl::SimpleAtoi(value, &nanos)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("communicator rank ", rank, ": bad scenario clock start \"", value, "\""));
+      }
+      wall_start = absl::FromUnixNanos(nanos);
+    }
+    comm->clock_ = std::make_shared<const collectives::ScenarioClock>(0.0, scenario.time.time_scale,
+                                                                      wall_start);
+
+    collectives::LinkEmulatorOptions emulator_options;
+    emulator_options.mode = options.outage_mode;
+    for (int p = 0; p < n; ++p) {
+      if (p == rank) continue;
+      ASSIGN_OR_RETURN(
+          collectives::ContactPlanTimeline timeline,
+          collectives::ContactPlanTimeline::Create(comm->true_plan_, comm->rank_satellites_[rank],
+                                                   comm->rank_satellites_[p]));
+      impl.timelines[p] =
+          std::make_shared<const collectives::ContactPlanTimeline>(std::move(timeline));
+      auto emulator = std::make_unique<collectives::LinkEmulator>(
+          std::move(impl.connections[p]), impl.timelines[p], comm->clock_, emulator_options);
+      impl.emulators[p] = emulator.get();
+      impl.connections[p] = std::move(emulator);
+    }
+    comm->scenario_ = std::move(scenario);
+  }
+  impl.raw_connections.assign(n, nullptr);
+  for (int p = 0; p < n; ++p) impl.raw_connections[p] = impl.connections[p].get();
+
+  // Heartbeats keep this rank alive in the coordinator's eyes and bring news of dead peers.
+  HeartbeatOptions heartbeat;
+  Communicator* self = comm.get();
+  heartbeat.on_change = [self](const Membership& m) { self->OnMembershipChange(m); };
+  heartbeat.on_error = [self](const absl::Status& s) { self->OnHeartbeatError(s); };
+  RETURN_IF_ERROR(comm->client_->StartHeartbeats(std::move(heartbeat)));
+  return comm;
+}
+
+absl::StatusOr<std::unique_ptr<Communicator>> Communicator::CreateFromEnvironment(
+    absl::Duration timeout) {
+  ASSIGN_OR_RETURN(LaunchEnv env, LaunchEnvFromProcess());
+  CommunicatorOptions options;
+  options.rank = env.rank;
+  options.world_size = env.world_size;
+  options.coordinator_address = absl::StrCat(env.master_addr, ":", env.master_port);
+  options.job_token = env.job_token;
+  options.scenario_path = env.scenario_path;
+  options.setup_timeout = timeout;
+  if (const char* host = std::getenv("CROSSLINK_LISTEN_HOST"); host != nullptr && *host != '\0') {
+    options.listen_host = host;
+  }
+  if (const char* mode = std::getenv("CROSSLINK_OUTAGE_MODE"); mode != nullptr && *mode != '\0') {
+    const std::string value = mode;
+    if (value == "cut") {
+      options.outage_mode = collectives::OutageMode::kCut;
+    } else if (value != "hold") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("CROSSLINK_OUTAGE_MODE must be \"hold\" or \"cut\", got \"", value, "\""));
+    }
+  }
+  return Create(std::move(options));
+}
+
+void Communicator::OnMembershipChange(const Membership& membership) {
+  {
+    absl::MutexLock lock(&impl_->state_mu);
+    impl_->membership = membership;
+  }
+  // Close the connections to dead ranks so that a collective waiting on one fails at once,
+  // with a status that names the rank and why the coordinator declared it dead.
+  for (const DeadRank& dead : membership.dead_ranks) {
+    if (dead.rank == rank_ || dead.rank < 0 || dead.rank >= world_size_) continue;
+    collectives::Connection* connection = impl_->raw_connections[dead.rank];
+    if (connection == nullptr) continue;
+    connection->Close(absl::AbortedError(absl::StrCat("rank ", dead.rank, " died (", dead.reason,
+                                                      ", membership epoch ", dead.epoch, ")")));
+  }
+  if (membership.FindDead(rank_) != nullptr) {
+    OnHeartbeatError(absl::AbortedError(absl::StrCat(
+        "rank ", rank_,
+        " was declared dead by the coordinator: ", membership.FindDead(rank_)->reason)));
+  }
+}
+
+void Communicator::OnHeartbeatError(const absl::Status& status) {
+  // Only a verdict on this rank itself ends its collectives: a coordinator that went away
+  // (the job is ending) does not make the data plane wrong.
+  if (status.code() != absl::StatusCode::kAborted) return;
+  for (collectives::Connection* connection : impl_->raw_connections) {
+    if (connection != nullptr) connection->Close(status);
+  }
+}
+
+Membership Communicator::membership() const {
+  absl::MutexLock lock(&impl_->state_mu);
+  return impl_->membership;
+}
+
+CollectiveStats Communicator::last_stats() const {
+  absl::MutexLock lock(&impl_->state_mu);
+  return impl_->last_stats;
+}
+
+int64_t Communicator::outages_met() const {
+  int64_t outages = 0;
+  for (collectives::LinkEmulator* emulator : impl_->emulators) {
+    if (emulator != nullptr) outages += emulator->counters().outages_met;
+  }
+  return outages;
+}
+
+}  // namespace crosslink::runtime

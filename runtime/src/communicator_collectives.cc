@@ -1,0 +1,217 @@
+// Communicator: the collectives. Each call is planned (cached per shape), executed over the mesh,
+// and its failure mapped to the communicator's contract (communicator.h): the status names this
+// rank, the collective and its sequence number, and a rank the coordinator declared dead.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "communicator_impl.h"
+#include "crosslink/base/status_macros.h"
+#include "crosslink/collectives/algorithms.h"
+#include "crosslink/collectives/executor.h"
+#include "crosslink/runtime/communicator.h"
+
+namespace crosslink::runtime {
+
+using collectives::AllreduceAlgorithm;
+using collectives::CollectiveKind;
+using collectives::DataType;
+using collectives::Plan;
+using collectives::PlanRequest;
+using collectives::ReduceOp;
+
+struct Communicator::Call {
+  CollectiveKind kind = CollectiveKind::kAllreduce;
+  AllreduceAlgorithm algorithm = AllreduceAlgorithm::kRing;  // allreduce only; never kAuto here
+  size_t count = 0;
+  DataType type = DataType::kFloat32;
+  ReduceOp op = ReduceOp::kSum;
+  int root = 0;
+  void* data = nullptr;
+  const void* input = nullptr;
+};
+
+namespace {
+
+// Without a scenario the links are loopback TCP: tens of microseconds, tens of Gbit/s.
+constexpr collectives::LinkCostHints kLoopbackHints{30e-6, 40e9};
+
+absl::StatusOr<Plan> MakePlan(CollectiveKind kind, AllreduceAlgorithm algorithm,
+                              const PlanRequest& request) {
+  switch (kind) {
+    case CollectiveKind::kAllreduce:
+      return algorithm == AllreduceAlgorithm::kTree ? collectives::PlanTreeAllreduce(request)
+                                                    : collectives::PlanRingAllreduce(request);
+    case CollectiveKind::kReduceScatter:
+      return collectives::PlanReduceScatter(request);
+    case CollectiveKind::kAllgather:
+      return collectives::PlanAllgather(request);
+    case CollectiveKind::kBroadcast:
+      return collectives::PlanBroadcast(request);
+    case CollectiveKind::kBarrier:
+      return collectives::PlanBarrier(request);
+  }
+  return absl::InvalidArgumentError("unknown collective kind");
+}
+
+}  // namespace
+
+collectives::LinkCostHints Communicator::CostHintsNow() const {
+  if (clock_ == nullptr || world_size_ < 2) return kLoopbackHints;
+  // The ring's neighbours are the links a ring allreduce crosses from here; their slowest
+  // rate and longest latency are what the cost model needs.
+  const double t_s = clock_->OrbitNow();
+  collectives::LinkCostHints hints{0.0, std::numeric_limits<double>::infinity()};
+  for (int p : {(rank_ + 1) % world_size_, (rank_ + world_size_ - 1) % world_size_}) {
+    const auto& timeline = impl_->timelines[p];
+    if (timeline == nullptr) continue;
+    const collectives::LinkWindow window = timeline->At(t_s);
+    if (!window.up) continue;
+    hints.latency_s = std::max(hints.latency_s, window.latency_s);
+    if (window.rate_bps > 0) hints.rate_bps = std::min(hints.rate_bps, window.rate_bps);
+  }
+  if (!std::isfinite(hints.rate_bps)) hints.rate_bps = kLoopbackHints.rate_bps;
+  return hints;
+}
+
+absl::Status Communicator::Run(const Call& call, const CollectiveOptions& options) {
+  absl::MutexLock collective_lock(&impl_->collective_mu);
+  const absl::Time start = absl::Now();
+  const absl::Time deadline = std::min(options.deadline, start + options.timeout);
+  const uint64_t sequence = impl_->next_sequence++;
+  const std::string what = absl::StrCat(
+      "rank ", rank_, " ", std::string(collectives::CollectiveKindName(call.kind)), " #", sequence,
+      " (", call.count, " ", std::string(collectives::DataTypeName(call.type)), ")");
+  {
+    absl::MutexLock lock(&impl_->state_mu);
+    if (!impl_->broken.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(what, ": the communicator failed earlier and its links are out of step: ",
+                       impl_->broken.ToString()));
+    }
+  }
+
+  PlanRequest request;
+  request.world_size = world_size_;
+  request.count = call.count;
+  request.type = call.type;
+  request.op = call.op;
+  request.root = call.root;
+  if (options.max_segment_bytes > 0) request.max_segment_bytes = options.max_segment_bytes;
+  request.only_rank = rank_;
+  const Impl::PlanKey key{static_cast<int>(call.kind), static_cast<int>(call.algorithm), call.count,
+                          static_cast<int>(call.type), static_cast<int>(call.op),        call.root,
+                          request.max_segment_bytes};
+  auto it = impl_->plans.find(key);
+  if (it == impl_->plans.end()) {
+    absl::StatusOr<Plan> plan = MakePlan(call.kind, call.algorithm, request);
+    if (!plan.ok()) {
+      return absl::Status(plan.status().code(), absl::StrCat(what, ": ", plan.status().message()));
+    }
+    // A training loop repeats a handful of shapes; a program that sweeps sizes should not grow
+    // the cache without bound.
+    if (impl_->plans.size() >= 64) impl_->plans.clear();
+    it = impl_->plans.emplace(key, *std::move(plan)).first;
+  }
+  const Plan& plan = it->second;
+
+  const int64_t outages_before = outages_met();
+  collectives::ExecuteArgs args;
+  args.plan = &plan;
+  args.rank = rank_;
+  args.connections = impl_->raw_connections;
+  args.job_id = transport_job_id_;
+  args.sequence = sequence;
+  args.data = call.data;
+  args.input = call.input;
+  args.deadline = deadline;
+  absl::Status status = collectives::ExecutePlan(args);
+
+  CollectiveStats stats;
+  stats.sequence = sequence;
+  stats.algorithm = plan.algorithm;
+  stats.outages_met = outages_met() - outages_before;
+  stats.elapsed = absl::Now() - start;
+  absl::MutexLock lock(&impl_->state_mu);
+  impl_->last_stats = stats;
+  if (status.ok()) return status;
+
+  // A dead rank explains most failures better than the connection error it caused: report it
+  // as kAborted, naming the rank and the coordinator's reason.
+  if (!impl_->membership.dead_ranks.empty() &&
+      status.code() != absl::StatusCode::kInvalidArgument &&
+      status.code() != absl::StatusCode::kDataLoss) {
+    const DeadRank& dead = impl_->membership.dead_ranks.front();
+    status = absl::AbortedError(absl::StrCat(what, " aborted: rank ", dead.rank, " died (",
+                                             dead.reason, "); ", status.message()));
+  } else if (!absl::StartsWith(status.message(), absl::StrCat("rank ", rank_, ":"))) {
+    // The executor's messages already name this rank, the collective and its sequence number.
+    status = absl::Status(status.code(), absl::StrCat(what, ": ", status.message()));
+  }
+  impl_->broken = status;
+  return status;
+}
+
+absl::Status Communicator::Allreduce(void* data, size_t count, DataType type, ReduceOp op,
+                                     const CollectiveOptions& options) {
+  Call call;
+  call.kind = CollectiveKind::kAllreduce;
+  call.algorithm = options.algorithm;
+  if (call.algorithm == AllreduceAlgorithm::kAuto) {
+    call.algorithm = collectives::ChooseAllreduceAlgorithm(
+        world_size_, count * collectives::DataTypeSize(type), CostHintsNow());
+  }
+  call.count = count;
+  call.type = type;
+  call.op = op;
+  call.data = data;
+  return Run(call, options);
+}
+
+absl::Status Communicator::ReduceScatter(void* data, size_t count, DataType type, ReduceOp op,
+                                         const CollectiveOptions& options) {
+  Call call;
+  call.kind = CollectiveKind::kReduceScatter;
+  call.count = count;
+  call.type = type;
+  call.op = op;
+  call.data = data;
+  return Run(call, options);
+}
+
+absl::Status Communicator::Allgather(const void* input, void* output, size_t count_per_rank,
+                                     DataType type, const CollectiveOptions& options) {
+  Call call;
+  call.kind = CollectiveKind::kAllgather;
+  call.count = count_per_rank * static_cast<size_t>(world_size_);
+  call.type = type;
+  call.data = output;
+  call.input = input;
+  return Run(call, options);
+}
+
+absl::Status Communicator::Broadcast(void* data, size_t count, DataType type, int root,
+                                     const CollectiveOptions& options) {
+  if (root < 0 || root >= world_size_) {
+    return absl::InvalidArgumentError(absl::StrCat("rank ", rank_, " broadcast: root ", root,
+                                                   " outside a world of ", world_size_));
+  }
+  Call call;
+  call.kind = CollectiveKind::kBroadcast;
+  call.count = count;
+  call.type = type;
+  call.root = root;
+  call.data = data;
+  return Run(call, options);
+}
+
+absl::Status Communicator::Barrier(const CollectiveOptions& options) {
+  Call call;
+  call.kind = CollectiveKind::kBarrier;
+  return Run(call, options);
+}
+
+}  // namespace crosslink::runtime

@@ -1,0 +1,307 @@
+#include "crosslink/runtime/coordinator_client.h"
+
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "coordinator_proto.h"
+#include "crosslink/runtime/coordinator.grpc.pb.h"
+#include "grpc_status.h"
+#include "grpcpp/grpcpp.h"
+
+namespace crosslink::runtime {
+namespace {
+
+// Heartbeat cadence when neither the caller nor a Register answer gave one.
+constexpr absl::Duration kDefaultHeartbeatInterval = absl::Seconds(1);
+// Missed heartbeats tolerated before on_error, when Register did not announce the coordinator's.
+constexpr int kDefaultMissCount = 3;
+
+std::string Str(std::string_view s) { return std::string(s); }
+
+}  // namespace
+
+class CoordinatorClient::Impl {
+ public:
+  explicit Impl(CoordinatorClientOptions options)
+      : options(std::move(options)),
+        channel(grpc::CreateChannel(this->options.address, grpc::InsecureChannelCredentials())),
+        stub(proto::Coordinator::NewStub(channel)) {}
+
+  // Runs one unary call with the deadline and maps its status. `what` names the call for messages
+  // ("Barrier 'step'").
+  template <typename Request, typename Response, typename Method>
+  absl::Status Call(const std::string& what, Method method, Request& request, Response* response,
+                    absl::Time deadline, bool wait_for_ready = false) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(deadline));
+    ctx.set_wait_for_ready(wait_for_ready);
+    const grpc::Status s = (stub.get()->*method)(&ctx, request, response);
+    if (s.ok()) return absl::OkStatus();
+    return absl::Status(FromGrpcCode(s.error_code()),
+                        absl::StrCat(what, " from ", Who(), " to coordinator ", options.address,
+                                     " failed: ", s.error_message()));
+  }
+
+  std::string Who() const {
+    return options.rank < 0 ? std::string("the launcher") : absl::StrCat("rank ", options.rank);
+  }
+
+  void Observe(const Membership& m) {
+    absl::MutexLock lock(&mu);
+    if (m.epoch >= membership.epoch) membership = m;
+  }
+
+  void HeartbeatLoop(HeartbeatOptions hb, absl::Duration interval, int miss_count);
+
+  const CoordinatorClientOptions options;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<proto::Coordinator::Stub> stub;
+
+  mutable absl::Mutex mu;
+  Membership membership ABSL_GUARDED_BY(mu);
+  absl::Duration announced_interval ABSL_GUARDED_BY(mu) = absl::ZeroDuration();
+  int announced_miss_count ABSL_GUARDED_BY(mu) = 0;
+  bool stop_heartbeats ABSL_GUARDED_BY(mu) = false;
+  absl::CondVar stop_cv;
+  std::thread heartbeat_thread;  // Touched only by Start/StopHeartbeats under hb_mu.
+  absl::Mutex hb_mu;
+};
+
+void CoordinatorClient::Impl::HeartbeatLoop(HeartbeatOptions hb, absl::Duration interval,
+                                            int miss_count) {
+  int64_t known_epoch;
+  {
+    absl::MutexLock lock(&mu);
+    known_epoch = membership.epoch;
+  }
+  int consecutive_failures = 0;
+  while (true) {
+    proto::HeartbeatRequest request;
+    request.set_job_token(options.job_token);
+    request.set_rank(options.rank);
+    proto::HeartbeatResponse response;
+    const absl::Status s = Call("Heartbeat", &proto::Coordinator::Stub::Heartbeat, request,
+                                &response, absl::Now() + interval);
+    if (s.ok()) {
+      consecutive_failures = 0;
+      const Membership m = FromProto(response.membership());
+      Observe(m);
+      if (m.epoch != known_epoch) {
+        known_epoch = m.epoch;
+        if (hb.on_change) hb.on_change(m);
+      }
+    } else {
+      ++consecutive_failures;
+      // These will not heal by retrying: the rank is dead to the job, the token is wrong, or the
+      // job ended (the coordinator answers UNAVAILABLE with "shut down" only when it is up).
+      const bool final = s.code() == absl::StatusCode::kAborted ||
+                         s.code() == absl::StatusCode::kUnauthenticated ||
+                         s.code() == absl::StatusCode::kInvalidArgument ||
+                         consecutive_failures >= miss_count;
+      if (final) {
+        if (hb.on_error) hb.on_error(s);
+        return;
+      }
+    }
+    absl::MutexLock lock(&mu);
+    const absl::Time next = absl::Now() + interval;
+    while (!stop_heartbeats) {
+      if (stop_cv.WaitWithDeadline(&mu, next)) break;
+    }
+    if (stop_heartbeats) return;
+  }
+}
+
+absl::StatusOr<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Create(
+    CoordinatorClientOptions options) {
+  if (options.address.empty()) {
+    return absl::InvalidArgumentError("coordinator client: the coordinator address is empty");
+  }
+  if (options.job_token.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "coordinator client for ",
+        options.rank < 0 ? std::string("the launcher") : absl::StrCat("rank ", options.rank),
+        ": the job token is empty (set CROSSLINK_JOB_TOKEN)"));
+  }
+  return std::unique_ptr<CoordinatorClient>(
+      new CoordinatorClient(std::make_unique<Impl>(std::move(options))));
+}
+
+CoordinatorClient::CoordinatorClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+CoordinatorClient::~CoordinatorClient() { StopHeartbeats(); }
+
+int CoordinatorClient::rank() const { return impl_->options.rank; }
+
+const std::string& CoordinatorClient::address() const { return impl_->options.address; }
+
+absl::StatusOr<World> CoordinatorClient::Register(int world_size, std::string_view data_address,
+                                                  absl::Time deadline) {
+  proto::RegisterRequest request;
+  request.set_job_token(impl_->options.job_token);
+  request.set_rank(impl_->options.rank);
+  request.set_world_size(world_size);
+  request.set_data_address(Str(data_address));
+  proto::RegisterResponse response;
+  // wait_for_ready: the coordinator may still be starting (it lives in rank 0 or the launcher).
+  if (absl::Status s = impl_->Call("Register", &proto::Coordinator::Stub::Register, request,
+                                   &response, deadline, /*wait_for_ready=*/true);
+      !s.ok()) {
+    return s;
+  }
+  World world;
+  world.job_id = response.job_id();
+  world.world_size = response.world_size();
+  world.data_addresses.assign(response.data_addresses().begin(), response.data_addresses().end());
+  world.scenario_text = response.scenario_text();
+  world.membership = FromProto(response.membership());
+  world.heartbeat_interval_ms = response.heartbeat_interval_ms();
+  world.heartbeat_miss_count = response.heartbeat_miss_count();
+  impl_->Observe(world.membership);
+  absl::MutexLock lock(&impl_->mu);
+  impl_->announced_interval = absl::Milliseconds(world.heartbeat_interval_ms);
+  impl_->announced_miss_count = world.heartbeat_miss_count;
+  return world;
+}
+
+absl::StatusOr<Membership> CoordinatorClient::Heartbeat(absl::Time deadline) {
+  proto::HeartbeatRequest request;
+  request.set_job_token(impl_->options.job_token);
+  request.set_rank(impl_->options.rank);
+  proto::HeartbeatResponse response;
+  if (absl::Status s = impl_->Call("Heartbeat", &proto::Coordinator::Stub::Heartbeat, request,
+                                   &response, deadline);
+      !s.ok()) {
+    return s;
+  }
+  Membership m = FromProto(response.membership());
+  impl_->Observe(m);
+  return m;
+}
+
+absl::StatusOr<Membership> CoordinatorClient::ReportFailure(int failed_rank,
+                                                            std::string_view reason,
+                                                            absl::Time deadline) {
+  proto::ReportFailureRequest request;
+  request.set_job_token(impl_->options.job_token);
+  request.set_rank(failed_rank);
+  request.set_reason(Str(reason));
+  request.set_reporter_rank(impl_->options.rank);
+  proto::ReportFailureResponse response;
+  if (absl::Status s =
+          impl_->Call(absl::StrCat("ReportFailure of rank ", failed_rank),
+                      &proto::Coordinator::Stub::ReportFailure, request, &response, deadline);
+      !s.ok()) {
+    return s;
+  }
+  Membership m = FromProto(response.membership());
+  impl_->Observe(m);
+  return m;
+}
+
+absl::Status CoordinatorClient::Barrier(std::string_view name, absl::Time deadline, int64_t epoch) {
+  proto::BarrierRequest request;
+  request.set_job_token(impl_->options.job_token);
+  request.set_name(Str(name));
+  request.set_rank(impl_->options.rank);
+  request.set_epoch(epoch);
+  proto::BarrierResponse response;
+  absl::Status s = impl_->Call(absl::StrCat("Barrier '", Str(name), "'"),
+                               &proto::Coordinator::Stub::Barrier, request, &response, deadline);
+  if (s.ok()) impl_->Observe(FromProto(response.membership()));
+  return s;
+}
+
+absl::Status CoordinatorClient::KvSet(std::string_view key, std::string_view value,
+                                      absl::Time deadline) {
+  proto::KvSetRequest request;
+  request.set_job_token(impl_->options.job_token);
+  request.set_key(Str(key));
+  request.set_value(Str(value));
+  proto::KvSetResponse response;
+  return impl_->Call(absl::StrCat("KvSet '", Str(key), "'"), &proto::Coordinator::Stub::KvSet,
+                     request, &response, deadline);
+}
+
+absl::StatusOr<std::string> CoordinatorClient::KvGet(std::string_view key, absl::Time deadline) {
+  proto::KvGetRequest request;
+  request.set_job_token(impl_->options.job_token);
+  request.set_key(Str(key));
+  proto::KvGetResponse response;
+  if (absl::Status s = impl_->Call(absl::StrCat("KvGet '", Str(key), "'"),
+                                   &proto::Coordinator::Stub::KvGet, request, &response, deadline);
+      !s.ok()) {
+    return s;
+  }
+  return std::move(*response.mutable_value());
+}
+
+absl::StatusOr<int64_t> CoordinatorClient::KvAdd(std::string_view key, int64_t delta,
+                                                 absl::Time deadline) {
+  proto::KvAddRequest request;
+  request.set_job_token(impl_->options.job_token);
+  request.set_key(Str(key));
+  request.set_delta(delta);
+  proto::KvAddResponse response;
+  if (absl::Status s = impl_->Call(absl::StrCat("KvAdd '", Str(key), "'"),
+                                   &proto::Coordinator::Stub::KvAdd, request, &response, deadline);
+      !s.ok()) {
+    return s;
+  }
+  return response.value();
+}
+
+absl::Status CoordinatorClient::Shutdown(std::string_view reason, absl::Time deadline) {
+  proto::ShutdownRequest request;
+  request.set_job_token(impl_->options.job_token);
+  request.set_reason(Str(reason));
+  request.set_requester_rank(impl_->options.rank);
+  proto::ShutdownResponse response;
+  return impl_->Call("Shutdown", &proto::Coordinator::Stub::Shutdown, request, &response, deadline);
+}
+
+absl::Status CoordinatorClient::StartHeartbeats(HeartbeatOptions options) {
+  if (impl_->options.rank < 0) {
+    return absl::FailedPreconditionError(
+        "StartHeartbeats: this coordinator client is not a rank (rank -1); only ranks heartbeat");
+  }
+  absl::MutexLock hb_lock(&impl_->hb_mu);
+  if (impl_->heartbeat_thread.joinable()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("StartHeartbeats: rank ", impl_->options.rank, " already heartbeats"));
+  }
+  absl::Duration interval = options.interval;
+  int miss_count = kDefaultMissCount;
+  {
+    absl::MutexLock lock(&impl_->mu);
+    if (interval <= absl::ZeroDuration()) interval = impl_->announced_interval;
+    if (impl_->announced_miss_count > 0) miss_count = impl_->announced_miss_count;
+    impl_->stop_heartbeats = false;
+  }
+  if (interval <= absl::ZeroDuration()) interval = kDefaultHeartbeatInterval;
+  impl_->heartbeat_thread =
+      std::thread([this, options = std::move(options), interval, miss_count]() mutable {
+        impl_->HeartbeatLoop(std::move(options), interval, miss_count);
+      });
+  return absl::OkStatus();
+}
+
+void CoordinatorClient::StopHeartbeats() {
+  absl::MutexLock hb_lock(&impl_->hb_mu);
+  if (!impl_->heartbeat_thread.joinable()) return;
+  {
+    absl::MutexLock lock(&impl_->mu);
+    impl_->stop_heartbeats = true;
+    impl_->stop_cv.SignalAll();
+  }
+  impl_->heartbeat_thread.join();
+}
+
+Membership CoordinatorClient::last_membership() const {
+  absl::MutexLock lock(&impl_->mu);
+  return impl_->membership;
+}
+
+}  // namespace crosslink::runtime

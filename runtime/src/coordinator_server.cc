@@ -1,0 +1,216 @@
+#include "crosslink/runtime/coordinator_server.h"
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "coordinator_proto.h"
+#include "coordinator_state.h"
+#include "crosslink/runtime/coordinator.grpc.pb.h"
+#include "grpc_status.h"
+#include "grpcpp/grpcpp.h"
+
+namespace crosslink::runtime {
+namespace {
+
+// A long poll answers a little before the caller's own deadline so that the caller receives the
+// coordinator's explanation (which ranks are missing) rather than gRPC's bare "Deadline Exceeded".
+absl::Time CallDeadline(const grpc::ServerContext* ctx) {
+  const auto deadline = ctx->deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  const absl::Time d = absl::FromChrono(deadline);
+  const absl::Duration margin =
+      std::min(absl::Milliseconds(100), std::max(absl::ZeroDuration(), (d - absl::Now()) / 10));
+  return d - margin;
+}
+
+class CoordinatorService final : public proto::Coordinator::Service {
+ public:
+  explicit CoordinatorService(CoordinatorState* state) : state_(state) {}
+
+  grpc::Status Register(grpc::ServerContext* ctx, const proto::RegisterRequest* req,
+                        proto::RegisterResponse* resp) override {
+    if (auto s = state_->CheckToken(req->job_token()); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    absl::StatusOr<World> world =
+        state_->Register(req->rank(), req->world_size(), req->data_address(), CallDeadline(ctx),
+                         [ctx] { return ctx->IsCancelled(); });
+    if (!world.ok()) return ToGrpcStatus(world.status());
+    resp->set_job_id(world->job_id);
+    resp->set_world_size(world->world_size);
+    for (const std::string& a : world->data_addresses) resp->add_data_addresses(a);
+    resp->set_scenario_text(world->scenario_text);
+    ToProto(world->membership, resp->mutable_membership());
+    resp->set_heartbeat_interval_ms(world->heartbeat_interval_ms);
+    resp->set_heartbeat_miss_count(world->heartbeat_miss_count);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Heartbeat(grpc::ServerContext*, const proto::HeartbeatRequest* req,
+                         proto::HeartbeatResponse* resp) override {
+    if (auto s = state_->CheckToken(req->job_token()); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    absl::StatusOr<Membership> m = state_->Heartbeat(req->rank());
+    if (!m.ok()) return ToGrpcStatus(m.status());
+    ToProto(*m, resp->mutable_membership());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ReportFailure(grpc::ServerContext*, const proto::ReportFailureRequest* req,
+                             proto::ReportFailureResponse* resp) override {
+    if (auto s = state_->CheckToken(req->job_token()); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    absl::StatusOr<Membership> m =
+        state_->ReportFailure(req->rank(), req->reason(), req->reporter_rank());
+    if (!m.ok()) return ToGrpcStatus(m.status());
+    ToProto(*m, resp->mutable_membership());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Barrier(grpc::ServerContext* ctx, const proto::BarrierRequest* req,
+                       proto::BarrierResponse* resp) override {
+    if (auto s = state_->CheckToken(req->job_token()); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    absl::StatusOr<Membership> m =
+        state_->Barrier(req->name(), req->rank(), req->epoch(), CallDeadline(ctx),
+                        [ctx] { return ctx->IsCancelled(); });
+    if (!m.ok()) return ToGrpcStatus(m.status());
+    ToProto(*m, resp->mutable_membership());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status KvSet(grpc::ServerContext*, const proto::KvSetRequest* req,
+                     proto::KvSetResponse*) override {
+    if (auto s = state_->CheckToken(req->job_token()); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    return ToGrpcStatus(state_->KvSet(req->key(), req->value()));
+  }
+
+  grpc::Status KvGet(grpc::ServerContext* ctx, const proto::KvGetRequest* req,
+                     proto::KvGetResponse* resp) override {
+    if (auto s = state_->CheckToken(req->job_token()); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    absl::StatusOr<std::string> value =
+        state_->KvGet(req->key(), CallDeadline(ctx), [ctx] { return ctx->IsCancelled(); });
+    if (!value.ok()) return ToGrpcStatus(value.status());
+    resp->set_value(*std::move(value));
+    return grpc::Status::OK;
+  }
+
+  grpc::Status KvAdd(grpc::ServerContext*, const proto::KvAddRequest* req,
+                     proto::KvAddResponse* resp) override {
+    if (auto s = state_->CheckToken(req->job_token()); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    absl::StatusOr<int64_t> value = state_->KvAdd(req->key(), req->delta());
+    if (!value.ok()) return ToGrpcStatus(value.status());
+    resp->set_value(*value);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Shutdown(grpc::ServerContext*, const proto::ShutdownRequest* req,
+                        proto::ShutdownResponse*) override {
+    if (auto s = state_->CheckToken(req->job_token()); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    state_->Shutdown(absl::StrCat(req->requester_rank() < 0
+                                      ? std::string("requested by the launcher")
+                                      : absl::StrCat("requested by rank ", req->requester_rank()),
+                                  req->reason().empty() ? "" : ": ", req->reason()));
+    return grpc::Status::OK;
+  }
+
+ private:
+  CoordinatorState* state_;
+};
+
+}  // namespace
+
+class CoordinatorServer::Impl {
+ public:
+  explicit Impl(const CoordinatorOptions& options) : state(options), service(&state) {}
+
+  std::string address;
+  int port = 0;
+  CoordinatorState state;
+  CoordinatorService service;
+  std::unique_ptr<grpc::Server> server;
+  absl::Mutex stop_mu;
+  bool stopped ABSL_GUARDED_BY(stop_mu) = false;
+};
+
+absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
+    CoordinatorOptions options) {
+  if (options.world_size <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("coordinator: world size must be positive, got ", options.world_size));
+  }
+  if (options.job_token.empty()) {
+    return absl::InvalidArgumentError("coordinator: the job token must not be empty");
+  }
+  if (options.port < 0 || options.port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("coordinator: port ", options.port, " is outside 0..65535"));
+  }
+  if (options.heartbeat_interval <= absl::ZeroDuration() || options.heartbeat_miss_count <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "coordinator: heartbeat interval (", absl::FormatDuration(options.heartbeat_interval),
+        ") and miss count (", options.heartbeat_miss_count, ") must be positive"));
+  }
+  if (options.job_id.empty()) options.job_id = "crosslink-job";
+  const std::string bind = options.bind_address.find(':') != std::string::npos
+                               ? absl::StrCat("[", options.bind_address, "]:", options.port)
+                               : absl::StrCat(options.bind_address, ":", options.port);
+  auto impl = std::make_unique<Impl>(options);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(bind, grpc::InsecureServerCredentials(), &impl->port);
+  builder.RegisterService(&impl->service);
+  impl->server = builder.BuildAndStart();
+  if (impl->server == nullptr || impl->port == 0) {
+    return absl::UnavailableError(absl::StrCat("coordinator of job ", options.job_id,
+                                               ": cannot listen on ", bind,
+                                               " (address in use or not local?)"));
+  }
+  const std::string host = options.bind_address == "0.0.0.0" || options.bind_address == "::"
+                               ? std::string("127.0.0.1")
+                               : options.bind_address;
+  impl->address = host.find(':') != std::string::npos ? absl::StrCat("[", host, "]:", impl->port)
+                                                      : absl::StrCat(host, ":", impl->port);
+  return std::unique_ptr<CoordinatorServer>(new CoordinatorServer(std::move(impl)));
+}
+
+CoordinatorServer::CoordinatorServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+CoordinatorServer::~CoordinatorServer() { Stop(); }
+
+int CoordinatorServer::port() const { return impl_->port; }
+
+std::string CoordinatorServer::address() const { return impl_->address; }
+
+Membership CoordinatorServer::membership() const { return impl_->state.membership(); }
+
+absl::Status CoordinatorServer::ReportFailure(int rank, std::string reason) {
+  return impl_->state.ReportFailure(rank, std::move(reason), -1).status();
+}
+
+bool CoordinatorServer::WaitForShutdownRequest(absl::Time deadline) const {
+  return impl_->state.WaitForShutdownRequest(deadline);
+}
+
+void CoordinatorServer::Stop() {
+  absl::MutexLock lock(&impl_->stop_mu);
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  // Wake blocked handlers first; gRPC's Shutdown waits for running handlers to return.
+  impl_->state.Shutdown("the coordinator is stopping");
+  impl_->server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+  impl_->server->Wait();
+}
+
+}  // namespace crosslink::runtime

@@ -1,0 +1,107 @@
+// CoordinatorState: the job state behind the coordinator's RPCs (rendezvous, membership, failure
+// detection, barriers, key-value store), free of gRPC so that the state machine reads on its own.
+// CoordinatorServer adapts it to the generated service; nothing outside runtime/src includes this.
+//
+// Thread-safety: every method is thread-safe; one mutex guards the whole state, which is small and
+// touched briefly. Blocking methods wait on a condition variable until their condition holds, the
+// deadline passes, the call is cancelled or the job shuts down.
+#ifndef CROSSLINK_RUNTIME_SRC_COORDINATOR_STATE_H_
+#define CROSSLINK_RUNTIME_SRC_COORDINATOR_STATE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "crosslink/runtime/coordinator_server.h"
+#include "crosslink/runtime/membership.h"
+
+namespace crosslink::runtime {
+
+class CoordinatorState {
+ public:
+  // Returns true when the caller of a blocking method has gone away (its RPC was cancelled).
+  using CancelledFn = std::function<bool()>;
+
+  // Options must be validated by the caller. Starts the failure-detector thread.
+  explicit CoordinatorState(const CoordinatorOptions& options);
+  ~CoordinatorState();
+
+  // UNAUTHENTICATED unless `token` equals the job token. The message never contains a token; the
+  // client adds which call and which rank.
+  absl::Status CheckToken(std::string_view token) const;
+
+  absl::StatusOr<World> Register(int rank, int world_size, std::string data_address,
+                                 absl::Time deadline, const CancelledFn& cancelled);
+  absl::StatusOr<Membership> Heartbeat(int rank);
+  // reporter_rank -1 means the launcher.
+  absl::StatusOr<Membership> ReportFailure(int rank, std::string reason, int reporter_rank);
+  absl::StatusOr<Membership> Barrier(std::string name, int rank, int64_t epoch, absl::Time deadline,
+                                     const CancelledFn& cancelled);
+  absl::Status KvSet(std::string key, std::string value);
+  absl::StatusOr<std::string> KvGet(std::string key, absl::Time deadline,
+                                    const CancelledFn& cancelled);
+  absl::StatusOr<int64_t> KvAdd(std::string key, int64_t delta);
+  // Marks the job shut down and wakes every waiter. Idempotent (the first reason stays).
+  void Shutdown(std::string reason);
+
+  bool WaitForShutdownRequest(absl::Time deadline) const;
+  Membership membership() const;
+
+ private:
+  enum class WaitEnd { kCondition, kDeadline, kCancelled, kShutdown };
+
+  // Waits until `done()` holds, `deadline` passes, `cancelled()` or shutdown. Wakes at least every
+  // kCancelPoll to notice cancelled calls, since gRPC offers no wake-up on cancellation to a
+  // synchronous handler.
+  WaitEnd WaitLocked(const std::function<bool()>& done, absl::Time deadline,
+                     const CancelledFn& cancelled) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CheckRankLocked(int rank) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ShutdownStatusLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DeclareDeadLocked(int rank, std::string reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Membership MembershipLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  World WorldLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // "rank 2 exited with status 9; rank 3 missed heartbeats for 3s" for deaths after `epoch`.
+  std::string DeathsSinceLocked(int64_t epoch) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::vector<int> UnregisteredLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool RendezvousClosedLocked(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DetectorLoop();
+
+  struct BarrierState {
+    // Bumped on every release, so a waiter knows its round completed even if the next round
+    // already started.
+    int64_t generation = 0;
+    std::set<int> arrived;
+  };
+
+  const CoordinatorOptions options_;
+  const absl::Time rendezvous_deadline_;
+  const absl::Duration failure_timeout_;
+
+  mutable absl::Mutex mu_;
+  mutable absl::CondVar cv_;
+  std::vector<std::optional<std::string>> addresses_ ABSL_GUARDED_BY(mu_);
+  std::vector<absl::Time> last_seen_ ABSL_GUARDED_BY(mu_);
+  std::map<int, DeadRank> dead_ ABSL_GUARDED_BY(mu_);
+  bool rendezvous_complete_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, BarrierState> barriers_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> kv_ ABSL_GUARDED_BY(mu_);
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  std::string shutdown_reason_ ABSL_GUARDED_BY(mu_);
+  bool stop_detector_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread detector_;
+};
+
+}  // namespace crosslink::runtime
+
+#endif  // CROSSLINK_RUNTIME_SRC_COORDINATOR_STATE_H_

@@ -1,0 +1,495 @@
+#include "crosslink/runtime/launcher.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "crosslink/base/status_macros.h"
+#include "crosslink/runtime/coordinator_server.h"
+#include "crosslink/runtime/launch_env.h"
+
+namespace crosslink::runtime {
+namespace {
+
+// After every rank has been reaped, how long output pipes still held open (by a rank's orphaned
+// grandchild) are drained before the launcher stops reading them.
+constexpr absl::Duration kPipeDrainLimit = absl::Seconds(1);
+
+absl::Status ErrnoStatus(const std::string& what) {
+  return absl::InternalError(absl::StrCat("crosslink-run: ", what, ": ", strerror(errno)));
+}
+
+absl::StatusOr<std::string> RandomHex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  size_t got = 0;
+  while (got < bytes) {
+    const ssize_t n = getrandom(raw.data() + got, bytes - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("getrandom for the job token");
+    }
+    got += static_cast<size_t>(n);
+  }
+  return absl::BytesToHexString(raw);
+}
+
+void WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;  // The reader went away (closed terminal or pipe); output is best effort.
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+// Resolves the program like execvp would, before fork, so the child only calls execve.
+absl::StatusOr<std::string> ResolveProgram(const std::string& program) {
+  if (program.find('/') != std::string::npos) {
+    if (access(program.c_str(), X_OK) != 0) {
+      return absl::NotFoundError(
+          absl::StrCat("crosslink-run: cannot execute '", program, "': ", strerror(errno)));
+    }
+    return program;
+  }
+  const char* path = getenv("PATH");
+  for (const absl::string_view dir : absl::StrSplit(path ? path : "/usr/bin:/bin", ':')) {
+    const std::string candidate = absl::StrCat(dir.empty() ? "." : dir, "/", program);
+    struct stat st;
+    if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+  }
+  return absl::NotFoundError(
+      absl::StrCat("crosslink-run: program '", program, "' not found in PATH"));
+}
+
+// One output stream of one rank, cut into lines.
+struct Stream {
+  int fd = -1;
+  int out_fd = 1;
+  std::string pending;
+};
+
+struct Rank {
+  int rank = 0;
+  pid_t pid = -1;
+  bool running = false;
+  Stream streams[2];
+};
+
+class Job {
+ public:
+  Job(const LaunchOptions& options, CoordinatorServer* server)
+      : options_(options), server_(server), start_(absl::Now()) {}
+
+  absl::Status Spawn(const std::string& program, const std::vector<std::string>& env);
+  absl::StatusOr<LaunchResult> Supervise(int signal_fd);
+  void KillAll(int signal);
+
+ private:
+  void Emit(Rank& rank, Stream& stream, bool eof);
+  void ReadStream(Rank& rank, Stream& stream);
+  void Reap();
+  void OnExit(Rank& rank, int wait_status);
+  std::string Summary(const LaunchResult& result) const;
+
+  const LaunchOptions& options_;
+  CoordinatorServer* server_;
+  const absl::Time start_;
+  std::vector<Rank> ranks_;
+  LaunchResult result_;
+  // When set, ranks still running get SIGTERM at terminate_at_ and SIGKILL at kill_at_.
+  absl::Time terminate_at_ = absl::InfiniteFuture();
+  absl::Time kill_at_ = absl::InfiniteFuture();
+  bool killing_ = false;  // The launcher itself is now ending ranks; their exits are not failures.
+};
+
+absl::Status Job::Spawn(const std::string& program, const std::vector<std::string>& env) {
+  std::vector<char*> argv;
+  for (const std::string& a : options_.command) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (int r = 0; r < options_.num_ranks; ++r) {
+    std::vector<std::string> rank_env = env;
+    rank_env.push_back(absl::StrCat("RANK=", r));
+    rank_env.push_back(absl::StrCat("LOCAL_RANK=", r));
+    std::vector<char*> envp;
+    for (const std::string& e : rank_env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+
+    Rank rank;
+    rank.rank = r;
+    int pipes[2][2] = {{-1, -1}, {-1, -1}};
+    if (options_.output == OutputMode::kPrefix) {
+      for (int s = 0; s < 2; ++s) {
+        if (pipe2(pipes[s], O_CLOEXEC) != 0) return ErrnoStatus("pipe for rank output");
+      }
+    }
+    const std::string exec_error =
+        absl::StrCat("crosslink-run: rank ", r, ": cannot execute ", program, "\n");
+    const pid_t pid = fork();
+    if (pid < 0) return ErrnoStatus(absl::StrCat("fork of rank ", r));
+    if (pid == 0) {
+      // Child: only async-signal-safe calls from here (the parent has gRPC threads).
+      setpgid(0, 0);
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      if (options_.output == OutputMode::kPrefix) {
+        dup2(pipes[0][1], STDOUT_FILENO);
+        dup2(pipes[1][1], STDERR_FILENO);
+      }
+      execve(program.c_str(), argv.data(), envp.data());
+      WriteAll(STDERR_FILENO, exec_error);
+      _exit(127);
+    }
+    setpgid(pid, pid);  // Also in the parent, so a kill(-pid) right after fork finds the group.
+    rank.pid = pid;
+    rank.running = true;
+    for (int s = 0; s < 2; ++s) {
+      if (pipes[s][0] < 0) continue;
+      close(pipes[s][1]);
+      fcntl(pipes[s][0], F_SETFL, O_NONBLOCK);
+      rank.streams[s].fd = pipes[s][0];
+      rank.streams[s].out_fd = s == 0 ? STDOUT_FILENO : STDERR_FILENO;
+    }
+    ranks_.push_back(std::move(rank));
+  }
+  return absl::OkStatus();
+}
+
+void Job::KillAll(int signal) {
+  for (const Rank& rank : ranks_) {
+    if (rank.running) kill(-rank.pid, signal);
+  }
+}
+
+void Job::Emit(Rank& rank, Stream& stream, bool eof) {
+  const std::string prefix = absl::StrCat("[rank ", rank.rank, "] ");
+  std::string out;
+  size_t start = 0;
+  while (true) {
+    const size_t nl = stream.pending.find('\n', start);
+    if (nl == std::string::npos) break;
+    out.append(prefix).append(stream.pending, start, nl + 1 - start);
+    start = nl + 1;
+  }
+  stream.pending.erase(0, start);
+  if (eof && !stream.pending.empty()) {
+    absl::StrAppend(&out, prefix, stream.pending, "\n");
+    stream.pending.clear();
+  }
+  WriteAll(stream.out_fd, out);
+}
+
+void Job::ReadStream(Rank& rank, Stream& stream) {
+  char buffer[65536];
+  while (true) {
+    const ssize_t n = read(stream.fd, buffer, sizeof(buffer));
+    if (n > 0) {
+      stream.pending.append(buffer, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      Emit(rank, stream, /*eof=*/false);
+      return;
+    }
+    Emit(rank, stream, /*eof=*/true);  // EOF or a read error: either way the stream is over.
+    close(stream.fd);
+    stream.fd = -1;
+    return;
+  }
+}
+
+void Job::OnExit(Rank& rank, int wait_status) {
+  rank.running = false;
+  RankExit exit;
+  exit.rank = rank.rank;
+  exit.signaled = WIFSIGNALED(wait_status);
+  exit.status = exit.signaled ? WTERMSIG(wait_status) : WEXITSTATUS(wait_status);
+  exit.wall_s = absl::ToDoubleSeconds(absl::Now() - start_);
+  exit.terminated_by_launcher = killing_;
+  result_.exits.push_back(exit);
+  // Every exit is reported: a failed rank as dead so peers abort instead of waiting for it, a
+  // clean one as departed so nobody waits for its heartbeats either.
+  const std::string reason = exit.ok() ? absl::StrCat("rank ", rank.rank, " exited normally")
+                                       : absl::StrCat("rank ", rank.rank, " ", exit.Describe());
+  server_->ReportFailure(rank.rank, reason).IgnoreError();  // Fails only for an invalid rank.
+  if (exit.ok() || killing_ || result_.first_failure.has_value()) return;
+  result_.first_failure = exit;
+  terminate_at_ = std::min(terminate_at_, absl::Now() + options_.grace_period);
+}
+
+void Job::Reap() {
+  for (Rank& rank : ranks_) {
+    if (!rank.running) continue;
+    int status = 0;
+    pid_t got;
+    do {
+      got = waitpid(rank.pid, &status, WNOHANG);
+    } while (got < 0 && errno == EINTR);
+    if (got == rank.pid) OnExit(rank, status);
+  }
+}
+
+std::string Job::Summary(const LaunchResult& result) const {
+  const double wall_s = absl::ToDoubleSeconds(absl::Now() - start_);
+  std::vector<int> ok, failed_later, terminated;
+  for (const RankExit& e : result.exits) {
+    if (result.first_failure && e.rank == result.first_failure->rank) continue;
+    if (e.ok()) {
+      ok.push_back(e.rank);
+    } else if (e.terminated_by_launcher) {
+      terminated.push_back(e.rank);
+    } else {
+      failed_later.push_back(e.rank);
+    }
+  }
+  const auto list = [](std::vector<int> ranks) {
+    std::sort(ranks.begin(), ranks.end());
+    return absl::StrCat("[", absl::StrJoin(ranks, ", "), "]");
+  };
+  std::string line;
+  if (result.first_failure) {
+    line = absl::StrCat("rank ", result.first_failure->rank,
+                        " failed first: ", result.first_failure->Describe(), " after ",
+                        absl::StrFormat("%.1f", result.first_failure->wall_s), "s");
+  } else if (result.timed_out) {
+    line = absl::StrCat("timeout of ", absl::FormatDuration(options_.timeout), " exceeded");
+  } else {
+    return absl::StrCat("all ", options_.num_ranks, " ranks exited with status 0 in ",
+                        absl::StrFormat("%.1f", wall_s), "s");
+  }
+  if (!failed_later.empty()) absl::StrAppend(&line, "; ranks ", list(failed_later), " failed too");
+  if (!terminated.empty()) {
+    absl::StrAppend(&line, "; ranks ", list(terminated), " were ",
+                    result.timed_out ? "killed at the timeout" : "terminated by the launcher");
+  }
+  if (!ok.empty()) absl::StrAppend(&line, "; ranks ", list(ok), " exited 0");
+  absl::StrAppend(&line, "; exit code ", result.exit_code);
+  return line;
+}
+
+absl::StatusOr<LaunchResult> Job::Supervise(int signal_fd) {
+  const absl::Time timeout_at = options_.timeout == absl::InfiniteDuration()
+                                    ? absl::InfiniteFuture()
+                                    : start_ + options_.timeout;
+  absl::Time drain_until = absl::InfiniteFuture();
+  int interrupts = 0;
+  while (true) {
+    const bool any_running =
+        std::any_of(ranks_.begin(), ranks_.end(), [](const Rank& r) { return r.running; });
+    std::vector<pollfd> fds;
+    std::vector<std::pair<Rank*, Stream*>> owners;
+    fds.push_back({signal_fd, POLLIN, 0});
+    owners.emplace_back(nullptr, nullptr);
+    for (Rank& rank : ranks_) {
+      for (Stream& stream : rank.streams) {
+        if (stream.fd < 0) continue;
+        fds.push_back({stream.fd, POLLIN, 0});
+        owners.emplace_back(&rank, &stream);
+      }
+    }
+    if (!any_running) {
+      if (drain_until == absl::InfiniteFuture()) drain_until = absl::Now() + kPipeDrainLimit;
+      if (fds.size() == 1 || absl::Now() >= drain_until) break;
+    }
+
+    const absl::Time now = absl::Now();
+    if (any_running && now >= timeout_at && !result_.timed_out) {
+      result_.timed_out = true;
+      killing_ = true;
+      KillAll(SIGKILL);
+    }
+    if (any_running && now >= kill_at_) {
+      KillAll(SIGKILL);
+      kill_at_ = absl::InfiniteFuture();
+    } else if (any_running && now >= terminate_at_) {
+      killing_ = true;
+      KillAll(SIGTERM);
+      terminate_at_ = absl::InfiniteFuture();
+      kill_at_ = now + options_.kill_after;
+    }
+    absl::Time wake = std::min({timeout_at, terminate_at_, kill_at_, drain_until});
+    if (result_.timed_out) wake = std::min(wake, drain_until);
+    const int timeout_ms =
+        wake == absl::InfiniteFuture()
+            ? -1
+            : static_cast<int>(std::clamp<int64_t>(
+                  absl::ToInt64Milliseconds(absl::Ceil(wake - now, absl::Milliseconds(1))), 0,
+                  1 << 30));
+    const int ready = poll(fds.data(), fds.size(), timeout_ms);
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("poll");
+    }
+    if (fds[0].revents & POLLIN) {
+      signalfd_siginfo info;
+      while (read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
+        if (info.ssi_signo == SIGCHLD) continue;  // Reaped below.
+        // SIGINT / SIGTERM: pass the first on so ranks can stop cleanly; a second one is the
+        // user insisting.
+        ++interrupts;
+        killing_ = true;
+        if (interrupts == 1) {
+          KillAll(static_cast<int>(info.ssi_signo));
+          terminate_at_ = std::min(terminate_at_, absl::Now() + options_.grace_period);
+        } else {
+          KillAll(SIGKILL);
+        }
+      }
+    }
+    for (size_t i = 1; i < fds.size(); ++i) {
+      if (fds[i].revents != 0) ReadStream(*owners[i].first, *owners[i].second);
+    }
+    Reap();
+  }
+  for (Rank& rank : ranks_) {
+    for (Stream& stream : rank.streams) {
+      if (stream.fd < 0) continue;
+      Emit(rank, stream, /*eof=*/true);
+      close(stream.fd);
+      stream.fd = -1;
+    }
+  }
+  if (result_.first_failure) {
+    result_.exit_code = result_.first_failure->ExitCode();
+  } else if (result_.timed_out) {
+    result_.exit_code = 124;  // What timeout(1) returns, so scripts treat both alike.
+  } else {
+    // No failure before the launcher started killing (e.g. an interrupt): the first non-zero exit.
+    result_.exit_code = 0;
+    for (const RankExit& e : result_.exits) {
+      if (!e.ok()) {
+        result_.first_failure = e;
+        result_.exit_code = e.ExitCode();
+        break;
+      }
+    }
+  }
+  result_.summary = Summary(result_);
+  return result_;
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("crosslink-run: cannot read scenario file '", path, "': ", strerror(errno)));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Blocks the signals the job loop reads from its signalfd, and restores the old mask on scope exit.
+class SignalBlock {
+ public:
+  SignalBlock() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGCHLD);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set_, &old_);
+    fd_ = signalfd(-1, &set_, SFD_NONBLOCK | SFD_CLOEXEC);
+  }
+  ~SignalBlock() {
+    if (fd_ >= 0) close(fd_);
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  int fd() const { return fd_; }
+
+ private:
+  sigset_t set_;
+  sigset_t old_;
+  int fd_ = -1;
+};
+
+}  // namespace
+
+absl::StatusOr<LaunchResult> RunLocalJob(const LaunchOptions& options) {
+  if (options.num_ranks < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("crosslink-run: need at least one rank, got ", options.num_ranks));
+  }
+  if (options.command.empty()) {
+    return absl::InvalidArgumentError("crosslink-run: no program to run");
+  }
+  ASSIGN_OR_RETURN(const std::string program, ResolveProgram(options.command[0]));
+  std::string scenario_text;
+  std::string scenario_path;
+  if (!options.scenario_path.empty()) {
+    ASSIGN_OR_RETURN(scenario_text, ReadFile(options.scenario_path));
+    char* absolute = realpath(options.scenario_path.c_str(), nullptr);
+    scenario_path = absolute ? absolute : options.scenario_path;
+    free(absolute);
+  }
+
+  // Before the coordinator starts its threads, so they inherit the blocked mask and every
+  // SIGCHLD/SIGINT/SIGTERM lands in the signalfd.
+  SignalBlock signals;
+  if (signals.fd() < 0) return ErrnoStatus("signalfd");
+
+  ASSIGN_OR_RETURN(const std::string token, RandomHex(16));
+  ASSIGN_OR_RETURN(const std::string job_suffix, RandomHex(4));
+  CoordinatorOptions coordinator;
+  coordinator.world_size = options.num_ranks;
+  coordinator.job_token = token;
+  coordinator.job_id = absl::StrCat("crosslink-", job_suffix);
+  coordinator.scenario_text = scenario_text;
+  coordinator.bind_address = "127.0.0.1";
+  coordinator.port = options.port;
+  coordinator.heartbeat_interval = options.heartbeat_interval;
+  coordinator.heartbeat_miss_count = options.heartbeat_miss_count;
+  coordinator.rendezvous_timeout = options.rendezvous_timeout;
+  ASSIGN_OR_RETURN(std::unique_ptr<CoordinatorServer> server,
+                   CoordinatorServer::Start(coordinator));
+
+  // The launcher's own environment, minus what it sets per rank, plus the job's variables.
+  static constexpr const char* kOwned[] = {
+      "RANK",        "WORLD_SIZE",  "LOCAL_RANK",          "LOCAL_WORLD_SIZE",
+      "MASTER_ADDR", "MASTER_PORT", "CROSSLINK_JOB_TOKEN", "CROSSLINK_SCENARIO"};
+  EnvMap env = ProcessEnv();
+  for (const char* name : kOwned) env.erase(name);
+  std::vector<std::string> base_env;
+  for (const auto& [name, value] : env) base_env.push_back(absl::StrCat(name, "=", value));
+  base_env.push_back(absl::StrCat("WORLD_SIZE=", options.num_ranks));
+  base_env.push_back(absl::StrCat("LOCAL_WORLD_SIZE=", options.num_ranks));
+  base_env.push_back("MASTER_ADDR=127.0.0.1");
+  base_env.push_back(absl::StrCat("MASTER_PORT=", server->port()));
+  base_env.push_back(absl::StrCat("CROSSLINK_JOB_TOKEN=", token));
+  if (!scenario_path.empty())
+    base_env.push_back(absl::StrCat("CROSSLINK_SCENARIO=", scenario_path));
+
+  Job job(options, server.get());
+  if (absl::Status s = job.Spawn(program, base_env); !s.ok()) {
+    job.KillAll(SIGKILL);
+    return s;
+  }
+  absl::StatusOr<LaunchResult> result = job.Supervise(signals.fd());
+  server->Stop();
+  return result;
+}
+
+}  // namespace crosslink::runtime

@@ -1,0 +1,354 @@
+// One suite for every transport backend: the contract of transport.h, checked the same way for
+// the in-process and the TCP transport.
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <functional>
+#include <numeric>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/clock.h"
+#include "crosslink/collectives/transport/inproc_transport.h"
+#include "crosslink/collectives/transport/tcp_transport.h"
+#include "crosslink/collectives/transport/test_hooks.h"
+#include "crosslink/collectives/transport/transport.h"
+#include "gtest/gtest.h"
+
+namespace crosslink::collectives {
+namespace {
+
+constexpr uint64_t kJob = 42;
+
+absl::Time In(absl::Duration d) { return absl::Now() + d; }
+
+std::vector<std::byte> Pattern(size_t n, uint32_t seed) {
+  std::vector<std::byte> v(n);
+  uint32_t x = seed * 2654435761u + 1;
+  for (size_t i = 0; i < n; ++i) {
+    x = x * 1664525u + 1013904223u;
+    v[i] = static_cast<std::byte>(x >> 24);
+  }
+  return v;
+}
+
+// What a backend provides to the suite.
+struct Backend {
+  std::string name;
+  std::function<std::unique_ptr<Context>(int rank, uint64_t job_id)> make_context;
+  // An address where nobody listens (for the connect-failure test).
+  std::function<std::string()> dead_address;
+};
+
+Backend InProcBackend() {
+  auto hub = std::make_shared<std::shared_ptr<InProcHub>>(MakeInProcHub());
+  return Backend{"inproc",
+                 [hub](int rank, uint64_t job) {
+                   auto ctx = MakeInProcContext(*hub, rank, job);
+                   EXPECT_TRUE(ctx.ok()) << ctx.status();
+                   return std::move(ctx).value();
+                 },
+                 [] { return std::string("inproc:99"); }};
+}
+
+Backend TcpBackend() {
+  return Backend{"tcp",
+                 [](int rank, uint64_t job) {
+                   auto ctx = MakeTcpContext(rank, job);
+                   EXPECT_TRUE(ctx.ok()) << ctx.status();
+                   return std::move(ctx).value();
+                 },
+                 [] {
+                   // A port that was just listened on and closed again.
+                   auto ctx = MakeTcpContext(99, kJob);
+                   EXPECT_TRUE(ctx.ok());
+                   return (*ctx)->address();
+                 }};
+}
+
+class TransportConformanceTest : public ::testing::TestWithParam<std::function<Backend()>> {
+ protected:
+  void SetUp() override {
+    backend_ = GetParam()();
+    ctx0_ = backend_.make_context(0, kJob);
+    ctx1_ = backend_.make_context(1, kJob);
+    auto c01 = ctx0_->Connect(1, ctx1_->address(), In(absl::Seconds(10)));
+    ASSERT_TRUE(c01.ok()) << c01.status();
+    auto accepted = ctx1_->Accept(In(absl::Seconds(10)));
+    ASSERT_TRUE(accepted.ok()) << accepted.status();
+    EXPECT_EQ(accepted->first, 0);
+    a_ = std::move(c01).value();
+    b_ = std::move(accepted->second);
+  }
+
+  Backend backend_;
+  std::unique_ptr<Context> ctx0_, ctx1_;
+  std::unique_ptr<Connection> a_;  // rank 0's end
+  std::unique_ptr<Connection> b_;  // rank 1's end
+};
+
+TEST_P(TransportConformanceTest, DescribeNamesBothRanks) {
+  EXPECT_NE(a_->Describe().find("rank 0 -> rank 1"), std::string::npos) << a_->Describe();
+  EXPECT_NE(b_->Describe().find("rank 1 -> rank 0"), std::string::npos) << b_->Describe();
+}
+
+TEST_P(TransportConformanceTest, MessagesArriveWholeAndInOrder) {
+  constexpr int kMessages = 200;
+  std::vector<std::vector<std::byte>> sent, received(kMessages);
+  std::vector<std::shared_ptr<Handle>> sends;
+  std::vector<std::shared_ptr<RecvHandle>> recvs;
+  for (int i = 0; i < kMessages; ++i) {
+    // Post half of the receives before the sends and half after: both delivery paths.
+    received[i].resize(8192);
+    if (i % 2 == 0) recvs.push_back(b_->Recv(absl::MakeSpan(received[i])));
+    sent.push_back(Pattern(static_cast<size_t>(i * 37 % 8000), i));
+    FrameHeader h;
+    h.sequence = 1000 + i;
+    h.chunk = i;
+    h.tag = 7;
+    sends.push_back(a_->Send(h, sent.back()));
+    if (i % 2 == 1) recvs.push_back(b_->Recv(absl::MakeSpan(received[i])));
+  }
+  for (auto& s : sends) ASSERT_TRUE(s->Wait(In(absl::Seconds(10))).ok());
+  // Receives were posted in order 0,1,2..., so handle k gets message k.
+  for (int i = 0; i < kMessages; ++i) {
+    ASSERT_TRUE(recvs[i]->Wait(In(absl::Seconds(10))).ok()) << i;
+    const FrameHeader& h = recvs[i]->header();
+    EXPECT_EQ(h.sequence, 1000u + i);
+    EXPECT_EQ(h.chunk, static_cast<uint32_t>(i));
+    EXPECT_EQ(h.tag, 7u);
+    EXPECT_EQ(h.job_id, kJob);
+    ASSERT_EQ(h.length, sent[i].size());
+    EXPECT_TRUE(std::equal(sent[i].begin(), sent[i].end(), received[i].begin())) << i;
+  }
+}
+
+TEST_P(TransportConformanceTest, LargeAndZeroLengthMessagesBothWays) {
+  const std::vector<std::byte> big = Pattern(64 << 20, 1);
+  std::vector<std::byte> big_in(big.size());
+  std::vector<std::byte> empty_in(16);
+  // Both sides send before anyone posts a receive: neither may wait for the other.
+  auto s1 = a_->Send(FrameHeader{.sequence = 1}, big);
+  auto s2 = b_->Send(FrameHeader{.sequence = 2}, {});
+  auto s3 = a_->Send(FrameHeader{.sequence = 3}, {});
+  auto r2 = a_->Recv(absl::MakeSpan(empty_in));
+  auto r1 = b_->Recv(absl::MakeSpan(big_in));
+  auto r3 = b_->Recv(absl::MakeSpan(empty_in));
+  for (Handle* h :
+       std::initializer_list<Handle*>{s1.get(), s2.get(), s3.get(), r1.get(), r2.get(), r3.get()}) {
+    ASSERT_TRUE(h->Wait(In(absl::Seconds(30))).ok());
+  }
+  EXPECT_EQ(r1->header().length, big.size());
+  EXPECT_TRUE(big_in == big);
+  EXPECT_EQ(r2->header().length, 0u);
+  EXPECT_EQ(r2->header().sequence, 2u);
+  EXPECT_EQ(r3->header().length, 0u);
+  EXPECT_EQ(r3->header().sequence, 3u);
+}
+
+TEST_P(TransportConformanceTest, MessageLongerThanPostedBufferIsInvalidArgument) {
+  std::vector<std::byte> small(10);
+  auto r = b_->Recv(absl::MakeSpan(small));
+  auto s = a_->Send(FrameHeader{}, Pattern(11, 3));
+  EXPECT_EQ(r->Wait(In(absl::Seconds(10))).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(b_->status().code(), absl::StatusCode::kInvalidArgument);
+  // The stream is out of step: the sender learns it as a closed peer.
+  std::vector<std::byte> in(4);
+  auto r_a = a_->Recv(absl::MakeSpan(in));
+  EXPECT_EQ(r_a->Wait(In(absl::Seconds(10))).code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_P(TransportConformanceTest, CorruptedPayloadIsDataLossAndSticks) {
+  ASSERT_TRUE(CorruptNextReceiveForTesting(*b_));
+  std::vector<std::byte> in(1024);
+  auto r = b_->Recv(absl::MakeSpan(in));
+  a_->Send(FrameHeader{}, Pattern(1000, 4));
+  EXPECT_EQ(r->Wait(In(absl::Seconds(10))).code(), absl::StatusCode::kDataLoss);
+  auto later = b_->Recv(absl::MakeSpan(in));
+  EXPECT_TRUE(later->Done());
+  EXPECT_EQ(later->Wait(In(absl::Seconds(1))).code(), absl::StatusCode::kDataLoss);
+}
+
+TEST_P(TransportConformanceTest, CorruptionOfAnUnexpectedMessageIsDetectedToo) {
+  ASSERT_TRUE(CorruptNextReceiveForTesting(*b_));
+  ASSERT_TRUE(a_->Send(FrameHeader{}, Pattern(5000, 5))->Wait(In(absl::Seconds(10))).ok());
+  std::vector<std::byte> in(5000);
+  EXPECT_EQ(b_->Recv(absl::MakeSpan(in))->Wait(In(absl::Seconds(10))).code(),
+            absl::StatusCode::kDataLoss);
+}
+
+TEST_P(TransportConformanceTest, WaitPastDeadlineKeepsTheReceiveQueued) {
+  std::vector<std::byte> in(64);
+  auto r = b_->Recv(absl::MakeSpan(in));
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(r->Wait(start + absl::Milliseconds(50)).code(), absl::StatusCode::kDeadlineExceeded);
+  const absl::Duration waited = absl::Now() - start;
+  EXPECT_GE(waited, absl::Milliseconds(49));
+  EXPECT_LT(waited, absl::Seconds(2));
+  EXPECT_FALSE(r->Done());
+  // The same receive still gets the next message.
+  a_->Send(FrameHeader{.tag = 9}, Pattern(64, 6));
+  ASSERT_TRUE(r->Wait(In(absl::Seconds(10))).ok());
+  EXPECT_EQ(r->header().tag, 9u);
+}
+
+TEST_P(TransportConformanceTest, CloseFailsThePeersPendingOperationsWithUnavailable) {
+  std::vector<std::byte> in(64);
+  auto pending = b_->Recv(absl::MakeSpan(in));
+  a_->Close(absl::AbortedError("test closes rank 0"));
+  EXPECT_EQ(pending->Wait(In(absl::Seconds(10))).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(b_->status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(b_->Send(FrameHeader{}, Pattern(8, 1))->Wait(In(absl::Seconds(1))).code(),
+            absl::StatusCode::kUnavailable);
+}
+
+TEST_P(TransportConformanceTest, FirstErrorSticksForPendingAndLaterOperations) {
+  std::vector<std::byte> in(64);
+  auto pending = a_->Recv(absl::MakeSpan(in));
+  a_->Close(absl::AbortedError("membership changed"));
+  a_->Close(absl::InternalError("a second reason is ignored"));
+  EXPECT_EQ(pending->Wait(In(absl::Seconds(1))).code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(a_->status().code(), absl::StatusCode::kAborted);
+  auto send = a_->Send(FrameHeader{}, Pattern(8, 1));
+  auto recv = a_->Recv(absl::MakeSpan(in));
+  EXPECT_TRUE(send->Done());
+  EXPECT_TRUE(recv->Done());
+  EXPECT_EQ(send->Wait(In(absl::Seconds(1))).code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(recv->Wait(In(absl::Seconds(1))).code(), absl::StatusCode::kAborted);
+}
+
+TEST_P(TransportConformanceTest, CloseWithOkReasonIsUnavailable) {
+  a_->Close();
+  EXPECT_EQ(a_->status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_P(TransportConformanceTest, ConcurrentSendersAndReceiversLoseNothing) {
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 150;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<std::vector<std::byte>> payloads;
+      std::vector<std::shared_ptr<Handle>> handles;
+      payloads.reserve(kPerThread);
+      for (int i = 0; i < kPerThread; ++i) {
+        payloads.push_back(Pattern(100 + (i * 131 + t) % 3000, t * 1000 + i));
+        handles.push_back(a_->Send(
+            FrameHeader{.sequence = static_cast<uint64_t>(i), .tag = static_cast<uint32_t>(t)},
+            payloads.back()));
+      }
+      for (auto& h : handles) EXPECT_TRUE(h->Wait(In(absl::Seconds(30))).ok());
+    });
+  }
+  absl::Mutex mu;
+  std::set<std::pair<uint32_t, uint64_t>> seen;
+  std::atomic<int> bad{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      std::vector<std::byte> in(4096);
+      for (int i = 0; i < kPerThread; ++i) {
+        auto r = b_->Recv(absl::MakeSpan(in));
+        if (!r->Wait(In(absl::Seconds(30))).ok()) {
+          ++bad;
+          continue;
+        }
+        const FrameHeader& h = r->header();
+        const auto expected = Pattern(100 + (h.sequence * 131 + h.tag) % 3000,
+                                      h.tag * 1000 + static_cast<uint32_t>(h.sequence));
+        if (h.length != expected.size() ||
+            !std::equal(expected.begin(), expected.end(), in.begin())) {
+          ++bad;
+        }
+        absl::MutexLock lock(&mu);
+        seen.insert({h.tag, h.sequence});
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kThreads * kPerThread));
+}
+
+TEST_P(TransportConformanceTest, ConnectionFromAnotherJobIsRefused) {
+  auto stranger = backend_.make_context(5, kJob + 1);
+  auto c = stranger->Connect(1, ctx1_->address(), In(absl::Seconds(10)));
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kUnauthenticated) << c.status();
+  // The listener accepted nothing from it.
+  EXPECT_EQ(ctx1_->Accept(In(absl::Milliseconds(100))).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST_P(TransportConformanceTest, ConnectToNobodyFailsWithinItsDeadline) {
+  const std::string dead = backend_.dead_address();
+  const absl::Time start = absl::Now();
+  auto c = ctx0_->Connect(99, dead, start + absl::Milliseconds(300));
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kUnavailable) << c.status();
+  EXPECT_LT(took, absl::Milliseconds(300) + absl::Milliseconds(200));
+  EXPECT_NE(c.status().message().find("rank 99"), std::string::npos) << c.status();
+}
+
+TEST_P(TransportConformanceTest, AcceptHonoursItsDeadline) {
+  EXPECT_EQ(ctx0_->Accept(In(absl::Milliseconds(50))).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST_P(TransportConformanceTest, MeshBuiltByConnectingFirstThenAccepting) {
+  constexpr int kRanks = 3;
+  std::vector<std::unique_ptr<Context>> ctx;
+  for (int r = 0; r < kRanks; ++r) ctx.push_back(backend_.make_context(10 + r, kJob));
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int r = 0; r < kRanks; ++r) {
+    threads.emplace_back([&, r] {
+      std::vector<std::unique_ptr<Connection>> conns;
+      for (int p = r + 1; p < kRanks; ++p) {
+        auto c = ctx[r]->Connect(10 + p, ctx[p]->address(), In(absl::Seconds(10)));
+        if (c.ok()) conns.push_back(std::move(c).value());
+      }
+      for (int p = 0; p < r; ++p) {
+        auto c = ctx[r]->Accept(In(absl::Seconds(10)));
+        if (c.ok()) conns.push_back(std::move(c->second));
+      }
+      if (conns.size() == kRanks - 1) ++ok;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), kRanks);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, TransportConformanceTest,
+                         ::testing::Values(InProcBackend, TcpBackend),
+                         [](const auto& info) { return info.param().name; });
+
+TEST(InProcMeshTest, EveryRankReachesEveryOther) {
+  auto mesh = MakeInProcMesh(4, kJob);
+  ASSERT_EQ(mesh.size(), 4u);
+  for (int r = 0; r < 4; ++r) {
+    ASSERT_EQ(mesh[r].size(), 4u);
+    EXPECT_EQ(mesh[r][r], nullptr);
+    for (int p = 0; p < 4; ++p) {
+      if (p == r) continue;
+      const uint32_t word = r * 16 + p;
+      ASSERT_TRUE(mesh[r][p]
+                      ->Send(FrameHeader{.tag = word},
+                             absl::MakeConstSpan(reinterpret_cast<const std::byte*>(&word), 4))
+                      ->Wait(In(absl::Seconds(1)))
+                      .ok());
+    }
+  }
+  for (int r = 0; r < 4; ++r) {
+    for (int p = 0; p < 4; ++p) {
+      if (p == r) continue;
+      uint32_t word = 0;
+      auto h = mesh[r][p]->Recv(absl::MakeSpan(reinterpret_cast<std::byte*>(&word), 4));
+      ASSERT_TRUE(h->Wait(In(absl::Seconds(1))).ok());
+      EXPECT_EQ(word, static_cast<uint32_t>(p * 16 + r));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace crosslink::collectives

@@ -1,0 +1,114 @@
+// Communicator end to end: real multi-process jobs started through the real crosslink-run, each
+// rank a crosslink-test-communicator-worker (tests/runtime/programs/communicator_worker.cc) that
+// prints "result: CODE after S s: MESSAGE". The properties: allreduce is correct on 2-4 ranks;
+// ranks that disagree on the count fail with kInvalidArgument naming the disagreeing rank; a killed
+// rank makes every survivor fail, naming it, well before the collective's 20 s timeout; an
+// emulated link cut mid-run fails the collective with kUnavailable naming the link, no hang.
+#include <cstdio>
+#include <map>
+#include <regex>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace crosslink::runtime {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct RankResult {
+  std::string code;
+  double seconds = 0;
+  std::string message;
+};
+
+struct JobOutput {
+  int exit_code = -1;
+  std::string text;
+  std::map<int, RankResult> results;  // by rank
+};
+
+// Runs `ranks` workers under crosslink-run and collects each rank's result line.
+JobOutput RunJob(int ranks, const std::string& worker_args, const std::string& scenario = "") {
+  std::string command =
+      absl::StrCat(CROSSLINK_BIN_DIR, "/crosslink-run -n ", ranks, " --timeout 90");
+  if (!scenario.empty()) absl::StrAppend(&command, " --scenario ", scenario);
+  absl::StrAppend(&command, " -- ", CROSSLINK_BIN_DIR, "/crosslink-test-communicator-worker ",
+                  worker_args, " 2>&1");
+  JobOutput out;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return out;
+  char buffer[4096];
+  while (fgets(buffer, sizeof(buffer), pipe) != nullptr) out.text += buffer;
+  const int status = pclose(pipe);
+  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  static const std::regex line(R"(\[rank (\d+)\] result: (\w+) after ([0-9.]+) s: (.*))");
+  std::smatch m;
+  std::string::const_iterator begin = out.text.cbegin();
+  while (std::regex_search(begin, out.text.cend(), m, line)) {
+    out.results[std::stoi(m[1])] = {m[2], std::stod(m[3]), m[4]};
+    begin = m.suffix().first;
+  }
+  return out;
+}
+
+class CommunicatorAllreduceTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(CommunicatorAllreduceTest, EveryRankGetsTheExactSum) {
+  const int ranks = GetParam();
+  // An odd count: blocks of unequal size, and more than one 512 KiB segment per block.
+  const JobOutput job = RunJob(ranks, "allreduce 1000003");
+  ASSERT_EQ(job.exit_code, 0) << job.text;
+  ASSERT_EQ(static_cast<int>(job.results.size()), ranks) << job.text;
+  for (const auto& [rank, result] : job.results) EXPECT_EQ(result.code, "OK") << job.text;
+}
+
+INSTANTIATE_TEST_SUITE_P(Ranks, CommunicatorAllreduceTest, ::testing::Values(2, 3, 4));
+
+TEST(CommunicatorTest, RanksThatDisagreeOnCountFailNamingTheRank) {
+  const JobOutput job = RunJob(3, "mismatch 4096");
+  EXPECT_NE(job.exit_code, 0);
+  ASSERT_EQ(job.results.size(), 3u) << job.text;
+  for (const auto& [rank, result] : job.results) {
+    EXPECT_EQ(result.code, "INVALID_ARGUMENT") << job.text;
+    EXPECT_THAT(result.message, HasSubstr("rank 1")) << job.text;
+    // Detected from the frames, not by waiting for the 20 s timeout.
+    EXPECT_LT(result.seconds, 10.0) << job.text;
+  }
+}
+
+TEST(CommunicatorTest, KilledRankMakesSurvivorsFailNamingIt) {
+  const JobOutput job = RunJob(4, "kill 2");
+  EXPECT_NE(job.exit_code, 0);
+  // Rank 2 died by SIGKILL and printed nothing; the survivors each report.
+  ASSERT_EQ(job.results.size(), 3u) << job.text;
+  EXPECT_FALSE(job.results.contains(2));
+  for (const auto& [rank, result] : job.results) {
+    EXPECT_THAT(result.code, ::testing::AnyOf("ABORTED", "UNAVAILABLE")) << job.text;
+    EXPECT_THAT(result.message, HasSubstr("rank 2")) << job.text;
+    EXPECT_LT(result.seconds, 15.0) << job.text;
+  }
+}
+
+TEST(CommunicatorTest, CutLinkFailsNamingTheLinkWithoutHanging) {
+  // The scenario's first fault on the ranks' link comes 1.6 s of wall time after the start.
+  const JobOutput job =
+      RunJob(2, "cut 30", absl::StrCat(CROSSLINK_SOURCE_DIR, "/tests/runtime/data/cut-link.toml"));
+  EXPECT_NE(job.exit_code, 0);
+  ASSERT_FALSE(job.results.empty()) << job.text;
+  bool some_rank_names_the_link = false;
+  for (const auto& [rank, result] : job.results) {
+    EXPECT_THAT(result.code, ::testing::AnyOf("UNAVAILABLE", "ABORTED")) << job.text;
+    EXPECT_LT(result.seconds, 25.0) << job.text;
+    if (result.message.find("C0S0") != std::string::npos &&
+        result.message.find("C0S3") != std::string::npos) {
+      some_rank_names_the_link = true;
+    }
+  }
+  EXPECT_TRUE(some_rank_names_the_link) << job.text;
+}
+
+}  // namespace
+}  // namespace crosslink::runtime
