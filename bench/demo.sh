@@ -19,3 +19,21 @@ echo "== Link model: $SCENARIO"
   --csv out/contacts.csv --outages out/outages.csv
 "$BIN/crosslink-linkmodel" contacts --scenario "$SCENARIO" --predicted \
   --csv out/contacts_predicted.csv --ion out/contact_plan.ion
+
+# 3. Allreduce over the scenario's emulated crosslinks: 4 ranks on the satellites of the
+#    scenario's [cluster], each link carrying real bytes at the true plan's latency and rate (and
+#    holding through its outages), against the ring bound; then the same sizes on ideal loopback
+#    links beside Gloo's ring allreduce.
+echo
+echo "== Allreduce over the emulated crosslinks of $SCENARIO"
+"$BIN/crosslink-bench" allreduce --ranks 4 --scenario "$SCENARIO" \
+  --min-bytes 64K --max-bytes 16M --step-factor 4 --iters 5 \
+  --csv out/allreduce.csv --plot out/allreduce.png
+echo
+echo "== Allreduce on ideal loopback links, beside Gloo"
+"$BIN/crosslink-bench" allreduce --ranks 4 --scenario ideal \
+  --min-bytes 1M --max-bytes 64M --step-factor 8 --iters 5 --baseline gloo \
+  --csv out/allreduce_ideal.csv --plot out/allreduce_ideal.png
+echo
+echo "Files in out/: availability.png, contacts.csv, outages.csv, contacts_predicted.csv,"
+echo "contact_plan.ion, allreduce.csv/.png (scenario), allreduce_ideal.csv/.png (ideal vs Gloo)."

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "crosslink/collectives/reduce.h"
+#include "crosslink/collectives/transport/crc32c.h"
 
 namespace crosslink::collectives {
 namespace {
@@ -104,6 +105,11 @@ std::vector<std::vector<int>> ComputeDependencies(const std::vector<Step>& steps
   return deps;
 }
 
+// A received segment is reduced into the caller's buffer this many bytes at a time, each piece
+// checksummed right after while it is still in L1: the ring forwards that very segment next, and
+// the transport then need not read it from memory again for the frame's CRC32C.
+constexpr size_t kFusedPieceBytes = 16 << 10;  // a multiple of every element size
+
 // Staging memory, reused across calls on the same thread (a rank's collectives run one at a time
 // on its thread), so small latency-bound collectives do not pay an allocation each.
 std::byte* ThreadScratch(size_t bytes) {
@@ -183,6 +189,10 @@ class Executor {
   const std::vector<Step>* steps_ = nullptr;
   std::vector<std::vector<int>> deps_;
   std::vector<StepState> state_;
+  // Per writing step: the CRC32C of the elements it wrote, when known (crc_known_), so that a
+  // send of exactly those elements can hand it to the transport (SendWithCrc).
+  std::vector<uint32_t> written_crc_;
+  std::vector<char> crc_known_;
   std::map<int, Peer> peers_;
   std::vector<int> locals_;
   size_t next_local_ = 0;
@@ -232,6 +242,8 @@ void Executor::Setup() {
   const std::vector<Step>& steps = *steps_;
   deps_ = ComputeDependencies(steps);
   state_.resize(steps.size());
+  written_crc_.assign(steps.size(), 0);
+  crc_known_.assign(steps.size(), 0);
   size_t max_bytes = 0;
   for (size_t i = 0; i < steps.size(); ++i) {
     const Step& s = steps[i];
@@ -293,8 +305,16 @@ void Executor::PostRecv(int i) {
 void Executor::PostSend(int i) {
   const Step& s = (*steps_)[i];
   StepState& st = state_[i];
-  st.send = Conn(s.peer)->Send(
-      Header(s.chunk), absl::Span<const std::byte>(data_ + s.offset * elem_, s.count * elem_));
+  const absl::Span<const std::byte> payload(data_ + s.offset * elem_, s.count * elem_);
+  // The CRC is known when one earlier step wrote exactly these elements last and recorded it
+  // (the ring's reduce-then-forward and receive-then-forward); deps_ lists a send's last writers.
+  const std::vector<int>& writers = deps_[i];
+  if (s.count > 0 && writers.size() == 1 && crc_known_[writers[0]] &&
+      (*steps_)[writers[0]].offset == s.offset && (*steps_)[writers[0]].count == s.count) {
+    st.send = Conn(s.peer)->SendWithCrc(Header(s.chunk), payload, written_crc_[writers[0]]);
+  } else {
+    st.send = Conn(s.peer)->Send(Header(s.chunk), payload);
+  }
   st.posted = true;
 }
 
@@ -433,11 +453,26 @@ bool Executor::CheckArrival(int i) {
 void Executor::FinishRecv(int i) {
   const Step& s = (*steps_)[i];
   StepState& st = state_[i];
+  if (s.op != StepOp::kRecvReduce) {
+    // The transport verified the payload against the frame's CRC: it is these elements' CRC.
+    written_crc_[i] = st.recv->header().crc32c;
+    crc_known_[i] = 1;
+  }
   if (st.slot >= 0) {
     std::byte* dst = data_ + s.offset * elem_;
     if (s.count > 0) {
       if (s.op == StepOp::kRecvReduce) {
-        GetReduceFn(plan_.type, plan_.op)(dst, Slot(st.slot), s.count);
+        const ReduceFn reduce = GetReduceFn(plan_.type, plan_.op);
+        const std::byte* src = Slot(st.slot);
+        const size_t bytes = s.count * elem_;
+        uint32_t crc = 0;
+        for (size_t done = 0; done < bytes; done += kFusedPieceBytes) {
+          const size_t piece = std::min(kFusedPieceBytes, bytes - done);
+          reduce(dst + done, src + done, piece / elem_);
+          crc = Crc32c(absl::MakeConstSpan(dst + done, piece), crc);
+        }
+        written_crc_[i] = crc;
+        crc_known_[i] = 1;
       } else {
         std::memcpy(dst, Slot(st.slot), s.count * elem_);
       }

@@ -93,6 +93,13 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
     absl::MutexLock lock(&impl.state_mu);
     impl.membership = world.membership;
   }
+  // Heartbeats start at once: building a scenario's contact plan and connecting the mesh can take
+  // seconds on a loaded machine, longer than the coordinator waits for a silent rank.
+  HeartbeatOptions heartbeat;
+  Communicator* self = comm.get();
+  heartbeat.on_change = [self](const Membership& m) { self->OnMembershipChange(m); };
+  heartbeat.on_error = [self](const absl::Status& s) { self->OnHeartbeatError(s); };
+  RETURN_IF_ERROR(comm->client_->StartHeartbeats(std::move(heartbeat)));
 
   // Full mesh: every rank connects to the ranks above it, then accepts the ones below. The
   // transport's accept thread takes connections before Accept is called, so the connects of all
@@ -144,6 +151,8 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
                        " ranks; every rank needs a satellite"));
     }
     comm->true_plan_ = std::make_shared<const linkmodel::ContactPlan>(std::move(plans.truth));
+    impl.predicted_plan =
+        std::make_shared<const linkmodel::ContactPlan>(std::move(plans.predicted));
 
     // Orbit time 0 plays at one wall instant on every rank: rank 0 picks it, the others read it.
     absl::Time wall_start;
@@ -160,8 +169,9 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
       }
       wall_start = absl::FromUnixNanos(nanos);
     }
-    comm->clock_ = std::make_shared<const collectives::ScenarioClock>(0.0, scenario.time.time_scale,
-                                                                      wall_start);
+    comm->clock_ = std::make_shared<const collectives::ScenarioClock>(
+        options.orbit_start_s,
+        options.time_scale > 0 ? options.time_scale : scenario.time.time_scale, wall_start);
 
     collectives::LinkEmulatorOptions emulator_options;
     emulator_options.mode = options.outage_mode;
@@ -183,12 +193,15 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
   impl.raw_connections.assign(n, nullptr);
   for (int p = 0; p < n; ++p) impl.raw_connections[p] = impl.connections[p].get();
 
-  // Heartbeats keep this rank alive in the coordinator's eyes and bring news of dead peers.
-  HeartbeatOptions heartbeat;
-  Communicator* self = comm.get();
-  heartbeat.on_change = [self](const Membership& m) { self->OnMembershipChange(m); };
-  heartbeat.on_error = [self](const absl::Status& s) { self->OnHeartbeatError(s); };
-  RETURN_IF_ERROR(comm->client_->StartHeartbeats(std::move(heartbeat)));
+  // Publish the connections to the heartbeat callbacks, then apply any death they saw while the
+  // mesh and the scenario were being set up.
+  Membership seen;
+  {
+    absl::MutexLock lock(&impl.state_mu);
+    impl.connections_ready = true;
+    seen = impl.membership;
+  }
+  comm->OnMembershipChange(seen);
   return comm;
 }
 
@@ -214,6 +227,16 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::CreateFromEnvironmen
           absl::StrCat("CROSSLINK_OUTAGE_MODE must be \"hold\" or \"cut\", got \"", value, "\""));
     }
   }
+  // Benchmarks start the orbit clock elsewhere and speed it up (communicator.h).
+  for (auto [name, field] : {std::pair{"CROSSLINK_ORBIT_START_S", &options.orbit_start_s},
+                             std::pair{"CROSSLINK_TIME_SCALE", &options.time_scale}}) {
+    const char* text = std::getenv(name);
+    if (text == nullptr || *text == '\0') continue;
+    if (!absl::SimpleAtod(text, field) || *field < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, " must be a non-negative number of seconds, got \"", text, "\""));
+    }
+  }
   return Create(std::move(options));
 }
 
@@ -221,6 +244,8 @@ void Communicator::OnMembershipChange(const Membership& membership) {
   {
     absl::MutexLock lock(&impl_->state_mu);
     impl_->membership = membership;
+    // During Create the mesh is still being built; Create applies the membership at its end.
+    if (!impl_->connections_ready) return;
   }
   // Close the connections to dead ranks so that a collective waiting on one fails at once,
   // with a status that names the rank and why the coordinator declared it dead.
@@ -242,6 +267,10 @@ void Communicator::OnHeartbeatError(const absl::Status& status) {
   // Only a verdict on this rank itself ends its collectives: a coordinator that went away
   // (the job is ending) does not make the data plane wrong.
   if (status.code() != absl::StatusCode::kAborted) return;
+  {
+    absl::MutexLock lock(&impl_->state_mu);
+    if (!impl_->connections_ready) return;
+  }
   for (collectives::Connection* connection : impl_->raw_connections) {
     if (connection != nullptr) connection->Close(status);
   }

@@ -32,6 +32,8 @@ struct Communicator::Call {
   int root = 0;
   void* data = nullptr;
   const void* input = nullptr;
+  // Allreduce only: plan with the contact-aware planner (algorithm may then be kAuto).
+  bool contact_aware = false;
 };
 
 namespace {
@@ -105,8 +107,25 @@ absl::Status Communicator::Run(const Call& call, const CollectiveOptions& option
   const Impl::PlanKey key{static_cast<int>(call.kind), static_cast<int>(call.algorithm), call.count,
                           static_cast<int>(call.type), static_cast<int>(call.op),        call.root,
                           request.max_segment_bytes};
+  const Plan* chosen = nullptr;
+  if (call.contact_aware) {
+    ContactAwareCall shape;
+    shape.algorithm = call.algorithm;
+    shape.count = call.count;
+    shape.type = call.type;
+    shape.op = call.op;
+    shape.max_segment_bytes = request.max_segment_bytes;
+    absl::StatusOr<const Plan*> planned =
+        ContactAwareAllreducePlan(*this, *impl_, shape, sequence, deadline);
+    if (!planned.ok()) {
+      return absl::Status(planned.status().code(),
+                          absl::StrCat(what, ": contact-aware planning: ",
+                                       planned.status().message()));
+    }
+    chosen = *planned;
+  }
   auto it = impl_->plans.find(key);
-  if (it == impl_->plans.end()) {
+  if (chosen == nullptr && it == impl_->plans.end()) {
     absl::StatusOr<Plan> plan = MakePlan(call.kind, call.algorithm, request);
     if (!plan.ok()) {
       return absl::Status(plan.status().code(), absl::StrCat(what, ": ", plan.status().message()));
@@ -116,7 +135,7 @@ absl::Status Communicator::Run(const Call& call, const CollectiveOptions& option
     if (impl_->plans.size() >= 64) impl_->plans.clear();
     it = impl_->plans.emplace(key, *std::move(plan)).first;
   }
-  const Plan& plan = it->second;
+  const Plan& plan = chosen != nullptr ? *chosen : it->second;
 
   const int64_t outages_before = outages_met();
   collectives::ExecuteArgs args;
@@ -160,7 +179,9 @@ absl::Status Communicator::Allreduce(void* data, size_t count, DataType type, Re
   Call call;
   call.kind = CollectiveKind::kAllreduce;
   call.algorithm = options.algorithm;
-  if (call.algorithm == AllreduceAlgorithm::kAuto) {
+  // Without a predicted plan every link looks alike: the rank-order plans below serve.
+  call.contact_aware = options.contact_aware && impl_->predicted_plan != nullptr;
+  if (call.algorithm == AllreduceAlgorithm::kAuto && !call.contact_aware) {
     call.algorithm = collectives::ChooseAllreduceAlgorithm(
         world_size_, count * collectives::DataTypeSize(type), CostHintsNow());
   }

@@ -15,6 +15,8 @@
 #include "absl/synchronization/mutex.h"
 #include "crosslink/collectives/emulation/link_emulator.h"
 #include "crosslink/collectives/emulation/link_timeline.h"
+#include "crosslink/collectives/cost_model.h"
+#include "crosslink/collectives/datatype.h"
 #include "crosslink/collectives/plan.h"
 #include "crosslink/collectives/transport/transport.h"
 #include "crosslink/runtime/communicator.h"
@@ -28,11 +30,28 @@ class Communicator::Impl {
   // connections[p]: this rank's end to rank p (nullptr for p == rank). Either a TCP connection or
   // a LinkEmulator owning one. Fixed after Create, so collectives read it without the lock.
   std::vector<std::unique_ptr<collectives::Connection>> connections;
+  // Published under state_mu once Create has finished the mesh (heartbeat callbacks start before
+  // that, so they read it only when connections_ready is set); fixed afterwards.
   std::vector<collectives::Connection*> raw_connections;
+  bool connections_ready ABSL_GUARDED_BY(state_mu) = false;
   // emulators[p]: the LinkEmulator of connections[p], or nullptr (ideal job, or p == rank).
   std::vector<collectives::LinkEmulator*> emulators;
   // timelines[p]: the truth of the link rank -> p, for the cost model; nullptr when ideal.
   std::vector<std::shared_ptr<const collectives::LinkTimeline>> timelines;
+  // The predicted contact plan (nullptr when ideal), for the contact-aware planner.
+  std::shared_ptr<const linkmodel::ContactPlan> predicted_plan;
+  // Contact-aware allreduce (communicator_planning.cc): plans by (algorithm, rank order, count,
+  // type, op, max_segment_bytes), and the last planning time's choice, so that collectives
+  // planned in the same orbit second skip the search.
+  using OrderedPlanKey = std::tuple<int, std::vector<int>, size_t, int, int, size_t>;
+  std::map<OrderedPlanKey, collectives::Plan> ordered_plans ABSL_GUARDED_BY(collective_mu);
+  struct LastChoice {
+    double t_s = -1;
+    std::tuple<int, size_t, int, int, size_t> shape;
+    int algorithm = 0;
+    std::vector<int> order;
+  };
+  LastChoice last_choice ABSL_GUARDED_BY(collective_mu);
 
   // Held for the whole of a collective: one at a time.
   absl::Mutex collective_mu;
@@ -48,6 +67,28 @@ class Communicator::Impl {
   Membership membership ABSL_GUARDED_BY(state_mu);
   CollectiveStats last_stats ABSL_GUARDED_BY(state_mu);
 };
+
+// A contact-aware allreduce's shape (communicator_planning.cc).
+struct ContactAwareCall {
+  collectives::AllreduceAlgorithm algorithm = collectives::AllreduceAlgorithm::kAuto;
+  size_t count = 0;
+  collectives::DataType type = collectives::DataType::kFloat32;
+  collectives::ReduceOp op = collectives::ReduceOp::kSum;
+  size_t max_segment_bytes = 0;
+};
+
+// The orbit time every rank plans collective `sequence` at: rank 0's clock floored to the
+// planning quantum, shared through the coordinator's key-value store. Blocks (ranks other than
+// 0) until rank 0 publishes it or the deadline passes (kDeadlineExceeded).
+absl::StatusOr<double> AgreeContactAwarePlanningTime(Communicator& comm, uint64_t sequence,
+                                                     absl::Time deadline);
+
+// The contact-aware plan for `call` at the agreed planning time (cached in impl; the pointer is
+// valid until the next collective). Call with impl.collective_mu held and a scenario present.
+// Errors: the key-value store's codes, and the planner's (kInvalidArgument, kUnavailable).
+absl::StatusOr<const collectives::Plan*> ContactAwareAllreducePlan(
+    Communicator& comm, Communicator::Impl& impl, const ContactAwareCall& call, uint64_t sequence,
+    absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(impl.collective_mu);
 
 }  // namespace crosslink::runtime
 

@@ -4,6 +4,8 @@
 // on its own and divided by the world size), for several steps; a parameter that got no gradient
 // on some rank counts as zero there instead of hanging the job; a second backward before
 // FinishSync is reported.
+#include "crosslink/torch/gradient_bucketer.h"
+
 #include <torch/torch.h>
 
 #include <mutex>
@@ -11,7 +13,6 @@
 #include <vector>
 
 #include "absl/time/clock.h"
-#include "crosslink/torch/gradient_bucketer.h"
 #include "gtest/gtest.h"
 #include "torch_test_job.h"
 
@@ -78,12 +79,16 @@ TEST(GradientBucketerTest, BucketedGradientsEqualThePerParameterAllreduce) {
     ASSERT_TRUE(bucketer.ok()) << bucketer.status();
     for (int step = 0; step < 3; ++step) {
       Backward(bucketed, rank, step);
+      // Every bucket filled during backward, so each was launched before backward returned
+      // (overlapping communication with the rest of backward), in order.
+      EXPECT_EQ((*bucketer)->buckets_launched(), (*bucketer)->bucket_parameters().size());
       ASSERT_TRUE((*bucketer)->FinishSync(absl::Now() + absl::Seconds(30)).ok());
       EXPECT_EQ((*bucketer)->last_contributors(), kRanks);
 
       Backward(reference, rank, step);
       for (at::Tensor& p : reference->parameters()) {
-        ASSERT_TRUE(tc->Allreduce(p.mutable_grad(), collectives::ReduceOp::kSum, TestOptions()).ok());
+        ASSERT_TRUE(
+            tc->Allreduce(p.mutable_grad(), collectives::ReduceOp::kSum, TestOptions()).ok());
         p.mutable_grad().div_(kRanks);
       }
       const auto got = bucketed->parameters();

@@ -2,6 +2,9 @@
 // c10d::Work::wait, getFuture), every rank in this process (torch_test_job.h). The properties:
 // each supported collective gives c10d's documented result; unsupported ops and bad arguments
 // throw at the call with kInvalidArgument; a collective that fails on the wire throws from wait().
+#include "crosslink/torch/process_group_crosslink.h"
+
+#include <ATen/TensorOperators.h>
 #include <ATen/ops/arange.h>
 #include <ATen/ops/equal.h>
 #include <ATen/ops/full.h>
@@ -10,7 +13,6 @@
 #include <vector>
 
 #include "crosslink/torch/collective_error.h"
-#include "crosslink/torch/process_group_crosslink.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "torch_test_job.h"
@@ -18,8 +20,8 @@
 namespace crosslink::torch {
 namespace {
 
-using testing::RunJob;
 using ::testing::HasSubstr;
+using testing::RunJob;
 
 constexpr int kRanks = 3;
 
@@ -83,7 +85,8 @@ TEST(ProcessGroupCrosslinkTest, BroadcastAllgatherReduceScatterBarrierThroughC10
     at::Tensor flat_in = Filled(4, rank, c10::kLong);
     at::Tensor flat_out = at::zeros({kRanks * 4}, c10::kLong);
     pg->_allgather_base(flat_out, flat_in)->wait();
-    for (int r = 0; r < kRanks; ++r) EXPECT_TRUE(at::equal(flat_out.narrow(0, r * 4, 4), Filled(4, r, c10::kLong)));
+    for (int r = 0; r < kRanks; ++r)
+      EXPECT_TRUE(at::equal(flat_out.narrow(0, r * 4, 4), Filled(4, r, c10::kLong)));
 
     // List reduce_scatter: rank r gets the sum over ranks of input_tensors[0][r].
     std::vector<std::vector<at::Tensor>> rs_inputs(1);

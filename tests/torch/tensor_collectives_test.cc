@@ -3,6 +3,9 @@
 // broadcast, allgather and reduce_scatter put the right blocks in the right places and leave
 // inputs alone; async works complete in issue order and a Wait deadline does not cancel the
 // collective; bad tensors are refused up front with kInvalidArgument naming the problem.
+#include "crosslink/torch/tensor_collectives.h"
+
+#include <ATen/TensorOperators.h>
 #include <ATen/ops/allclose.h>
 #include <ATen/ops/arange.h>
 #include <ATen/ops/empty.h>
@@ -16,7 +19,6 @@
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
-#include "crosslink/torch/tensor_collectives.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "torch_test_job.h"
@@ -25,9 +27,9 @@ namespace crosslink::torch {
 namespace {
 
 using collectives::ReduceOp;
+using ::testing::HasSubstr;
 using testing::RunJob;
 using testing::TestOptions;
-using ::testing::HasSubstr;
 
 // Rank r's tensor: small integers (exact in every dtype, sums too), different on every rank.
 at::Tensor RankTensor(int rank, int64_t count, c10::ScalarType type) {
@@ -62,8 +64,8 @@ at::Tensor Reference(int world_size, int64_t count, c10::ScalarType type, Reduce
 
 TEST(TensorCollectivesTest, AllreduceOfEveryDtypeAndOpMatchesTheCpuReference) {
   constexpr int kRanks = 3;
-  const std::vector<c10::ScalarType> types = {c10::kFloat, c10::kDouble, c10::kHalf,
-                                              c10::kBFloat16, c10::kInt, c10::kLong};
+  const std::vector<c10::ScalarType> types = {c10::kFloat,    c10::kDouble, c10::kHalf,
+                                              c10::kBFloat16, c10::kInt,    c10::kLong};
   const std::vector<ReduceOp> ops = {ReduceOp::kSum, ReduceOp::kAvg, ReduceOp::kMin,
                                      ReduceOp::kMax};
   // 1001: blocks of unequal size on 3 ranks.

@@ -6,6 +6,7 @@
 #ifndef CROSSLINK_TESTS_TORCH_TORCH_TEST_JOB_H_
 #define CROSSLINK_TESTS_TORCH_TORCH_TEST_JOB_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <thread>
@@ -33,6 +34,7 @@ inline void RunJob(int world_size,
 
   std::vector<std::shared_ptr<TensorCollectives>> collectives(world_size);
   std::vector<std::thread> threads;
+  std::atomic<int> bodies_done{0};
   for (int rank = 0; rank < world_size; ++rank) {
     threads.emplace_back([&, rank] {
       runtime::CommunicatorOptions options;
@@ -47,9 +49,13 @@ inline void RunJob(int world_size,
       collectives[rank] = std::make_shared<TensorCollectives>(
           std::shared_ptr<runtime::Communicator>(std::move(*communicator)));
       body(rank, collectives[rank]);
+      ++bodies_done;
     });
   }
   for (std::thread& thread : threads) thread.join();
+  // A body that returned early through ASSERT_* has failed already; this catches a rank that
+  // never reached its body at all.
+  EXPECT_EQ(bodies_done.load(), world_size);
   collectives.clear();
   (*server)->Stop();
 }

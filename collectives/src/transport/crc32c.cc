@@ -4,7 +4,7 @@
 #include <cstring>
 
 #if defined(__x86_64__)
-#include <nmmintrin.h>
+#include <immintrin.h>
 #endif
 
 namespace crosslink::collectives {
@@ -123,6 +123,107 @@ bool HaveSse42() {
   static const bool have = __builtin_cpu_supports("sse4.2");
   return have;
 }
+
+// Folding with carry-less multiplication (Intel, "Fast CRC Computation for Generic Polynomials
+// Using PCLMULQDQ"), 64 bytes per instruction pair with AVX-512 VPCLMULQDQ: about 4x the three
+// crc32 streams above on the same core, which matters because every payload byte is checksummed
+// twice (send and receive) on CPUs that the kernel's copies already keep busy. Four 512-bit
+// accumulators hide the multiplier's latency. A 128-bit block B of the (bit-reflected) message
+// moved D bits later is B = H x^64 + L (H: its first 8 bytes) times x^D, congruent mod P to
+// H (x^(D+32) mod P) x^32 + L (x^(D-32) mod P) x^32, a product that fits in 128 bits; in the
+// reflected representation that is clmul(H, K(D+32)) ^ clmul(L, K(D-32)) with
+// K(k) = reflect32(x^k mod P) << 1. The final 16 bytes are congruent to the whole message and
+// the crc32 instruction reduces them.
+uint64_t FoldConstant(int power) {
+  uint32_t r = 0x80000000u;  // reflected "1"
+  for (int i = 0; i < power; ++i) r = (r & 1) ? (r >> 1) ^ kPolyReflected : r >> 1;
+  return static_cast<uint64_t>(r) << 1;
+}
+
+// {K(bits + 32), K(bits - 32)}: the low and high qword of a 128-bit constant that folds a lane
+// `bits` further along the message.
+struct FoldPair {
+  uint64_t lo, hi;
+  explicit FoldPair(int bits) : lo(FoldConstant(bits + 32)), hi(FoldConstant(bits - 32)) {}
+};
+
+struct FoldConstants {
+  FoldPair k128{128}, k256{256}, k384{384}, k512{512}, k2048{2048};
+};
+
+__attribute__((target("pclmul,sse4.2"))) inline __m128i Load(const FoldPair& k) {
+  return _mm_set_epi64x(static_cast<long long>(k.hi), static_cast<long long>(k.lo));
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,vpclmulqdq,pclmul,sse4.2"))) inline __m512i
+Fold512(__m512i acc, __m512i k, __m512i data) {
+  const __m512i lo = _mm512_clmulepi64_epi128(acc, k, 0x00);
+  const __m512i hi = _mm512_clmulepi64_epi128(acc, k, 0x11);
+  return _mm512_ternarylogic_epi64(lo, hi, data, 0x96);  // lo ^ hi ^ data
+}
+
+__attribute__((target("pclmul,sse4.2"))) inline __m128i Fold128(__m128i acc, __m128i k,
+                                                                 __m128i data) {
+  const __m128i lo = _mm_clmulepi64_si128(acc, k, 0x00);
+  const __m128i hi = _mm_clmulepi64_si128(acc, k, 0x11);
+  return _mm_xor_si128(_mm_xor_si128(lo, hi), data);
+}
+
+constexpr size_t kFoldMinBytes = 256;
+
+// Requires n >= kFoldMinBytes.
+__attribute__((target("avx512f,avx512bw,avx512vl,vpclmulqdq,pclmul,sse4.2"))) uint32_t
+RawFold(const unsigned char* p, size_t n, uint32_t crc) {
+  static const FoldConstants constants;
+  const __m128i k128 = Load(constants.k128);
+  const __m128i k256 = Load(constants.k256);
+  const __m128i k384 = Load(constants.k384);
+  const __m512i k512 = _mm512_broadcast_i32x4(Load(constants.k512));
+  const __m512i k2048 = _mm512_broadcast_i32x4(Load(constants.k2048));
+  __m512i a0 = _mm512_loadu_si512(p);
+  __m512i a1 = _mm512_loadu_si512(p + 64);
+  __m512i a2 = _mm512_loadu_si512(p + 128);
+  __m512i a3 = _mm512_loadu_si512(p + 192);
+  a0 = _mm512_xor_si512(a0, _mm512_zextsi128_si512(_mm_cvtsi32_si128(static_cast<int>(crc))));
+  p += 256;
+  n -= 256;
+  while (n >= 256) {
+    a0 = Fold512(a0, k2048, _mm512_loadu_si512(p));
+    a1 = Fold512(a1, k2048, _mm512_loadu_si512(p + 64));
+    a2 = Fold512(a2, k2048, _mm512_loadu_si512(p + 128));
+    a3 = Fold512(a3, k2048, _mm512_loadu_si512(p + 192));
+    p += 256;
+    n -= 256;
+  }
+  __m512i a = Fold512(a0, k512, a1);
+  a = Fold512(a, k512, a2);
+  a = Fold512(a, k512, a3);
+  while (n >= 64) {
+    a = Fold512(a, k512, _mm512_loadu_si512(p));
+    p += 64;
+    n -= 64;
+  }
+  __m128i x = Fold128(_mm512_extracti32x4_epi32(a, 0), k384, _mm512_extracti32x4_epi32(a, 3));
+  x = Fold128(_mm512_extracti32x4_epi32(a, 1), k256, x);
+  x = Fold128(_mm512_extracti32x4_epi32(a, 2), k128, x);
+  while (n >= 16) {
+    x = Fold128(x, k128, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    p += 16;
+    n -= 16;
+  }
+  alignas(16) unsigned char last[16];
+  _mm_store_si128(reinterpret_cast<__m128i*>(last), x);
+  return RawHwSerial(p, n, RawHwSerial(last, 16, 0));
+}
+
+bool HaveVpclmul() {
+  static const bool have = __builtin_cpu_supports("avx512f") &&
+                           __builtin_cpu_supports("avx512bw") &&
+                           __builtin_cpu_supports("avx512vl") &&
+                           __builtin_cpu_supports("vpclmulqdq") &&
+                           __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.2");
+  return have;
+}
 #endif
 
 }  // namespace
@@ -133,6 +234,9 @@ uint32_t Crc32cPortable(absl::Span<const std::byte> data, uint32_t crc) {
 
 uint32_t Crc32c(absl::Span<const std::byte> data, uint32_t crc) {
 #if defined(__x86_64__)
+  if (data.size() >= kFoldMinBytes && HaveVpclmul()) {
+    return ~RawFold(reinterpret_cast<const unsigned char*>(data.data()), data.size(), ~crc);
+  }
   if (HaveSse42()) {
     return ~RawHw(reinterpret_cast<const unsigned char*>(data.data()), data.size(), ~crc);
   }

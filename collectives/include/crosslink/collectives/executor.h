@@ -10,7 +10,10 @@
 // disagreement instead of breaking the connection. Dependencies between steps that touch the same
 // elements are derived from the plan (read-after-write, write-after-read, write-after-write); an
 // empty send carries only order, so it waits for every receive listed before it in the plan (a
-// barrier round, or an empty block forwarded around a ring).
+// barrier round, or an empty block forwarded around a ring). The reduction is fused with the
+// CRC32C of its result (16 KiB at a time, while in L1), and a received segment's CRC is the one
+// its frame carried, so forwarding either (the ring's next step) hands the transport a known CRC
+// (Connection::SendWithCrc) instead of making it read the payload once more.
 //
 // Checks and failures. Every frame carries the job id, the collective's sequence number, its
 // chunk, and in FrameHeader::tag a 32-bit signature of (collective, algorithm, world size, count,

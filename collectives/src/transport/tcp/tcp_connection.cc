@@ -21,6 +21,9 @@ namespace {
 // is not computed long before its bytes leave.
 constexpr size_t kBatchPayloadBytes = 256 * 1024;
 constexpr size_t kMaxBatchOps = 64;  // 2 iovecs each, well under IOV_MAX (1024)
+// How long the receiver keeps a frame's payload in the socket waiting for its receive to be
+// posted before it reads it into an unexpected-message buffer instead (see ReceiverLoop).
+constexpr absl::Duration kUnexpectedWait = absl::Milliseconds(50);
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
@@ -49,13 +52,26 @@ TcpConnection::~TcpConnection() {
 
 std::shared_ptr<Handle> TcpConnection::Send(const FrameHeader& header,
                                             absl::Span<const std::byte> payload) {
+  return Enqueue(SendOp{header, payload, nullptr, /*crc_known=*/false});
+}
+
+std::shared_ptr<Handle> TcpConnection::SendWithCrc(const FrameHeader& header,
+                                                   absl::Span<const std::byte> payload,
+                                                   uint32_t payload_crc32c) {
+  SendOp op{header, payload, nullptr, /*crc_known=*/true};
+  op.header.crc32c = payload_crc32c;
+  return Enqueue(std::move(op));
+}
+
+std::shared_ptr<Handle> TcpConnection::Enqueue(SendOp op) {
   auto completion = std::make_shared<Completion>(send_what_);
+  op.completion = completion;
   absl::MutexLock lock(&mu_);
   if (!status_.ok()) {
     completion->Complete(status_);
     return completion;
   }
-  send_queue_.push_back(SendOp{header, payload, completion});
+  send_queue_.push_back(std::move(op));
   return completion;
 }
 
@@ -123,7 +139,7 @@ void TcpConnection::SenderLoop() {
       FrameHeader& h = batch[i].header;
       h.job_id = job_id_;
       h.length = batch[i].payload.size();
-      h.crc32c = Crc32c(batch[i].payload);
+      if (!batch[i].crc_known) h.crc32c = Crc32c(batch[i].payload);
       headers[i] = EncodeFrameHeader(h);
       iov.push_back(iovec{headers[i].data(), headers[i].size()});
       if (!batch[i].payload.empty()) {
@@ -223,6 +239,15 @@ void TcpConnection::ReceiverLoop() {
     bool corrupt = false;
     {
       absl::MutexLock lock(&mu_);
+      // Leave the payload in the socket until its receive is posted: TCP's own flow control then
+      // holds back a sender that runs ahead (as a ring's first step does, with a whole block
+      // ready at once), at no cost, where reading it now would copy it into a fresh heap buffer
+      // (page faults, a cold extra memcpy later). The wait is bounded so that a peer whose
+      // receive is posted only after one of its own sends completes cannot deadlock with us.
+      auto posted_or_failed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !posted_.empty() || !status_.ok();
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&posted_or_failed), kUnexpectedWait);
       if (!status_.ok()) return;
       corrupt = std::exchange(corrupt_next_, false);
       if (!posted_.empty()) {

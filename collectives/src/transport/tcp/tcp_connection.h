@@ -24,6 +24,9 @@ class TcpConnection final : public Connection, public CorruptibleForTesting {
 
   std::shared_ptr<Handle> Send(const FrameHeader& header,
                                absl::Span<const std::byte> payload) override;
+  std::shared_ptr<Handle> SendWithCrc(const FrameHeader& header,
+                                      absl::Span<const std::byte> payload,
+                                      uint32_t payload_crc32c) override;
   std::shared_ptr<RecvHandle> Recv(absl::Span<std::byte> buffer) override;
   void Close(absl::Status reason) override;
   absl::Status status() const override;
@@ -35,6 +38,7 @@ class TcpConnection final : public Connection, public CorruptibleForTesting {
     FrameHeader header;
     absl::Span<const std::byte> payload;
     std::shared_ptr<Completion> completion;
+    bool crc_known = false;  // header.crc32c already holds the payload's CRC32C (SendWithCrc)
   };
   struct PostedRecv {
     absl::Span<std::byte> buffer;
@@ -45,6 +49,7 @@ class TcpConnection final : public Connection, public CorruptibleForTesting {
     std::unique_ptr<std::byte[]> payload;
   };
 
+  std::shared_ptr<Handle> Enqueue(SendOp op);
   void SenderLoop();
   void ReceiverLoop();
   // Reads header.length bytes into `out`, checksumming piece by piece; kDataLoss on a CRC

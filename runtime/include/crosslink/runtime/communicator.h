@@ -75,6 +75,11 @@ struct CommunicatorOptions {
   bool ideal = false;
   // Joining (register, mesh, plans, clock) must finish within this time (kDeadlineExceeded).
   absl::Duration setup_timeout = absl::Seconds(120);
+  // Orbit time at the job's clock start (seconds since the scenario epoch), and orbit seconds per
+  // wall second (0: the scenario's [time] time_scale). Every rank must pass the same values:
+  // benchmarks use them to start at an outage and to cover an orbit in minutes of wall time.
+  double orbit_start_s = 0;
+  double time_scale = 0;
 };
 
 struct CollectiveOptions {
@@ -86,6 +91,13 @@ struct CollectiveOptions {
   collectives::AllreduceAlgorithm algorithm = collectives::AllreduceAlgorithm::kAuto;
   // Largest message the plan sends; 0 takes the planner's default (algorithms.h).
   size_t max_segment_bytes = 0;
+  // Allreduce only: plan with the contact-aware planner (contact_aware_planner.h) from the
+  // PREDICTED contact plan at the collective's planning time (communicator_planning.cc), which
+  // chooses the rank order (and ring or tree; `algorithm` kRing/kTree forces the shape). Every
+  // rank plans at the orbit time rank 0 publishes for the collective's sequence number through
+  // the coordinator's key-value store, floored to 1 orbit second, so all ranks get the same plan.
+  // Ignored without a scenario (every link is alike; the rank-order plans are used).
+  bool contact_aware = false;
 };
 
 // What the last collective met, for benchmarks and logs.
@@ -157,6 +169,9 @@ class Communicator {
   std::shared_ptr<const linkmodel::ContactPlan> true_plan() const { return true_plan_; }
   const std::vector<int>& rank_satellites() const { return rank_satellites_; }
   std::shared_ptr<const collectives::ScenarioClock> clock() const { return clock_; }
+  // The predicted contact plan (geometry only, no faults) the contact-aware planner reads, or
+  // nullptr when ideal.
+  std::shared_ptr<const linkmodel::ContactPlan> predicted_plan() const;
 
   class Impl;
 

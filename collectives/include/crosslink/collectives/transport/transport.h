@@ -60,6 +60,17 @@ class Connection {
   // `header.length` and `header.crc32c` are ignored and computed by the transport.
   virtual std::shared_ptr<Handle> Send(const FrameHeader& header,
                                        absl::Span<const std::byte> payload) = 0;
+  // Send for a caller that already knows the payload's CRC32C (it computed it while the bytes
+  // were in cache, e.g. fused with the reduction that produced them, or it received exactly these
+  // bytes in a frame that carried it). A backend that checksums may put it in the frame instead
+  // of reading the payload once more; the default ignores it and calls Send. A wrong value makes
+  // the receiver fail with kDataLoss, as corruption on the wire would.
+  virtual std::shared_ptr<Handle> SendWithCrc(const FrameHeader& header,
+                                              absl::Span<const std::byte> payload,
+                                              uint32_t payload_crc32c) {
+    (void)payload_crc32c;
+    return Send(header, payload);
+  }
   // Posts a receive of the next message into `buffer` (borrowed until done). The message may be
   // shorter than the buffer (header().length says how long); longer is an error.
   virtual std::shared_ptr<RecvHandle> Recv(absl::Span<std::byte> buffer) = 0;

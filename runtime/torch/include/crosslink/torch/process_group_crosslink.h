@@ -1,0 +1,105 @@
+// ProcessGroupCrosslink: a c10d backend over a Crosslink communicator, so that code written against
+// torch.distributed's C++ API (c10d::ProcessGroup in torch 1.x, c10d::Backend in torch 2.x) runs
+// its collectives over the crosslinks.
+//
+// Supported: allreduce (SUM, AVG, MIN, MAX), broadcast, allgather and _allgather_base,
+// reduce_scatter and _reduce_scatter_base (SUM, AVG, MIN, MAX), barrier; one tensor per call
+// (one device per process, as with DDP today). Everything else keeps c10d's "does not support"
+// error. Collectives run on the TensorCollectives' worker thread in issue order and return a
+// c10d::Work whose wait() blocks, rethrows a failure, and whose getFuture() completes with the
+// output tensors (what DDP comm hooks chain on) before wait() returns. Future callbacks run on the
+// worker thread: they may issue collectives but must not wait on them.
+//
+// Errors: argument errors (an unsupported ReduceOp such as PRODUCT, a dtype other than float32,
+// float64, float16, bfloat16, int32, int64, a non-contiguous tensor, wrong sizes or list lengths)
+// throw CollectiveError (collective_error.h; a std::runtime_error carrying the absl code
+// kInvalidArgument) from the issuing call. Collective failures (communicator.h's codes) are
+// rethrown as CollectiveError by Work::wait(). wait(timeout) with a timeout that passes throws
+// c10d's own "Operation timed out!" c10::Error while the collective keeps running.
+//
+// Timeouts: opts.timeout of each call when set, else the group's default; each becomes the
+// collective's CollectiveOptions::timeout.
+//
+// Thread-safety: as c10d requires, calls from one thread; the issue order is the wire order.
+// Ownership: shares the TensorCollectives (and so the Communicator) with its other users.
+#ifndef CROSSLINK_TORCH_PROCESS_GROUP_CROSSLINK_H_
+#define CROSSLINK_TORCH_PROCESS_GROUP_CROSSLINK_H_
+
+#include <torch/version.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#include <torch/csrc/distributed/c10d/Types.hpp>
+#include <torch/csrc/distributed/c10d/Work.hpp>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "crosslink/runtime/communicator.h"
+#include "crosslink/torch/tensor_collectives.h"
+
+// Torch 2 moved backends under c10d::Backend (a ProcessGroup now dispatches to backends); torch 1
+// subclasses ProcessGroup itself. The virtual methods overridden here have the same signatures in
+// both.
+#if TORCH_VERSION_MAJOR >= 2
+#include <torch/csrc/distributed/c10d/Backend.hpp>
+#define CROSSLINK_C10D_BASE ::c10d::Backend
+#else
+#define CROSSLINK_C10D_BASE ::c10d::ProcessGroup
+#endif
+
+namespace crosslink::torch {
+
+class ProcessGroupCrosslink : public CROSSLINK_C10D_BASE {
+ public:
+  using Base = CROSSLINK_C10D_BASE;
+
+  // `collectives` must be the one TensorCollectives of its communicator (tensor_collectives.h).
+  explicit ProcessGroupCrosslink(std::shared_ptr<TensorCollectives> collectives,
+                                 absl::Duration default_timeout = absl::Minutes(5));
+  ~ProcessGroupCrosslink() override;
+
+  const std::string getBackendName() const override { return "crosslink"; }
+
+  c10::intrusive_ptr<::c10d::Work> broadcast(
+      std::vector<at::Tensor>& tensors,
+      const ::c10d::BroadcastOptions& opts = ::c10d::BroadcastOptions()) override;
+  c10::intrusive_ptr<::c10d::Work> allreduce(
+      std::vector<at::Tensor>& tensors,
+      const ::c10d::AllreduceOptions& opts = ::c10d::AllreduceOptions()) override;
+  c10::intrusive_ptr<::c10d::Work> allgather(
+      std::vector<std::vector<at::Tensor>>& output_tensors, std::vector<at::Tensor>& input_tensors,
+      const ::c10d::AllgatherOptions& opts = ::c10d::AllgatherOptions()) override;
+  c10::intrusive_ptr<::c10d::Work> _allgather_base(
+      at::Tensor& output_buffer, at::Tensor& input_buffer,
+      const ::c10d::AllgatherOptions& opts = ::c10d::AllgatherOptions()) override;
+  c10::intrusive_ptr<::c10d::Work> reduce_scatter(
+      std::vector<at::Tensor>& output_tensors, std::vector<std::vector<at::Tensor>>& input_tensors,
+      const ::c10d::ReduceScatterOptions& opts = ::c10d::ReduceScatterOptions()) override;
+  c10::intrusive_ptr<::c10d::Work> _reduce_scatter_base(
+      at::Tensor& output_buffer, at::Tensor& input_buffer,
+      const ::c10d::ReduceScatterOptions& opts = ::c10d::ReduceScatterOptions()) override;
+  c10::intrusive_ptr<::c10d::Work> barrier(
+      const ::c10d::BarrierOptions& opts = ::c10d::BarrierOptions()) override;
+
+  TensorCollectives& collectives() { return *collectives_; }
+
+ private:
+  // Turns a queued collective into a c10d::Work; `on_success` runs on the worker thread before
+  // the Work completes (copies a flat result into the caller's tensors). Throws CollectiveError
+  // when `work` is an argument error.
+  c10::intrusive_ptr<::c10d::Work> Wrap(::c10d::OpType type, absl::StatusOr<WorkHandle> work,
+                                        std::vector<at::Tensor> outputs,
+                                        std::function<void()> on_success = nullptr);
+  runtime::CollectiveOptions OptionsFor(std::chrono::milliseconds timeout) const;
+
+  std::shared_ptr<TensorCollectives> collectives_;
+  absl::Duration default_timeout_;
+};
+
+}  // namespace crosslink::torch
+
+#endif  // CROSSLINK_TORCH_PROCESS_GROUP_CROSSLINK_H_

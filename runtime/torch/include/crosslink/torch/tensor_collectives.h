@@ -1,0 +1,95 @@
+// TensorCollectives: the Communicator's collectives on torch tensors, synchronous or as
+// CollectiveWork handles that complete in the background.
+//
+// It owns a CollectiveQueue (collective_work.h): one worker thread per communicator runs the
+// queued collectives in the order they were issued, which is the order every rank must issue
+// them in (communicator.h's collective contract). Share one TensorCollectives between everything
+// that issues collectives on a communicator (the c10d backend, the gradient bucketer, the
+// training loop); two of them over one communicator would interleave their collectives in a
+// different order on each rank.
+//
+// Tensors: dense, contiguous, CPU or CUDA, dtype Float, Double, Half, BFloat16, Int or Long
+// (tensor_checks.h). CPU tensors are reduced in their own storage. CUDA tensors are staged through
+// host memory, because the Communicator moves host buffers: the device-to-host copy happens in
+// the issuing call (so it sees the values as of the call, in stream order), the copy back on the
+// worker thread before the work completes. Argument errors (kInvalidArgument naming the tensor,
+// dtype, layout or size) come back from the issuing call and nothing is queued; on such an error
+// this rank does not take part, so the others fail at their deadlines: treat it as fatal.
+//
+// Async ownership: a queued collective holds references to its tensors until it completes; the
+// caller must not read or write them before Wait() returns OK (as with c10d's Work).
+// Sync calls are the async call plus Wait(InfiniteFuture()): they are bounded by the collective's
+// own deadline (options.timeout / options.deadline, communicator.h). Their codes are those of
+// communicator.h.
+//
+// Thread-safety: all methods are thread-safe; the order of calls is the order on the wire.
+#ifndef CROSSLINK_TORCH_TENSOR_COLLECTIVES_H_
+#define CROSSLINK_TORCH_TENSOR_COLLECTIVES_H_
+
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "crosslink/collectives/datatype.h"
+#include "crosslink/runtime/communicator.h"
+#include "crosslink/torch/collective_work.h"
+
+namespace crosslink::torch {
+
+using WorkHandle = std::shared_ptr<CollectiveWork>;
+
+class TensorCollectives {
+ public:
+  explicit TensorCollectives(std::shared_ptr<runtime::Communicator> communicator);
+  // Collectives not yet started fail with kFailedPrecondition; a running one is waited for.
+  ~TensorCollectives();
+  TensorCollectives(const TensorCollectives&) = delete;
+  TensorCollectives& operator=(const TensorCollectives&) = delete;
+
+  int rank() const { return communicator_->rank(); }
+  int world_size() const { return communicator_->world_size(); }
+  runtime::Communicator& communicator() { return *communicator_; }
+
+  // In place: afterwards every rank's `tensor` holds op over the ranks' tensors. Same shape, dtype
+  // and op on every rank.
+  absl::StatusOr<WorkHandle> AllreduceAsync(at::Tensor tensor, collectives::ReduceOp op,
+                                            const runtime::CollectiveOptions& options = {});
+  // Afterwards every rank's `tensor` holds root's.
+  absl::StatusOr<WorkHandle> BroadcastAsync(at::Tensor tensor, int root,
+                                            const runtime::CollectiveOptions& options = {});
+  // `output` (world_size x input.numel() elements, input's dtype, any shape) receives rank 0's
+  // input, then rank 1's, ... `input` is only read.
+  absl::StatusOr<WorkHandle> AllgatherAsync(at::Tensor input, at::Tensor output,
+                                            const runtime::CollectiveOptions& options = {});
+  // `input` holds world_size x output.numel() elements; afterwards rank r's `output` holds op
+  // over the ranks' r-th slices of `input` (elements [r*m, (r+1)*m) for m = output.numel()).
+  // `input` is only read (the reduction runs in a scratch copy).
+  absl::StatusOr<WorkHandle> ReduceScatterAsync(at::Tensor input, at::Tensor output,
+                                                collectives::ReduceOp op,
+                                                const runtime::CollectiveOptions& options = {});
+  absl::StatusOr<WorkHandle> BarrierAsync(const runtime::CollectiveOptions& options = {});
+
+  absl::Status Allreduce(at::Tensor tensor, collectives::ReduceOp op,
+                         const runtime::CollectiveOptions& options = {});
+  absl::Status Broadcast(at::Tensor tensor, int root,
+                         const runtime::CollectiveOptions& options = {});
+  absl::Status Allgather(at::Tensor input, at::Tensor output,
+                         const runtime::CollectiveOptions& options = {});
+  absl::Status ReduceScatter(at::Tensor input, at::Tensor output, collectives::ReduceOp op,
+                             const runtime::CollectiveOptions& options = {});
+  absl::Status Barrier(const runtime::CollectiveOptions& options = {});
+
+ private:
+  // Ranks whose data a finished collective holds. Every rank, until the Communicator reports
+  // degraded (partial) collectives; averaging code divides by this, never by world_size().
+  int Contributors() const { return communicator_->world_size(); }
+
+  std::shared_ptr<runtime::Communicator> communicator_;
+  CollectiveQueue queue_;
+};
+
+}  // namespace crosslink::torch
+
+#endif  // CROSSLINK_TORCH_TENSOR_COLLECTIVES_H_

@@ -1,0 +1,189 @@
+#include "crosslink/torch/tensor_collectives.h"
+
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty_like.h>
+#include <c10/core/ScalarType.h>
+
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "crosslink/base/status_macros.h"
+#include "crosslink/torch/tensor_checks.h"
+
+namespace crosslink::torch {
+namespace {
+
+using collectives::DataType;
+using collectives::ReduceOp;
+using runtime::CollectiveOptions;
+
+// The host buffer the Communicator borrows for `tensor`: the tensor itself on the CPU, a host
+// copy of a CUDA tensor (taken now, in the caller's stream order).
+at::Tensor HostBuffer(const at::Tensor& tensor) {
+  return tensor.is_cpu() ? tensor : tensor.to(c10::Device(c10::kCPU));
+}
+
+// Copies a staged result back into a device tensor; nothing to do for a CPU tensor.
+void CopyBack(at::Tensor& tensor, const at::Tensor& host) {
+  if (!host.is_same(tensor)) tensor.copy_(host);
+}
+
+std::string Describe(std::string_view what, const at::Tensor& tensor, int rank) {
+  return absl::StrCat(std::string(what), " of ", tensor.numel(), " ",
+                      c10::toString(tensor.scalar_type()), " on rank ", rank);
+}
+
+absl::Status CheckRank(int root, int world_size, std::string_view what) {
+  if (root >= 0 && root < world_size) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      std::string(what), " root rank ", root, " is outside the world of ", world_size, " ranks"));
+}
+
+absl::Status CheckOp(ReduceOp op, std::string_view what) {
+  if (collectives::IsValidReduceOp(op)) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      std::string(what), " got reduce op ", static_cast<int>(op), ", not sum, avg, min or max"));
+}
+
+}  // namespace
+
+TensorCollectives::TensorCollectives(std::shared_ptr<runtime::Communicator> communicator)
+    : communicator_(std::move(communicator)),
+      queue_(absl::StrCat("the collective queue of rank ", communicator_->rank())) {}
+
+TensorCollectives::~TensorCollectives() = default;
+
+absl::StatusOr<WorkHandle> TensorCollectives::AllreduceAsync(at::Tensor tensor, ReduceOp op,
+                                                             const CollectiveOptions& options) {
+  ASSIGN_OR_RETURN(const DataType type, CheckCollectiveTensor(tensor, "allreduce tensor"));
+  RETURN_IF_ERROR(CheckOp(op, "allreduce"));
+  at::Tensor host = HostBuffer(tensor);
+  return queue_.Enqueue(
+      Describe(absl::StrCat("allreduce(", std::string(collectives::ReduceOpName(op)), ")"), tensor,
+               rank()),
+      [this, tensor, host, type, op, options]() mutable -> absl::StatusOr<int> {
+        RETURN_IF_ERROR(communicator_->Allreduce(host.data_ptr(), static_cast<size_t>(host.numel()),
+                                                 type, op, options));
+        CopyBack(tensor, host);
+        return Contributors();
+      });
+}
+
+absl::StatusOr<WorkHandle> TensorCollectives::BroadcastAsync(at::Tensor tensor, int root,
+                                                             const CollectiveOptions& options) {
+  ASSIGN_OR_RETURN(const DataType type, CheckCollectiveTensor(tensor, "broadcast tensor"));
+  RETURN_IF_ERROR(CheckRank(root, world_size(), "broadcast"));
+  at::Tensor host = HostBuffer(tensor);
+  return queue_.Enqueue(
+      Describe(absl::StrCat("broadcast from rank ", root), tensor, rank()),
+      [this, tensor, host, type, root, options]() mutable -> absl::StatusOr<int> {
+        RETURN_IF_ERROR(communicator_->Broadcast(host.data_ptr(), static_cast<size_t>(host.numel()),
+                                                 type, root, options));
+        CopyBack(tensor, host);
+        return Contributors();
+      });
+}
+
+absl::StatusOr<WorkHandle> TensorCollectives::AllgatherAsync(at::Tensor input, at::Tensor output,
+                                                             const CollectiveOptions& options) {
+  ASSIGN_OR_RETURN(const DataType type, CheckCollectiveTensor(input, "allgather input"));
+  ASSIGN_OR_RETURN(const DataType output_type, CheckCollectiveTensor(output, "allgather output"));
+  if (output_type != type) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("allgather output has dtype ", c10::toString(output.scalar_type()),
+                     ", input has ", c10::toString(input.scalar_type())));
+  }
+  RETURN_IF_ERROR(CheckElementCount(
+      output, "allgather output", input.numel() * world_size(),
+      absl::StrCat("world size ", world_size(), " x ", input.numel(), " input elements")));
+  const at::Tensor host_input = HostBuffer(input);
+  // The output's old contents do not matter: a CUDA output gets a fresh host buffer.
+  at::Tensor host_output = output.is_cpu() ? output : at::empty_like(output, c10::kCPU);
+  return queue_.Enqueue(
+      Describe("allgather", input, rank()),
+      [this, output, host_input, host_output, type, options]() mutable -> absl::StatusOr<int> {
+        RETURN_IF_ERROR(communicator_->Allgather(host_input.data_ptr(), host_output.data_ptr(),
+                                                 static_cast<size_t>(host_input.numel()), type,
+                                                 options));
+        CopyBack(output, host_output);
+        return Contributors();
+      });
+}
+
+absl::StatusOr<WorkHandle> TensorCollectives::ReduceScatterAsync(at::Tensor input,
+                                                                 at::Tensor output, ReduceOp op,
+                                                                 const CollectiveOptions& options) {
+  ASSIGN_OR_RETURN(const DataType type, CheckCollectiveTensor(input, "reduce_scatter input"));
+  ASSIGN_OR_RETURN(const DataType output_type,
+                   CheckCollectiveTensor(output, "reduce_scatter output"));
+  if (output_type != type) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("reduce_scatter output has dtype ", c10::toString(output.scalar_type()),
+                     ", input has ", c10::toString(input.scalar_type())));
+  }
+  RETURN_IF_ERROR(CheckOp(op, "reduce_scatter"));
+  RETURN_IF_ERROR(CheckElementCount(
+      input, "reduce_scatter input", output.numel() * world_size(),
+      absl::StrCat("world size ", world_size(), " x ", output.numel(), " output elements")));
+  // The Communicator reduces in place and leaves partial sums outside this rank's block, so it
+  // works on a private host copy: the caller's input stays as it was.
+  at::Tensor scratch =
+      input.to(c10::Device(c10::kCPU), /*non_blocking=*/false, /*copy=*/true).view({-1});
+  return queue_.Enqueue(
+      Describe(absl::StrCat("reduce_scatter(", std::string(collectives::ReduceOpName(op)), ")"),
+               input, rank()),
+      [this, output, scratch, type, op, options]() mutable -> absl::StatusOr<int> {
+        RETURN_IF_ERROR(communicator_->ReduceScatter(
+            scratch.data_ptr(), static_cast<size_t>(scratch.numel()), type, op, options));
+        // With count = world_size * m every block holds m elements (plan.h's BlockRange), so
+        // this rank's block starts at rank * m.
+        const int64_t m = output.numel();
+        output.copy_(scratch.narrow(0, rank() * m, m).view(output.sizes()));
+        return Contributors();
+      });
+}
+
+absl::StatusOr<WorkHandle> TensorCollectives::BarrierAsync(const CollectiveOptions& options) {
+  return queue_.Enqueue(absl::StrCat("barrier on rank ", rank()),
+                        [this, options]() -> absl::StatusOr<int> {
+                          RETURN_IF_ERROR(communicator_->Barrier(options));
+                          return Contributors();
+                        });
+}
+
+namespace {
+
+absl::Status WaitFor(absl::StatusOr<WorkHandle> work) {
+  if (!work.ok()) return work.status();
+  return (*work)->Wait(absl::InfiniteFuture());
+}
+
+}  // namespace
+
+absl::Status TensorCollectives::Allreduce(at::Tensor tensor, ReduceOp op,
+                                          const CollectiveOptions& options) {
+  return WaitFor(AllreduceAsync(std::move(tensor), op, options));
+}
+
+absl::Status TensorCollectives::Broadcast(at::Tensor tensor, int root,
+                                          const CollectiveOptions& options) {
+  return WaitFor(BroadcastAsync(std::move(tensor), root, options));
+}
+
+absl::Status TensorCollectives::Allgather(at::Tensor input, at::Tensor output,
+                                          const CollectiveOptions& options) {
+  return WaitFor(AllgatherAsync(std::move(input), std::move(output), options));
+}
+
+absl::Status TensorCollectives::ReduceScatter(at::Tensor input, at::Tensor output, ReduceOp op,
+                                              const CollectiveOptions& options) {
+  return WaitFor(ReduceScatterAsync(std::move(input), std::move(output), op, options));
+}
+
+absl::Status TensorCollectives::Barrier(const CollectiveOptions& options) {
+  return WaitFor(BarrierAsync(options));
+}
+
+}  // namespace crosslink::torch
