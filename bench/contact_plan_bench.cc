@@ -114,8 +114,8 @@ int main(int argc, char** argv) {
                  constellation.status().ToString().c_str());
     return 1;
   }
-  std::printf("constellation: %zu satellites built in %.3f s\n",
-              constellation->satellites.size(), constellation_wall_s);
+  std::printf("constellation: %zu satellites built in %.3f s\n", constellation->satellites.size(),
+              constellation_wall_s);
   const int threads = options.threads;
   std::vector<double> wall_s;
   for (int r = 0; r < options.repeat; ++r) {
@@ -142,8 +142,8 @@ int main(int argc, char** argv) {
     std::printf(
         "run %d: %d satellites, %zu links, %.0f s at %g s steps, %zu segments, up %.4f "
         "(occluded %.4f range %.4f polar %.4f sun %.4f acquiring %.4f), wall %.3f s\n",
-        r, plan->num_satellites(), plan->links().size(), plan->duration_s(), time.step_s,
-        segments, up_s / total_s, by_state[static_cast<int>(LinkState::kOccluded)] / total_s,
+        r, plan->num_satellites(), plan->links().size(), plan->duration_s(), time.step_s, segments,
+        up_s / total_s, by_state[static_cast<int>(LinkState::kOccluded)] / total_s,
         by_state[static_cast<int>(LinkState::kRange)] / total_s,
         by_state[static_cast<int>(LinkState::kPolar)] / total_s,
         by_state[static_cast<int>(LinkState::kSun)] / total_s,

@@ -3,6 +3,12 @@
 //   crosslink-bench allreduce [--ranks N] [--scenario FILE|ideal] --min-bytes A --max-bytes B
 //       [--step-factor F] [--iters K] [--warmup W] [--algo ring|tree|auto] [--csv OUT]
 //       [--plot OUT.png] [--baseline gloo] [--timeout SECONDS]
+//   crosslink-bench orbit ...   (allreduce along the orbit: bench/crosslink_bench_orbit.h)
+//
+// --algo naive-ring is the ring in rank order, waiting on every link it meets down (as NCCL or
+// Gloo would); contact-aware plans from the predicted contact plan (CollectiveOptions::
+// contact_aware); auto means contact-aware on a scenario whose predicted plan has an outage on a
+// rank-order ring link, else the cost model's ring or tree.
 //
 // Without RANK in the environment it launches N ranks of itself through the runtime's launcher
 // (the code crosslink-run runs); with RANK set (crosslink-run, or by hand) it is one rank. Rank 0
@@ -10,11 +16,15 @@
 // ring lower bound for the links in use (bench/lib/ring_bound.h), the ratio to it and the outages
 // met. For `ideal` the bound uses one loopback TCP stream's measured rate and latency; for a
 // scenario, the slowest hop of the ring rank i -> i+1 between the ranks' satellites at the
-// current orbit time. Sizes take K, M, G suffixes (powers of 1024).
+// current orbit time. Sizes take K, M, G suffixes (powers of 1024). With --baseline gloo, each
+// size's timed iterations alternate between Crosslink and Gloo in 5 rounds (same warmup, same
+// iterations, same data), so the ratio printed under the table holds under a drifting load.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,6 +38,7 @@
 #include "bench/lib/bench_plot.h"
 #include "bench/lib/gloo_baseline.h"
 #include "bench/lib/loopback_probe.h"
+#include "bench/crosslink_bench_orbit.h"
 #include "bench/lib/report_table.h"
 #include "bench/lib/ring_bound.h"
 #include "crosslink/base/status_macros.h"
@@ -54,6 +65,10 @@ struct BenchArgs {
   int iters = 20;
   int warmup = 5;
   AllreduceAlgorithm algo = AllreduceAlgorithm::kAuto;
+  // --algo contact-aware (CollectiveOptions::contact_aware); --algo auto on a scenario whose
+  // predicted plan has an outage on the rank-order ring means contact-aware too.
+  bool contact_aware = false;
+  bool auto_algo = true;
   std::string csv;
   std::string plot;
   bool gloo = false;
@@ -63,8 +78,11 @@ struct BenchArgs {
 constexpr char kUsage[] =
     "usage: crosslink-bench allreduce [--ranks N] [--scenario FILE|ideal] --min-bytes A "
     "--max-bytes B\n"
-    "         [--step-factor F] [--iters K] [--warmup W] [--algo ring|tree|auto] [--csv OUT]\n"
-    "         [--plot OUT.png] [--baseline gloo] [--timeout SECONDS]\n";
+    "         [--step-factor F] [--iters K] [--warmup W] [--algo A] [--csv OUT]\n"
+    "         [--plot OUT.png] [--baseline gloo] [--timeout SECONDS]\n"
+    "       A: ring|tree|auto|naive-ring|contact-aware (naive-ring = ring in rank order)\n"
+    "usage: crosslink-bench orbit --scenario FILE --ranks N --bytes S --algo A ... "
+    "(bench/crosslink_bench_orbit.h)\n";
 
 absl::StatusOr<int64_t> ParseBytes(const std::string& flag, std::string text) {
   int64_t scale = 1;
@@ -136,7 +154,10 @@ absl::StatusOr<BenchArgs> ParseArgs(const std::vector<std::string>& argv) {
     } else if (flag == "--warmup") {
       if (!absl::SimpleAtoi(value, &args.warmup) || args.warmup < 0) return bad();
     } else if (flag == "--algo") {
-      if (value == "ring") {
+      args.auto_algo = value == "auto";
+      if (value == "contact-aware") {
+        args.contact_aware = true;
+      } else if (value == "ring" || value == "naive-ring") {
         args.algo = AllreduceAlgorithm::kRing;
       } else if (value == "tree") {
         args.algo = AllreduceAlgorithm::kTree;
@@ -197,7 +218,10 @@ int LaunchSelf(const BenchArgs& args, int argc, char** argv) {
 
 // One double per rank combined on every rank (kMax or kSum), for timings and counts.
 absl::StatusOr<double> Combine(Communicator& comm, double value, ReduceOp op) {
-  RETURN_IF_ERROR(comm.Allreduce(&value, 1, DataType::kFloat64, op));
+  // Contact-aware on a scenario: the rank-order tree may need a link that is predicted down.
+  CollectiveOptions options;
+  options.contact_aware = comm.predicted_plan() != nullptr;
+  RETURN_IF_ERROR(comm.Allreduce(&value, 1, DataType::kFloat64, op, options));
   return value;
 }
 
@@ -226,6 +250,22 @@ absl::StatusOr<RingLinkParams> BoundParams(Communicator& comm, const BenchArgs& 
   return RingLinkParamsAt(*comm.true_plan(), sats, comm.clock()->OrbitNow());
 }
 
+// True when the predicted plan has the link between ring neighbours i, i+1 (rank order) down
+// somewhere in its window: the scenarios with outages, where --algo auto means contact-aware.
+bool PredictedRingOutage(const linkmodel::ContactPlan* predicted, const std::vector<int>& sats,
+                         int n) {
+  if (predicted == nullptr || n < 2) return false;
+  for (int r = 0; r < n; ++r) {
+    const int a = sats[r];
+    const int b = sats[(r + 1) % n];
+    if (predicted->RemainingUp(a, b, 0.0) < predicted->duration_s()) return true;
+  }
+  return false;
+}
+
+// With a baseline, the timed iterations of each size run in this many alternating rounds.
+constexpr int kRounds = 5;
+
 absl::Status RunRank(const BenchArgs& args) {
   ASSIGN_OR_RETURN(std::unique_ptr<Communicator> comm,
                    Communicator::CreateFromEnvironment(absl::Seconds(120)));
@@ -245,28 +285,72 @@ absl::Status RunRank(const BenchArgs& args) {
   }
   CollectiveOptions options;
   options.algorithm = args.algo;
+  const bool ring_outage =
+      PredictedRingOutage(comm->predicted_plan().get(), comm->rank_satellites(), n);
+  options.contact_aware = args.contact_aware || (args.auto_algo && ring_outage);
   options.timeout = absl::Seconds(args.timeout_s);
 
-  std::vector<BenchRow> rows;
+  // With --baseline gloo, Gloo's context is connected up front and the two libraries' timed
+  // iterations alternate in rounds, so that a change in the machine's load (other jobs on a
+  // shared host) falls on both alike instead of on whichever ran second. Both get the same
+  // warmup, the same number of timed iterations of the same size and type, a barrier before each
+  // timed round (outside the clock) and their result check only after all timing.
+  std::unique_ptr<GlooSession> gloo;
+  GlooBaselineOptions gloo_options;
+  if (args.gloo) {
+    gloo_options.rank = comm->rank();
+    gloo_options.world_size = n;
+    gloo_options.store_dir = std::filesystem::temp_directory_path() /
+                             absl::StrCat("crosslink-bench-gloo-", comm->job_id());
+    gloo_options.prefix = comm->job_id();
+    gloo_options.timeout = absl::Seconds(args.timeout_s);
+    RETURN_IF_ERROR(comm->Barrier(options));
+    absl::StatusOr<std::unique_ptr<GlooSession>> session = GlooSession::Connect(gloo_options);
+    // Every rank reaches this barrier, so rank 0 removes the store only when nobody reads it.
+    RETURN_IF_ERROR(comm->Barrier(options));
+    if (root) {
+      std::error_code ec;
+      std::filesystem::remove_all(gloo_options.store_dir, ec);
+    }
+    RETURN_IF_ERROR(session.status());
+    gloo = std::move(session).value();
+  }
+  const int rounds = gloo != nullptr ? std::min(args.iters, kRounds) : 1;
+
+  std::vector<BenchRow> rows, gloo_rows;
   const std::vector<int64_t> sizes = Sizes(args);
   for (int64_t bytes : sizes) {
     const size_t count = static_cast<size_t>(bytes) / sizeof(float);
-    std::vector<float> data(count);
+    std::vector<float> data(count), gloo_data(gloo != nullptr ? count : 0);
     FillPattern(comm->rank(), absl::MakeSpan(data));
+    if (gloo != nullptr) FillPattern(comm->rank(), absl::MakeSpan(gloo_data));
     for (int i = 0; i < args.warmup; ++i) {
       RETURN_IF_ERROR(
           comm->Allreduce(data.data(), count, DataType::kFloat32, ReduceOp::kSum, options));
     }
-    RETURN_IF_ERROR(comm->Barrier(options));
-    const int64_t outages_before = comm->outages_met();
-    const absl::Time start = absl::Now();
-    for (int i = 0; i < args.iters; ++i) {
-      RETURN_IF_ERROR(
-          comm->Allreduce(data.data(), count, DataType::kFloat32, ReduceOp::kSum, options));
+    for (int i = 0; gloo != nullptr && i < args.warmup; ++i) {
+      RETURN_IF_ERROR(gloo->Allreduce(absl::MakeSpan(gloo_data)));
     }
-    const double time_us = absl::ToDoubleMicroseconds(absl::Now() - start) / args.iters;
+    const int64_t outages_before = comm->outages_met();
+    absl::Duration elapsed, gloo_elapsed;
+    for (int round = 0; round < rounds; ++round) {
+      const int iters = args.iters / rounds + (round < args.iters % rounds ? 1 : 0);
+      RETURN_IF_ERROR(comm->Barrier(options));
+      absl::Time start = absl::Now();
+      for (int i = 0; i < iters; ++i) {
+        RETURN_IF_ERROR(
+            comm->Allreduce(data.data(), count, DataType::kFloat32, ReduceOp::kSum, options));
+      }
+      elapsed += absl::Now() - start;
+      if (gloo == nullptr) continue;
+      RETURN_IF_ERROR(gloo->Barrier());
+      start = absl::Now();
+      for (int i = 0; i < iters; ++i) RETURN_IF_ERROR(gloo->Allreduce(absl::MakeSpan(gloo_data)));
+      gloo_elapsed += absl::Now() - start;
+    }
+    const double time_us = absl::ToDoubleMicroseconds(elapsed) / args.iters;
     const int64_t outages = comm->outages_met() - outages_before;
-    // The timed loop reduced sums of sums; the check reduces fresh data once.
+    // The timed loops reduced sums of sums; the checks reduce fresh data once, after all timing.
     FillPattern(comm->rank(), absl::MakeSpan(data));
     RETURN_IF_ERROR(
         comm->Allreduce(data.data(), count, DataType::kFloat32, ReduceOp::kSum, options));
@@ -285,46 +369,33 @@ absl::Status RunRank(const BenchArgs& args) {
                      Combine(*comm, static_cast<double>(outages), ReduceOp::kSum));
     row.wrong = static_cast<int64_t>(wrong_sum);
     row.outages = static_cast<int64_t>(outages_sum);
+    // No resume or partial results yet: nothing is resent and every rank takes part.
+    row.resent_bytes = 0;
+    row.participants = n;
     row.bound_us =
         RingAllreduceBoundS(n, static_cast<double>(bytes), link.rate_bytes_per_s, link.latency_s) *
         1e6;
     FillDerivedColumns(row);
     rows.push_back(row);
-  }
 
-  if (args.gloo) {
-    GlooBaselineOptions gloo;
-    gloo.rank = comm->rank();
-    gloo.world_size = n;
-    gloo.store_dir = std::filesystem::temp_directory_path() /
-                     absl::StrCat("crosslink-bench-gloo-", comm->job_id());
-    gloo.prefix = comm->job_id();
-    gloo.sizes_bytes = sizes;
-    gloo.iters = args.iters;
-    gloo.warmup = args.warmup;
-    gloo.timeout = absl::Seconds(args.timeout_s);
-    RETURN_IF_ERROR(comm->Barrier(options));
-    absl::StatusOr<std::vector<GlooSample>> samples = RunGlooAllreduce(gloo);
-    // Every rank reaches this barrier, so rank 0 removes the store only when nobody reads it.
-    RETURN_IF_ERROR(comm->Barrier(options));
-    if (root) {
-      std::error_code ec;
-      std::filesystem::remove_all(gloo.store_dir, ec);
-    }
-    RETURN_IF_ERROR(samples.status());
-    for (size_t i = 0; i < samples->size(); ++i) {
-      const GlooSample& s = (*samples)[i];
-      BenchRow row = rows[i];
-      row.impl = "gloo";
-      ASSIGN_OR_RETURN(row.time_us, Combine(*comm, s.time_us, ReduceOp::kMax));
-      ASSIGN_OR_RETURN(double wrong_sum,
-                       Combine(*comm, static_cast<double>(s.wrong), ReduceOp::kSum));
-      row.wrong = static_cast<int64_t>(wrong_sum);
-      row.outages = 0;
-      FillDerivedColumns(row);
-      rows.push_back(row);
-    }
+    if (gloo == nullptr) continue;
+    FillPattern(comm->rank(), absl::MakeSpan(gloo_data));
+    RETURN_IF_ERROR(gloo->Allreduce(absl::MakeSpan(gloo_data)));
+    const int64_t gloo_wrong = CountWrongSum(n, gloo_data);
+    BenchRow gloo_row = row;
+    gloo_row.impl = "gloo";
+    ASSIGN_OR_RETURN(
+        gloo_row.time_us,
+        Combine(*comm, absl::ToDoubleMicroseconds(gloo_elapsed) / args.iters, ReduceOp::kMax));
+    ASSIGN_OR_RETURN(double gloo_wrong_sum,
+                     Combine(*comm, static_cast<double>(gloo_wrong), ReduceOp::kSum));
+    gloo_row.wrong = static_cast<int64_t>(gloo_wrong_sum);
+    gloo_row.outages = 0;
+    FillDerivedColumns(gloo_row);
+    gloo_rows.push_back(gloo_row);
   }
+  if (gloo != nullptr) RETURN_IF_ERROR(gloo->Barrier());
+  rows.insert(rows.end(), gloo_rows.begin(), gloo_rows.end());
 
   if (!root) return absl::OkStatus();
   const std::string title = absl::StrCat("allreduce, ", n, " ranks, scenario ", args.scenario);
@@ -362,6 +433,7 @@ absl::Status RunRank(const BenchArgs& args) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> raw(argv + 1, argv + argc);
+  if (crosslink::bench::IsOrbitMode(raw)) return crosslink::bench::RunOrbitMode(raw);
   absl::StatusOr<crosslink::bench::BenchArgs> args = crosslink::bench::ParseArgs(raw);
   if (!args.ok()) {
     std::cerr << "crosslink-bench: " << args.status().message() << "\n";

@@ -121,4 +121,64 @@ absl::StatusOr<std::vector<GlooSample>> RunGlooAllreduce(const GlooBaselineOptio
   return samples;
 }
 
+struct GlooSession::State {
+  int rank = 0;
+  std::chrono::milliseconds timeout{0};
+  std::shared_ptr<gloo::transport::Device> device;
+  std::shared_ptr<gloo::rendezvous::Context> context;
+  uint32_t tag = 0;
+};
+
+GlooSession::GlooSession(std::unique_ptr<State> state) : state_(std::move(state)) {}
+GlooSession::~GlooSession() = default;
+
+absl::StatusOr<std::unique_ptr<GlooSession>> GlooSession::Connect(
+    const GlooBaselineOptions& options) {
+  if (options.world_size < 1 || options.rank < 0 || options.rank >= options.world_size) {
+    return absl::InvalidArgumentError(absl::StrCat("gloo baseline: rank ", options.rank,
+                                                   " outside world of ", options.world_size));
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(options.store_dir, ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat("gloo baseline: cannot create store folder ",
+                                               options.store_dir.string(), ": ", ec.message()));
+  }
+  auto state = std::make_unique<State>();
+  state->rank = options.rank;
+  state->timeout = std::chrono::milliseconds(absl::ToInt64Milliseconds(options.timeout));
+  try {
+    gloo::rendezvous::FileStore file_store(options.store_dir.string());
+    gloo::rendezvous::PrefixStore store(options.prefix, file_store);
+    gloo::transport::tcp::attr attr;
+    attr.hostname = options.hostname;
+    state->device = gloo::transport::tcp::CreateDevice(attr);
+    state->context = std::make_shared<gloo::rendezvous::Context>(options.rank, options.world_size);
+    state->context->setTimeout(state->timeout);
+    state->context->connectFullMesh(store, state->device);
+  } catch (const std::exception& e) {
+    return FromGlooException(e, options.rank, "rendezvous");
+  }
+  return std::unique_ptr<GlooSession>(new GlooSession(std::move(state)));
+}
+
+absl::Status GlooSession::Allreduce(absl::Span<float> data) {
+  try {
+    GlooAllreduce(state_->context, data.data(), data.size(), ++state_->tag, state_->timeout);
+  } catch (const std::exception& e) {
+    return FromGlooException(e, state_->rank,
+                             absl::StrCat("allreduce of ", data.size() * 4, " bytes"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status GlooSession::Barrier() {
+  try {
+    GlooBarrier(state_->context, ++state_->tag, state_->timeout);
+  } catch (const std::exception& e) {
+    return FromGlooException(e, state_->rank, "barrier");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace crosslink::bench

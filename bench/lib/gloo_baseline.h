@@ -14,11 +14,13 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 
 namespace crosslink::bench {
 
@@ -45,6 +47,26 @@ struct GlooSample {
 
 // Runs the baseline; one sample per size, in order. kInvalidArgument for bad options.
 absl::StatusOr<std::vector<GlooSample>> RunGlooAllreduce(const GlooBaselineOptions& options);
+
+// A connected Gloo context for callers that interleave Gloo's collectives with their own
+// (crosslink-bench alternates timed rounds of both so that a change in the machine's load hits
+// both alike). Connect is collective (every rank calls it with the same options but `rank`;
+// sizes_bytes, iters and warmup are unused); so is every call after it, in the same order on
+// every rank. Not thread-safe. Errors as for RunGlooAllreduce.
+class GlooSession {
+ public:
+  static absl::StatusOr<std::unique_ptr<GlooSession>> Connect(const GlooBaselineOptions& options);
+  ~GlooSession();
+
+  // Gloo's ring allreduce (sum) of `data` in place.
+  absl::Status Allreduce(absl::Span<float> data);
+  absl::Status Barrier();
+
+ private:
+  struct State;
+  explicit GlooSession(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
 
 }  // namespace crosslink::bench
 

@@ -1,7 +1,7 @@
 #include "crosslink/collectives/allreduce.h"
 
 #include "crosslink/collectives/algorithms.h"
-#include "crosslink/collectives/executor.h"
+#include "run_plan.h"
 
 namespace crosslink::collectives {
 
@@ -25,18 +25,9 @@ absl::StatusOr<Plan> PlanAllreduce(int world_size, int rank, size_t count, DataT
 
 absl::Status Allreduce(const CollectiveContext& context, void* buffer, size_t count, DataType type,
                        ReduceOp op, const AllreduceOptions& options) {
-  absl::StatusOr<Plan> plan =
-      PlanAllreduce(context.world_size, context.rank, count, type, op, options);
-  if (!plan.ok()) return plan.status();
-  ExecuteArgs args;
-  args.plan = &*plan;
-  args.rank = context.rank;
-  args.connections = context.connections;
-  args.job_id = context.job_id;
-  args.sequence = context.sequence;
-  args.data = buffer;
-  args.deadline = options.deadline;
-  return ExecutePlan(args);
+  return internal::RunPlan(
+      context, PlanAllreduce(context.world_size, context.rank, count, type, op, options), buffer,
+      /*input=*/nullptr, options.deadline);
 }
 
 }  // namespace crosslink::collectives

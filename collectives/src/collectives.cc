@@ -1,25 +1,10 @@
 #include "crosslink/collectives/collectives.h"
 
 #include "crosslink/collectives/algorithms.h"
-#include "crosslink/collectives/executor.h"
+#include "run_plan.h"
 
 namespace crosslink::collectives {
 namespace {
-
-absl::Status Run(const CollectiveContext& context, const absl::StatusOr<Plan>& plan, void* data,
-                 const void* input, absl::Time deadline) {
-  if (!plan.ok()) return plan.status();
-  ExecuteArgs args;
-  args.plan = &*plan;
-  args.rank = context.rank;
-  args.connections = context.connections;
-  args.job_id = context.job_id;
-  args.sequence = context.sequence;
-  args.data = data;
-  args.input = input;
-  args.deadline = deadline;
-  return ExecutePlan(args);
-}
 
 PlanRequest Request(const CollectiveContext& context, size_t count, DataType type, ReduceOp op,
                     const CollectiveOptions& options) {
@@ -37,26 +22,28 @@ PlanRequest Request(const CollectiveContext& context, size_t count, DataType typ
 
 absl::Status ReduceScatter(const CollectiveContext& context, void* buffer, size_t count,
                            DataType type, ReduceOp op, const CollectiveOptions& options) {
-  return Run(context, PlanReduceScatter(Request(context, count, type, op, options)), buffer,
-             nullptr, options.deadline);
+  return internal::RunPlan(context, PlanReduceScatter(Request(context, count, type, op, options)),
+                           buffer, nullptr, options.deadline);
 }
 
 absl::Status Allgather(const CollectiveContext& context, const void* input, void* output,
                        size_t count, DataType type, const CollectiveOptions& options) {
-  return Run(context, PlanAllgather(Request(context, count, type, ReduceOp::kSum, options)), output,
-             input, options.deadline);
+  return internal::RunPlan(context,
+                           PlanAllgather(Request(context, count, type, ReduceOp::kSum, options)),
+                           output, input, options.deadline);
 }
 
 absl::Status Broadcast(const CollectiveContext& context, void* buffer, size_t count, DataType type,
                        int root, const CollectiveOptions& options) {
   PlanRequest request = Request(context, count, type, ReduceOp::kSum, options);
   request.root = root;
-  return Run(context, PlanBroadcast(request), buffer, nullptr, options.deadline);
+  return internal::RunPlan(context, PlanBroadcast(request), buffer, nullptr, options.deadline);
 }
 
 absl::Status Barrier(const CollectiveContext& context, const CollectiveOptions& options) {
-  return Run(context, PlanBarrier(Request(context, 0, DataType::kFloat32, ReduceOp::kSum, options)),
-             nullptr, nullptr, options.deadline);
+  return internal::RunPlan(
+      context, PlanBarrier(Request(context, 0, DataType::kFloat32, ReduceOp::kSum, options)),
+      nullptr, nullptr, options.deadline);
 }
 
 }  // namespace crosslink::collectives

@@ -16,6 +16,7 @@
 #include "crosslink/collectives/transport/tcp_transport.h"
 #include "crosslink/linkmodel/scenario_builder.h"
 #include "crosslink/runtime/launch_env.h"
+#include "embedded_coordinator.h"
 
 namespace crosslink::runtime {
 namespace {
@@ -76,6 +77,11 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
   collectives::TcpOptions tcp;
   tcp.listen_host = options.listen_host;
   ASSIGN_OR_RETURN(impl.context, collectives::MakeTcpContext(rank, comm->transport_job_id_, tcp));
+
+  // Before this rank registers with it (the other ranks' Register waits for it to come up).
+  if (options.host_coordinator && rank == 0) {
+    ASSIGN_OR_RETURN(comm->embedded_coordinator_, StartEmbeddedCoordinator(options));
+  }
 
   CoordinatorClientOptions client_options;
   client_options.address = options.coordinator_address;
@@ -215,6 +221,7 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::CreateFromEnvironmen
   options.job_token = env.job_token;
   options.scenario_path = env.scenario_path;
   options.setup_timeout = timeout;
+  RETURN_IF_ERROR(ApplyCoordinatorEnvironment(env, ProcessEnv(), options));
   if (const char* host = std::getenv("CROSSLINK_LISTEN_HOST"); host != nullptr && *host != '\0') {
     options.listen_host = host;
   }

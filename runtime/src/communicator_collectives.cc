@@ -118,9 +118,9 @@ absl::Status Communicator::Run(const Call& call, const CollectiveOptions& option
     absl::StatusOr<const Plan*> planned =
         ContactAwareAllreducePlan(*this, *impl_, shape, sequence, deadline);
     if (!planned.ok()) {
-      return absl::Status(planned.status().code(),
-                          absl::StrCat(what, ": contact-aware planning: ",
-                                       planned.status().message()));
+      return absl::Status(
+          planned.status().code(),
+          absl::StrCat(what, ": contact-aware planning: ", planned.status().message()));
     }
     chosen = *planned;
   }
@@ -154,6 +154,9 @@ absl::Status Communicator::Run(const Call& call, const CollectiveOptions& option
   stats.algorithm = plan.algorithm;
   stats.outages_met = outages_met() - outages_before;
   stats.elapsed = absl::Now() - start;
+  if (call.contact_aware && status.ok() && clock_ != nullptr) {
+    impl_->last_contact_aware_orbit_s = clock_->OrbitAt(absl::Now()) - clock_->OrbitAt(start);
+  }
   absl::MutexLock lock(&impl_->state_mu);
   impl_->last_stats = stats;
   if (status.ok()) return status;
@@ -230,6 +233,13 @@ absl::Status Communicator::Broadcast(void* data, size_t count, DataType type, in
 }
 
 absl::Status Communicator::Barrier(const CollectiveOptions& options) {
+  if (options.contact_aware && impl_->predicted_plan != nullptr) {
+    // The dissemination barrier talks to ranks r+1, r+2, r+4 whatever the orbit says; a
+    // contact-aware allreduce of one value also returns only once every rank has entered, over
+    // links the predicted plan has up.
+    float token = 0;
+    return Allreduce(&token, 1, DataType::kFloat32, ReduceOp::kSum, options);
+  }
   Call call;
   call.kind = CollectiveKind::kBarrier;
   return Run(call, options);

@@ -13,10 +13,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "crosslink/collectives/emulation/link_emulator.h"
-#include "crosslink/collectives/emulation/link_timeline.h"
 #include "crosslink/collectives/cost_model.h"
 #include "crosslink/collectives/datatype.h"
+#include "crosslink/collectives/emulation/link_emulator.h"
+#include "crosslink/collectives/emulation/link_timeline.h"
 #include "crosslink/collectives/plan.h"
 #include "crosslink/collectives/transport/transport.h"
 #include "crosslink/runtime/communicator.h"
@@ -41,17 +41,12 @@ class Communicator::Impl {
   // The predicted contact plan (nullptr when ideal), for the contact-aware planner.
   std::shared_ptr<const linkmodel::ContactPlan> predicted_plan;
   // Contact-aware allreduce (communicator_planning.cc): plans by (algorithm, rank order, count,
-  // type, op, max_segment_bytes), and the last planning time's choice, so that collectives
-  // planned in the same orbit second skip the search.
+  // type, op, max_segment_bytes). The order search runs for every collective (milliseconds at 8
+  // ranks); the plan for an order already seen is reused.
   using OrderedPlanKey = std::tuple<int, std::vector<int>, size_t, int, int, size_t>;
   std::map<OrderedPlanKey, collectives::Plan> ordered_plans ABSL_GUARDED_BY(collective_mu);
-  struct LastChoice {
-    double t_s = -1;
-    std::tuple<int, size_t, int, int, size_t> shape;
-    int algorithm = 0;
-    std::vector<int> order;
-  };
-  LastChoice last_choice ABSL_GUARDED_BY(collective_mu);
+  // Orbit seconds the last contact-aware allreduce took here (rank 0's sets the planning guard).
+  double last_contact_aware_orbit_s ABSL_GUARDED_BY(collective_mu) = 0;
 
   // Held for the whole of a collective: one at a time.
   absl::Mutex collective_mu;
@@ -77,11 +72,16 @@ struct ContactAwareCall {
   size_t max_segment_bytes = 0;
 };
 
-// The orbit time every rank plans collective `sequence` at: rank 0's clock floored to the
-// planning quantum, shared through the coordinator's key-value store. Blocks (ranks other than
-// 0) until rank 0 publishes it or the deadline passes (kDeadlineExceeded).
-absl::StatusOr<double> AgreeContactAwarePlanningTime(Communicator& comm, uint64_t sequence,
-                                                     absl::Time deadline);
+// The orbit time every rank plans collective `sequence` at (rank 0's clock) and the horizon guard
+// (communicator_planning.cc; rank 0 passes guard_s, the others receive it), shared through the
+// coordinator's key-value store. Blocks (ranks other than 0) until rank 0 publishes them or the
+// deadline passes (kDeadlineExceeded).
+struct PlanningTime {
+  double t_s = 0;
+  double guard_s = 0;
+};
+absl::StatusOr<PlanningTime> AgreeContactAwarePlanningTime(Communicator& comm, double guard_s,
+                                                           uint64_t sequence, absl::Time deadline);
 
 // The contact-aware plan for `call` at the agreed planning time (cached in impl; the pointer is
 // valid until the next collective). Call with impl.collective_mu held and a scenario present.

@@ -41,6 +41,24 @@ TEST(Crc32cTest, HardwareAndPortableAgreeAndPiecesChain) {
   }
 }
 
+TEST(Crc32cTest, FoldingPathAgreesAtEveryLengthAlignmentAndStart) {
+  // The carry-less-multiply path takes inputs of 256 bytes and more: cover its 256-byte main
+  // loop, 64- and 16-byte tails, the byte tail, unaligned starts and a continued CRC.
+  std::mt19937 rng(11);
+  std::vector<uint8_t> data(70'000);
+  for (auto& b : data) b = rng();
+  for (size_t offset : {size_t{0}, size_t{1}, size_t{13}, size_t{64}}) {
+    for (size_t n = 240; n < 1400; ++n) {
+      auto span = Bytes(data).subspan(offset, n);
+      ASSERT_EQ(Crc32c(span, 0x12345678), Crc32cPortable(span, 0x12345678)) << offset << " " << n;
+    }
+    for (size_t n : {size_t{4096}, size_t{16384}, size_t{65'537}}) {
+      auto span = Bytes(data).subspan(offset, n);
+      ASSERT_EQ(Crc32c(span), Crc32cPortable(span)) << offset << " " << n;
+    }
+  }
+}
+
 FrameHeader Sample() {
   return FrameHeader{.job_id = 0x1122334455667788,
                      .sequence = 99,

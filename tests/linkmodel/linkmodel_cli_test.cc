@@ -2,11 +2,10 @@
 // binary in CROSSLINK_BIN_DIR) on a small scenario: the files appear with the documented content,
 // the ION file reads back, and mistakes give a non-zero exit status with a message.
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <sstream>

@@ -46,10 +46,16 @@ TEST(ContactAwareAllreduceTest, AvoidsTheLinkPredictedDownAndBeatsTheNaiveRingsD
   std::string naive_text;
   const auto naive = RunJob("naive-ring", kNaiveDeadlineS, &naive_text);
   ASSERT_EQ(naive.size(), 8u) << naive_text;
-  // Ranks 3 and 4 wait on their dead link until the deadline (the others may fail first, when a
-  // neighbour gives up).
-  EXPECT_EQ(naive.at(3).code, "DEADLINE_EXCEEDED") << naive_text;
-  EXPECT_GE(naive.at(3).seconds, kNaiveDeadlineS - 0.1) << naive_text;
+  // No rank completes: the ranks waiting on the dead link reach the deadline (the others fail
+  // when a neighbour gives up or exits, so their code and time vary).
+  bool some_rank_hit_the_deadline = false;
+  for (const auto& [rank, result] : naive) {
+    EXPECT_NE(result.code, "OK") << "rank " << rank << "\n" << naive_text;
+    if (result.code == "DEADLINE_EXCEEDED" && result.seconds >= kNaiveDeadlineS - 0.1) {
+      some_rank_hit_the_deadline = true;
+    }
+  }
+  EXPECT_TRUE(some_rank_hit_the_deadline) << naive_text;
 
   std::string text;
   const auto aware = RunJob("contact-aware", 30, &text);

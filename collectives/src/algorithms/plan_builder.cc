@@ -67,6 +67,45 @@ namespace {
 int Mod(int a, int n) { return ((a % n) + n) % n; }
 }  // namespace
 
+namespace {
+
+// One ring phase (n - 1 stages): at stage s a rank sends block (rank - s - block_shift) to its
+// successor and takes block (rank - s - block_shift - 1) from its predecessor with `recv_op`,
+// segment by segment, so sends and receives of a stage interleave and pipeline. Reduce-scatter
+// shifts by 1 and reduces; allgather shifts by 0 and copies.
+void AppendRingPhase(const PlanRequest& request, int rank, uint32_t chunk_base, uint32_t stage_base,
+                     int block_shift, StepOp recv_op, std::vector<Step>& steps) {
+  const int n = request.world_size;
+  const size_t seg_elems = SegmentElements(request.max_segment_bytes, request.type);
+  const size_t per_block = RingSegmentsPerBlock(request);
+  const int next = Mod(rank + 1, n);
+  const int prev = Mod(rank - 1, n);
+  for (int s = 0; s < n - 1; ++s) {
+    const int send_block = Mod(rank - s - block_shift, n);
+    const int recv_block = Mod(rank - s - block_shift - 1, n);
+    const Range send_range = BlockRange(request.count, n, send_block);
+    const Range recv_range = BlockRange(request.count, n, recv_block);
+    const size_t send_segments = SegmentCount(send_range.count, seg_elems);
+    const size_t recv_segments = SegmentCount(recv_range.count, seg_elems);
+    for (size_t k = 0; k < std::max(send_segments, recv_segments); ++k) {
+      if (k < send_segments) {
+        const Range seg = SegmentRange(send_range, seg_elems, k);
+        steps.push_back(Step{StepOp::kSend, next, seg.offset, seg.count, 0,
+                             static_cast<uint32_t>(chunk_base + send_block * per_block + k),
+                             stage_base + s});
+      }
+      if (k < recv_segments) {
+        const Range seg = SegmentRange(recv_range, seg_elems, k);
+        steps.push_back(Step{recv_op, prev, seg.offset, seg.count, 0,
+                             static_cast<uint32_t>(chunk_base + recv_block * per_block + k),
+                             stage_base + s});
+      }
+    }
+  }
+}
+
+}  // namespace
+
 void AppendRingReduceScatter(const PlanRequest& request, int rank, uint32_t chunk_base,
                              uint32_t stage_base, std::vector<Step>& steps) {
   const int n = request.world_size;
@@ -76,32 +115,8 @@ void AppendRingReduceScatter(const PlanRequest& request, int rank, uint32_t chun
     }
     return;
   }
-  const size_t seg_elems = SegmentElements(request.max_segment_bytes, request.type);
-  const size_t per_block = RingSegmentsPerBlock(request);
-  const int next = Mod(rank + 1, n);
-  const int prev = Mod(rank - 1, n);
-  for (int s = 0; s < n - 1; ++s) {
-    const int send_block = Mod(rank - s - 1, n);
-    const int recv_block = Mod(rank - s - 2, n);
-    const Range send_range = BlockRange(request.count, n, send_block);
-    const Range recv_range = BlockRange(request.count, n, recv_block);
-    const size_t segments = std::max(SegmentCount(send_range.count, seg_elems),
-                                     SegmentCount(recv_range.count, seg_elems));
-    for (size_t k = 0; k < segments; ++k) {
-      if (k < SegmentCount(send_range.count, seg_elems)) {
-        const Range seg = SegmentRange(send_range, seg_elems, k);
-        steps.push_back(Step{StepOp::kSend, next, seg.offset, seg.count, 0,
-                             static_cast<uint32_t>(chunk_base + send_block * per_block + k),
-                             stage_base + s});
-      }
-      if (k < SegmentCount(recv_range.count, seg_elems)) {
-        const Range seg = SegmentRange(recv_range, seg_elems, k);
-        steps.push_back(Step{StepOp::kRecvReduce, prev, seg.offset, seg.count, 0,
-                             static_cast<uint32_t>(chunk_base + recv_block * per_block + k),
-                             stage_base + s});
-      }
-    }
-  }
+  AppendRingPhase(request, rank, chunk_base, stage_base, /*block_shift=*/1, StepOp::kRecvReduce,
+                  steps);
   if (GetFinalizeFn(request.type, request.op) != nullptr) {
     const Range own = BlockRange(request.count, n, rank);
     steps.push_back(Step{StepOp::kFinalize, -1, own.offset, own.count, 0, 0, stage_base + n - 1});
@@ -110,33 +125,7 @@ void AppendRingReduceScatter(const PlanRequest& request, int rank, uint32_t chun
 
 void AppendRingAllgather(const PlanRequest& request, int rank, uint32_t chunk_base,
                          uint32_t stage_base, std::vector<Step>& steps) {
-  const int n = request.world_size;
-  const size_t seg_elems = SegmentElements(request.max_segment_bytes, request.type);
-  const size_t per_block = RingSegmentsPerBlock(request);
-  const int next = Mod(rank + 1, n);
-  const int prev = Mod(rank - 1, n);
-  for (int s = 0; s < n - 1; ++s) {
-    const int send_block = Mod(rank - s, n);
-    const int recv_block = Mod(rank - s - 1, n);
-    const Range send_range = BlockRange(request.count, n, send_block);
-    const Range recv_range = BlockRange(request.count, n, recv_block);
-    const size_t segments = std::max(SegmentCount(send_range.count, seg_elems),
-                                     SegmentCount(recv_range.count, seg_elems));
-    for (size_t k = 0; k < segments; ++k) {
-      if (k < SegmentCount(send_range.count, seg_elems)) {
-        const Range seg = SegmentRange(send_range, seg_elems, k);
-        steps.push_back(Step{StepOp::kSend, next, seg.offset, seg.count, 0,
-                             static_cast<uint32_t>(chunk_base + send_block * per_block + k),
-                             stage_base + s});
-      }
-      if (k < SegmentCount(recv_range.count, seg_elems)) {
-        const Range seg = SegmentRange(recv_range, seg_elems, k);
-        steps.push_back(Step{StepOp::kRecv, prev, seg.offset, seg.count, 0,
-                             static_cast<uint32_t>(chunk_base + recv_block * per_block + k),
-                             stage_base + s});
-      }
-    }
-  }
+  AppendRingPhase(request, rank, chunk_base, stage_base, /*block_shift=*/0, StepOp::kRecv, steps);
 }
 
 int TreeParent(int rank, int root, int world_size) {

@@ -163,7 +163,7 @@ Fold512(__m512i acc, __m512i k, __m512i data) {
 }
 
 __attribute__((target("pclmul,sse4.2"))) inline __m128i Fold128(__m128i acc, __m128i k,
-                                                                 __m128i data) {
+                                                                __m128i data) {
   const __m128i lo = _mm_clmulepi64_si128(acc, k, 0x00);
   const __m128i hi = _mm_clmulepi64_si128(acc, k, 0x11);
   return _mm_xor_si128(_mm_xor_si128(lo, hi), data);
@@ -172,8 +172,8 @@ __attribute__((target("pclmul,sse4.2"))) inline __m128i Fold128(__m128i acc, __m
 constexpr size_t kFoldMinBytes = 256;
 
 // Requires n >= kFoldMinBytes.
-__attribute__((target("avx512f,avx512bw,avx512vl,vpclmulqdq,pclmul,sse4.2"))) uint32_t
-RawFold(const unsigned char* p, size_t n, uint32_t crc) {
+__attribute__((target("avx512f,avx512bw,avx512vl,vpclmulqdq,pclmul,sse4.2"))) uint32_t RawFold(
+    const unsigned char* p, size_t n, uint32_t crc) {
   static const FoldConstants constants;
   const __m128i k128 = Load(constants.k128);
   const __m128i k256 = Load(constants.k256);
@@ -217,11 +217,10 @@ RawFold(const unsigned char* p, size_t n, uint32_t crc) {
 }
 
 bool HaveVpclmul() {
-  static const bool have = __builtin_cpu_supports("avx512f") &&
-                           __builtin_cpu_supports("avx512bw") &&
-                           __builtin_cpu_supports("avx512vl") &&
-                           __builtin_cpu_supports("vpclmulqdq") &&
-                           __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.2");
+  static const bool have =
+      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("vpclmulqdq") &&
+      __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.2");
   return have;
 }
 #endif

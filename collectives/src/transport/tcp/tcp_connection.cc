@@ -102,8 +102,9 @@ void TcpConnection::DeliverUnexpected(Unexpected message, PostedRecv recv) {
         "bytes",
         *describe_, message.header.length, message.header.sequence, message.header.chunk,
         recv.buffer.size()));
-    recv.completion->Complete(error);
+    // Sticky first, so that whoever sees the handle fail also sees the connection's status.
     Fail(error);
+    recv.completion->Complete(error);
     return;
   }
   if (message.header.length > 0) {
@@ -244,10 +245,15 @@ void TcpConnection::ReceiverLoop() {
       // ready at once), at no cost, where reading it now would copy it into a fresh heap buffer
       // (page faults, a cold extra memcpy later). The wait is bounded so that a peer whose
       // receive is posted only after one of its own sends completes cannot deadlock with us.
+      // No wait for a header-only frame (an abort, a barrier token: nothing to hold back, and
+      // failure news must not be delayed), nor while earlier messages are still unclaimed (the
+      // owner is not posting; each frame of a backlog must not cost the timeout again).
       auto posted_or_failed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return !posted_.empty() || !status_.ok();
       };
-      mu_.AwaitWithTimeout(absl::Condition(&posted_or_failed), kUnexpectedWait);
+      if (header->length > 0 && unexpected_.empty()) {
+        mu_.AwaitWithTimeout(absl::Condition(&posted_or_failed), kUnexpectedWait);
+      }
       if (!status_.ok()) return;
       corrupt = std::exchange(corrupt_next_, false);
       if (!posted_.empty()) {
@@ -267,8 +273,9 @@ void TcpConnection::ReceiverLoop() {
         error = ReadPayload(*header, recv.buffer.data(), corrupt);
       }
       if (!error.ok()) {
-        recv.completion->Complete(error);
+        // Sticky first, so that whoever sees the handle fail also sees the connection's status.
         Fail(error);
+        recv.completion->Complete(error);
         return;
       }
       recv.completion->Complete(absl::OkStatus(), &*header);

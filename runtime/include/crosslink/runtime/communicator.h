@@ -52,6 +52,7 @@
 #include "crosslink/linkmodel/contact_plan.h"
 #include "crosslink/linkmodel/scenario.h"
 #include "crosslink/runtime/coordinator_client.h"
+#include "crosslink/runtime/coordinator_server.h"
 #include "crosslink/runtime/membership.h"
 
 namespace crosslink::runtime {
@@ -80,6 +81,14 @@ struct CommunicatorOptions {
   // benchmarks use them to start at an outage and to cover an orbit in minutes of wall time.
   double orbit_start_s = 0;
   double time_scale = 0;
+  // Rank 0 hosts the job's coordinator itself, listening on coordinator_address's port, for jobs
+  // that no crosslink-run started (Slurm, Kubernetes, mpirun): it serves world_size, job_token and
+  // the text of scenario_path (embedded_coordinator.h). The interface is coordinator_bind_address,
+  // or coordinator_address's host when empty ("0.0.0.0" listens on every interface). The
+  // coordinator lives as long as rank 0's communicator: the other ranks lose their heartbeats
+  // (not their data connections) once rank 0 destroys it. Ignored on the other ranks.
+  bool host_coordinator = false;
+  std::string coordinator_bind_address;
 };
 
 struct CollectiveOptions {
@@ -94,9 +103,11 @@ struct CollectiveOptions {
   // Allreduce only: plan with the contact-aware planner (contact_aware_planner.h) from the
   // PREDICTED contact plan at the collective's planning time (communicator_planning.cc), which
   // chooses the rank order (and ring or tree; `algorithm` kRing/kTree forces the shape). Every
-  // rank plans at the orbit time rank 0 publishes for the collective's sequence number through
-  // the coordinator's key-value store, floored to 1 orbit second, so all ranks get the same plan.
-  // Ignored without a scenario (every link is alike; the rank-order plans are used).
+  // rank plans at the orbit time rank 0 read on entering the collective, which it publishes for
+  // the collective's sequence number through the coordinator's key-value store, so all ranks get
+  // the same plan.
+  // Barrier with contact_aware runs as a contact-aware allreduce of one value. Other collectives
+  // ignore it. Ignored without a scenario (every link is alike; the rank-order plans are used).
   bool contact_aware = false;
 };
 
@@ -118,7 +129,11 @@ class Communicator {
 
   // Create() with options read from the launcher's environment (launch_env.h: RANK, WORLD_SIZE,
   // MASTER_ADDR, MASTER_PORT, CROSSLINK_JOB_TOKEN, CROSSLINK_SCENARIO), plus
-  // CROSSLINK_OUTAGE_MODE=hold|cut (default hold) and CROSSLINK_LISTEN_HOST (default 127.0.0.1).
+  // CROSSLINK_OUTAGE_MODE=hold|cut (default hold), CROSSLINK_LISTEN_HOST (default 127.0.0.1),
+  // CROSSLINK_COORDINATOR=embedded|external|auto (host_coordinator: "embedded" makes rank 0 host
+  // the coordinator on MASTER_ADDR:MASTER_PORT, "external" expects one running there, as
+  // crosslink-run's; "auto", the default, embeds under Slurm and Open MPI, which run none) and
+  // CROSSLINK_COORDINATOR_BIND (coordinator_bind_address).
   static absl::StatusOr<std::unique_ptr<Communicator>> CreateFromEnvironment(
       absl::Duration timeout);
 
@@ -189,6 +204,9 @@ class Communicator {
   int world_size_ = 1;
   std::string job_id_;
   uint64_t transport_job_id_ = 0;
+  // Rank 0's coordinator when options.host_coordinator; declared before client_ so that it is
+  // destroyed after the client that talks to it.
+  std::unique_ptr<CoordinatorServer> embedded_coordinator_;
   std::unique_ptr<CoordinatorClient> client_;
   std::optional<linkmodel::Scenario> scenario_;
   std::shared_ptr<const linkmodel::ContactPlan> true_plan_;

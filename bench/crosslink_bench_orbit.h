@@ -20,8 +20,8 @@
 // outages and wrong elements are summed over ranks, an iteration failed when any rank's did.
 //
 // Blocking: runs jobs to completion. Errors name the flag, the file or the rank.
-#ifndef CROSSLINK_BENCH_LIB_OUTAGE_RUN_H_
-#define CROSSLINK_BENCH_LIB_OUTAGE_RUN_H_
+#ifndef CROSSLINK_BENCH_CROSSLINK_BENCH_ORBIT_H_
+#define CROSSLINK_BENCH_CROSSLINK_BENCH_ORBIT_H_
 
 #include <string>
 #include <vector>
@@ -37,4 +37,4 @@ int RunOrbitMode(const std::vector<std::string>& args);
 
 }  // namespace crosslink::bench
 
-#endif  // CROSSLINK_BENCH_LIB_OUTAGE_RUN_H_
+#endif  // CROSSLINK_BENCH_CROSSLINK_BENCH_ORBIT_H_
