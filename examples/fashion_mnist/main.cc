@@ -123,8 +123,9 @@ absl::StatusOr<double> Evaluate(FashionCnn& model, crosslink::torch::TensorColle
   return totals[1] > 0 ? totals[0] / totals[1] : 0.0;
 }
 
-// The wall-second intervals (since `train_start`) in which any link of rank 0 was down in the
-// scenario's true contact plan, sampled at `samples` points over [0, until_s].
+// The wall-second intervals (since `train_start`) in which a direct crosslink between rank 0's
+// satellite and another rank's was down in the scenario's true contact plan, sampled at kSamples
+// points over [0, until_s].
 std::vector<std::pair<double, double>> RankZeroOutages(const runtime::Communicator& comm,
                                                        absl::Time train_start, double until_s) {
   std::vector<std::pair<double, double>> intervals;
@@ -138,8 +139,10 @@ std::vector<std::pair<double, double>> RankZeroOutages(const runtime::Communicat
     const double wall_s = until_s * i / kSamples;
     const double orbit_s = clock->OrbitAt(train_start + absl::Seconds(wall_s));
     bool down = false;
+    // Only direct crosslinks: Up() of a pair without one (a routed pair) is always false.
     for (int peer = 1; peer < comm.world_size() && !down; ++peer) {
-      down = !plan->Up(sats[0], sats[peer], orbit_s);
+      down = plan->FindLink(sats[0], sats[peer]).has_value() &&
+             !plan->Up(sats[0], sats[peer], orbit_s);
     }
     if (down && !open) open = wall_s;
     if (!down && open) {
@@ -273,8 +276,9 @@ absl::Status Train(const Flags& flags) {
         note = "ideal links: no scenario, no outages";
       } else {
         outages = RankZeroOutages(*comm, train_start, last.wall_s);
-        note = absl::StrCat("shaded: rank 0's links down in scenario ", comm->scenario()->name,
-                            " (true contact plan, sampled); outages met: ", last.outages);
+        note =
+            absl::StrCat("shaded: rank 0's direct links down in scenario ", comm->scenario()->name,
+                         " (true contact plan, sampled); outages met: ", last.outages);
       }
       // A missing plot does not undo the training: say so and go on to the final line.
       if (absl::Status s = WritePlot(flags.plot, records, outages, note); !s.ok()) {

@@ -169,6 +169,9 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
                                : absl::StrCat(options.bind_address, ":", options.port);
   auto impl = std::make_unique<Impl>(options);
   grpc::ServerBuilder builder;
+  // gRPC shares ports (SO_REUSEPORT) by default: a second coordinator on a taken port would then
+  // start "successfully" and split the job's ranks between two coordinators. Fail instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(bind, grpc::InsecureServerCredentials(), &impl->port);
   builder.RegisterService(&impl->service);
   impl->server = builder.BuildAndStart();

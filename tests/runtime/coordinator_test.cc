@@ -370,5 +370,21 @@ TEST(CoordinatorTest, HeartbeatErrorCallbackFiresWhenRankIsDeclaredDead) {
   clients[1]->StopHeartbeats();
 }
 
+TEST(CoordinatorServerTest, SecondServerOnATakenPortFailsInsteadOfSharingIt) {
+  CoordinatorOptions first_options;
+  first_options.world_size = 2;
+  first_options.job_token = "token-one";
+  absl::StatusOr<std::unique_ptr<CoordinatorServer>> first =
+      CoordinatorServer::Start(first_options);
+  ASSERT_TRUE(first.ok()) << first.status();
+
+  CoordinatorOptions second_options = first_options;
+  second_options.job_token = "token-two";
+  second_options.port = (*first)->port();
+  absl::StatusOr<std::unique_ptr<CoordinatorServer>> second =
+      CoordinatorServer::Start(second_options);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable) << second.status();
+}
+
 }  // namespace
 }  // namespace crosslink::runtime
