@@ -33,12 +33,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "bench/crosslink_bench_orbit.h"
 #include "bench/lib/allreduce_pattern.h"
 #include "bench/lib/bench_csv.h"
 #include "bench/lib/bench_plot.h"
+#include "bench/lib/flag_reader.h"
 #include "bench/lib/gloo_baseline.h"
 #include "bench/lib/loopback_probe.h"
-#include "bench/crosslink_bench_orbit.h"
 #include "bench/lib/report_table.h"
 #include "bench/lib/ring_bound.h"
 #include "crosslink/base/status_macros.h"
@@ -126,16 +127,10 @@ absl::StatusOr<BenchArgs> ParseArgs(const std::vector<std::string>& argv) {
   }
   args.collective = argv[0];
   for (size_t i = 1; i < argv.size(); ++i) {
-    std::string flag = argv[i];
-    std::string value;
-    if (auto eq = flag.find('='); eq != std::string::npos) {
-      value = flag.substr(eq + 1);
-      flag.resize(eq);
-    } else if (i + 1 < argv.size()) {
-      value = argv[++i];
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat(flag, " needs a value\n", kUsage));
-    }
+    absl::StatusOr<std::pair<std::string, std::string>> flag_value =
+        crosslink::bench::TakeFlagValue(argv, i, kUsage);
+    if (!flag_value.ok()) return flag_value.status();
+    const auto& [flag, value] = *flag_value;
     auto bad = [&] {
       return absl::InvalidArgumentError(absl::StrCat(flag, ": bad value \"", value, "\""));
     };

@@ -19,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "bench/lib/allreduce_pattern.h"
+#include "bench/lib/flag_reader.h"
 #include "crosslink/base/status_macros.h"
 #include "crosslink/linkmodel/scenario.h"
 #include "crosslink/linkmodel/scenario_builder.h"
@@ -62,16 +63,10 @@ bool KnownAlgo(const std::string& a) {
 absl::StatusOr<OrbitArgs> Parse(const std::vector<std::string>& argv) {
   OrbitArgs args;
   for (size_t i = 1; i < argv.size(); ++i) {
-    std::string flag = argv[i];
-    std::string value;
-    if (auto eq = flag.find('='); eq != std::string::npos) {
-      value = flag.substr(eq + 1);
-      flag.resize(eq);
-    } else if (i + 1 < argv.size()) {
-      value = argv[++i];
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat(flag, " needs a value\n", kUsage));
-    }
+    absl::StatusOr<std::pair<std::string, std::string>> flag_value =
+        crosslink::bench::TakeFlagValue(argv, i, kUsage);
+    if (!flag_value.ok()) return flag_value.status();
+    const auto& [flag, value] = *flag_value;
     bool ok = true;
     if (flag == "--scenario") {
       args.scenario = value;

@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "communicator_impl.h"
 #include "crosslink/base/status_macros.h"
 #include "crosslink/collectives/algorithms.h"
@@ -15,6 +16,14 @@
 #include "crosslink/runtime/communicator.h"
 
 namespace crosslink::runtime {
+
+namespace {
+// How long a failed collective asks the coordinator whether a rank died, when the failure looks
+// like one (a peer closed or a connection broke). The launcher reports a dead rank within
+// milliseconds of reaping it; half a second covers a loaded machine without delaying the error
+// of a plainly cut link by much.
+constexpr absl::Duration kDeathReportWait = absl::Milliseconds(500);
+}  // namespace
 
 using collectives::AllreduceAlgorithm;
 using collectives::CollectiveKind;
@@ -156,6 +165,31 @@ absl::Status Communicator::Run(const Call& call, const CollectiveOptions& option
   stats.elapsed = absl::Now() - start;
   if (call.contact_aware && status.ok() && clock_ != nullptr) {
     impl_->last_contact_aware_orbit_s = clock_->OrbitAt(absl::Now()) - clock_->OrbitAt(start);
+  }
+  if (!status.ok() && (status.code() == absl::StatusCode::kUnavailable ||
+                       status.code() == absl::StatusCode::kAborted)) {
+    // A rank that died takes its neighbours down first, and they close their connections to
+    // everyone: ranks further round the ring then see "peer closed" from a live neighbour. The
+    // launcher reports the death to the coordinator within milliseconds, but the heartbeat thread
+    // hears of it only at its next beat, so ask the coordinator now (briefly, and never past the
+    // collective's deadline) to name the rank that died rather than the one that gave up.
+    const absl::Time until = std::min(deadline, absl::Now() + kDeathReportWait);
+    bool known = false;
+    {
+      absl::MutexLock lock(&impl_->state_mu);
+      known = !impl_->membership.dead_ranks.empty();
+    }
+    while (!known && absl::Now() < until) {
+      absl::StatusOr<Membership> membership = client_->Heartbeat(until);
+      if (!membership.ok()) break;  // the coordinator is gone: keep the error we have
+      if (!membership->dead_ranks.empty()) {
+        absl::MutexLock lock(&impl_->state_mu);
+        impl_->membership = *std::move(membership);
+        known = true;
+      } else {
+        absl::SleepFor(absl::Milliseconds(20));
+      }
+    }
   }
   absl::MutexLock lock(&impl_->state_mu);
   impl_->last_stats = stats;

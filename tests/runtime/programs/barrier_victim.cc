@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "crosslink/runtime/coordinator_client.h"
 #include "crosslink/runtime/launch_env.h"
+#include "join_job.h"
 
 int main(int argc, char** argv) {
   using namespace crosslink::runtime;
@@ -20,25 +21,18 @@ int main(int argc, char** argv) {
     return 2;
   }
   const int victim = std::atoi(argv[1]);
-  absl::StatusOr<LaunchEnv> env = LaunchEnvFromProcess();
-  if (!env.ok()) return 1;
-  absl::StatusOr<std::unique_ptr<CoordinatorClient>> client = CoordinatorClient::Create(
-      {env->master_addr + ":" + std::to_string(env->master_port), env->job_token, env->rank});
-  if (!client.ok()) return 1;
-  absl::StatusOr<World> world =
-      (*client)->Register(env->world_size, "unused:0", absl::Now() + absl::Seconds(30));
-  if (!world.ok()) {
-    std::fprintf(stderr, "register: %s\n", std::string(world.status().message()).c_str());
-    return 1;
-  }
-  if (!(*client)->StartHeartbeats({}).ok()) return 1;
-  if (env->rank == victim) raise(SIGKILL);
+  LaunchEnv env;
+  World world;
+  std::unique_ptr<CoordinatorClient> client = testing::JoinJob(env, &world);
+  if (client == nullptr) return 1;
+  if (!client->StartHeartbeats({}).ok()) return 1;
+  if (env.rank == victim) raise(SIGKILL);
 
   // The survivors' deadline is far beyond what the test allows, so only the membership change
   // can end this barrier in time.
   const absl::Time start = absl::Now();
   const absl::Status s =
-      (*client)->Barrier("never-complete", start + absl::Seconds(120), world->membership.epoch);
+      client->Barrier("never-complete", start + absl::Seconds(120), world.membership.epoch);
   std::printf("barrier result: %s after %.2f s: %s\n", absl::StatusCodeToString(s.code()).c_str(),
               absl::ToDoubleSeconds(absl::Now() - start), std::string(s.message()).c_str());
   std::fflush(stdout);

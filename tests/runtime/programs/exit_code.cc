@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "crosslink/runtime/coordinator_client.h"
 #include "crosslink/runtime/launch_env.h"
+#include "join_job.h"
 
 int main(int argc, char** argv) {
   using namespace crosslink::runtime;
@@ -16,19 +17,11 @@ int main(int argc, char** argv) {
   }
   const int code = std::atoi(argv[1]);
   const int failing_rank = std::atoi(argv[2]);
-  absl::StatusOr<LaunchEnv> env = LaunchEnvFromProcess();
-  if (!env.ok()) return 1;
-  absl::StatusOr<std::unique_ptr<CoordinatorClient>> client = CoordinatorClient::Create(
-      {env->master_addr + ":" + std::to_string(env->master_port), env->job_token, env->rank});
-  if (!client.ok()) return 1;
-  absl::StatusOr<World> world =
-      (*client)->Register(env->world_size, "unused:0", absl::Now() + absl::Seconds(30));
-  if (!world.ok()) {
-    std::fprintf(stderr, "register: %s\n", std::string(world.status().message()).c_str());
-    return 1;
-  }
-  if (env->rank == failing_rank) {
-    std::printf("rank %d exits with %d on purpose\n", env->rank, code);
+  LaunchEnv env;
+  std::unique_ptr<CoordinatorClient> client = testing::JoinJob(env);
+  if (client == nullptr) return 1;
+  if (env.rank == failing_rank) {
+    std::printf("rank %d exits with %d on purpose\n", env.rank, code);
     return code;
   }
   return 0;
