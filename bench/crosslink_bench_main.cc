@@ -85,40 +85,6 @@ constexpr char kUsage[] =
     "usage: crosslink-bench orbit --scenario FILE --ranks N --bytes S --algo A ... "
     "(bench/crosslink_bench_orbit.h)\n";
 
-absl::StatusOr<int64_t> ParseBytes(const std::string& flag, std::string text) {
-  int64_t scale = 1;
-  for (const char* suffix : {"iB", "B"}) {
-    if (text.size() > std::string(suffix).size() && text.ends_with(suffix)) {
-      text.resize(text.size() - std::string(suffix).size());
-      break;
-    }
-  }
-  if (!text.empty()) {
-    switch (text.back()) {
-      case 'K':
-      case 'k':
-        scale = int64_t{1} << 10;
-        break;
-      case 'M':
-      case 'm':
-        scale = int64_t{1} << 20;
-        break;
-      case 'G':
-      case 'g':
-        scale = int64_t{1} << 30;
-        break;
-      default:
-        break;
-    }
-    if (scale != 1) text.pop_back();
-  }
-  int64_t value = 0;
-  if (!absl::SimpleAtoi(text, &value) || value <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(flag, ": not a positive size: \"", text, "\""));
-  }
-  return value * scale;
-}
-
 absl::StatusOr<BenchArgs> ParseArgs(const std::vector<std::string>& argv) {
   BenchArgs args;
   if (argv.empty() || argv[0] != "allreduce") {
@@ -139,9 +105,9 @@ absl::StatusOr<BenchArgs> ParseArgs(const std::vector<std::string>& argv) {
     } else if (flag == "--scenario") {
       args.scenario = value;
     } else if (flag == "--min-bytes") {
-      ASSIGN_OR_RETURN(args.min_bytes, ParseBytes(flag, value));
+      ASSIGN_OR_RETURN(args.min_bytes, crosslink::bench::ParseByteSize(flag, value));
     } else if (flag == "--max-bytes") {
-      ASSIGN_OR_RETURN(args.max_bytes, ParseBytes(flag, value));
+      ASSIGN_OR_RETURN(args.max_bytes, crosslink::bench::ParseByteSize(flag, value));
     } else if (flag == "--step-factor") {
       if (!absl::SimpleAtod(value, &args.step_factor) || args.step_factor <= 1.0) return bad();
     } else if (flag == "--iters") {

@@ -73,7 +73,10 @@ absl::StatusOr<OrbitArgs> Parse(const std::vector<std::string>& argv) {
     } else if (flag == "--ranks") {
       ok = absl::SimpleAtoi(value, &args.ranks) && args.ranks >= 2;
     } else if (flag == "--bytes") {
-      ok = absl::SimpleAtoi(value, &args.bytes) && args.bytes >= 8;
+      absl::StatusOr<int64_t> bytes = crosslink::bench::ParseByteSize(flag, value);
+      if (!bytes.ok()) return bytes.status();
+      args.bytes = *bytes;
+      ok = args.bytes >= 8;
     } else if (flag == "--algo") {
       args.algo = value;
       ok = KnownAlgo(value);

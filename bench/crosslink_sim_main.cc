@@ -35,6 +35,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "bench/lib/flag_reader.h"
 #include "crosslink/base/status_macros.h"
 #include "crosslink/collectives/allreduce.h"
 #include "crosslink/collectives/contact_aware_planner.h"
@@ -91,7 +92,9 @@ absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
     } else if (key == "--ranks") {
       ok = absl::SimpleAtoi(value, &a.ranks) && a.ranks >= 1;
     } else if (key == "--bytes") {
-      ok = absl::SimpleAtoi(value, &a.bytes);
+      absl::StatusOr<int64_t> bytes = crosslink::bench::ParseByteSize(key, value);
+      if (!bytes.ok()) return bytes.status();
+      a.bytes = *bytes;
     } else if (key == "--algo") {
       a.algo = value;
       ok = value == "ring" || value == "tree" || value == "auto" || value == "contact-aware" ||
