@@ -117,7 +117,7 @@ class ContactPlan {
   LinkPhysics physics_;
   bool includes_faults_ = false;
   std::vector<Link> links_;
-  absl::flat_hash_map<uint64_t, int> link_index_;     // (a << 32 | b) -> link
+  absl::flat_hash_map<uint64_t, int> link_index_;            // (a << 32 | b) -> link
   std::vector<std::vector<std::pair<int, int>>> adjacency_;  // sat -> (neighbour, link)
 };
 

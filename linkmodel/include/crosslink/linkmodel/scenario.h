@@ -51,7 +51,7 @@ struct FormationConfig {
 };
 
 struct TleSelection {
-  std::filesystem::path file;          // resolved against the scenario file's folder
+  std::filesystem::path file;           // resolved against the scenario file's folder
   std::vector<std::string> satellites;  // names or NORAD ids; empty: every satellite that passes
   double inclination_min_deg = 0.0;
   double inclination_max_deg = 180.0;

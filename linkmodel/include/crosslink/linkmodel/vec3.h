@@ -16,8 +16,18 @@ struct Vec3 {
   constexpr Vec3 operator*(double s) const { return {x * s, y * s, z * s}; }
   constexpr Vec3 operator/(double s) const { return {x / s, y / s, z / s}; }
   constexpr Vec3 operator-() const { return {-x, -y, -z}; }
-  Vec3& operator+=(const Vec3& o) { x += o.x; y += o.y; z += o.z; return *this; }
-  Vec3& operator-=(const Vec3& o) { x -= o.x; y -= o.y; z -= o.z; return *this; }
+  Vec3& operator+=(const Vec3& o) {
+    x += o.x;
+    y += o.y;
+    z += o.z;
+    return *this;
+  }
+  Vec3& operator-=(const Vec3& o) {
+    x -= o.x;
+    y -= o.y;
+    z -= o.z;
+    return *this;
+  }
   constexpr bool operator==(const Vec3&) const = default;
 };
 

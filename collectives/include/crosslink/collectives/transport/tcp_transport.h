@@ -7,8 +7,9 @@
 // waiting (zero copy). When none is, it first waits a short while (50 ms) for one, leaving the
 // payload in the socket so that TCP's flow control holds back a sender that runs ahead, and only
 // then reads it into a queue of unexpected messages (a bounded wait, so no plan can deadlock on
-// it; none for header-only frames such as aborts, nor while unclaimed messages are queued). CRC32C is computed by the sender thread (or given by SendWithCrc) and checked piece by
-// piece as the payload arrives, while it is still in cache.
+// it; none for header-only frames such as aborts, nor while unclaimed messages are queued). CRC32C
+// is computed by the sender thread (or given by SendWithCrc) and checked piece by piece as the
+// payload arrives, while it is still in cache.
 //
 // Thread-safety: contexts and connections are safe from any thread. A context runs one accept
 // thread, so that Connect on one rank never waits for the peer to call Accept (a full mesh can
