@@ -137,6 +137,26 @@ T ScalarOp(ReduceOp op, T a, T b) {
   return a;
 }
 
+// Calls native(T{}) for the types C++ computes in directly, and sixteen(widen, narrow) with the
+// fp32 conversions of half.h for fp16 and bf16 (computed in fp32, rounded back each step).
+template <typename Native, typename Sixteen>
+void DispatchType(DataType type, Native&& native, Sixteen&& sixteen) {
+  switch (type) {
+    case DataType::kFloat32:
+      return native(float{});
+    case DataType::kFloat64:
+      return native(double{});
+    case DataType::kInt32:
+      return native(int32_t{});
+    case DataType::kInt64:
+      return native(int64_t{});
+    case DataType::kFloat16:
+      return sixteen(HalfToFloat, FloatToHalf);
+    case DataType::kBFloat16:
+      return sixteen(BFloat16ToFloat, FloatToBFloat16);
+  }
+}
+
 // One element: *inout = op(*inout, *in), the same operand order as ReduceFn.
 inline void RefCombine(DataType type, ReduceOp op, std::byte* inout, const std::byte* in) {
   auto native = [&](auto tag) {
@@ -154,20 +174,7 @@ inline void RefCombine(DataType type, ReduceOp op, std::byte* inout, const std::
     uint16_t r = from(ScalarOp(op, to(a), to(b)));
     std::memcpy(inout, &r, 2);
   };
-  switch (type) {
-    case DataType::kFloat32:
-      return native(float{});
-    case DataType::kFloat64:
-      return native(double{});
-    case DataType::kInt32:
-      return native(int32_t{});
-    case DataType::kInt64:
-      return native(int64_t{});
-    case DataType::kFloat16:
-      return sixteen(HalfToFloat, FloatToHalf);
-    case DataType::kBFloat16:
-      return sixteen(BFloat16ToFloat, FloatToBFloat16);
-  }
+  DispatchType(type, native, sixteen);
 }
 
 inline void RefFinalize(DataType type, ReduceOp op, std::byte* e, int n) {
@@ -185,20 +192,7 @@ inline void RefFinalize(DataType type, ReduceOp op, std::byte* e, int n) {
     a = from(to(a) / static_cast<float>(n));
     std::memcpy(e, &a, 2);
   };
-  switch (type) {
-    case DataType::kFloat32:
-      return native(float{});
-    case DataType::kFloat64:
-      return native(double{});
-    case DataType::kInt32:
-      return native(int32_t{});
-    case DataType::kInt64:
-      return native(int64_t{});
-    case DataType::kFloat16:
-      return sixteen(HalfToFloat, FloatToHalf);
-    case DataType::kBFloat16:
-      return sixteen(BFloat16ToFloat, FloatToBFloat16);
-  }
+  DispatchType(type, native, sixteen);
 }
 
 // Ring order: element i of block b starts at rank b+1 and is combined as op(local, partial) on

@@ -13,23 +13,15 @@
 #include "crosslink/collectives/transport/crc32c.h"
 #include "crosslink/collectives/transport/tcp_transport.h"
 #include "gtest/gtest.h"
+#include "transport_test_util.h"
 
 namespace crosslink::collectives {
 namespace {
 
 constexpr uint64_t kJob = 7;
 
-absl::Time In(absl::Duration d) { return absl::Now() + d; }
-
-std::vector<std::byte> Pattern(size_t n, uint32_t seed) {
-  std::vector<std::byte> v(n);
-  uint32_t x = seed * 2654435761u + 1;
-  for (size_t i = 0; i < n; ++i) {
-    x = x * 1664525u + 1013904223u;
-    v[i] = static_cast<std::byte>(x >> 24);
-  }
-  return v;
-}
+using testing::In;
+using testing::Pattern;
 
 // A full TCP mesh of `n` ranks in this process: conns[r][p] is rank r's connection to rank p.
 struct TcpMesh {

@@ -16,23 +16,15 @@
 #include "crosslink/collectives/transport/test_hooks.h"
 #include "crosslink/collectives/transport/transport.h"
 #include "gtest/gtest.h"
+#include "transport_test_util.h"
 
 namespace crosslink::collectives {
 namespace {
 
 constexpr uint64_t kJob = 42;
 
-absl::Time In(absl::Duration d) { return absl::Now() + d; }
-
-std::vector<std::byte> Pattern(size_t n, uint32_t seed) {
-  std::vector<std::byte> v(n);
-  uint32_t x = seed * 2654435761u + 1;
-  for (size_t i = 0; i < n; ++i) {
-    x = x * 1664525u + 1013904223u;
-    v[i] = static_cast<std::byte>(x >> 24);
-  }
-  return v;
-}
+using testing::In;
+using testing::Pattern;
 
 // What a backend provides to the suite.
 struct Backend {
