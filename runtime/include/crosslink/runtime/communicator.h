@@ -45,6 +45,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "crosslink/collectives/compression/wire_compression.h"
 #include "crosslink/collectives/cost_model.h"
 #include "crosslink/collectives/datatype.h"
 #include "crosslink/collectives/emulation/link_emulator.h"
@@ -109,6 +110,12 @@ struct CollectiveOptions {
   // Barrier with contact_aware runs as a contact-aware allreduce of one value. Other collectives
   // ignore it. Ignored without a scenario (every link is alike; the rank-order plans are used).
   bool contact_aware = false;
+  // Allreduce only: how float32 payloads travel (compression/wire_compression.h).
+  collectives::WireCompression compression = collectives::WireCompression::kNone;
+  // Allreduce only, deadline-bounded partial result: 0 means every rank must take part. With
+  // min_participants = k > 0, ranks that stay unreachable past the deadline are left out and the
+  // reachable ones (at least k) finish among themselves (CollectiveStats::contributors).
+  int min_participants = 0;
 };
 
 // What the last collective met, for benchmarks and logs.
@@ -116,6 +123,11 @@ struct CollectiveStats {
   uint64_t sequence = 0;
   std::string algorithm;    // "ring_allreduce", ...
   int64_t outages_met = 0;  // outages that held or cut a message of this rank's links
+  int64_t chunks_resent = 0;  // messages sent again after a link broke mid-collective
+  // Ranks whose data the result holds (contributors[r] for rank r; identical on every
+  // participant) and how many they are; every rank for a complete collective.
+  std::vector<bool> contributors;
+  int participants = 0;
   absl::Duration elapsed = absl::ZeroDuration();
 };
 
