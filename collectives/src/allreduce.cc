@@ -14,6 +14,7 @@ absl::StatusOr<Plan> PlanAllreduce(int world_size, int rank, size_t count, DataT
   request.op = op;
   request.max_segment_bytes = options.max_segment_bytes;
   request.only_rank = rank;
+  request.compression = options.compression;
   AllreduceAlgorithm algorithm = options.algorithm;
   if (algorithm == AllreduceAlgorithm::kAuto) {
     algorithm =
@@ -27,7 +28,7 @@ absl::Status Allreduce(const CollectiveContext& context, void* buffer, size_t co
                        ReduceOp op, const AllreduceOptions& options) {
   return internal::RunPlan(
       context, PlanAllreduce(context.world_size, context.rank, count, type, op, options), buffer,
-      /*input=*/nullptr, options.deadline);
+      /*input=*/nullptr, options.deadline, options.error_feedback);
 }
 
 }  // namespace crosslink::collectives

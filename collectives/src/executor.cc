@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "compressed_wire.h"
 #include "crosslink/collectives/reduce.h"
 #include "crosslink/collectives/transport/crc32c.h"
 
@@ -206,6 +207,8 @@ class Executor {
   std::vector<std::shared_ptr<Handle>> extra_sends_;
   std::map<int, std::deque<std::shared_ptr<RecvHandle>>> extra_recvs_;
   std::vector<std::byte> linger_buffer_;
+  // Plans with compression only (compressed_wire.h); nullptr on the uncompressed path.
+  std::unique_ptr<internal::CompressedWire> wire_;
 };
 
 absl::Status Executor::Validate() const {
@@ -223,6 +226,10 @@ absl::Status Executor::Validate() const {
     return bad(absl::StrFormat("%u connections for world size %d", args_.connections.size(), n));
   }
   if (data_ == nullptr && plan_.count > 0) return bad("data buffer is null");
+  if (plan_.compression != WireCompression::kNone && plan_.type != DataType::kFloat32) {
+    return bad(
+        absl::StrFormat("wire compression of %s data (float32 only)", DataTypeName(plan_.type)));
+  }
   for (const Step& s : plan_.ranks[rank_]) {
     if (s.op == StepOp::kSend || s.op == StepOp::kRecv || s.op == StepOp::kRecvReduce) {
       if (s.peer < 0 || s.peer >= n || s.peer == rank_ || args_.connections[s.peer] == nullptr) {
@@ -244,6 +251,13 @@ void Executor::Setup() {
   state_.resize(steps.size());
   written_crc_.assign(steps.size(), 0);
   crc_known_.assign(steps.size(), 0);
+  if (plan_.compression != WireCompression::kNone) {
+    float* residual = args_.error_feedback != nullptr
+                          ? args_.error_feedback->Prepare(plan_.count, plan_.compression)
+                          : nullptr;
+    wire_ = std::make_unique<internal::CompressedWire>(plan_, steps, deps_,
+                                                       reinterpret_cast<float*>(data_), residual);
+  }
   size_t max_bytes = 0;
   for (size_t i = 0; i < steps.size(); ++i) {
     const Step& s = steps[i];
@@ -254,9 +268,10 @@ void Executor::Setup() {
       case StepOp::kRecv:
       case StepOp::kRecvReduce: {
         Peer& p = peers_[s.peer];
-        if (p.recvs.empty() && s.op == StepOp::kRecv) state_[i].staged = true;
+        // Compressed plain receives land in buffers of their own (compressed_wire.h).
+        if (p.recvs.empty() && s.op == StepOp::kRecv && !wire_) state_[i].staged = true;
         p.recvs.push_back(static_cast<int>(i));
-        max_bytes = std::max(max_bytes, s.count * elem_);
+        max_bytes = std::max(max_bytes, wire_ ? wire_->WireBytes(s.count) : s.count * elem_);
         break;
       }
       case StepOp::kCopy:
@@ -270,6 +285,7 @@ void Executor::Setup() {
   // frame still fits and is reported as a disagreement rather than as a broken connection.
   slot_bytes_ = std::max({max_bytes, plan_.max_segment_bytes, size_t{16}});
   slot_bytes_ = (slot_bytes_ + 63) & ~size_t{63};
+  if (wire_) wire_->SetBufferBytes(slot_bytes_);
   size_t slots = 0;
   for (auto& [peer, p] : peers_) {
     size_t staged = 0;
@@ -295,6 +311,8 @@ void Executor::PostRecv(int i) {
     st.slot = free_slots_.back();
     free_slots_.pop_back();
     buffer = absl::Span<std::byte>(Slot(st.slot), slot_bytes_);
+  } else if (wire_) {
+    buffer = wire_->RecvBuffer(i);
   } else {
     buffer = absl::Span<std::byte>(data_ + s.offset * elem_, s.count * elem_);
   }
@@ -305,6 +323,13 @@ void Executor::PostRecv(int i) {
 void Executor::PostSend(int i) {
   const Step& s = (*steps_)[i];
   StepState& st = state_[i];
+  if (wire_) {
+    const internal::CompressedWire::Payload wire = wire_->SendPayload(i);
+    st.send = wire.crc_known ? Conn(s.peer)->SendWithCrc(Header(s.chunk), wire.bytes, wire.crc)
+                             : Conn(s.peer)->Send(Header(s.chunk), wire.bytes);
+    st.posted = true;
+    return;
+  }
   const absl::Span<const std::byte> payload(data_ + s.offset * elem_, s.count * elem_);
   // The CRC is known when one earlier step wrote exactly these elements last and recorded it
   // (the ring's reduce-then-forward and receive-then-forward); deps_ lists a send's last writers.
@@ -426,7 +451,7 @@ bool Executor::CheckArrival(int i) {
     }
     return false;
   }
-  const size_t bytes = s.count * elem_;
+  const size_t bytes = wire_ ? wire_->WireBytes(s.count) : s.count * elem_;
   std::string what;
   if (h.job_id != args_.job_id) {
     what = absl::StrFormat("frame of job %u, this rank runs job %u", h.job_id, args_.job_id);
@@ -453,6 +478,14 @@ bool Executor::CheckArrival(int i) {
 void Executor::FinishRecv(int i) {
   const Step& s = (*steps_)[i];
   StepState& st = state_[i];
+  if (wire_) {
+    wire_->FinishRecv(i, st.slot >= 0 ? Slot(st.slot) : nullptr, st.recv->header().crc32c);
+    if (st.slot >= 0) free_slots_.push_back(st.slot);
+    st.slot = -1;
+    st.done = true;
+    ++done_count_;
+    return;
+  }
   if (s.op != StepOp::kRecvReduce) {
     // The transport verified the payload against the frame's CRC: it is these elements' CRC.
     written_crc_[i] = st.recv->header().crc32c;
@@ -515,6 +548,7 @@ void Executor::Pump(bool& progress) {
       if (!state_[i].send->Done()) break;
       const absl::Status status = state_[i].send->Wait(absl::InfiniteFuture());
       if (!status.ok()) return FailTransport(i, status);
+      if (wire_) wire_->SendDone(i);
       state_[i].done = true;
       ++done_count_;
       ++p.send_done;
@@ -736,6 +770,8 @@ uint32_t PlanSignature(const Plan& plan) {
   mix(static_cast<uint64_t>(plan.op));
   mix(static_cast<uint64_t>(plan.root));
   mix(plan.max_segment_bytes);
+  // Mixed in only when set, so uncompressed plans keep the signature they always had.
+  if (plan.compression != WireCompression::kNone) mix(static_cast<uint64_t>(plan.compression));
   return static_cast<uint32_t>(h ^ (h >> 32));
 }
 

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "crosslink/collectives/compression/wire_codec.h"
 
 namespace crosslink::collectives {
 
@@ -69,6 +70,10 @@ std::string DescribePlan(const Plan& plan) {
                                     plan.algorithm, CollectiveKindName(plan.kind), plan.world_size,
                                     plan.count, DataTypeName(plan.type), ReduceOpName(plan.op),
                                     plan.root, plan.max_segment_bytes);
+  if (plan.compression != WireCompression::kNone) {
+    out.insert(out.size() - 1,
+               absl::StrCat(" compression=", WireCompressionName(plan.compression)));
+  }
   for (size_t r = 0; r < plan.ranks.size(); ++r) {
     const std::vector<Step>& steps = plan.ranks[r];
     absl::StrAppendFormat(&out, "rank %u: %u steps\n", r, steps.size());

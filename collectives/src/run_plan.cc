@@ -5,7 +5,7 @@
 namespace crosslink::collectives::internal {
 
 absl::Status RunPlan(const CollectiveContext& context, const absl::StatusOr<Plan>& plan, void* data,
-                     const void* input, absl::Time deadline) {
+                     const void* input, absl::Time deadline, ErrorFeedback* error_feedback) {
   if (!plan.ok()) return plan.status();
   ExecuteArgs args;
   args.plan = &*plan;
@@ -16,6 +16,7 @@ absl::Status RunPlan(const CollectiveContext& context, const absl::StatusOr<Plan
   args.data = data;
   args.input = input;
   args.deadline = deadline;
+  args.error_feedback = error_feedback;
   return ExecutePlan(args);
 }
 

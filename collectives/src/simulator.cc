@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "crosslink/base/status_macros.h"
 #include "crosslink/collectives/algorithms.h"
+#include "crosslink/collectives/compression/wire_codec.h"
 #include "simulator_channel.h"
 
 namespace crosslink::collectives {
@@ -189,7 +190,7 @@ class Engine {
                                      ? std::max(start_s_, buf.Ready(s.offset, s.count, false))
                                      : rs.recv_done_s;
           ASSIGN_OR_RETURN(internal::Delivery d,
-                           ch.Send(ready_s, s.count * elem_bytes_, deadline_s_));
+                           ch.Send(ready_s, MessageBytes(s.count), deadline_s_));
           buf.Read(s.offset, s.count, d.done_s);
           rs.end_s = std::max(rs.end_s, d.done_s);
           ch.arrivals.push_back({d.arrival_s, s.count});
@@ -242,6 +243,12 @@ class Engine {
   const std::vector<int>& sats_;
   SimulatorOptions options_;
   size_t elem_bytes_;
+  // Bytes on the wire of a message of `count` elements: the plan's compressed layout for float32
+  // (wire_codec.h), else the elements themselves.
+  size_t MessageBytes(size_t count) const {
+    return plan_.compression != WireCompression::kNone ? WireBytes(plan_.compression, count)
+                                                       : count * elem_bytes_;
+  }
   double start_s_;
   double deadline_s_;
   std::vector<RankState> ranks_;

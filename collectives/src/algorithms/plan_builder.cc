@@ -45,6 +45,9 @@ Plan MakePlanShell(const PlanRequest& request, const char* algorithm, Collective
   plan.op = request.op;
   plan.root = request.root;
   plan.max_segment_bytes = request.max_segment_bytes;
+  if (kind == CollectiveKind::kAllreduce && request.type == DataType::kFloat32) {
+    plan.compression = request.compression;
+  }
   plan.ranks.resize(request.world_size);
   return plan;
 }

@@ -33,6 +33,9 @@ struct PlanRequest {
   // -1: fill every rank's step list (tests, simulators); r: fill only rank r's, which is all the
   // executor needs and keeps planning O(steps of one rank) on the latency-critical path.
   int only_rank = -1;
+  // Allreduce (ring and tree) of float32 only: how messages travel (Plan::compression); the
+  // other collectives and types ignore it.
+  WireCompression compression = WireCompression::kNone;
 };
 
 // Allreduce as a ring reduce-scatter then a ring allgather (Patarasuk & Yuan): 2(n-1) steps, each

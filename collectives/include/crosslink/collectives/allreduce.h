@@ -18,6 +18,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "crosslink/collectives/collective_context.h"
+#include "crosslink/collectives/compression/error_feedback.h"
+#include "crosslink/collectives/compression/wire_compression.h"
 #include "crosslink/collectives/cost_model.h"
 #include "crosslink/collectives/datatype.h"
 #include "crosslink/collectives/plan.h"
@@ -27,6 +29,12 @@ namespace crosslink::collectives {
 struct AllreduceOptions : CollectiveOptions {
   AllreduceAlgorithm algorithm = AllreduceAlgorithm::kAuto;
   LinkCostHints cost_hints;  // what kAuto believes about the links
+  // float32 only (other types travel as is): how messages travel, and this rank's residual for
+  // the buffer when error feedback is wanted (compression/wire_codec.h, error_feedback.h). Every
+  // rank must pass the same compression. The result is then within the codec's bound of the
+  // exact one (wire_codec.h) and still bit-identical on every rank.
+  WireCompression compression = WireCompression::kNone;
+  ErrorFeedback* error_feedback = nullptr;
 };
 
 absl::Status Allreduce(const CollectiveContext& context, void* buffer, size_t count, DataType type,

@@ -15,13 +15,20 @@
 // its frame carried, so forwarding either (the ring's next step) hands the transport a known CRC
 // (Connection::SendWithCrc) instead of making it read the payload once more.
 //
+// Compression (Plan::compression, float32 only): messages carry encoded values (wire_codec.h)
+// instead; every receive is staged and decoded (a reduce decodes and reduces in one pass), a
+// forward sends the received bytes and their CRC unchanged, and the rank that computes a final
+// value replaces it with its decoded encoding before sending it, so ranks stay bit-identical.
+// ExecuteArgs::error_feedback carries this rank's residual across calls. The uncompressed path
+// is untouched by it.
+//
 // Checks and failures. Every frame carries the job id, the collective's sequence number, its
 // chunk, and in FrameHeader::tag a 32-bit signature of (collective, algorithm, world size, count,
-// type, op, root, max_segment_bytes); every received header is checked. On the first failure a
-// rank sends a header-only abort frame (chunk kAbortChunk; the tag encodes the status code, the
-// rank that detected the problem and the rank at fault) to every peer it sends to in the plan,
-// and a rank that receives one fails with the same code and forwards it, so the failure floods
-// the plan's communication graph and no rank waits for a peer that gave up. Codes:
+// type, op, root, max_segment_bytes, compression); every received header is checked. On the
+// first failure a rank sends a header-only abort frame (chunk kAbortChunk; the tag encodes the
+// status code, the rank that detected the problem and the rank at fault) to every peer it sends to
+// in the plan, and a rank that receives one fails with the same code and forwards it, so the
+// failure floods the plan's communication graph and no rank waits for a peer that gave up. Codes:
 //   kInvalidArgument   ranks disagree on the collective's arguments (signature, count, chunk or
 //                      sequence mismatch, or a frame longer than expected), or bad arguments here;
 //                      the message names this rank and the rank whose frame disagreed.
@@ -52,6 +59,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "crosslink/collectives/compression/error_feedback.h"
 #include "crosslink/collectives/plan.h"
 #include "crosslink/collectives/transport/transport.h"
 
@@ -80,6 +88,9 @@ struct ExecuteArgs {
   // when input points at the destination itself).
   const void* input = nullptr;
   absl::Time deadline = absl::InfiniteFuture();
+  // Plans with compression only: this rank's residual for `data`, kept by the caller across
+  // steps (error_feedback.h); nullptr encodes without error feedback.
+  ErrorFeedback* error_feedback = nullptr;
 };
 
 // Runs args.plan->ranks[args.rank]. See the header comment for the status codes.

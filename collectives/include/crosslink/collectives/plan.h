@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "crosslink/collectives/compression/wire_compression.h"
 #include "crosslink/collectives/datatype.h"
 
 namespace crosslink::collectives {
@@ -67,6 +68,9 @@ struct Plan {
   ReduceOp op = ReduceOp::kSum;
   int root = 0;                  // kBroadcast's source rank; 0 otherwise
   size_t max_segment_bytes = 0;  // the segment limit the plan was cut with
+  // How float32 messages travel (compression/wire_codec.h); kNone for every other type. Part of
+  // the plan's signature. Offsets, counts and segments stay in float32 elements either way.
+  WireCompression compression = WireCompression::kNone;
   // ranks[r] is rank r's ordered step list. A plan made for one rank (PlanRequest::only_rank)
   // leaves the other lists empty.
   std::vector<std::vector<Step>> ranks;

@@ -5,7 +5,9 @@
 // Model. Each rank walks its plan in order, but times follow data dependencies as in the executor
 // (executor.h: receives posted ahead, sends queued as soon as their data is final):
 //   kSend       leaves once the range it carries is final (its last write done; an empty send
-//               once every earlier receive is done) and goes on the channel to the peer.
+//               once every earlier receive is done) and goes on the channel to the peer; its
+//               size is the plan's wire size (compression/wire_codec.h WireBytes when
+//               Plan::compression is set, else count * element size).
 //   kRecv       lands when the matching message (the i-th from that peer) has arrived and the
 //               range is free (earlier writes done, earlier sends of it serialised).
 //   kRecvReduce as kRecv, then count * element size / reduce_rate_Bps of reduction; a rank
