@@ -1,5 +1,5 @@
 // One suite for every transport backend: the contract of transport.h, checked the same way for
-// the in-process and the TCP transport.
+// the in-process, the TCP and the shared-memory transport.
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/time/clock.h"
 #include "crosslink/collectives/transport/inproc_transport.h"
+#include "crosslink/collectives/transport/shm_transport.h"
 #include "crosslink/collectives/transport/tcp_transport.h"
 #include "crosslink/collectives/transport/test_hooks.h"
 #include "crosslink/collectives/transport/transport.h"
@@ -55,6 +56,20 @@ Backend TcpBackend() {
                  [] {
                    // A port that was just listened on and closed again.
                    auto ctx = MakeTcpContext(99, kJob);
+                   EXPECT_TRUE(ctx.ok());
+                   return (*ctx)->address();
+                 }};
+}
+
+Backend ShmBackend() {
+  return Backend{"shm",
+                 [](int rank, uint64_t job) -> std::unique_ptr<Context> {
+                   auto ctx = MakeShmContext(rank, job);
+                   EXPECT_TRUE(ctx.ok()) << ctx.status();
+                   return std::move(ctx).value();
+                 },
+                 [] {
+                   auto ctx = MakeShmContext(99, kJob);
                    EXPECT_TRUE(ctx.ok());
                    return (*ctx)->address();
                  }};
@@ -312,7 +327,7 @@ TEST_P(TransportConformanceTest, MeshBuiltByConnectingFirstThenAccepting) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TransportConformanceTest,
-                         ::testing::Values(InProcBackend, TcpBackend),
+                         ::testing::Values(InProcBackend, TcpBackend, ShmBackend),
                          [](const auto& info) { return info.param().name; });
 
 TEST(InProcMeshTest, EveryRankReachesEveryOther) {

@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <queue>
+#include <utility>
 
 #include "absl/strings/str_format.h"
+#include "crosslink/base/status_macros.h"
 
 namespace crosslink::collectives {
 
@@ -21,6 +24,74 @@ absl::StatusOr<ContactPlanTimeline> ContactPlanTimeline::Create(
         sat_a, sat_b, n));
   }
   return ContactPlanTimeline(std::move(plan), sat_a, sat_b);
+}
+
+absl::StatusOr<ContactPlanTimeline> ContactPlanTimeline::CreateDetour(
+    std::shared_ptr<const linkmodel::ContactPlan> plan, int sat_a, int sat_b) {
+  ASSIGN_OR_RETURN(ContactPlanTimeline detour, Create(plan, sat_a, sat_b));
+  if (!detour.direct()) return detour;
+  // Routed over the same plan, with the direct link left out of the search (no copy of the
+  // plan: real ones carry megabytes of range samples).
+  detour.excluded_link_ = detour.link_;
+  detour.link_.reset();
+  detour.adjacency_.assign(plan->num_satellites(), {});
+  for (size_t i = 0; i < plan->links().size(); ++i) {
+    const linkmodel::Link& l = plan->links()[i];
+    if (static_cast<int>(i) == *detour.excluded_link_ || l.segments.empty()) continue;
+    detour.adjacency_[l.a].push_back({l.b, static_cast<int>(i)});
+    detour.adjacency_[l.b].push_back({l.a, static_cast<int>(i)});
+  }
+  for (const linkmodel::Link& l : plan->links()) {
+    for (const linkmodel::Segment& seg : l.segments) detour.boundaries_s_.push_back(seg.end_s);
+  }
+  std::sort(detour.boundaries_s_.begin(), detour.boundaries_s_.end());
+  detour.boundaries_s_.erase(std::unique(detour.boundaries_s_.begin(), detour.boundaries_s_.end()),
+                             detour.boundaries_s_.end());
+  const auto& names = plan->satellite_names();
+  detour.name_ = absl::StrFormat("%s - %s (detour)", names[sat_a], names[sat_b]);
+  return detour;
+}
+
+std::optional<linkmodel::Path> ContactPlanTimeline::DetourPath(double t_s) const {
+  // Dijkstra on latency, as ContactPlan::ShortestPath, over the links other than the excluded.
+  const int n = plan_->num_satellites();
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<double> cost(n, inf);
+  std::vector<std::pair<int, int>> via(n, {-1, -1});
+  using Item = std::pair<double, int>;
+  std::priority_queue<Item, std::vector<Item>, std::greater<>> queue;
+  cost[a_] = 0;
+  queue.push({0.0, a_});
+  while (!queue.empty()) {
+    const auto [c, u] = queue.top();
+    queue.pop();
+    if (c != cost[u]) continue;
+    if (u == b_) break;
+    for (const auto& [v, link] : adjacency_[u]) {
+      const linkmodel::Link& l = plan_->links()[link];
+      if (!plan_->Up(l.a, l.b, t_s)) continue;
+      const double next = c + plan_->LatencyAt(l.a, l.b, t_s).value_or(inf);
+      if (next < cost[v]) {
+        cost[v] = next;
+        via[v] = {u, link};
+        queue.push({next, v});
+      }
+    }
+  }
+  if (cost[b_] == inf) return std::nullopt;
+  linkmodel::Path path;
+  path.latency_s = cost[b_];
+  path.rate_bps = inf;
+  path.remaining_up_s = inf;
+  for (int v = b_; v != a_; v = via[v].first) {
+    path.satellites.push_back(v);
+    const linkmodel::Link& l = plan_->links()[via[v].second];
+    path.rate_bps = std::min(path.rate_bps, plan_->RateAt(l.a, l.b, t_s).value_or(0.0));
+    path.remaining_up_s = std::min(path.remaining_up_s, plan_->RemainingUp(l.a, l.b, t_s));
+  }
+  path.satellites.push_back(a_);
+  std::reverse(path.satellites.begin(), path.satellites.end());
+  return path;
 }
 
 ContactPlanTimeline::ContactPlanTimeline(std::shared_ptr<const linkmodel::ContactPlan> plan, int a,
@@ -70,7 +141,8 @@ LinkWindow ContactPlanTimeline::Routed(double t_s) const {
   const double next_change_s = (next == boundaries_s_.end() || *next >= plan_->duration_s())
                                    ? std::numeric_limits<double>::infinity()
                                    : *next;
-  std::optional<linkmodel::Path> path = plan_->ShortestPath(a_, b_, t_s);
+  std::optional<linkmodel::Path> path =
+      excluded_link_.has_value() ? DetourPath(t_s) : plan_->ShortestPath(a_, b_, t_s);
   if (!path.has_value()) {
     w.up = false;
     w.state = "no path";

@@ -192,6 +192,11 @@ std::shared_ptr<RecvHandle> LinkEmulator::Recv(absl::Span<std::byte> buffer) {
   return inner_->Recv(buffer);
 }
 
+std::shared_ptr<RecvHandle> LinkEmulator::RecvAllocated(
+    std::shared_ptr<std::vector<std::byte>> out) {
+  return inner_->RecvAllocated(std::move(out));
+}
+
 absl::Status LinkEmulator::status() const {
   {
     absl::MutexLock lock(&mu_);

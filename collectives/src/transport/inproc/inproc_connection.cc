@@ -41,8 +41,19 @@ std::shared_ptr<Handle> InProcConnection::Send(const FrameHeader& header_in,
 }
 
 std::shared_ptr<RecvHandle> InProcConnection::Recv(absl::Span<std::byte> buffer) {
+  return Post(
+      PostedRecv{buffer, std::make_shared<Completion>(channel_->recv_what[side_]), nullptr});
+}
+
+std::shared_ptr<RecvHandle> InProcConnection::RecvAllocated(
+    std::shared_ptr<std::vector<std::byte>> out) {
+  return Post(PostedRecv{absl::Span<std::byte>(),
+                         std::make_shared<Completion>(channel_->recv_what[side_]), std::move(out)});
+}
+
+std::shared_ptr<RecvHandle> InProcConnection::Post(PostedRecv recv) {
   Channel& ch = *channel_;
-  auto completion = std::make_shared<Completion>(ch.recv_what[side_]);
+  std::shared_ptr<Completion> completion = recv.completion;
   UnexpectedMessage message;
   bool corrupt = false;
   {
@@ -53,14 +64,13 @@ std::shared_ptr<RecvHandle> InProcConnection::Recv(absl::Span<std::byte> buffer)
       return completion;
     }
     if (in.unexpected.empty()) {
-      in.posted.push_back(PostedRecv{buffer, completion});
+      in.posted.push_back(std::move(recv));
       return completion;
     }
     message = std::move(in.unexpected.front());
     in.unexpected.pop_front();
     corrupt = std::exchange(in.corrupt_next, false);
   }
-  PostedRecv recv{buffer, completion};
   // A failure reaches the caller through `completion`; the returned status is the sender's.
   Deliver(side_, message.header, message.payload, recv, corrupt).IgnoreError();
   return completion;
@@ -70,6 +80,10 @@ absl::Status InProcConnection::Deliver(int to, const FrameHeader& header,
                                        absl::Span<const std::byte> payload, PostedRecv& recv,
                                        bool corrupt) {
   const std::string& where = *channel_->describe[to];
+  if (recv.allocated != nullptr) {
+    recv.allocated->resize(header.length);
+    recv.buffer = absl::MakeSpan(*recv.allocated);
+  }
   absl::Status error;
   if (header.length > recv.buffer.size()) {
     error = absl::InvalidArgumentError(absl::StrFormat(

@@ -18,6 +18,8 @@ namespace crosslink::collectives::inproc_internal {
 struct PostedRecv {
   absl::Span<std::byte> buffer;
   std::shared_ptr<Completion> completion;
+  // Set for RecvAllocated: `buffer` becomes this vector, sized when the message arrives.
+  std::shared_ptr<std::vector<std::byte>> allocated;
 };
 
 struct UnexpectedMessage {
@@ -54,6 +56,7 @@ class InProcConnection final : public Connection, public CorruptibleForTesting {
   std::shared_ptr<Handle> Send(const FrameHeader& header,
                                absl::Span<const std::byte> payload) override;
   std::shared_ptr<RecvHandle> Recv(absl::Span<std::byte> buffer) override;
+  std::shared_ptr<RecvHandle> RecvAllocated(std::shared_ptr<std::vector<std::byte>> out) override;
   void Close(absl::Status reason) override;
   absl::Status status() const override;
   std::string Describe() const override { return *channel_->describe[side_]; }
@@ -67,6 +70,7 @@ class InProcConnection final : public Connection, public CorruptibleForTesting {
   // Sets end `side`'s sticky error to `reason` and the other end's to kUnavailable, failing
   // their pending receives.
   void Fail(int side, absl::Status reason);
+  std::shared_ptr<RecvHandle> Post(PostedRecv recv);
 
   std::shared_ptr<Channel> channel_;
   const int side_;

@@ -76,7 +76,17 @@ std::shared_ptr<Handle> TcpConnection::Enqueue(SendOp op) {
 }
 
 std::shared_ptr<RecvHandle> TcpConnection::Recv(absl::Span<std::byte> buffer) {
-  auto completion = std::make_shared<Completion>(recv_what_);
+  return Post(PostedRecv{buffer, std::make_shared<Completion>(recv_what_), nullptr});
+}
+
+std::shared_ptr<RecvHandle> TcpConnection::RecvAllocated(
+    std::shared_ptr<std::vector<std::byte>> out) {
+  return Post(PostedRecv{absl::Span<std::byte>(), std::make_shared<Completion>(recv_what_),
+                         std::move(out)});
+}
+
+std::shared_ptr<RecvHandle> TcpConnection::Post(PostedRecv recv) {
+  std::shared_ptr<Completion> completion = recv.completion;
   Unexpected message;
   {
     absl::MutexLock lock(&mu_);
@@ -85,17 +95,21 @@ std::shared_ptr<RecvHandle> TcpConnection::Recv(absl::Span<std::byte> buffer) {
       return completion;
     }
     if (unexpected_.empty()) {
-      posted_.push_back(PostedRecv{buffer, completion});
+      posted_.push_back(std::move(recv));
       return completion;
     }
     message = std::move(unexpected_.front());
     unexpected_.pop_front();
   }
-  DeliverUnexpected(std::move(message), PostedRecv{buffer, completion});
+  DeliverUnexpected(std::move(message), std::move(recv));
   return completion;
 }
 
 void TcpConnection::DeliverUnexpected(Unexpected message, PostedRecv recv) {
+  if (recv.allocated != nullptr) {
+    recv.allocated->resize(message.header.length);
+    recv.buffer = absl::MakeSpan(*recv.allocated);
+  }
   if (message.header.length > recv.buffer.size()) {
     const absl::Status error = absl::InvalidArgumentError(absl::StrFormat(
         "%s: message of %d bytes (sequence %d chunk %d) is longer than the posted buffer of %d "
@@ -263,6 +277,10 @@ void TcpConnection::ReceiverLoop() {
     }
     if (recv.completion != nullptr) {
       // Zero copy: the payload goes straight into the caller's buffer.
+      if (recv.allocated != nullptr) {
+        recv.allocated->resize(header->length);
+        recv.buffer = absl::MakeSpan(*recv.allocated);
+      }
       absl::Status error;
       if (header->length > recv.buffer.size()) {
         error = absl::InvalidArgumentError(absl::StrFormat(

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -28,6 +29,7 @@ class TcpConnection final : public Connection, public CorruptibleForTesting {
                                       absl::Span<const std::byte> payload,
                                       uint32_t payload_crc32c) override;
   std::shared_ptr<RecvHandle> Recv(absl::Span<std::byte> buffer) override;
+  std::shared_ptr<RecvHandle> RecvAllocated(std::shared_ptr<std::vector<std::byte>> out) override;
   void Close(absl::Status reason) override;
   absl::Status status() const override;
   std::string Describe() const override { return *describe_; }
@@ -43,6 +45,8 @@ class TcpConnection final : public Connection, public CorruptibleForTesting {
   struct PostedRecv {
     absl::Span<std::byte> buffer;
     std::shared_ptr<Completion> completion;
+    // Set for RecvAllocated: `buffer` becomes this vector, sized when the header arrives.
+    std::shared_ptr<std::vector<std::byte>> allocated;
   };
   struct Unexpected {
     FrameHeader header;
@@ -50,6 +54,7 @@ class TcpConnection final : public Connection, public CorruptibleForTesting {
   };
 
   std::shared_ptr<Handle> Enqueue(SendOp op);
+  std::shared_ptr<RecvHandle> Post(PostedRecv recv);
   void SenderLoop();
   void ReceiverLoop();
   // Reads header.length bytes into `out`, checksumming piece by piece; kDataLoss on a CRC

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -26,6 +27,13 @@ class ContactPlanTimeline final : public LinkTimeline {
   static absl::StatusOr<ContactPlanTimeline> Create(
       std::shared_ptr<const linkmodel::ContactPlan> plan, int sat_a, int sat_b);
 
+  // The detour between sat_a and sat_b: the least-latency route of the plan that avoids their
+  // direct link (through relay satellites), for a connection that resumes while that link is
+  // down; down ("no path") when no such route is up. For a pair without a direct link it is the
+  // same as Create. Errors as Create.
+  static absl::StatusOr<ContactPlanTimeline> CreateDetour(
+      std::shared_ptr<const linkmodel::ContactPlan> plan, int sat_a, int sat_b);
+
   LinkWindow At(double t_s) const override;
   std::string Describe() const override { return name_; }
   // Whether the pair is a direct candidate link (else routed over several hops).
@@ -35,11 +43,17 @@ class ContactPlanTimeline final : public LinkTimeline {
   ContactPlanTimeline(std::shared_ptr<const linkmodel::ContactPlan> plan, int a, int b);
   LinkWindow Direct(double t_s) const;
   LinkWindow Routed(double t_s) const;
+  // The least-latency route avoiding excluded_link_ (CreateDetour).
+  std::optional<linkmodel::Path> DetourPath(double t_s) const;
 
   std::shared_ptr<const linkmodel::ContactPlan> plan_;
   int a_ = 0;
   int b_ = 0;
   std::optional<int> link_;
+  // CreateDetour: the direct link the route avoids, and the other links by satellite
+  // (neighbour, link index).
+  std::optional<int> excluded_link_;
+  std::vector<std::vector<std::pair<int, int>>> adjacency_;
   std::string name_;
   // Sorted segment boundaries of every link, for routed pairs.
   std::vector<double> boundaries_s_;

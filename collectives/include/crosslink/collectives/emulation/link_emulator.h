@@ -63,6 +63,7 @@ class LinkEmulator final : public Connection, public CorruptibleForTesting {
   std::shared_ptr<Handle> Send(const FrameHeader& header,
                                absl::Span<const std::byte> payload) override;
   std::shared_ptr<RecvHandle> Recv(absl::Span<std::byte> buffer) override;
+  std::shared_ptr<RecvHandle> RecvAllocated(std::shared_ptr<std::vector<std::byte>> out) override;
   void Close(absl::Status reason = absl::OkStatus()) override;
   absl::Status status() const override;
   std::string Describe() const override { return describe_; }

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -74,6 +75,12 @@ class Connection {
   // Posts a receive of the next message into `buffer` (borrowed until done). The message may be
   // shorter than the buffer (header().length says how long); longer is an error.
   virtual std::shared_ptr<RecvHandle> Recv(absl::Span<std::byte> buffer) = 0;
+  // Posts a receive of the next message into a buffer chosen when its header arrives: `*out` is
+  // resized to header().length and filled (kept alive by the caller until done). In line with
+  // Recv calls (one queue of posted receives). For a reader that must take whatever comes next
+  // without knowing its size, e.g. ResumableConnection reading acknowledgements while its user
+  // has posted no receive. Backends without it complete at once with kUnimplemented.
+  virtual std::shared_ptr<RecvHandle> RecvAllocated(std::shared_ptr<std::vector<std::byte>> out);
 
   // Fails every pending and later operation with `reason` (kUnavailable when OK is passed) and
   // tells the peer, whose operations then fail with kUnavailable. Idempotent.

@@ -1,0 +1,437 @@
+#include "shm_connection.h"
+
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "crosslink/collectives/transport/crc32c.h"
+#include "crosslink/collectives/transport/frame.h"
+
+namespace crosslink::collectives::shm_internal {
+namespace {
+
+// As over TCP (tcp_connection.cc): how long a payload waits in the ring for its receive to be
+// posted before the receiver moves it to an unexpected-message buffer. Leaving it in the ring
+// holds back a sender that runs ahead at no cost; the bound keeps any plan deadlock-free.
+constexpr absl::Duration kUnexpectedWait = absl::Milliseconds(50);
+
+// Every frame in a ring starts with a record word: the frame header follows, then either the
+// payload (kInline) or the payload's address in the sender's memory (kPull), which the receiver
+// reads with process_vm_readv and acknowledges through the ring's pulled counter.
+constexpr uint64_t kInline = 0;
+constexpr uint64_t kPull = 1;
+constexpr size_t kRecordBytes = sizeof(uint64_t) + kFrameHeaderBytes;
+
+}  // namespace
+
+ShmConnection::ShmConnection(std::unique_ptr<Connection> liveness, std::unique_ptr<Segment> segment,
+                             int side, int peer_rank, uint64_t job_id, std::string describe,
+                             size_t piece_bytes, size_t pull_min_bytes)
+    : liveness_(std::move(liveness)),
+      segment_(std::move(segment)),
+      side_(side),
+      peer_rank_(peer_rank),
+      job_id_(job_id),
+      piece_bytes_(piece_bytes > 0 ? piece_bytes : 256 << 10),
+      pull_min_bytes_(pull_min_bytes),
+      describe_(std::make_shared<const std::string>(std::move(describe))),
+      send_what_(std::make_shared<const std::string>(absl::StrCat("send on ", *describe_))),
+      recv_what_(std::make_shared<const std::string>(absl::StrCat("recv on ", *describe_))),
+      out_(segment_->ring(side)),
+      in_(segment_->ring(1 - side)) {
+  // Tells the peer's sender whether it may hand us large payloads by address.
+  segment_->ProbePeerMemory(side_);
+  sender_ = std::thread([this] { SenderLoop(); });
+  receiver_ = std::thread([this] { ReceiverLoop(); });
+  liveness_thread_ = std::thread([this] { LivenessLoop(); });
+}
+
+ShmConnection::~ShmConnection() {
+  Close(absl::UnavailableError(absl::StrCat(*describe_, ": connection destroyed")));
+  sender_.join();
+  receiver_.join();
+  liveness_thread_.join();
+}
+
+std::shared_ptr<Handle> ShmConnection::Send(const FrameHeader& header,
+                                            absl::Span<const std::byte> payload) {
+  return Enqueue(SendOp{header, payload, nullptr, /*crc_known=*/false});
+}
+
+std::shared_ptr<Handle> ShmConnection::SendWithCrc(const FrameHeader& header,
+                                                   absl::Span<const std::byte> payload,
+                                                   uint32_t payload_crc32c) {
+  SendOp op{header, payload, nullptr, /*crc_known=*/true};
+  op.header.crc32c = payload_crc32c;
+  return Enqueue(std::move(op));
+}
+
+std::shared_ptr<Handle> ShmConnection::Enqueue(SendOp op) {
+  auto completion = std::make_shared<Completion>(send_what_);
+  op.completion = completion;
+  absl::MutexLock lock(&mu_);
+  if (!status_.ok()) {
+    completion->Complete(status_);
+    return completion;
+  }
+  send_queue_.push_back(std::move(op));
+  return completion;
+}
+
+std::shared_ptr<RecvHandle> ShmConnection::Recv(absl::Span<std::byte> buffer) {
+  return Post(PostedRecv{buffer, std::make_shared<Completion>(recv_what_), nullptr});
+}
+
+std::shared_ptr<RecvHandle> ShmConnection::RecvAllocated(
+    std::shared_ptr<std::vector<std::byte>> out) {
+  return Post(PostedRecv{absl::Span<std::byte>(), std::make_shared<Completion>(recv_what_),
+                         std::move(out)});
+}
+
+std::shared_ptr<RecvHandle> ShmConnection::Post(PostedRecv recv) {
+  std::shared_ptr<Completion> completion = recv.completion;
+  Unexpected message;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!status_.ok()) {
+      completion->Complete(status_);
+      return completion;
+    }
+    if (unexpected_.empty()) {
+      posted_.push_back(std::move(recv));
+      return completion;
+    }
+    message = std::move(unexpected_.front());
+    unexpected_.pop_front();
+  }
+  DeliverUnexpected(std::move(message), std::move(recv));
+  return completion;
+}
+
+void ShmConnection::DeliverUnexpected(Unexpected message, PostedRecv recv) {
+  if (recv.allocated != nullptr) {
+    recv.allocated->resize(message.header.length);
+    recv.buffer = absl::MakeSpan(*recv.allocated);
+  }
+  if (message.header.length > recv.buffer.size()) {
+    const absl::Status error = absl::InvalidArgumentError(absl::StrFormat(
+        "%s: message of %d bytes (sequence %d chunk %d) is longer than the posted buffer of %d "
+        "bytes",
+        *describe_, message.header.length, message.header.sequence, message.header.chunk,
+        recv.buffer.size()));
+    Fail(error);
+    recv.completion->Complete(error);
+    return;
+  }
+  if (message.header.length > 0) {
+    std::memcpy(recv.buffer.data(), message.payload.get(), message.header.length);
+  }
+  recv.completion->Complete(absl::OkStatus(), &message.header);
+}
+
+bool ShmConnection::PeerGone() const {
+  return segment_->IsClosed(1 - side_) || liveness_lost_.load(std::memory_order_acquire);
+}
+
+bool ShmConnection::WriteRing(const std::byte* src, size_t n) {
+  const std::function<bool()> stop = [this] {
+    return failed_.load(std::memory_order_acquire) || PeerGone();
+  };
+  while (n > 0) {
+    if (!out_.WaitWritable(1, stop)) {
+      // The peer reads nothing more: fail at once (a receiver would drain first).
+      if (!failed_.load()) FailPeerGone("while sending");
+      return false;
+    }
+    const size_t k = std::min<uint64_t>({n, out_.Writable(), piece_bytes_});
+    out_.Write(src, k);
+    src += k;
+    n -= k;
+  }
+  return true;
+}
+
+bool ShmConnection::ReadRing(std::byte* dst, size_t n, uint32_t* crc, bool corrupt_first) {
+  const std::function<bool()> stop = [this] {
+    return failed_.load(std::memory_order_acquire) || PeerGone();
+  };
+  bool first = true;
+  while (n > 0) {
+    uint64_t readable = in_.Readable();
+    if (readable == 0) {
+      // Bytes the peer wrote before it closed are still delivered, as TCP delivers them before
+      // the end of stream; only an empty ring after the peer left ends the receive.
+      if (!in_.WaitReadable(1, stop) && (failed_.load() || in_.Readable() == 0)) return false;
+      readable = in_.Readable();
+    }
+    const size_t k = std::min<uint64_t>({n, readable, piece_bytes_});
+    in_.Read(dst, k);
+    if (corrupt_first && first) dst[0] ^= std::byte{0x01};
+    first = false;
+    // Checksummed now, while the piece just written is in this core's cache.
+    if (crc != nullptr) *crc = Crc32c(absl::MakeConstSpan(dst, k), *crc);
+    dst += k;
+    n -= k;
+  }
+  return true;
+}
+
+absl::Status ShmConnection::Pull(std::byte* dst, size_t n, uint64_t address, uint32_t* crc,
+                                 bool corrupt_first) {
+  const pid_t pid = static_cast<pid_t>(segment_->peer_pid(side_));
+  size_t done = 0;
+  while (done < n) {
+    const size_t k = std::min(n - done, piece_bytes_);
+    iovec local{dst + done, k};
+    iovec remote{reinterpret_cast<void*>(address + done), k};
+    const ssize_t got = ::process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    if (got <= 0) {
+      if (got < 0 && errno == EINTR) continue;
+      return absl::UnavailableError(absl::StrFormat(
+          "%s: cannot read the payload from peer rank %d (pid %d) after %d of %d bytes: %s",
+          *describe_, peer_rank_, pid, done, n, got < 0 ? std::strerror(errno) : "no progress"));
+    }
+    // The sender's Close completes its send at once, and its caller may then reuse the buffer:
+    // bytes read after the close flag went up are not the message. (The flag goes up before the
+    // send completes, so a piece read before it shows was read while still borrowed.)
+    if (segment_->IsClosed(1 - side_)) {
+      return absl::UnavailableError(
+          absl::StrFormat("%s: peer rank %d closed the connection after %d of %d payload bytes",
+                          *describe_, peer_rank_, done, n));
+    }
+    if (corrupt_first && done == 0) dst[0] ^= std::byte{0x01};
+    *crc = Crc32c(absl::MakeConstSpan(dst + done, static_cast<size_t>(got)), *crc);
+    done += static_cast<size_t>(got);
+  }
+  return absl::OkStatus();
+}
+
+void ShmConnection::SenderLoop() {
+  for (;;) {
+    SendOp op;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !send_queue_.empty() || !status_.ok();
+      };
+      mu_.Await(absl::Condition(&ready));
+      if (!status_.ok()) return;  // Fail() completed the queue
+      op = std::move(send_queue_.front());
+      send_queue_.pop_front();
+    }
+    FrameHeader& h = op.header;
+    h.job_id = job_id_;
+    h.length = op.payload.size();
+    if (!op.crc_known) h.crc32c = Crc32c(op.payload);
+    const bool pull =
+        pull_min_bytes_ > 0 && op.payload.size() >= pull_min_bytes_ && segment_->PeerCanRead(side_);
+    std::array<std::byte, kRecordBytes + sizeof(uint64_t)> record;
+    const uint64_t kind = pull ? kPull : kInline;
+    std::memcpy(record.data(), &kind, sizeof(kind));
+    const EncodedFrameHeader encoded = EncodeFrameHeader(h);
+    std::memcpy(record.data() + sizeof(kind), encoded.data(), encoded.size());
+    const uint64_t address = reinterpret_cast<uint64_t>(op.payload.data());
+    std::memcpy(record.data() + kRecordBytes, &address, sizeof(address));
+    bool sent = false;
+    if (pull) {
+      // The payload stays borrowed until the receiver has pulled it: the handle completes then.
+      const std::function<bool()> stop = [this] {
+        return failed_.load(std::memory_order_acquire) || PeerGone();
+      };
+      sent = WriteRing(record.data(), record.size()) && out_.WaitPulled(++pulls_sent_, stop);
+      if (!sent && !failed_.load()) FailPeerGone("while it read a payload from this process");
+    } else {
+      sent =
+          WriteRing(record.data(), kRecordBytes) && WriteRing(op.payload.data(), op.payload.size());
+    }
+    if (!sent) {
+      op.completion->Complete(status());
+      return;
+    }
+    op.completion->Complete(absl::OkStatus());
+  }
+}
+
+void ShmConnection::ReceiverLoop() {
+  std::array<std::byte, kRecordBytes> raw;
+  for (;;) {
+    uint64_t kind = 0;
+    uint64_t address = 0;
+    if (!ReadRing(raw.data(), raw.size(), nullptr, false)) {
+      if (!failed_.load()) FailPeerGone("");
+      return;
+    }
+    std::memcpy(&kind, raw.data(), sizeof(kind));
+    if (kind == kPull &&
+        !ReadRing(reinterpret_cast<std::byte*>(&address), sizeof(address), nullptr, false)) {
+      if (!failed_.load()) FailPeerGone("");
+      return;
+    }
+    if (kind != kInline && kind != kPull) {
+      Fail(absl::InvalidArgumentError(
+          absl::StrFormat("%s: unknown ring record kind %d", *describe_, kind)));
+      return;
+    }
+    absl::StatusOr<FrameHeader> header =
+        DecodeFrameHeader(absl::MakeConstSpan(raw).subspan(sizeof(kind)), job_id_, *describe_);
+    if (!header.ok()) {
+      Fail(header.status());
+      return;
+    }
+    PostedRecv recv;
+    bool corrupt = false;
+    {
+      absl::MutexLock lock(&mu_);
+      auto posted_or_failed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !posted_.empty() || !status_.ok();
+      };
+      // The same rule as TCP's receiver (tcp_connection.cc): no wait for header-only frames nor
+      // while unclaimed messages are queued.
+      if (header->length > 0 && unexpected_.empty()) {
+        mu_.AwaitWithTimeout(absl::Condition(&posted_or_failed), kUnexpectedWait);
+      }
+      if (!status_.ok()) return;
+      corrupt = std::exchange(corrupt_next_, false);
+      if (!posted_.empty()) {
+        recv = std::move(posted_.front());
+        posted_.pop_front();
+      }
+    }
+    std::unique_ptr<std::byte[]> unexpected;
+    std::byte* out = nullptr;
+    if (recv.completion != nullptr) {
+      if (recv.allocated != nullptr) {
+        recv.allocated->resize(header->length);
+        recv.buffer = absl::MakeSpan(*recv.allocated);
+      }
+      if (header->length > recv.buffer.size()) {
+        const absl::Status error = absl::InvalidArgumentError(absl::StrFormat(
+            "%s: message of %d bytes (sequence %d chunk %d) is longer than the posted buffer of "
+            "%d bytes",
+            *describe_, header->length, header->sequence, header->chunk, recv.buffer.size()));
+        Fail(error);
+        recv.completion->Complete(error);
+        return;
+      }
+      out = recv.buffer.data();
+    } else {
+      unexpected.reset(new std::byte[header->length]);
+      out = unexpected.get();
+    }
+    uint32_t crc = 0;
+    if (kind == kPull) {
+      absl::Status pulled = Pull(out, header->length, address, &crc, corrupt);
+      if (pulled.ok()) in_.SignalPulled();
+      if (!pulled.ok()) {
+        Fail(pulled);
+        if (recv.completion != nullptr) recv.completion->Complete(status());
+        return;
+      }
+    } else if (!ReadRing(out, header->length, &crc, corrupt)) {
+      if (!failed_.load()) {
+        FailPeerGone(absl::StrFormat("in the payload of a %d-byte message (sequence %d chunk %d)",
+                                     header->length, header->sequence, header->chunk));
+      }
+      if (recv.completion != nullptr) recv.completion->Complete(status());
+      return;
+    }
+    if (corrupt && header->length == 0) crc ^= 1;
+    if (absl::Status error = CheckPayloadCrc(*header, crc, *describe_); !error.ok()) {
+      Fail(error);
+      if (recv.completion != nullptr) recv.completion->Complete(error);
+      return;
+    }
+    if (recv.completion != nullptr) {
+      recv.completion->Complete(absl::OkStatus(), &*header);
+      continue;
+    }
+    Unexpected message{*header, std::move(unexpected)};
+    {
+      absl::MutexLock lock(&mu_);
+      if (!status_.ok()) return;
+      if (posted_.empty()) {
+        unexpected_.push_back(std::move(message));
+        continue;
+      }
+      recv = std::move(posted_.front());
+      posted_.pop_front();
+    }
+    DeliverUnexpected(std::move(message), std::move(recv));
+  }
+}
+
+void ShmConnection::LivenessLoop() {
+  // Nothing travels on the socket after the handshake: this receive completes only when the
+  // peer's end closes (its process exited, or it closed the connection) or this end is closed.
+  std::byte unused[kFrameHeaderBytes];
+  std::shared_ptr<RecvHandle> watch = liveness_->Recv(absl::MakeSpan(unused));
+  const absl::Status ended = watch->Wait(absl::InfiniteFuture());
+  if (failed_.load()) return;  // this end closed first
+  {
+    absl::MutexLock lock(&mu_);
+    liveness_status_ = absl::UnavailableError(absl::StrFormat(
+        "%s: peer rank %d is gone (its liveness socket %s)", *describe_, peer_rank_,
+        ended.ok() ? "carried an unexpected frame" : absl::StrCat("ended: ", ended.message())));
+  }
+  liveness_lost_.store(true, std::memory_order_release);
+  segment_->ring(0).WakeAll();
+  segment_->ring(1).WakeAll();
+}
+
+void ShmConnection::FailPeerGone(const std::string& where) {
+  absl::Status reason;
+  {
+    absl::MutexLock lock(&mu_);
+    reason = liveness_status_;
+  }
+  if (reason.ok()) {
+    reason = absl::UnavailableError(
+        absl::StrFormat("%s: peer rank %d closed the connection", *describe_, peer_rank_));
+  }
+  if (!where.empty()) reason = absl::UnavailableError(absl::StrCat(reason.message(), " ", where));
+  Fail(std::move(reason));
+}
+
+void ShmConnection::Fail(absl::Status reason) {
+  std::deque<SendOp> sends;
+  std::deque<PostedRecv> recvs;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!status_.ok()) return;
+    status_ = std::move(reason);
+    sends.swap(send_queue_);
+    recvs.swap(posted_);
+    unexpected_.clear();
+    failed_.store(true, std::memory_order_release);
+  }
+  // The flag tells a live peer at once (and wakes every waiter of both rings, ours included);
+  // closing the socket tells it too, and ends our liveness thread.
+  segment_->SetClosed(side_);
+  liveness_->Close(absl::UnavailableError(absl::StrCat(*describe_, ": closed")));
+  const absl::Status sticky = status();
+  for (SendOp& op : sends) op.completion->Complete(sticky);
+  for (PostedRecv& r : recvs) r.completion->Complete(sticky);
+}
+
+void ShmConnection::Close(absl::Status reason) {
+  if (reason.ok()) reason = absl::UnavailableError(absl::StrCat(*describe_, ": closed"));
+  Fail(std::move(reason));
+}
+
+absl::Status ShmConnection::status() const {
+  absl::MutexLock lock(&mu_);
+  return status_;
+}
+
+void ShmConnection::CorruptNextReceiveForTesting() {
+  absl::MutexLock lock(&mu_);
+  corrupt_next_ = true;
+}
+
+}  // namespace crosslink::collectives::shm_internal

@@ -1,0 +1,116 @@
+// Internal: one shared-memory connection with its sender, receiver and liveness threads
+// (see shm_transport.h).
+#ifndef CROSSLINK_COLLECTIVES_SRC_TRANSPORT_SHM_SHM_CONNECTION_H_
+#define CROSSLINK_COLLECTIVES_SRC_TRANSPORT_SHM_SHM_CONNECTION_H_
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "crosslink/collectives/transport/completion.h"
+#include "crosslink/collectives/transport/test_hooks.h"
+#include "crosslink/collectives/transport/transport.h"
+#include "shm_ring.h"
+
+namespace crosslink::collectives::shm_internal {
+
+class ShmConnection final : public Connection, public CorruptibleForTesting {
+ public:
+  // `side` 0 is the connector (it writes ring 0), 1 the acceptor. `liveness` is the TCP connection
+  // the handshake went over; nothing more travels on it, its end of stream means the peer is gone.
+  ShmConnection(std::unique_ptr<Connection> liveness, std::unique_ptr<Segment> segment, int side,
+                int peer_rank, uint64_t job_id, std::string describe, size_t piece_bytes,
+                size_t pull_min_bytes);
+  ~ShmConnection() override;
+
+  std::shared_ptr<Handle> Send(const FrameHeader& header,
+                               absl::Span<const std::byte> payload) override;
+  std::shared_ptr<Handle> SendWithCrc(const FrameHeader& header,
+                                      absl::Span<const std::byte> payload,
+                                      uint32_t payload_crc32c) override;
+  std::shared_ptr<RecvHandle> Recv(absl::Span<std::byte> buffer) override;
+  std::shared_ptr<RecvHandle> RecvAllocated(std::shared_ptr<std::vector<std::byte>> out) override;
+  void Close(absl::Status reason) override;
+  absl::Status status() const override;
+  std::string Describe() const override { return *describe_; }
+  void CorruptNextReceiveForTesting() override;
+
+ private:
+  struct SendOp {
+    FrameHeader header;
+    absl::Span<const std::byte> payload;
+    std::shared_ptr<Completion> completion;
+    bool crc_known = false;
+  };
+  struct PostedRecv {
+    absl::Span<std::byte> buffer;
+    std::shared_ptr<Completion> completion;
+    // Set for RecvAllocated: `buffer` becomes this vector, sized when the header arrives.
+    std::shared_ptr<std::vector<std::byte>> allocated;
+  };
+  struct Unexpected {
+    FrameHeader header;
+    std::unique_ptr<std::byte[]> payload;
+  };
+
+  std::shared_ptr<Handle> Enqueue(SendOp op);
+  std::shared_ptr<RecvHandle> Post(PostedRecv recv);
+  void SenderLoop();
+  void ReceiverLoop();
+  void LivenessLoop();
+  // Copies `n` bytes into the outgoing ring, waiting for space; false (the connection failed)
+  // when it stopped first.
+  bool WriteRing(const std::byte* src, size_t n);
+  // Copies `n` bytes out of the incoming ring, checksumming each piece when `crc` is non-null;
+  // false when the connection failed or the peer left with fewer bytes in the ring.
+  bool ReadRing(std::byte* dst, size_t n, uint32_t* crc, bool corrupt_first);
+  // Copies `n` bytes from the peer's memory at `address` (a descriptor record), checksumming each
+  // piece; kUnavailable naming the errno when the peer's memory cannot be read.
+  absl::Status Pull(std::byte* dst, size_t n, uint64_t address, uint32_t* crc, bool corrupt_first);
+  // Receiver: fails the connection after the peer left (ring drained), naming what was cut.
+  void FailPeerGone(const std::string& where);
+  bool PeerGone() const;
+  void DeliverUnexpected(Unexpected message, PostedRecv recv);
+  void Fail(absl::Status reason);
+
+  const std::unique_ptr<Connection> liveness_;
+  const std::unique_ptr<Segment> segment_;
+  const int side_;
+  const int peer_rank_;
+  const uint64_t job_id_;
+  const size_t piece_bytes_;
+  // Payloads of at least this many bytes are pulled by the receiver from this process's memory
+  // (process_vm_readv: one copy instead of two) when the probe allowed it; 0: never.
+  const size_t pull_min_bytes_;
+  uint32_t pulls_sent_ = 0;  // sender thread only
+  const std::shared_ptr<const std::string> describe_;
+  const std::shared_ptr<const std::string> send_what_;
+  const std::shared_ptr<const std::string> recv_what_;
+  Ring& out_;
+  Ring& in_;
+
+  // Set by Fail (local) and by the liveness thread (peer's socket ended): waits check them.
+  std::atomic<bool> failed_{false};
+  std::atomic<bool> liveness_lost_{false};
+
+  mutable absl::Mutex mu_;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+  absl::Status liveness_status_ ABSL_GUARDED_BY(mu_);
+  std::deque<SendOp> send_queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<PostedRecv> posted_ ABSL_GUARDED_BY(mu_);
+  std::deque<Unexpected> unexpected_ ABSL_GUARDED_BY(mu_);  // never non-empty while posted_ is
+  bool corrupt_next_ ABSL_GUARDED_BY(mu_) = false;
+
+  std::thread sender_;
+  std::thread receiver_;
+  std::thread liveness_thread_;
+};
+
+}  // namespace crosslink::collectives::shm_internal
+
+#endif  // CROSSLINK_COLLECTIVES_SRC_TRANSPORT_SHM_SHM_CONNECTION_H_

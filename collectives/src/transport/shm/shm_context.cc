@@ -1,0 +1,204 @@
+// ShmContext: a TCP context whose connections are upgraded to shared memory when both ranks are
+// on one host (see shm_transport.h for the handshake).
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <deque>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "absl/synchronization/mutex.h"
+#include "crosslink/base/status_macros.h"
+#include "crosslink/collectives/transport/shm_transport.h"
+#include "shm_connection.h"
+#include "shm_ring.h"
+
+namespace crosslink::collectives {
+namespace {
+
+using shm_internal::Segment;
+using shm_internal::ShmConnection;
+
+// Handshake frames on the fresh TCP connection: the connector's offer carries the segment name
+// (empty: no offer), the acceptor's answer says in `chunk` whether it took it.
+constexpr uint32_t kOfferTag = 0x4F4D4853;   // "SHMO"
+constexpr uint32_t kAnswerTag = 0x414D4853;  // "SHMA"
+constexpr uint32_t kDeclined = 0;
+constexpr uint32_t kAccepted = 1;
+constexpr size_t kMaxOfferBytes = 256;  // a shm name is at most NAME_MAX (255) bytes
+// The accept thread polls its stop flag this often while no connection arrives.
+constexpr absl::Duration kAcceptPoll = absl::Milliseconds(50);
+
+uint64_t RandomNonce() {
+  std::random_device device;
+  return (static_cast<uint64_t>(device()) << 32) ^ device();
+}
+
+// Sends one handshake frame and waits for it, then receives the answer into `buffer`.
+absl::Status SendFrame(Connection& c, uint32_t tag, uint32_t chunk, std::string_view payload,
+                       absl::Time deadline) {
+  return c
+      .Send(FrameHeader{.chunk = chunk, .tag = tag},
+            absl::MakeConstSpan(reinterpret_cast<const std::byte*>(payload.data()), payload.size()))
+      ->Wait(deadline);
+}
+
+class ShmContextImpl final : public ShmContext {
+ public:
+  ShmContextImpl(int rank, uint64_t job_id, ShmOptions options, std::unique_ptr<Context> tcp)
+      : rank_(rank), job_id_(job_id), options_(std::move(options)), tcp_(std::move(tcp)) {
+    offer_.store(options_.offer);
+    accept_thread_ = std::thread([this] { AcceptLoop(); });
+  }
+
+  ~ShmContextImpl() override {
+    stopping_.store(true);
+    accept_thread_.join();
+  }
+
+  std::string address() const override { return tcp_->address(); }
+  void set_offer_shared_memory(bool offer) override { offer_.store(offer); }
+
+  absl::StatusOr<std::unique_ptr<Connection>> Connect(int peer_rank,
+                                                      const std::string& peer_address,
+                                                      absl::Time deadline) override;
+
+  absl::StatusOr<std::pair<int, std::unique_ptr<Connection>>> Accept(absl::Time deadline) override {
+    absl::MutexLock lock(&mu_);
+    auto arrived = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !accepted_.empty(); };
+    if (!mu_.AwaitWithDeadline(absl::Condition(&arrived), deadline)) {
+      return absl::DeadlineExceededError(absl::StrFormat(
+          "rank %d (shm/tcp %s): no connection arrived by the deadline", rank_, address()));
+    }
+    auto next = std::move(accepted_.front());
+    accepted_.pop_front();
+    return next;
+  }
+
+ private:
+  void AcceptLoop();
+  // The acceptor's half of the handshake; an error drops the connection (the connector then
+  // fails with kUnavailable).
+  absl::StatusOr<std::unique_ptr<Connection>> AnswerOffer(int peer_rank,
+                                                          std::unique_ptr<Connection> tcp);
+
+  const int rank_;
+  const uint64_t job_id_;
+  const ShmOptions options_;
+  const std::unique_ptr<Context> tcp_;
+  std::atomic<bool> offer_{true};
+  std::atomic<bool> stopping_{false};
+  std::thread accept_thread_;
+
+  absl::Mutex mu_;
+  std::deque<std::pair<int, std::unique_ptr<Connection>>> accepted_ ABSL_GUARDED_BY(mu_);
+};
+
+absl::StatusOr<std::unique_ptr<Connection>> ShmContextImpl::Connect(int peer_rank,
+                                                                    const std::string& peer_address,
+                                                                    absl::Time deadline) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> tcp,
+                   tcp_->Connect(peer_rank, peer_address, deadline));
+  const std::string what =
+      absl::StrFormat("rank %d -> rank %d (shm %s)", rank_, peer_rank, peer_address);
+  std::unique_ptr<Segment> segment;
+  if (offer_.load()) {
+    const std::string name =
+        absl::StrFormat("/crosslink-%016x-%d-%d-%016x", job_id_, rank_, peer_rank, RandomNonce());
+    absl::StatusOr<std::unique_ptr<Segment>> created =
+        Segment::Create(name, job_id_, rank_, peer_rank, options_.ring_bytes);
+    // No /dev/shm (or it is full): the connection stays on TCP, which works everywhere.
+    if (created.ok()) {
+      segment = std::move(created).value();
+      segment->PublishProcess(/*side=*/0);
+    }
+  }
+  const absl::Time handshake_deadline =
+      std::min(deadline, absl::Now() + options_.handshake_timeout);
+  std::array<std::byte, kMaxOfferBytes> answer_bytes;
+  // Posted first, so the answer goes straight into it.
+  std::shared_ptr<RecvHandle> answer = tcp->Recv(absl::MakeSpan(answer_bytes));
+  absl::Status sent =
+      SendFrame(*tcp, kOfferTag, 0, segment ? segment->name() : "", handshake_deadline);
+  absl::Status answered = sent.ok() ? answer->Wait(handshake_deadline) : sent;
+  if (segment != nullptr) segment->Unlink();  // mapped by both ends now, or never will be
+  if (answered.ok() && answer->header().tag != kAnswerTag) {
+    answered = absl::InvalidArgumentError("the peer answered the offer with another frame");
+  }
+  if (!answered.ok()) {
+    tcp.reset();  // joins its threads before answer_bytes, which one may be writing, goes away
+    return absl::UnavailableError(
+        absl::StrCat(what, ": shared-memory handshake failed: ", answered.message()));
+  }
+  if (segment == nullptr || answer->header().chunk != kAccepted) return tcp;
+  return std::unique_ptr<Connection>(std::make_unique<ShmConnection>(
+      std::move(tcp), std::move(segment), /*side=*/0, peer_rank, job_id_, what,
+      options_.piece_bytes, options_.pull_min_bytes));
+}
+
+absl::StatusOr<std::unique_ptr<Connection>> ShmContextImpl::AnswerOffer(
+    int peer_rank, std::unique_ptr<Connection> tcp) {
+  const absl::Time deadline = absl::Now() + options_.handshake_timeout;
+  std::array<std::byte, kMaxOfferBytes> offer_bytes;
+  std::shared_ptr<RecvHandle> offer = tcp->Recv(absl::MakeSpan(offer_bytes));
+  if (absl::Status got = offer->Wait(deadline); !got.ok()) {
+    tcp.reset();  // joins its threads before offer_bytes, which one may be writing, goes away
+    return got;
+  }
+  if (offer->header().tag != kOfferTag) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(tcp->Describe(), ": expected a shared-memory offer"));
+  }
+  const std::string name(reinterpret_cast<const char*>(offer_bytes.data()), offer->header().length);
+  std::unique_ptr<Segment> segment;
+  if (!name.empty() && options_.accept) {
+    // Fails on another host (no such name in this /dev/shm): the connection stays TCP.
+    absl::StatusOr<std::unique_ptr<Segment>> opened =
+        Segment::Open(name, job_id_, peer_rank, rank_);
+    if (opened.ok()) {
+      segment = std::move(opened).value();
+      segment->PublishProcess(/*side=*/1);
+      segment->Unlink();  // both ends have it mapped: nothing is left if a process dies now
+    }
+  }
+  RETURN_IF_ERROR(
+      SendFrame(*tcp, kAnswerTag, segment != nullptr ? kAccepted : kDeclined, "", deadline));
+  if (segment == nullptr) return tcp;
+  std::string describe = absl::StrReplaceAll(tcp->Describe(), {{"(tcp ", "(shm "}});
+  return std::unique_ptr<Connection>(std::make_unique<ShmConnection>(
+      std::move(tcp), std::move(segment), /*side=*/1, peer_rank, job_id_, std::move(describe),
+      options_.piece_bytes, options_.pull_min_bytes));
+}
+
+void ShmContextImpl::AcceptLoop() {
+  while (!stopping_.load()) {
+    absl::StatusOr<std::pair<int, std::unique_ptr<Connection>>> accepted =
+        tcp_->Accept(absl::Now() + kAcceptPoll);
+    if (!accepted.ok()) continue;
+    const int peer_rank = accepted->first;
+    absl::StatusOr<std::unique_ptr<Connection>> connection =
+        AnswerOffer(peer_rank, std::move(accepted->second));
+    if (!connection.ok()) continue;  // dropped: the connector's handshake fails
+    absl::MutexLock lock(&mu_);
+    accepted_.emplace_back(peer_rank, std::move(connection).value());
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ShmContext>> MakeShmContext(int rank, uint64_t job_id,
+                                                           const ShmOptions& options) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Context> tcp, MakeTcpContext(rank, job_id, options.tcp));
+  return std::unique_ptr<ShmContext>(
+      std::make_unique<ShmContextImpl>(rank, job_id, options, std::move(tcp)));
+}
+
+bool IsSharedMemoryConnection(const Connection& connection) {
+  return dynamic_cast<const ShmConnection*>(&connection) != nullptr;
+}
+
+}  // namespace crosslink::collectives
