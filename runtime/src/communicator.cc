@@ -16,6 +16,7 @@
 #include "crosslink/collectives/transport/tcp_transport.h"
 #include "crosslink/linkmodel/scenario_builder.h"
 #include "crosslink/runtime/launch_env.h"
+#include "data_transport.h"
 #include "embedded_coordinator.h"
 
 namespace crosslink::runtime {
@@ -74,9 +75,11 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
   comm->transport_job_id_ = TransportJobId(options.job_token);
   Impl& impl = *comm->impl_;
 
-  collectives::TcpOptions tcp;
-  tcp.listen_host = options.listen_host;
-  ASSIGN_OR_RETURN(impl.context, collectives::MakeTcpContext(rank, comm->transport_job_id_, tcp));
+  // TCP, upgraded to shared memory between ranks of this host when the job wants it.
+  ASSIGN_OR_RETURN(std::unique_ptr<collectives::ShmContext> data_context,
+                   MakeDataContext(rank, comm->transport_job_id_, options));
+  collectives::ShmContext& shm_context = *data_context;
+  impl.context = std::move(data_context);
 
   // Before this rank registers with it (the other ranks' Register waits for it to come up).
   if (options.host_coordinator && rank == 0) {
@@ -110,6 +113,8 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
   // Full mesh: every rank connects to the ranks above it, then accepts the ones below. The
   // transport's accept thread takes connections before Accept is called, so the connects of all
   // ranks proceed at once and no rank waits for another to reach its accept loop.
+  SetSharedMemoryOffer(shm_context, options.transport,
+                       options.ideal || IsIdealScenarioText(world.scenario_text));
   impl.connections.resize(n);
   for (int p = rank + 1; p < n; ++p) {
     ASSIGN_OR_RETURN(impl.connections[p],
@@ -134,6 +139,8 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
     }
     impl.connections[peer_rank] = std::move(connection);
   }
+
+  impl.transport_summary = SummarizeTransports(impl.connections);
 
   // The scenario: the coordinator serves every rank the same text.
   impl.emulators.assign(n, nullptr);
@@ -195,6 +202,8 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
       impl.connections[p] = std::move(emulator);
     }
     comm->scenario_ = std::move(scenario);
+    // In cut mode, cut links resume instead of failing (communicator_reconnect.h).
+    RETURN_IF_ERROR(EnableResume(*comm, impl, options, world.data_addresses));
   }
   impl.raw_connections.assign(n, nullptr);
   for (int p = 0; p < n; ++p) impl.raw_connections[p] = impl.connections[p].get();
@@ -224,6 +233,9 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::CreateFromEnvironmen
   RETURN_IF_ERROR(ApplyCoordinatorEnvironment(env, ProcessEnv(), options));
   if (const char* host = std::getenv("CROSSLINK_LISTEN_HOST"); host != nullptr && *host != '\0') {
     options.listen_host = host;
+  }
+  if (const char* t = std::getenv("CROSSLINK_TRANSPORT"); t != nullptr && *t != '\0') {
+    ASSIGN_OR_RETURN(options.transport, ParseDataTransport(t));
   }
   if (const char* mode = std::getenv("CROSSLINK_OUTAGE_MODE"); mode != nullptr && *mode != '\0') {
     const std::string value = mode;
@@ -298,6 +310,7 @@ int64_t Communicator::outages_met() const {
   for (collectives::LinkEmulator* emulator : impl_->emulators) {
     if (emulator != nullptr) outages += emulator->counters().outages_met;
   }
+  if (impl_->resumer != nullptr) outages += impl_->resumer->outages_met();
   return outages;
 }
 

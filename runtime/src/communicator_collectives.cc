@@ -6,14 +6,20 @@
 #include <limits>
 #include <string>
 
+#include "absl/base/call_once.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "communicator_impl.h"
 #include "crosslink/base/status_macros.h"
 #include "crosslink/collectives/algorithms.h"
+#include "crosslink/collectives/emulation/contact_plan_timeline.h"
 #include "crosslink/collectives/executor.h"
 #include "crosslink/runtime/communicator.h"
+#if CROSSLINK_RUNTIME_CUDA
+// Device buffers are staged through pinned host memory, each piece one host collective below.
+#include "crosslink/runtime/cuda/device_collectives.h"
+#endif
 
 namespace crosslink::runtime {
 
@@ -70,22 +76,31 @@ absl::StatusOr<Plan> MakePlan(CollectiveKind kind, AllreduceAlgorithm algorithm,
 
 }  // namespace
 
-collectives::LinkCostHints Communicator::CostHintsNow() const {
+collectives::LinkCostHints Communicator::AutoAlgorithmHints() const {
   if (clock_ == nullptr || world_size_ < 2) return kLoopbackHints;
-  // The ring's neighbours are the links a ring allreduce crosses from here; their slowest
-  // rate and longest latency are what the cost model needs.
-  const double t_s = clock_->OrbitNow();
-  collectives::LinkCostHints hints{0.0, std::numeric_limits<double>::infinity()};
-  for (int p : {(rank_ + 1) % world_size_, (rank_ + world_size_ - 1) % world_size_}) {
-    const auto& timeline = impl_->timelines[p];
-    if (timeline == nullptr) continue;
-    const collectives::LinkWindow window = timeline->At(t_s);
-    if (!window.up) continue;
-    hints.latency_s = std::max(hints.latency_s, window.latency_s);
-    if (window.rate_bps > 0) hints.rate_bps = std::min(hints.rate_bps, window.rate_bps);
-  }
-  if (!std::isfinite(hints.rate_bps)) hints.rate_bps = kLoopbackHints.rate_bps;
-  return hints;
+  // kAuto must pick the same algorithm on every rank: a rank choosing ring while its peers choose
+  // tree waits for messages that never come. Each rank's own links differ (one may just have
+  // come back from an outage), so the hints are a job constant instead: the slowest rate and
+  // longest latency over every ring link of the job at the clock's starting orbit time, computed
+  // by every rank from the same true plan. Following the links as they change is the
+  // contact-aware planner's job (it agrees on the orbit time through rank 0).
+  absl::call_once(impl_->job_hints_once, [this] {
+    collectives::LinkCostHints hints{0.0, std::numeric_limits<double>::infinity()};
+    const double t_s = clock_->orbit_start_s();
+    for (int a = 0; a < world_size_; ++a) {
+      const int b = (a + 1) % world_size_;
+      auto timeline = collectives::ContactPlanTimeline::Create(true_plan_, rank_satellites_[a],
+                                                               rank_satellites_[b]);
+      if (!timeline.ok()) continue;  // two ranks on one satellite: no crosslink between them
+      const collectives::LinkWindow window = timeline->At(t_s);
+      if (!window.up) continue;
+      hints.latency_s = std::max(hints.latency_s, window.latency_s);
+      if (window.rate_bps > 0) hints.rate_bps = std::min(hints.rate_bps, window.rate_bps);
+    }
+    if (!std::isfinite(hints.rate_bps)) hints.rate_bps = kLoopbackHints.rate_bps;
+    impl_->job_hints = hints;
+  });
+  return impl_->job_hints;
 }
 
 absl::Status Communicator::Run(const Call& call, const CollectiveOptions& options) {
@@ -113,11 +128,39 @@ absl::Status Communicator::Run(const Call& call, const CollectiveOptions& option
   request.root = call.root;
   if (options.max_segment_bytes > 0) request.max_segment_bytes = options.max_segment_bytes;
   request.only_rank = rank_;
-  const Impl::PlanKey key{static_cast<int>(call.kind), static_cast<int>(call.algorithm), call.count,
-                          static_cast<int>(call.type), static_cast<int>(call.op),        call.root,
-                          request.max_segment_bytes};
+  if (call.kind == CollectiveKind::kAllreduce) request.compression = options.compression;
+  // Deadline-bounded partial allreduce: agree on the participants before any data moves
+  // (communicator_partial.cc). A rank left out returns here with its buffer untouched.
+  PartialAllreduce partial;
+  if (call.kind == CollectiveKind::kAllreduce && options.min_participants > 0) {
+    partial =
+        PreparePartialAllreduce(*this, *impl_,
+                                {options.algorithm, call.contact_aware, call.count, call.type,
+                                 call.op, request.max_segment_bytes, options.min_participants},
+                                sequence, start, deadline);
+    if (!partial.status.ok()) {
+      absl::Status status(partial.status.code(),
+                          absl::StrCat(what, ": ", partial.status.message()));
+      absl::MutexLock lock(&impl_->state_mu);
+      impl_->last_stats = {.sequence = sequence,
+                           .algorithm = "partial_allreduce",
+                           .contributors = partial.contributors,
+                           .participants = partial.participants,
+                           .elapsed = absl::Now() - start};
+      if (!partial.mesh_in_step) impl_->broken = status;
+      return status;
+    }
+  }
+  const Impl::PlanKey key{static_cast<int>(call.kind),
+                          static_cast<int>(call.algorithm),
+                          call.count,
+                          static_cast<int>(call.type),
+                          static_cast<int>(call.op),
+                          call.root,
+                          request.max_segment_bytes,
+                          static_cast<int>(request.compression)};
   const Plan* chosen = nullptr;
-  if (call.contact_aware) {
+  if (call.contact_aware && !partial.subset) {
     ContactAwareCall shape;
     shape.algorithm = call.algorithm;
     shape.count = call.count;
@@ -134,7 +177,7 @@ absl::Status Communicator::Run(const Call& call, const CollectiveOptions& option
     chosen = *planned;
   }
   auto it = impl_->plans.find(key);
-  if (chosen == nullptr && it == impl_->plans.end()) {
+  if (chosen == nullptr && !partial.subset && it == impl_->plans.end()) {
     absl::StatusOr<Plan> plan = MakePlan(call.kind, call.algorithm, request);
     if (!plan.ok()) {
       return absl::Status(plan.status().code(), absl::StrCat(what, ": ", plan.status().message()));
@@ -144,25 +187,47 @@ absl::Status Communicator::Run(const Call& call, const CollectiveOptions& option
     if (impl_->plans.size() >= 64) impl_->plans.clear();
     it = impl_->plans.emplace(key, *std::move(plan)).first;
   }
-  const Plan& plan = chosen != nullptr ? *chosen : it->second;
+  // The contact-aware and partial planners know nothing of compression: their plans get it here
+  // (a copy of the contact-aware one, which its cache shares across calls).
+  Plan compressed_copy;
+  if (call.kind == CollectiveKind::kAllreduce && call.type == DataType::kFloat32) {
+    partial.plan.compression = options.compression;
+    if (chosen != nullptr && chosen->compression != options.compression) {
+      compressed_copy = *chosen;
+      compressed_copy.compression = options.compression;
+      chosen = &compressed_copy;
+    }
+  }
+  const Plan& plan = partial.subset ? partial.plan : chosen != nullptr ? *chosen : it->second;
 
   const int64_t outages_before = outages_met();
+  const int64_t resent_before = MessagesResent(*impl_);  // communicator_reconnect.h
   collectives::ExecuteArgs args;
   args.plan = &plan;
-  args.rank = rank_;
-  args.connections = impl_->raw_connections;
+  args.rank = partial.subset ? partial.index : rank_;
+  args.connections = partial.subset ? partial.connections : impl_->raw_connections;
   args.job_id = transport_job_id_;
   args.sequence = sequence;
   args.data = call.data;
   args.input = call.input;
   args.deadline = deadline;
+  args.error_feedback = options.error_feedback;
   absl::Status status = collectives::ExecutePlan(args);
+  if (!status.ok() && partial.subset) {
+    // The executor names plan ranks; say which real ranks they are.
+    status = absl::Status(status.code(), absl::StrCat("partial allreduce (", partial.description,
+                                                      "): ", status.message()));
+  }
 
   CollectiveStats stats;
   stats.sequence = sequence;
   stats.algorithm = plan.algorithm;
   stats.outages_met = outages_met() - outages_before;
+  stats.chunks_resent = MessagesResent(*impl_) - resent_before;
   stats.elapsed = absl::Now() - start;
+  stats.contributors =
+      partial.contributors.empty() ? std::vector<bool>(world_size_, true) : partial.contributors;
+  stats.participants = partial.contributors.empty() ? world_size_ : partial.participants;
   if (call.contact_aware && status.ok() && clock_ != nullptr) {
     impl_->last_contact_aware_orbit_s = clock_->OrbitAt(absl::Now()) - clock_->OrbitAt(start);
   }
@@ -213,6 +278,9 @@ absl::Status Communicator::Run(const Call& call, const CollectiveOptions& option
 
 absl::Status Communicator::Allreduce(void* data, size_t count, DataType type, ReduceOp op,
                                      const CollectiveOptions& options) {
+#if CROSSLINK_RUNTIME_CUDA
+  if (IsDeviceBuffer(data)) return DeviceAllreduce(*this, data, count, type, op, options);
+#endif
   Call call;
   call.kind = CollectiveKind::kAllreduce;
   call.algorithm = options.algorithm;
@@ -220,7 +288,7 @@ absl::Status Communicator::Allreduce(void* data, size_t count, DataType type, Re
   call.contact_aware = options.contact_aware && impl_->predicted_plan != nullptr;
   if (call.algorithm == AllreduceAlgorithm::kAuto && !call.contact_aware) {
     call.algorithm = collectives::ChooseAllreduceAlgorithm(
-        world_size_, count * collectives::DataTypeSize(type), CostHintsNow());
+        world_size_, count * collectives::DataTypeSize(type), AutoAlgorithmHints());
   }
   call.count = count;
   call.type = type;
@@ -231,6 +299,9 @@ absl::Status Communicator::Allreduce(void* data, size_t count, DataType type, Re
 
 absl::Status Communicator::ReduceScatter(void* data, size_t count, DataType type, ReduceOp op,
                                          const CollectiveOptions& options) {
+#if CROSSLINK_RUNTIME_CUDA
+  if (IsDeviceBuffer(data)) return DeviceReduceScatter(*this, data, count, type, op, options);
+#endif
   Call call;
   call.kind = CollectiveKind::kReduceScatter;
   call.count = count;
@@ -242,6 +313,11 @@ absl::Status Communicator::ReduceScatter(void* data, size_t count, DataType type
 
 absl::Status Communicator::Allgather(const void* input, void* output, size_t count_per_rank,
                                      DataType type, const CollectiveOptions& options) {
+#if CROSSLINK_RUNTIME_CUDA
+  if (IsDeviceBuffer(output) || IsDeviceBuffer(input)) {
+    return DeviceAllgather(*this, input, output, count_per_rank, type, options);
+  }
+#endif
   Call call;
   call.kind = CollectiveKind::kAllgather;
   call.count = count_per_rank * static_cast<size_t>(world_size_);
@@ -257,6 +333,9 @@ absl::Status Communicator::Broadcast(void* data, size_t count, DataType type, in
     return absl::InvalidArgumentError(absl::StrCat("rank ", rank_, " broadcast: root ", root,
                                                    " outside a world of ", world_size_));
   }
+#if CROSSLINK_RUNTIME_CUDA
+  if (IsDeviceBuffer(data)) return DeviceBroadcast(*this, data, count, type, root, options);
+#endif
   Call call;
   call.kind = CollectiveKind::kBroadcast;
   call.count = count;

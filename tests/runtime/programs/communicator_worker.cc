@@ -6,7 +6,9 @@
 //   kill VICTIM       one good allreduce, then rank VICTIM kills itself with SIGKILL while the
 //                     others keep allreducing;
 //   cut SECONDS       allreduces of 1 MiB with outages in cut mode (CROSSLINK_OUTAGE_MODE=cut)
-//                     until one fails or SECONDS pass.
+//                     and resume disabled (CROSSLINK_RESUME=0) until one fails or SECONDS pass;
+//   resume SECONDS    the same with resume on: every allreduce must succeed and be exact; the
+//                     message reports "N allreduces, R chunks resent, O outages".
 // Each rank prints "result: CODE after S s: MESSAGE" (CODE as absl spells it, OK on success) and
 // exits 0 on success, 1 on a collective error, 2 on a usage or setup error. Collectives run with
 // a 20 s timeout, so the test can tell a prompt failure from a deadline.
@@ -60,7 +62,8 @@ int main(int argc, char** argv) {
   }
   const std::string mode = argv[1];
   const long arg = std::atol(argv[2]);
-  if (mode == "cut") setenv("CROSSLINK_OUTAGE_MODE", "cut", 1);
+  if (mode == "cut" || mode == "resume") setenv("CROSSLINK_OUTAGE_MODE", "cut", 1);
+  if (mode == "cut") setenv("CROSSLINK_RESUME", "0", 1);
   auto comm = Communicator::CreateFromEnvironment(absl::Seconds(60));
   if (!comm.ok()) {
     std::fprintf(stderr, "setup: %s\n", comm.status().ToString().c_str());
@@ -85,6 +88,20 @@ int main(int argc, char** argv) {
   } else if (mode == "cut") {
     const absl::Time stop = start + absl::Seconds(arg);
     while (status.ok() && absl::Now() < stop) status = CheckedAllreduce(**comm, 1 << 18, options);
+  } else if (mode == "resume") {
+    const absl::Time stop = start + absl::Seconds(arg);
+    int64_t allreduces = 0;
+    int64_t resent = 0;
+    while (status.ok() && absl::Now() < stop) {
+      status = CheckedAllreduce(**comm, 1 << 18, options);
+      ++allreduces;
+      resent += (*comm)->last_stats().chunks_resent;
+    }
+    if (status.ok()) {
+      std::printf("resume: %lld allreduces, %lld chunks resent, %lld outages\n",
+                  static_cast<long long>(allreduces), static_cast<long long>(resent),
+                  static_cast<long long>((*comm)->outages_met()));
+    }
   } else {
     std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
     return 2;

@@ -45,6 +45,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "crosslink/collectives/compression/error_feedback.h"
 #include "crosslink/collectives/compression/wire_compression.h"
 #include "crosslink/collectives/cost_model.h"
 #include "crosslink/collectives/datatype.h"
@@ -57,6 +58,14 @@
 #include "crosslink/runtime/membership.h"
 
 namespace crosslink::runtime {
+
+// How the data connections between ranks of one host travel (ranks on other hosts always use
+// TCP): shared memory (collectives/transport/shm_transport.h) or loopback TCP.
+enum class DataTransport {
+  kAuto,  // shared memory for ideal jobs, TCP when a LinkEmulator plays a scenario
+  kTcp,   // never shared memory
+  kShm,   // shared memory whenever the peer is on this host, emulated jobs included
+};
 
 struct CommunicatorOptions {
   int rank = 0;
@@ -71,8 +80,13 @@ struct CommunicatorOptions {
   // folder); its text always comes from the coordinator, so every rank plays the same scenario.
   std::filesystem::path scenario_path;
   // What an emulated outage does to a message: wait for the link (kHold) or fail the connection
-  // (kCut: the collective fails with kUnavailable naming the link and the orbit time).
+  // (kCut: with `resume` the link is re-established and the collective only delayed; without,
+  // the collective fails with kUnavailable naming the link and the orbit time).
   collectives::OutageMode outage_mode = collectives::OutageMode::kHold;
+  // With kCut: a cut link resumes instead of failing the collective (the transfer continues from
+  // the last acknowledged message once the link returns or a detour through relay satellites is
+  // up; runtime/src/communicator_reconnect.h). CROSSLINK_RESUME=0 in the environment disables it.
+  bool resume = true;
   // Ignore the job's scenario and run on plain TCP (the `ideal` case of crosslink-bench).
   bool ideal = false;
   // Joining (register, mesh, plans, clock) must finish within this time (kDeadlineExceeded).
@@ -90,14 +104,18 @@ struct CommunicatorOptions {
   // (not their data connections) once rank 0 destroys it. Ignored on the other ranks.
   bool host_coordinator = false;
   std::string coordinator_bind_address;
+  // Same-host data connections (CROSSLINK_TRANSPORT=auto|tcp|shm in CreateFromEnvironment).
+  // Ranks may differ: a connection uses shared memory only when both ends agree.
+  DataTransport transport = DataTransport::kAuto;
 };
 
 struct CollectiveOptions {
   // The collective fails with kDeadlineExceeded at min(deadline, start + timeout).
   absl::Duration timeout = absl::Minutes(5);
   absl::Time deadline = absl::InfiniteFuture();
-  // Allreduce only: kAuto picks ring or tree with the cost model (cost_model.h) from the link
-  // between this rank and its ring neighbours at the current orbit time.
+  // Allreduce only: kAuto picks ring or tree with the cost model (cost_model.h) from the job's
+  // ring links at the clock's starting orbit time (the slowest rate, the longest latency), so
+  // every rank makes the same choice; contact_aware follows the links as they change.
   collectives::AllreduceAlgorithm algorithm = collectives::AllreduceAlgorithm::kAuto;
   // Largest message the plan sends; 0 takes the planner's default (algorithms.h).
   size_t max_segment_bytes = 0;
@@ -112,17 +130,27 @@ struct CollectiveOptions {
   bool contact_aware = false;
   // Allreduce only: how float32 payloads travel (compression/wire_compression.h).
   collectives::WireCompression compression = collectives::WireCompression::kNone;
+  // With compression: this rank's error-feedback residual for the buffer, kept by the caller
+  // across steps, one per buffer (compression/error_feedback.h); nullptr: none.
+  collectives::ErrorFeedback* error_feedback = nullptr;
   // Allreduce only, deadline-bounded partial result: 0 means every rank must take part. With
   // min_participants = k > 0, ranks that stay unreachable past the deadline are left out and the
   // reachable ones (at least k) finish among themselves (CollectiveStats::contributors).
+  // Rank 0 decides through the coordinator once every rank is reachable or at a cutoff before the
+  // deadline (communicator_partial.cc); kAvg then divides by the number of contributors. A rank
+  // left out gets kUnavailable with its buffer unchanged, and last_stats() holds the contributors
+  // (so a training loop can re-sync from one of them); fewer than k reachable: kUnavailable on
+  // every rank, naming the unreachable ones; k above the world size: kInvalidArgument. None of
+  // these breaks the communicator: the next collective includes every rank again. Costs one
+  // agreement through the coordinator per allreduce (a few ms on one machine).
   int min_participants = 0;
 };
 
 // What the last collective met, for benchmarks and logs.
 struct CollectiveStats {
   uint64_t sequence = 0;
-  std::string algorithm;    // "ring_allreduce", ...
-  int64_t outages_met = 0;  // outages that held or cut a message of this rank's links
+  std::string algorithm;      // "ring_allreduce", ...
+  int64_t outages_met = 0;    // outages that held or cut a message of this rank's links
   int64_t chunks_resent = 0;  // messages sent again after a link broke mid-collective
   // Ranks whose data the result holds (contributors[r] for rank r; identical on every
   // participant) and how many they are; every rank for a complete collective.
@@ -141,7 +169,8 @@ class Communicator {
 
   // Create() with options read from the launcher's environment (launch_env.h: RANK, WORLD_SIZE,
   // MASTER_ADDR, MASTER_PORT, CROSSLINK_JOB_TOKEN, CROSSLINK_SCENARIO), plus
-  // CROSSLINK_OUTAGE_MODE=hold|cut (default hold), CROSSLINK_LISTEN_HOST (default 127.0.0.1),
+  // CROSSLINK_OUTAGE_MODE=hold|cut (default hold), CROSSLINK_RESUME=0 (resume = false),
+  // CROSSLINK_LISTEN_HOST (default 127.0.0.1),
   // CROSSLINK_COORDINATOR=embedded|external|auto (host_coordinator: "embedded" makes rank 0 host
   // the coordinator on MASTER_ADDR:MASTER_PORT, "external" expects one running there, as
   // crosslink-run's; "auto", the default, embeds under Slurm and Open MPI, which run none) and
@@ -182,6 +211,9 @@ class Communicator {
   CollectiveStats last_stats() const;
   // Outages met so far by this rank's emulated links (0 without a scenario).
   int64_t outages_met() const;
+  // How this rank's data connections travel, e.g. "shm to 3 ranks" or "shm to 2 ranks, tcp to 1
+  // rank"; fixed after Create.
+  const std::string& transport_summary() const;
 
   // The newest membership view from the coordinator's heartbeats.
   Membership membership() const;
@@ -210,7 +242,7 @@ class Communicator {
   absl::Status Run(const Call& call, const CollectiveOptions& options);
   void OnMembershipChange(const Membership& membership);
   void OnHeartbeatError(const absl::Status& status);
-  collectives::LinkCostHints CostHintsNow() const;
+  collectives::LinkCostHints AutoAlgorithmHints() const;
 
   int rank_ = 0;
   int world_size_ = 1;
