@@ -9,17 +9,24 @@
 #   .gpu-deps/usr/src/googletest                            GoogleTest 1.12 sources; gpu_check.sh
 #                                                           builds them with the GPU machine's own
 #                                                           compiler, so no libstdc++ mismatch
+#   .gpu-deps/usr/lib/x86_64-linux-gnu/cmake/grpc           gRPC 1.51 with Protobuf 3.21, protoc,
+#   .gpu-deps/usr/bin/{protoc,grpc_cpp_plugin}              the gRPC plugin, c-ares, RE2, OpenSSL
+#                                                           and zlib headers (the runtime layer)
 #
-# Symbolic links are replaced by copies of their targets, so that the folder survives tools that
-# copy only plain files (the runtime loader looks libraries up by their SONAME, a link here).
-# Usage: bench/gpu_deps.sh [--out DIR]    (about 15 MB; prints the folder on success)
+# Symbolic links are listed in links.txt and recreated by gpu_check.sh (see below).
+# Usage: bench/gpu_deps.sh [--out DIR]    (about 45 MB; prints the folder on success)
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${repo}/.gpu-deps"
 if [[ "${1:-}" == "--out" && -n "${2:-}" ]]; then out="$2"; fi
 
-packages=(libabsl-dev libabsl20220623 libtomlplusplus-dev libtomlplusplus3 googletest)
+packages=(libabsl-dev libabsl20220623 libtomlplusplus-dev libtomlplusplus3 googletest
+          # The runtime layer (the Communicator on device buffers, the hierarchical allreduce):
+          # gRPC, Protobuf with protoc and the gRPC plugin, and what gRPC's CMake config finds.
+          libgrpc++-dev libgrpc++1.51 libgrpc-dev libgrpc29 protobuf-compiler-grpc
+          libprotobuf-dev libprotobuf32 libprotobuf-lite32 protobuf-compiler libprotoc32
+          libc-ares-dev libc-ares2 libre2-dev libre2-9 libssl-dev libssl3 zlib1g-dev)
 
 debs="$(mktemp -d)"
 trap 'rm -rf "${debs}"' EXIT
@@ -35,19 +42,41 @@ mkdir -p "${out}"
 for deb in "${debs}"/*.deb; do
   dpkg -x "${deb}" "${out}"
 done
-find "${out}" -type l | while read -r link; do
-  target="$(readlink -f "${link}")"
-  if [[ -f "${target}" ]]; then
-    rm "${link}"
-    cp "${target}" "${link}"
-  fi
+# Symbolic links are recorded in .gpu-deps/links.txt ("<link> <target>", relative to the folder)
+# and removed, so the folder is plain files that survive any copy tool, and a library is carried
+# once rather than once per name (libgrpc.so, .so.29 and .so.29.0.0 would triple 7 MB).
+# bench/gpu_check.sh recreates the links on the GPU machine before it configures.
+: > "${out}/links.txt"
+(cd "${out}" && find . -type l -printf '%P\n' | sort) | while read -r link; do
+  printf '%s %s\n' "${link}" "$(readlink "${out}/${link}")" >> "${out}/links.txt"
+  rm "${out}/${link}"
 done
-# Documentation and man pages are not needed on the GPU machine.
+# Documentation and man pages are not needed on the GPU machine, nor static archives (every CMake
+# config here names the shared libraries), which would double the folder that travels.
 rm -rf "${out}/usr/share/doc" "${out}/usr/share/man"
+find "${out}" -name '*.a' -delete
+
+# Debian's RE2 has no CMake config, and gRPC's Findre2 then needs pkg-config, whose re2.pc names
+# /usr; a GPU machine may have neither. A config relative to this folder serves instead.
+mkdir -p "${out}/usr/lib/x86_64-linux-gnu/cmake/re2"
+cat > "${out}/usr/lib/x86_64-linux-gnu/cmake/re2/re2Config.cmake" <<'CONFIG'
+# Written by bench/gpu_deps.sh for Debian's libre2-dev, which ships no CMake config.
+get_filename_component(_re2_prefix "${CMAKE_CURRENT_LIST_DIR}/../../../.." ABSOLUTE)
+if(NOT TARGET re2::re2)
+  add_library(re2::re2 SHARED IMPORTED)
+  set_target_properties(re2::re2 PROPERTIES
+    IMPORTED_LOCATION "${_re2_prefix}/lib/x86_64-linux-gnu/libre2.so"
+    INTERFACE_INCLUDE_DIRECTORIES "${_re2_prefix}/include")
+endif()
+set(re2_FOUND TRUE)
+CONFIG
 
 for need in usr/lib/x86_64-linux-gnu/cmake/absl/abslConfig.cmake \
             usr/lib/x86_64-linux-gnu/cmake/tomlplusplus/tomlplusplusConfig.cmake \
-            usr/src/googletest/CMakeLists.txt; do
-  [[ -f "${out}/${need}" ]] || { echo "gpu_deps.sh: ${need} missing after unpacking" >&2; exit 1; }
+            usr/src/googletest/CMakeLists.txt \
+            usr/lib/x86_64-linux-gnu/cmake/grpc/gRPCConfig.cmake usr/bin/protoc \
+            usr/bin/grpc_cpp_plugin; do
+  [[ -f "${out}/${need}" ]] || grep -q "^${need} " "${out}/links.txt" ||
+    { echo "gpu_deps.sh: ${need} missing after unpacking" >&2; exit 1; }
 done
 echo "gpu_deps.sh: $(du -sh "${out}" | cut -f1) in ${out} ($(printf '%s ' "${packages[@]}"))"

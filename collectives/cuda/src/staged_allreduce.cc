@@ -123,11 +123,28 @@ absl::Status DeviceStagedAllreduce::Run(CollectiveContext& context, void* device
   // Every rank advances by the same amount whatever happens below, so the next collective's
   // sequence numbers agree even after a failure.
   context.sequence = base_sequence + segments;
-  const std::string what =
-      absl::StrFormat("DeviceStagedAllreduce(rank %d of %d, %s, %s, %u elements)", context.rank,
-                      context.world_size, DataTypeName(type), ReduceOpName(op), count);
-  if (!IsValidDataType(type) || !IsValidReduceOp(op)) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": invalid data type or reduce op"));
+  const std::string who = absl::StrFormat(
+      "DeviceStagedAllreduce(rank %d of %d, %s, %s, %u elements, sequence %u)", context.rank,
+      context.world_size, DataTypeName(type), ReduceOpName(op), count, base_sequence);
+  if (!IsValidReduceOp(op)) {
+    return absl::InvalidArgumentError(absl::StrCat(who, ": invalid reduce op"));
+  }
+  auto reduce = [&](size_t index, void* host, size_t n) -> absl::Status {
+    CollectiveContext segment_context = context;
+    segment_context.sequence = base_sequence + index;
+    return Allreduce(segment_context, host, n, type, op, options.allreduce);
+  };
+  return RunStaged(reduce, device_buffer, count, type, options.segment_bytes,
+                   options.allreduce.deadline, stream, who);
+}
+
+absl::Status DeviceStagedAllreduce::RunStaged(HostSegmentReduce reduce, void* device_buffer,
+                                              size_t count, DataType type, size_t segment_bytes,
+                                              absl::Time deadline, cudaStream_t stream,
+                                              std::string_view who) {
+  const std::string what(who);
+  if (!IsValidDataType(type)) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": invalid data type"));
   }
   if (count > 0 && !IsDevicePointer(device_buffer)) {
     return absl::InvalidArgumentError(
@@ -143,16 +160,17 @@ absl::Status DeviceStagedAllreduce::Run(CollectiveContext& context, void* device
   if (copies_pending_) {
     // An earlier call failed while copies were queued (say, behind a kernel that had not
     // finished): the staging buffer is theirs until they complete.
-    RETURN_IF_ERROR(WaitForStream(d2h_stream_, options.allreduce.deadline, what));
-    RETURN_IF_ERROR(WaitForStream(h2d_stream_, options.allreduce.deadline, what));
+    RETURN_IF_ERROR(WaitForStream(d2h_stream_, deadline, what));
+    RETURN_IF_ERROR(WaitForStream(h2d_stream_, deadline, what));
     copies_pending_ = false;
   }
+  const size_t segments = SegmentCount(count, type, segment_bytes);
   const size_t bytes = count * DataTypeSize(type);
   RETURN_IF_ERROR(ReservePinned(std::max<size_t>(bytes, 1)));
   RETURN_IF_ERROR(ReserveEvents(segments));
-  const size_t segment_elements = std::max<size_t>(1, options.segment_bytes / DataTypeSize(type));
-  absl::Status status = RunSegments(context, static_cast<std::byte*>(device_buffer), count, type,
-                                    op, options, segment_elements, segments, stream);
+  const size_t segment_elements = std::max<size_t>(1, segment_bytes / DataTypeSize(type));
+  absl::Status status = RunSegments(reduce, static_cast<std::byte*>(device_buffer), count, type,
+                                    deadline, segment_elements, segments, stream, what);
   if (!status.ok()) {
     // Copies may still be queued on the staging buffer. Waiting for them here could hang (they
     // may sit behind a kernel on the caller's stream that never ends), so the next Run waits
@@ -164,16 +182,13 @@ absl::Status DeviceStagedAllreduce::Run(CollectiveContext& context, void* device
   return status;
 }
 
-absl::Status DeviceStagedAllreduce::RunSegments(CollectiveContext& context, std::byte* device,
-                                                size_t count, DataType type, ReduceOp op,
-                                                const DeviceStagedAllreduceOptions& options,
+absl::Status DeviceStagedAllreduce::RunSegments(HostSegmentReduce reduce, std::byte* device,
+                                                size_t count, DataType type, absl::Time deadline,
                                                 size_t segment_elements, size_t segments,
-                                                cudaStream_t stream) {
+                                                cudaStream_t stream, std::string_view who) {
   const size_t element = DataTypeSize(type);
-  const uint64_t base_sequence = context.sequence - segments;
   auto segment_what = [&](size_t i, std::string_view step) {
-    return absl::StrFormat("DeviceStagedAllreduce(rank %d, segment %u of %u, sequence %u): %s",
-                           context.rank, i + 1, segments, base_sequence + i, step);
+    return absl::StrFormat("%s, segment %u of %u: %s", who, i + 1, segments, step);
   };
   RETURN_IF_ERROR(CudaStatus(cudaEventRecord(input_ready_, stream),
                              segment_what(0, "cudaEventRecord on the caller's stream")));
@@ -194,15 +209,11 @@ absl::Status DeviceStagedAllreduce::RunSegments(CollectiveContext& context, std:
   for (size_t i = 0; i < segments; ++i) {
     const size_t offset = i * segment_elements;
     const size_t n = offset < count ? std::min(segment_elements, count - offset) : 0;
-    RETURN_IF_ERROR(WaitForEvent(d2h_done_[i], options.allreduce.deadline,
-                                 segment_what(i, "device-to-host copy")));
-    CollectiveContext segment_context = context;
-    segment_context.sequence = base_sequence + i;
-    const absl::Status reduced =
-        Allreduce(segment_context, pinned_ + offset * element, n, type, op, options.allreduce);
+    RETURN_IF_ERROR(WaitForEvent(d2h_done_[i], deadline, segment_what(i, "device-to-host copy")));
+    const absl::Status reduced = reduce(i, pinned_ + offset * element, n);
     if (!reduced.ok()) {
-      return absl::Status(reduced.code(),
-                          absl::StrCat(segment_what(i, "host Allreduce"), ": ", reduced.message()));
+      return absl::Status(reduced.code(), absl::StrCat(segment_what(i, "host collective"), ": ",
+                                                       reduced.message()));
     }
     if (n > 0) {
       RETURN_IF_ERROR(
@@ -216,8 +227,7 @@ absl::Status DeviceStagedAllreduce::RunSegments(CollectiveContext& context, std:
   RETURN_IF_ERROR(
       CudaStatus(cudaStreamWaitEvent(stream, output_ready_, 0),
                  segment_what(segments - 1, "cudaStreamWaitEvent on the caller's stream")));
-  return WaitForEvent(output_ready_, options.allreduce.deadline,
-                      segment_what(segments - 1, "host-to-device copy"));
+  return WaitForEvent(output_ready_, deadline, segment_what(segments - 1, "host-to-device copy"));
 }
 
 }  // namespace crosslink::collectives::cuda

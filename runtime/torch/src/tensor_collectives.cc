@@ -11,6 +11,12 @@
 #include "absl/time/time.h"
 #include "crosslink/base/status_macros.h"
 #include "crosslink/torch/tensor_checks.h"
+#if CROSSLINK_RUNTIME_CUDA && CROSSLINK_TORCH_CUDA
+// Both the runtime (device_collectives.h) and libtorch have CUDA: CUDA tensors go to the
+// Communicator as they are, and it stages them itself.
+#include <c10/cuda/CUDAStream.h>
+#define CROSSLINK_TORCH_DEVICE_BUFFERS 1
+#endif
 
 namespace crosslink::torch {
 namespace {
@@ -19,10 +25,18 @@ using collectives::DataType;
 using collectives::ReduceOp;
 using runtime::CollectiveOptions;
 
-// The host buffer the Communicator borrows for `tensor`: the tensor itself on the CPU, a host
-// copy of a CUDA tensor (taken now, in the caller's stream order).
+// The buffer the Communicator borrows for `tensor`: the tensor itself on the CPU; for a CUDA
+// tensor, the tensor itself where the runtime takes device buffers (once the caller's current
+// stream has finished writing it, since the Communicator's copies follow only the legacy default
+// stream), else a host copy (taken now, in the caller's stream order).
 at::Tensor HostBuffer(const at::Tensor& tensor) {
-  return tensor.is_cpu() ? tensor : tensor.to(c10::Device(c10::kCPU));
+  if (tensor.is_cpu()) return tensor;
+#if CROSSLINK_TORCH_DEVICE_BUFFERS
+  c10::cuda::getCurrentCUDAStream(tensor.device().index()).synchronize();
+  return tensor;
+#else
+  return tensor.to(c10::Device(c10::kCPU));
+#endif
 }
 
 // Copies a staged result back into a device tensor; nothing to do for a CPU tensor.
@@ -100,7 +114,11 @@ absl::StatusOr<WorkHandle> TensorCollectives::AllgatherAsync(at::Tensor input, a
       absl::StrCat("world size ", world_size(), " x ", input.numel(), " input elements")));
   const at::Tensor host_input = HostBuffer(input);
   // The output's old contents do not matter: a CUDA output gets a fresh host buffer.
+#if CROSSLINK_TORCH_DEVICE_BUFFERS
+  at::Tensor host_output = output;
+#else
   at::Tensor host_output = output.is_cpu() ? output : at::empty_like(output, c10::kCPU);
+#endif
   return queue_.Enqueue(
       Describe("allgather", input, rank()),
       [this, output, host_input, host_output, type, options]() mutable -> absl::StatusOr<int> {

@@ -30,8 +30,10 @@
 
 #include <cstddef>
 #include <memory>
+#include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -65,6 +67,20 @@ class DeviceStagedAllreduce {
   absl::Status Run(CollectiveContext& context, void* device_buffer, size_t count, DataType type,
                    ReduceOp op, const DeviceStagedAllreduceOptions& options, cudaStream_t stream);
 
+  // The network step of one staged segment: reduces `count` elements at `host` (pinned memory
+  // holding segment `index` of SegmentCount) across the ranks, in place. Every rank is called
+  // with the same indices and counts, in order.
+  using HostSegmentReduce = absl::FunctionRef<absl::Status(size_t index, void* host, size_t count)>;
+
+  // Run's pipeline with the network step supplied by the caller, for owners of their own
+  // collective machinery (the runtime's Communicator runs each segment as one of its host
+  // collectives). Same contract as Run, except that sequence numbers are the caller's business;
+  // copies are bounded by `deadline`, `reduce` by whatever deadline it applies, and `who` (say
+  // "rank 3 allreduce #12") starts every error message.
+  absl::Status RunStaged(HostSegmentReduce reduce, void* device_buffer, size_t count, DataType type,
+                         size_t segment_bytes, absl::Time deadline, cudaStream_t stream,
+                         std::string_view who);
+
   // How many collectives (sequence numbers) Run uses for this buffer: ceil(bytes / segment),
   // at least 1.
   static size_t SegmentCount(size_t count, DataType type, size_t segment_bytes);
@@ -76,9 +92,9 @@ class DeviceStagedAllreduce {
   DeviceStagedAllreduce() = default;
   absl::Status ReservePinned(size_t bytes);
   absl::Status ReserveEvents(size_t n);
-  absl::Status RunSegments(CollectiveContext& context, std::byte* device, size_t count,
-                           DataType type, ReduceOp op, const DeviceStagedAllreduceOptions& options,
-                           size_t segment_elements, size_t segments, cudaStream_t stream);
+  absl::Status RunSegments(HostSegmentReduce reduce, std::byte* device, size_t count, DataType type,
+                           absl::Time deadline, size_t segment_elements, size_t segments,
+                           cudaStream_t stream, std::string_view who);
 
   int device_ = 0;
   cudaStream_t d2h_stream_ = nullptr;
