@@ -2,7 +2,7 @@
 //
 //   crosslink-bench allreduce [--ranks N] [--scenario FILE|ideal] --min-bytes A --max-bytes B
 //       [--step-factor F] [--iters K] [--warmup W] [--algo ring|tree|auto] [--csv OUT]
-//       [--plot OUT.png] [--baseline gloo] [--timeout SECONDS]
+//       [--plot OUT.png] [--baseline gloo] [--timeout SECONDS] [--transport tcp|shm|auto]
 //   crosslink-bench orbit ...   (allreduce along the orbit: bench/crosslink_bench_orbit.h)
 //
 // --algo naive-ring is the ring in rank order, waiting on every link it meets down (as NCCL or
@@ -14,22 +14,29 @@
 // (the code crosslink-run runs); with RANK set (crosslink-run, or by hand) it is one rank. Rank 0
 // prints the table: nccl-tests' columns (GB/s = 10^9 bytes/s, busbw = algbw * 2(n-1)/n) plus the
 // ring lower bound for the links in use (bench/lib/ring_bound.h), the ratio to it and the outages
-// met. For `ideal` the bound uses one loopback TCP stream's measured rate and latency; for a
-// scenario, the slowest hop of the ring rank i -> i+1 between the ranks' satellites at the
-// current orbit time. Sizes take K, M, G suffixes (powers of 1024). With --baseline gloo, each
-// size's timed iterations alternate between Crosslink and Gloo in 5 rounds (same warmup, same
-// iterations, same data), so the ratio printed under the table holds under a drifting load.
+// met. For `ideal` the bound uses one loopback stream's measured rate and latency (over the
+// transport the ranks use: shared memory or TCP); for a scenario, the slowest hop of the ring rank
+// i -> i+1 between the ranks' satellites at the current orbit time. Where the ranks' links go down
+// during a size's timed iterations (the true contact plan), the bound is the oracle instead
+// (bench/lib/oracle_bound.h): the simulator's best completion time given the truth, from the orbit
+// time each iteration started, averaged; the bound_kind CSV column says which. `resent` sums
+// CollectiveStats::chunks_resent over ranks and iterations, `participants` is the fewest ranks an
+// iteration had. Sizes take K, M, G suffixes (powers of 1024). With --baseline gloo, each size's
+// timed iterations alternate between Crosslink and Gloo in 5 rounds (same warmup, same iterations,
+// same data), so the ratio printed under the table holds under a drifting load.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -40,9 +47,12 @@
 #include "bench/lib/flag_reader.h"
 #include "bench/lib/gloo_baseline.h"
 #include "bench/lib/loopback_probe.h"
+#include "bench/lib/oracle_bound.h"
 #include "bench/lib/report_table.h"
 #include "bench/lib/ring_bound.h"
 #include "crosslink/base/status_macros.h"
+#include "crosslink/collectives/compression/wire_codec.h"
+#include "crosslink/collectives/transport/shm_transport.h"
 #include "crosslink/collectives/transport/tcp_transport.h"
 #include "crosslink/runtime/communicator.h"
 #include "crosslink/runtime/launcher.h"
@@ -70,18 +80,26 @@ struct BenchArgs {
   // predicted plan has an outage on the rank-order ring means contact-aware too.
   bool contact_aware = false;
   bool auto_algo = true;
+  std::string algo_name = "auto";  // as given to --algo, for the table's header
   std::string csv;
   std::string plot;
   bool gloo = false;
   double timeout_s = 600;
+  // --compress: how the allreduce's float32 messages travel (CollectiveOptions::compression).
+  collectives::WireCompression compress = collectives::WireCompression::kNone;
+  // Same-host data connections (CROSSLINK_TRANSPORT, runtime's DataTransport); empty: inherit.
+  std::string transport;
 };
 
 constexpr char kUsage[] =
     "usage: crosslink-bench allreduce [--ranks N] [--scenario FILE|ideal] --min-bytes A "
     "--max-bytes B\n"
     "         [--step-factor F] [--iters K] [--warmup W] [--algo A] [--csv OUT]\n"
-    "         [--plot OUT.png] [--baseline gloo] [--timeout SECONDS]\n"
+    "         [--plot OUT.png] [--baseline gloo] [--timeout SECONDS] [--transport T]\n"
     "       A: ring|tree|auto|naive-ring|contact-aware (naive-ring = ring in rank order)\n"
+    "       [--compress none|bf16|int8]: wire compression; #wrong then counts results outside\n"
+    "       its error bound (collectives/compression/wire_codec.h)\n"
+    "       T: auto (shared memory between ranks of this host in ideal jobs)|shm|tcp\n"
     "usage: crosslink-bench orbit --scenario FILE --ranks N --bytes S --algo A ... "
     "(bench/crosslink_bench_orbit.h)\n";
 
@@ -116,6 +134,7 @@ absl::StatusOr<BenchArgs> ParseArgs(const std::vector<std::string>& argv) {
       if (!absl::SimpleAtoi(value, &args.warmup) || args.warmup < 0) return bad();
     } else if (flag == "--algo") {
       args.auto_algo = value == "auto";
+      args.algo_name = value;
       if (value == "contact-aware") {
         args.contact_aware = true;
       } else if (value == "ring" || value == "naive-ring") {
@@ -134,8 +153,13 @@ absl::StatusOr<BenchArgs> ParseArgs(const std::vector<std::string>& argv) {
     } else if (flag == "--baseline") {
       if (value != "gloo") return bad();
       args.gloo = true;
+    } else if (flag == "--compress") {
+      if (!collectives::ParseWireCompression(value.c_str(), &args.compress)) return bad();
     } else if (flag == "--timeout") {
       if (!absl::SimpleAtod(value, &args.timeout_s) || args.timeout_s <= 0) return bad();
+    } else if (flag == "--transport") {
+      if (value != "tcp" && value != "shm" && value != "auto") return bad();
+      args.transport = value;
     } else {
       return absl::InvalidArgumentError(absl::StrCat("unknown flag ", flag, "\n", kUsage));
     }
@@ -165,7 +189,8 @@ int LaunchSelf(const BenchArgs& args, int argc, char** argv) {
   launch.command.push_back(std::filesystem::read_symlink("/proc/self/exe").string());
   for (int i = 1; i < argc; ++i) launch.command.push_back(argv[i]);
   if (args.scenario != "ideal") launch.scenario_path = args.scenario;
-  launch.timeout = absl::Seconds(args.timeout_s);
+  // The collectives' timeout, plus two minutes for the ranks to join (Communicator setup).
+  launch.timeout = absl::Seconds(args.timeout_s) + absl::Minutes(2);
   // The table is rank 0's; no "[rank 0]" prefixes in it.
   launch.output = runtime::OutputMode::kPassThrough;
   absl::StatusOr<runtime::LaunchResult> result = runtime::RunLocalJob(launch);
@@ -188,12 +213,19 @@ absl::StatusOr<double> Combine(Communicator& comm, double value, ReduceOp op) {
 
 absl::StatusOr<RingLinkParams> BoundParams(Communicator& comm, const BenchArgs& args) {
   if (comm.true_plan() == nullptr) {
-    // The ideal bound: what one loopback TCP stream of the same transport does. Rank 0 measures
-    // while the others wait, so nothing else competes for the cores.
+    // The ideal bound: what one loopback stream of the transport the ranks use does (shared
+    // memory when the job's connections were upgraded, else TCP). Rank 0 measures while the
+    // others wait, so nothing else competes for the cores.
     RingLinkParams params;
     if (comm.rank() == 0) {
-      ContextFactory factory = [](int rank) {
-        return collectives::MakeTcpContext(rank, /*job_id=*/0x6c6f6f70626163ull);
+      const bool shm = absl::StartsWith(comm.transport_summary(), "shm");
+      ContextFactory factory =
+          [shm](int rank) -> absl::StatusOr<std::unique_ptr<collectives::Context>> {
+        constexpr uint64_t kProbeJob = 0x6c6f6f70626163ull;
+        if (!shm) return collectives::MakeTcpContext(rank, kProbeJob);
+        ASSIGN_OR_RETURN(std::unique_ptr<collectives::ShmContext> context,
+                         collectives::MakeShmContext(rank, kProbeJob));
+        return std::unique_ptr<collectives::Context>(std::move(context));
       };
       LoopbackProbeOptions probe;
       probe.deadline = absl::Now() + absl::Seconds(60);
@@ -224,6 +256,20 @@ bool PredictedRingOutage(const linkmodel::ContactPlan* predicted, const std::vec
   return false;
 }
 
+// What the timed iterations of one size met: their orbit start times (rank 0, for the oracle),
+// the chunks resent and the fewest participants (CollectiveStats).
+struct IterationTally {
+  explicit IterationTally(int world_size) : participants(world_size) {}
+  void Add(const runtime::CollectiveStats& stats) {
+    resent += stats.chunks_resent;
+    // 0: the runtime did not count them, which it does only for partial results.
+    if (stats.participants > 0) participants = std::min(participants, stats.participants);
+  }
+  std::vector<double> starts_orbit_s;
+  int64_t resent = 0;
+  int participants;
+};
+
 // With a baseline, the timed iterations of each size run in this many alternating rounds.
 constexpr int kRounds = 5;
 
@@ -232,20 +278,35 @@ absl::Status RunRank(const BenchArgs& args) {
                    Communicator::CreateFromEnvironment(absl::Seconds(120)));
   const int n = comm->world_size();
   const bool root = comm->rank() == 0;
-  ASSIGN_OR_RETURN(RingLinkParams link, BoundParams(*comm, args));
+  // A scenario that starts with a ring hop cut off has no ring bound (rate 0); the oracle is one.
+  absl::StatusOr<RingLinkParams> link_or = BoundParams(*comm, args);
+  if (!link_or.ok() && (comm->true_plan() == nullptr || !absl::IsUnavailable(link_or.status()))) {
+    return link_or.status();
+  }
+  const RingLinkParams link = link_or.value_or(RingLinkParams{});
+  // Rank 0 simulates the oracle for the iterations' start times after timing (oracle_bound.h).
+  std::optional<OracleBound> oracle;
+  if (root && comm->true_plan() != nullptr) {
+    OracleBoundOptions oracle_options;
+    oracle_options.time_scale = comm->clock()->time_scale();
+    oracle_options.simulator.deadline_s = args.timeout_s;
+    ASSIGN_OR_RETURN(
+        oracle, OracleBound::Create(comm->true_plan(), comm->rank_satellites(), oracle_options));
+  }
   if (root) {
+    const char* requested = std::getenv("CROSSLINK_TRANSPORT");
+    std::printf("# transport: %s (rank 0; requested %s)\n", comm->transport_summary().c_str(),
+                requested != nullptr && *requested != '\0' ? requested : "auto");
     std::printf(
         "# crosslink-bench allreduce: %d ranks, scenario %s, link %.3f GB/s, %.1f us; "
         "algo %s, iters %d, warmup %d\n",
         n, args.scenario.c_str(), link.rate_bytes_per_s / 1e9, link.latency_s * 1e6,
-        args.algo == AllreduceAlgorithm::kRing   ? "ring"
-        : args.algo == AllreduceAlgorithm::kTree ? "tree"
-                                                 : "auto",
-        args.iters, args.warmup);
+        args.algo_name.c_str(), args.iters, args.warmup);
     std::fflush(stdout);
   }
   CollectiveOptions options;
   options.algorithm = args.algo;
+  options.compression = args.compress;
   const bool ring_outage =
       PredictedRingOutage(comm->predicted_plan().get(), comm->rank_satellites(), n);
   options.contact_aware = args.contact_aware || (args.auto_algo && ring_outage);
@@ -294,13 +355,16 @@ absl::Status RunRank(const BenchArgs& args) {
     }
     const int64_t outages_before = comm->outages_met();
     absl::Duration elapsed, gloo_elapsed;
+    IterationTally tally(n);
     for (int round = 0; round < rounds; ++round) {
       const int iters = args.iters / rounds + (round < args.iters % rounds ? 1 : 0);
       RETURN_IF_ERROR(comm->Barrier(options));
       absl::Time start = absl::Now();
       for (int i = 0; i < iters; ++i) {
+        if (oracle.has_value()) tally.starts_orbit_s.push_back(comm->clock()->OrbitNow());
         RETURN_IF_ERROR(
             comm->Allreduce(data.data(), count, DataType::kFloat32, ReduceOp::kSum, options));
+        tally.Add(comm->last_stats());
       }
       elapsed += absl::Now() - start;
       if (gloo == nullptr) continue;
@@ -311,11 +375,23 @@ absl::Status RunRank(const BenchArgs& args) {
     }
     const double time_us = absl::ToDoubleMicroseconds(elapsed) / args.iters;
     const int64_t outages = comm->outages_met() - outages_before;
+    const double end_orbit_s = oracle.has_value() ? comm->clock()->OrbitNow() : 0.0;
     // The timed loops reduced sums of sums; the checks reduce fresh data once, after all timing.
     FillPattern(comm->rank(), absl::MakeSpan(data));
     RETURN_IF_ERROR(
         comm->Allreduce(data.data(), count, DataType::kFloat32, ReduceOp::kSum, options));
-    const int64_t wrong = CountWrongSum(n, data);
+    double max_error = 0;  // compressed: largest |error| relative to the bound's W
+    const int64_t wrong =
+        args.compress == collectives::WireCompression::kNone
+            ? CountWrongSum(n, data)
+            : CountOutsideBound(n, data,
+                                collectives::CompressedAllreduceErrorFactor(args.compress, n),
+                                args.compress == collectives::WireCompression::kBf16, &max_error);
+    if (root && args.compress != collectives::WireCompression::kNone) {
+      std::printf("# %lld bytes, %s on the wire: max |error| %.3g of W, bound %.3g of W\n",
+                  static_cast<long long>(bytes), collectives::WireCompressionName(args.compress),
+                  max_error, collectives::CompressedAllreduceErrorFactor(args.compress, n));
+    }
 
     BenchRow row;
     row.impl = "crosslink";
@@ -330,12 +406,24 @@ absl::Status RunRank(const BenchArgs& args) {
                      Combine(*comm, static_cast<double>(outages), ReduceOp::kSum));
     row.wrong = static_cast<int64_t>(wrong_sum);
     row.outages = static_cast<int64_t>(outages_sum);
-    // No resume or partial results yet: nothing is resent and every rank takes part.
-    row.resent_bytes = 0;
-    row.participants = n;
-    row.bound_us =
-        RingAllreduceBoundS(n, static_cast<double>(bytes), link.rate_bytes_per_s, link.latency_s) *
-        1e6;
+    ASSIGN_OR_RETURN(double resent_sum,
+                     Combine(*comm, static_cast<double>(tally.resent), ReduceOp::kSum));
+    ASSIGN_OR_RETURN(double participants_min,
+                     Combine(*comm, static_cast<double>(tally.participants), ReduceOp::kMin));
+    row.resent = static_cast<int64_t>(resent_sum);
+    row.participants = static_cast<int>(participants_min);
+    if (link.rate_bytes_per_s > 0) {
+      row.bound_kind = "ring";
+      row.bound_us = RingAllreduceBoundS(n, static_cast<double>(bytes), link.rate_bytes_per_s,
+                                         link.latency_s) *
+                     1e6;
+    }
+    if (oracle.has_value() && RankLinksHaveDownTime(*comm->true_plan(), comm->rank_satellites(),
+                                                    tally.starts_orbit_s.front(), end_orbit_s)) {
+      ASSIGN_OR_RETURN(double oracle_s, oracle->MeanWallSeconds(bytes, tally.starts_orbit_s));
+      row.bound_kind = "oracle";
+      row.bound_us = oracle_s * 1e6;
+    }
     FillDerivedColumns(row);
     rows.push_back(row);
 
@@ -352,6 +440,8 @@ absl::Status RunRank(const BenchArgs& args) {
                      Combine(*comm, static_cast<double>(gloo_wrong), ReduceOp::kSum));
     gloo_row.wrong = static_cast<int64_t>(gloo_wrong_sum);
     gloo_row.outages = 0;
+    gloo_row.resent.reset();
+    gloo_row.participants.reset();
     FillDerivedColumns(gloo_row);
     gloo_rows.push_back(gloo_row);
   }
@@ -400,6 +490,8 @@ int main(int argc, char** argv) {
     std::cerr << "crosslink-bench: " << args.status().message() << "\n";
     return 2;
   }
+  // Through the environment, so that the ranks (launched below, or by crosslink-run) see it.
+  if (!args->transport.empty()) ::setenv("CROSSLINK_TRANSPORT", args->transport.c_str(), 1);
   if (std::getenv("RANK") == nullptr) return crosslink::bench::LaunchSelf(*args, argc, argv);
   absl::Status status = crosslink::bench::RunRank(*args);
   if (!status.ok()) {

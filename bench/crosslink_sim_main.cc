@@ -38,6 +38,7 @@
 #include "bench/lib/flag_reader.h"
 #include "crosslink/base/status_macros.h"
 #include "crosslink/collectives/allreduce.h"
+#include "crosslink/collectives/compression/wire_codec.h"
 #include "crosslink/collectives/contact_aware_planner.h"
 #include "crosslink/collectives/simulator.h"
 #include "crosslink/linkmodel/scenario.h"
@@ -65,13 +66,16 @@ struct Args {
   double deadline_s = collectives::SimulatorOptions{}.deadline_s;
   size_t segment_bytes = 512 << 10;
   bool explain = false;
+  // --compress: the simulated plan's wire compression (the oracle stays uncompressed).
+  collectives::WireCompression compress = collectives::WireCompression::kNone;
 };
 
 constexpr char kUsage[] =
     "usage: crosslink-sim allreduce --scenario FILE --ranks N --bytes S\n"
     "         [--algo ring|tree|auto|contact-aware|naive-ring] [--start-s T] [--iters K]\n"
     "         [--csv OUT] [--reduce-rate-Bps R] [--deadline-s D] [--segment-bytes B] "
-    "[--explain]\n";
+    "[--explain]\n"
+    "         [--compress none|bf16|int8] (messages sized as compressed; the oracle is not)\n";
 
 absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) != "allreduce") {
@@ -109,6 +113,8 @@ absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
       ok = absl::SimpleAtod(value, &a.reduce_rate_Bps) && a.reduce_rate_Bps > 0;
     } else if (key == "--deadline-s") {
       ok = absl::SimpleAtod(value, &a.deadline_s) && a.deadline_s > 0;
+    } else if (key == "--compress") {
+      ok = collectives::ParseWireCompression(value.c_str(), &a.compress);
     } else if (key == "--segment-bytes") {
       ok = absl::SimpleAtoi(value, &a.segment_bytes) && a.segment_bytes > 0;
     } else {
@@ -180,9 +186,10 @@ absl::Status Run(const Args& a) {
       scenario.name.c_str(), num_sats, plans.predicted.links().size(), plans.predicted.duration_s(),
       build_wall_s);
   std::printf(
-      "# allreduce of %zu bytes (%zu float32) over %d ranks, algo %s, reduce %.3g B/s, "
-      "deadline %.0f s\n",
-      count * 4, count, a.ranks, a.algo.c_str(), a.reduce_rate_Bps, a.deadline_s);
+      "# allreduce of %zu bytes (%zu float32) over %d ranks, algo %s, compression %s, reduce "
+      "%.3g B/s, deadline %.0f s\n",
+      count * 4, count, a.ranks, a.algo.c_str(), collectives::WireCompressionName(a.compress),
+      a.reduce_rate_Bps, a.deadline_s);
   std::printf("# %4s %10s %14s %14s %8s %-20s %7s %10s %10s %10s\n", "iter", "start_s", "time_s",
               "oracle_s", "ratio", "oracle_best", "outages", "plan_wall", "sim_wall", "orcl_wall");
 
@@ -204,6 +211,7 @@ absl::Status Run(const Args& a) {
     t0 = Clock::now();
     ASSIGN_OR_RETURN(collectives::Plan plan,
                      MakePlan(a, plans.predicted, sats, t_s, count, explanation));
+    plan.compression = a.compress;  // a float32 allreduce: the simulator sizes messages by it
     const double plan_wall_s = SecondsSince(t0);
     t0 = Clock::now();
     absl::StatusOr<collectives::SimulationResult> sim =

@@ -1,6 +1,7 @@
 #include "bench/lib/allreduce_pattern.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 namespace crosslink::bench {
@@ -36,6 +37,30 @@ int64_t CountWrongSum(int world_size, absl::Span<const float> data) {
     const size_t n = std::min<size_t>(kPeriod, data.size() - i);
     for (size_t j = 0; j < n; ++j) wrong += data[i + j] != expected[j];
   }
+  return wrong;
+}
+
+int64_t CountOutsideBound(int world_size, absl::Span<const float> data, double factor,
+                          bool per_element, double* max_relative_error) {
+  double expected[kPeriod];
+  double largest = 0;
+  for (int64_t j = 0; j < kPeriod; ++j) {
+    expected[j] = 0;
+    for (int r = 0; r < world_size; ++r) expected[j] += PatternValue(r, j);
+    largest = std::max(largest, expected[j]);
+  }
+  int64_t wrong = 0;
+  double worst = 0;
+  for (size_t i = 0; i < data.size(); i += kPeriod) {
+    const size_t n = std::min<size_t>(kPeriod, data.size() - i);
+    for (size_t j = 0; j < n; ++j) {
+      const double w = per_element ? expected[j] : largest;
+      const double error = std::fabs(static_cast<double>(data[i + j]) - expected[j]);
+      wrong += !(error <= factor * w);  // NaN counts as wrong
+      if (w > 0) worst = std::max(worst, error / w);
+    }
+  }
+  *max_relative_error = worst;
   return wrong;
 }
 

@@ -18,6 +18,13 @@ float PatternValue(int rank, int64_t index);
 void FillPattern(int rank, absl::Span<float> data);
 // Elements of `data` that differ from the sum over `world_size` ranks of the pattern.
 int64_t CountWrongSum(int world_size, absl::Span<const float> data);
+// For compressed allreduces, which are exact only to a bound (CompressedAllreduceErrorFactor,
+// collectives/compression/wire_codec.h): elements farther from the sum than factor * W, with W
+// the element's exact sum (per_element, bf16: every pattern value is >= 0, so it is the sum of
+// |x|) or the largest exact sum of the pattern (int8: at least the largest over any block).
+// *max_relative_error receives the largest |error| / W seen.
+int64_t CountOutsideBound(int world_size, absl::Span<const float> data, double factor,
+                          bool per_element, double* max_relative_error);
 
 }  // namespace crosslink::bench
 

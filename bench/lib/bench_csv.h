@@ -1,8 +1,10 @@
 // CSV form of crosslink-bench's rows, for plots and for comparing runs. One header line, then one
 // line per row. Columns (in this order):
 //   bytes,time_us,algbw_gbs,busbw_gbs,wrong,bound_ratio,bound_us,count,type,redop,outages,
-//   resent_bytes,participants,ranks,impl
-// impl is "crosslink" or "gloo"; resent_bytes and participants are empty when not tracked.
+//   resent,participants,ranks,impl,bound_kind
+// impl is "crosslink" or "gloo"; resent (chunks sent again, summed over ranks and iterations) and
+// participants (the fewest in an iteration) are empty when not tracked; bound_kind is "ring",
+// "oracle" or empty (report_table.h). New columns are appended, so readers by position still work.
 // GB/s is 10^9 bytes/s. Thread-compatible.
 #ifndef CROSSLINK_BENCH_LIB_BENCH_CSV_H_
 #define CROSSLINK_BENCH_LIB_BENCH_CSV_H_

@@ -34,17 +34,20 @@ std::string FormatSize(int64_t bytes) {
 
 void PrintReportTable(std::ostream& out, const std::string& title,
                       const std::vector<BenchRow>& rows) {
-  const bool any_resent = std::any_of(rows.begin(), rows.end(),
-                                      [](const BenchRow& r) { return r.resent_bytes.has_value(); });
+  const bool any_resent =
+      std::any_of(rows.begin(), rows.end(), [](const BenchRow& r) { return r.resent.has_value(); });
   const bool any_participants = std::any_of(
       rows.begin(), rows.end(), [](const BenchRow& r) { return r.participants.has_value(); });
+  const bool any_bound_kind = std::any_of(rows.begin(), rows.end(),
+                                          [](const BenchRow& r) { return !r.bound_kind.empty(); });
   if (!title.empty()) out << "# " << title << "\n";
   std::string header =
       absl::StrFormat("#%9s %12s %12s %6s %6s %10s %11s %11s %8s %10s %11s %7s", "impl", "size",
                       "count", "type", "redop", "time(us)", "algbw(GB/s)", "busbw(GB/s)", "#wrong",
                       "bound_us", "bound_ratio", "outages");
-  if (any_resent) absl::StrAppend(&header, absl::StrFormat(" %12s", "resent(B)"));
+  if (any_resent) absl::StrAppend(&header, absl::StrFormat(" %8s", "resent"));
   if (any_participants) absl::StrAppend(&header, absl::StrFormat(" %12s", "participants"));
+  if (any_bound_kind) absl::StrAppend(&header, absl::StrFormat(" %6s", "bound"));
   out << header << "\n";
   for (const BenchRow& r : rows) {
     std::string line = absl::StrFormat(
@@ -52,12 +55,15 @@ void PrintReportTable(std::ostream& out, const std::string& title,
         r.type, r.redop, r.time_us, r.algbw_gbs, r.busbw_gbs, r.wrong, r.bound_us,
         r.bound_us > 0 ? absl::StrFormat("%.3f", r.bound_ratio) : std::string("n/a"), r.outages);
     if (any_resent) {
-      absl::StrAppend(&line, r.resent_bytes.has_value() ? absl::StrFormat(" %12d", *r.resent_bytes)
-                                                        : absl::StrFormat(" %12s", "-"));
+      absl::StrAppend(&line, r.resent.has_value() ? absl::StrFormat(" %8d", *r.resent)
+                                                  : absl::StrFormat(" %8s", "-"));
     }
     if (any_participants) {
       absl::StrAppend(&line, r.participants.has_value() ? absl::StrFormat(" %12d", *r.participants)
                                                         : absl::StrFormat(" %12s", "-"));
+    }
+    if (any_bound_kind) {
+      absl::StrAppend(&line, absl::StrFormat(" %6s", r.bound_kind.empty() ? "-" : r.bound_kind));
     }
     out << line << "\n";
   }

@@ -1,6 +1,6 @@
 // One benchmark result row and the table crosslink-bench prints: nccl-tests' columns (size,
 // count, type, redop, time, algbw, busbw, #wrong) followed by Crosslink's own (the ring lower
-// bound, the ratio to it, outages met, and optional resent bytes and participants).
+// bound, the ratio to it, outages met, and optional chunks resent and participants).
 //
 // Units: GB/s is 10^9 bytes per second, never 2^30 (nccl-tests' convention; Gloo's benchmark
 // divides by 2^30 and calls it GB/s, which overstates nothing but compares with nothing).
@@ -28,12 +28,15 @@ struct BenchRow {
   double algbw_gbs = 0;
   double busbw_gbs = 0;
   int64_t wrong = 0;  // elements that differ from the expected result (summed over ranks)
-  // The ring lower bound for this size; 0 when none is known (then bound_ratio is 0 too).
+  // The lower bound for this size: the ring bound (ring_bound.h) on links that stay up, the
+  // oracle (oracle_bound.h) where the ranks' links went down during the timed iterations; 0 when
+  // none is known (then bound_ratio is 0 too). bound_kind says which: "ring", "oracle" or "".
   double bound_us = 0;
-  double bound_ratio = 0;               // time_us / bound_us: 1.0 is perfect
-  int64_t outages = 0;                  // link outages met during the timed iterations
-  std::optional<int64_t> resent_bytes;  // bytes sent again after an outage, when tracked
-  std::optional<int> participants;      // ranks that took part, when fewer may have
+  double bound_ratio = 0;  // time_us / bound_us: 1.0 is perfect
+  std::string bound_kind;
+  int64_t outages = 0;              // link outages met during the timed iterations
+  std::optional<int64_t> resent;    // chunks sent again after a link broke, summed, if tracked
+  std::optional<int> participants;  // fewest ranks that took part in an iteration, if tracked
 };
 
 // bytes / time, in 10^9 bytes/s. 0 when time_us <= 0.
@@ -45,7 +48,8 @@ double AllreduceBusBandwidthGBs(double algbw_gbs, int ranks);
 void FillDerivedColumns(BenchRow& row);
 
 // Prints rows as an aligned table with a header comment line naming the columns, like
-// nccl-tests. The optional columns (resent, participants) are printed only when some row has them.
+// nccl-tests. The optional columns (resent, participants, bound: the bound's kind) are printed
+// only when some row has them.
 // `title` is printed as a leading "# " line when non-empty.
 void PrintReportTable(std::ostream& out, const std::string& title,
                       const std::vector<BenchRow>& rows);

@@ -1,0 +1,146 @@
+// The oracle bound (bench/lib/oracle_bound.h): what crosslink-bench's bound_ratio divides by on
+// scenarios with outages. Properties a reader of the bench relies on: on links that never go down
+// it agrees with the ring bound it replaces; it never exceeds what the contact-aware planner
+// (which sees only the prediction) or the naive ring reach over the same truth; and its wall-frame
+// copy of the plan plays outages time_scale times faster while leaving rates alone.
+#include "bench/lib/oracle_bound.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench/lib/ring_bound.h"
+#include "crosslink/collectives/contact_aware_planner.h"
+#include "crosslink/collectives/simulator.h"
+#include "crosslink/linkmodel/scenario.h"
+#include "crosslink/linkmodel/scenario_builder.h"
+#include "gtest/gtest.h"
+
+namespace crosslink::bench {
+namespace {
+
+struct Loaded {
+  std::shared_ptr<const linkmodel::ContactPlan> predicted;
+  std::shared_ptr<const linkmodel::ContactPlan> truth;
+  std::vector<int> sats;
+};
+
+Loaded Load(const std::string& name) {
+  const std::string path = std::string(CROSSLINK_SOURCE_DIR) + "/bench/scenarios/" + name;
+  absl::StatusOr<linkmodel::Scenario> scenario = linkmodel::LoadScenario(path);
+  EXPECT_TRUE(scenario.ok()) << scenario.status();
+  absl::StatusOr<linkmodel::ScenarioPlans> plans = linkmodel::BuildScenarioPlans(*scenario);
+  EXPECT_TRUE(plans.ok()) << plans.status();
+  absl::StatusOr<std::vector<int>> sats =
+      linkmodel::ResolveRankSatellites(*scenario, plans->constellation);
+  EXPECT_TRUE(sats.ok()) << sats.status();
+  return Loaded{std::make_shared<const linkmodel::ContactPlan>(std::move(plans->predicted)),
+                std::make_shared<const linkmodel::ContactPlan>(std::move(plans->truth)), *sats};
+}
+
+TEST(OracleBoundTest, NeverAboveTheRingBoundOnLinksThatNeverGoDown) {
+  // healthy-1g: 8 ranks on a ring of 1 Gbit/s, 5 ms links that never go down, 6 terminals each.
+  const Loaded s = Load("healthy-1g.toml");
+  ASSERT_FALSE(RankLinksHaveDownTime(*s.truth, s.sats, 0, s.truth->duration_s()));
+  absl::StatusOr<OracleBound> oracle = OracleBound::Create(s.truth, s.sats, {});
+  ASSERT_TRUE(oracle.ok()) << oracle.status();
+  const int n = static_cast<int>(s.sats.size());
+  constexpr double kRateBytesPerS = 1e9 / 8;
+  for (double bytes : {1 << 20, 16 << 20}) {
+    absl::StatusOr<double> oracle_s = oracle->WallSeconds(static_cast<int64_t>(bytes), 100.0);
+    ASSERT_TRUE(oracle_s.ok()) << oracle_s.status();
+    // The naive ring is one of the oracle's candidates, so the oracle is at most the ring bound
+    // (plus the simulated reductions at 20 GB/s).
+    const double ring_s = RingAllreduceBoundS(n, bytes, kRateBytesPerS, 5e-3);
+    EXPECT_LE(*oracle_s, ring_s + 2.0 * bytes / 20e9) << bytes;
+    // A shape may use several of a rank's 6 terminals at once (the tree does), but every rank
+    // must still receive (n-1)/n of the data over at most 6 links, one latency away at least.
+    const double floor_s = (n - 1.0) / n * bytes / (6 * kRateBytesPerS) + 5e-3;
+    EXPECT_GE(*oracle_s, floor_s) << bytes;
+    // With nothing down, the start time does not matter.
+    absl::StatusOr<double> later_s = oracle->WallSeconds(static_cast<int64_t>(bytes), 3000.0);
+    ASSERT_TRUE(later_s.ok());
+    EXPECT_NEAR(*later_s, *oracle_s, 1e-6 * *oracle_s);
+    absl::StatusOr<double> mean_s =
+        oracle->MeanWallSeconds(static_cast<int64_t>(bytes), {100.0, 3000.0});
+    ASSERT_TRUE(mean_s.ok());
+    EXPECT_NEAR(*mean_s, *oracle_s, 1e-6 * *oracle_s);
+  }
+}
+
+TEST(OracleBoundTest, NeverAboveWhatThePlannersReachOverTheTruth) {
+  // two-clusters: the link between the clusters comes and goes with the orbit.
+  const Loaded s = Load("two-clusters.toml");
+  OracleBoundOptions options;
+  options.simulator.deadline_s = 3600;
+  absl::StatusOr<OracleBound> oracle = OracleBound::Create(s.truth, s.sats, options);
+  ASSERT_TRUE(oracle.ok()) << oracle.status();
+  const int64_t bytes = 4 << 20;
+  const size_t count = bytes / 4;
+  int with_outage = 0;
+  for (double t = 0; t < s.truth->duration_s() - 600; t += 290) {
+    if (!RankLinksHaveDownTime(*s.truth, s.sats, t, t + 60)) continue;
+    ++with_outage;
+    absl::StatusOr<double> oracle_s = oracle->WallSeconds(bytes, t);
+    ASSERT_TRUE(oracle_s.ok()) << "t=" << t << ": " << oracle_s.status();
+    absl::StatusOr<collectives::ContactAwareChoice> choice =
+        collectives::PlanContactAwareAllreduce(*s.predicted, s.sats, t, count, options.planner);
+    ASSERT_TRUE(choice.ok()) << choice.status();
+    absl::StatusOr<collectives::SimulationResult> aware =
+        collectives::SimulatePlan(choice->plan, *s.truth, s.sats, t, options.simulator);
+    ASSERT_TRUE(aware.ok()) << aware.status();
+    EXPECT_LE(*oracle_s, aware->completion_s * (1 + 1e-9)) << "t=" << t;
+    absl::StatusOr<collectives::Plan> naive =
+        collectives::PlanNaiveRing(static_cast<int>(s.sats.size()), count, options.planner);
+    ASSERT_TRUE(naive.ok()) << naive.status();
+    absl::StatusOr<collectives::SimulationResult> naive_sim =
+        collectives::SimulatePlan(*naive, *s.truth, s.sats, t, options.simulator);
+    if (naive_sim.ok()) EXPECT_LE(*oracle_s, naive_sim->completion_s * (1 + 1e-9)) << "t=" << t;
+  }
+  // The scenario is there to have outages: the scan must have met some.
+  EXPECT_GT(with_outage, 0);
+}
+
+TEST(OracleBoundTest, WallFramePlaysOutagesFasterAndKeepsRates) {
+  const Loaded s = Load("two-clusters.toml");
+  constexpr double kScale = 20;
+  absl::StatusOr<linkmodel::ContactPlan> wall = WallFramePlan(*s.truth, kScale);
+  ASSERT_TRUE(wall.ok()) << wall.status();
+  EXPECT_DOUBLE_EQ(wall->duration_s(), s.truth->duration_s() / kScale);
+  const int a = s.sats[3], b = s.sats[4];  // the step between the clusters
+  for (double t = 0; t < s.truth->duration_s(); t += 97) {
+    EXPECT_EQ(wall->StateAt(a, b, t / kScale), s.truth->StateAt(a, b, t)) << t;
+    absl::StatusOr<double> rate = s.truth->RateAt(a, b, t);
+    absl::StatusOr<double> wall_rate = wall->RateAt(a, b, t / kScale);
+    ASSERT_EQ(rate.ok(), wall_rate.ok());
+    if (rate.ok()) EXPECT_NEAR(*wall_rate, *rate, 1e-6 * *rate) << t;
+  }
+  // On links that never go down the time scale changes nothing: rates are physical.
+  const Loaded healthy = Load("healthy-1g.toml");
+  OracleBoundOptions scaled;
+  scaled.time_scale = kScale;
+  absl::StatusOr<OracleBound> one = OracleBound::Create(healthy.truth, healthy.sats, {});
+  absl::StatusOr<OracleBound> fast = OracleBound::Create(healthy.truth, healthy.sats, scaled);
+  ASSERT_TRUE(one.ok() && fast.ok());
+  absl::StatusOr<double> t1 = one->WallSeconds(1 << 20, 200);
+  absl::StatusOr<double> t2 = fast->WallSeconds(1 << 20, 200);
+  ASSERT_TRUE(t1.ok() && t2.ok());
+  EXPECT_NEAR(*t2, *t1, 1e-3 * *t1);
+}
+
+TEST(OracleBoundTest, RejectsBadArguments) {
+  const Loaded s = Load("healthy-1g.toml");
+  OracleBoundOptions bad;
+  bad.time_scale = 0;
+  EXPECT_EQ(OracleBound::Create(s.truth, s.sats, bad).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(OracleBound::Create(s.truth, {0, 99999}, {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<OracleBound> oracle = OracleBound::Create(s.truth, s.sats, {});
+  ASSERT_TRUE(oracle.ok());
+  EXPECT_EQ(oracle->MeanWallSeconds(1 << 20, {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace crosslink::bench
