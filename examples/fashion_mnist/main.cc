@@ -4,19 +4,25 @@
 //   crosslink-run -n 4 [--scenario bench/scenarios/starlink-shell1.toml] -- \
 //       train_fashion_mnist [--epochs E] [--batch B] [--lr LR] [--csv OUT] [--plot OUT.png]
 //                           [--train-limit N] [--scenario FILE] [--data DIR] [--seed S]
+//                           [--diloco H [--outer-lr L] [--outer-momentum M] [--diloco-shift S]]
 //
-// Every rank joins through Communicator::CreateFromEnvironment (crosslink-run, Slurm, Open MPI or
-// torchrun-style variables), starts from rank 0's weights (broadcast), trains on its shard of
-// the training set (a permutation shared by all ranks, dealt out round-robin), and averages
-// gradients with a GradientBucketer, whose allreduces overlap backward. Each epoch ends with a
-// test pass over every rank's shard of the test set. Rank 0 prints progress and per-epoch figures
+// Every rank joins through the launcher's environment (common/training_job.h), starts from rank
+// 0's weights (broadcast), and trains on its shard of the training set (a permutation shared by
+// all ranks, dealt out round-robin). By default it averages gradients every step with a
+// GradientBucketer, whose allreduces overlap backward. With --diloco H it trains with DiLoCo
+// instead (crosslink/torch/diloco.h): local AdamW steps and an outer Nesterov step on the
+// averaged pseudo-gradients every H steps (moved by up to S steps into a predicted contact
+// window with --diloco-shift S), and reports the bytes its syncs handed to the allreduce against
+// what the per-step gradient allreduce hands over in as many steps.
+//
+// Each epoch ends with a test pass over every rank's shard of the test set (with DiLoCo between
+// syncs: of each rank's local model on its shard). Rank 0 prints progress and per-epoch figures
 // to stderr, writes the CSV and PNG, and prints as its last stdout line:
 //   final test_accuracy=<fraction> outages=<count> wall_s=<seconds>
 // Exit status: 0 on success, 1 on a runtime error (printed with its status), 2 on bad usage.
 #include <torch/torch.h>
 
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,13 +35,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/progress_bar.h"
+#include "common/training_job.h"
+#include "common/training_report.h"
 #include "crosslink/base/status_macros.h"
-#include "crosslink/runtime/communicator.h"
+#include "crosslink/torch/diloco.h"
 #include "crosslink/torch/gradient_bucketer.h"
-#include "crosslink/torch/tensor_collectives.h"
 #include "fashion_cnn.h"
 #include "idx_dataset.h"
-#include "training_report.h"
 
 namespace crosslink::examples {
 namespace {
@@ -50,66 +57,64 @@ struct Flags {
   int64_t train_limit = 0;  // 0: the whole training set
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
   uint64_t seed = 1;
+  int64_t diloco_steps = 0;  // H; 0: per-step gradient allreduce
+  double outer_lr = 0.7;     // DiLoCo paper's outer Nesterov settings
+  double outer_momentum = 0.9;
+  int64_t diloco_shift = 0;
 };
 
 constexpr char kUsage[] =
     "usage: crosslink-run -n N [--scenario FILE] -- train_fashion_mnist [--scenario FILE]\n"
     "         [--epochs E] [--batch B] [--lr LR] [--csv OUT] [--plot OUT.png] [--train-limit N]\n"
-    "         [--data DIR] [--seed S]\n";
+    "         [--data DIR] [--seed S]\n"
+    "         [--diloco H [--outer-lr L] [--outer-momentum M] [--diloco-shift S]]\n";
 
 absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
   Flags flags;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
-      std::exit(0);
-    }
-    if (i + 1 >= argc) return absl::InvalidArgumentError(absl::StrCat(arg, " needs a value"));
-    const char* value = argv[++i];
-    bool ok = true;
-    if (arg == "--scenario") {
-      flags.scenario = value;
-    } else if (arg == "--epochs") {
-      ok = absl::SimpleAtoi(value, &flags.epochs) && flags.epochs > 0;
-    } else if (arg == "--batch") {
-      ok = absl::SimpleAtoi(value, &flags.batch) && flags.batch > 0;
-    } else if (arg == "--lr") {
-      ok = absl::SimpleAtod(value, &flags.lr) && flags.lr > 0;
-    } else if (arg == "--csv") {
-      flags.csv = value;
-    } else if (arg == "--plot") {
-      flags.plot = value;
-    } else if (arg == "--train-limit") {
-      ok = absl::SimpleAtoi(value, &flags.train_limit) && flags.train_limit >= 0;
-    } else if (arg == "--data") {
-      flags.data_dir = value;
-    } else if (arg == "--seed") {
-      ok = absl::SimpleAtoi(value, &flags.seed);
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown flag ", arg));
-    }
-    if (!ok) return absl::InvalidArgumentError(absl::StrCat("bad value \"", value, "\" for ", arg));
-  }
+  RETURN_IF_ERROR(
+      ParseFlagPairs(argc, argv, kUsage, [&flags](std::string_view flag, const char* value) {
+        bool ok = true;
+        if (flag == "--scenario") {
+          flags.scenario = value;
+        } else if (flag == "--epochs") {
+          ok = absl::SimpleAtoi(value, &flags.epochs) && flags.epochs > 0;
+        } else if (flag == "--batch") {
+          ok = absl::SimpleAtoi(value, &flags.batch) && flags.batch > 0;
+        } else if (flag == "--lr") {
+          ok = absl::SimpleAtod(value, &flags.lr) && flags.lr > 0;
+        } else if (flag == "--csv") {
+          flags.csv = value;
+        } else if (flag == "--plot") {
+          flags.plot = value;
+        } else if (flag == "--train-limit") {
+          ok = absl::SimpleAtoi(value, &flags.train_limit) && flags.train_limit >= 0;
+        } else if (flag == "--data") {
+          flags.data_dir = value;
+        } else if (flag == "--seed") {
+          ok = absl::SimpleAtoi(value, &flags.seed);
+        } else if (flag == "--diloco") {
+          ok = absl::SimpleAtoi(value, &flags.diloco_steps) && flags.diloco_steps > 0;
+        } else if (flag == "--outer-lr") {
+          ok = absl::SimpleAtod(value, &flags.outer_lr) && flags.outer_lr > 0;
+        } else if (flag == "--outer-momentum") {
+          ok = absl::SimpleAtod(value, &flags.outer_momentum) && flags.outer_momentum >= 0 &&
+               flags.outer_momentum < 1;
+        } else if (flag == "--diloco-shift") {
+          ok = absl::SimpleAtoi(value, &flags.diloco_shift) && flags.diloco_shift >= 0;
+        } else {
+          return FlagResult::kUnknownFlag;
+        }
+        return ok ? FlagResult::kOk : FlagResult::kBadValue;
+      }));
   return flags;
-}
-
-// Sums `values` over the ranks (one small allreduce).
-absl::Status SumOverRanks(crosslink::torch::TensorCollectives& collectives,
-                          std::vector<double>& values) {
-  auto tensor = ::torch::tensor(values, ::torch::kFloat64);
-  RETURN_IF_ERROR(collectives.Allreduce(tensor, collectives::ReduceOp::kSum));
-  for (size_t i = 0; i < values.size(); ++i) values[i] = tensor[i].item<double>();
-  return absl::OkStatus();
 }
 
 // Fraction of this rank's share of `data` (every world_size-th example) the model classifies
 // right, over every rank's share: the test accuracy of the whole set.
-absl::StatusOr<double> Evaluate(FashionCnn& model, crosslink::torch::TensorCollectives& collectives,
-                                const IdxDataset& data) {
+absl::StatusOr<double> Evaluate(FashionCnn& model, TrainingJob& job, const IdxDataset& data) {
   ::torch::NoGradGuard no_grad;
   model->eval();
-  const auto shard = ::torch::arange(collectives.rank(), data.size(), collectives.world_size());
+  const auto shard = ::torch::arange(job.rank(), data.size(), job.world_size());
   double correct = 0;
   constexpr int64_t kEvalBatch = 500;
   for (int64_t begin = 0; begin < shard.size(0); begin += kEvalBatch) {
@@ -119,61 +124,88 @@ absl::StatusOr<double> Evaluate(FashionCnn& model, crosslink::torch::TensorColle
   }
   model->train();
   std::vector<double> totals = {correct, static_cast<double>(shard.size(0))};
-  RETURN_IF_ERROR(SumOverRanks(collectives, totals));
+  RETURN_IF_ERROR(SumOverRanks(job, totals));
   return totals[1] > 0 ? totals[0] / totals[1] : 0.0;
 }
 
-// The wall-second intervals (since `train_start`) in which a direct crosslink between rank 0's
-// satellite and another rank's was down in the scenario's true contact plan, sampled at kSamples
-// points over [0, until_s].
-std::vector<std::pair<double, double>> RankZeroOutages(const runtime::Communicator& comm,
-                                                       absl::Time train_start, double until_s) {
-  std::vector<std::pair<double, double>> intervals;
-  const auto plan = comm.true_plan();
-  const auto clock = comm.clock();
-  if (plan == nullptr || clock == nullptr || until_s <= 0) return intervals;
-  const std::vector<int>& sats = comm.rank_satellites();
-  constexpr int kSamples = 2000;
-  std::optional<double> open;
-  for (int i = 0; i <= kSamples; ++i) {
-    const double wall_s = until_s * i / kSamples;
-    const double orbit_s = clock->OrbitAt(train_start + absl::Seconds(wall_s));
-    bool down = false;
-    // Only direct crosslinks: Up() of a pair without one (a routed pair) is always false.
-    for (int peer = 1; peer < comm.world_size() && !down; ++peer) {
-      down = plan->FindLink(sats[0], sats[peer]).has_value() &&
-             !plan->Up(sats[0], sats[peer], orbit_s);
-    }
-    if (down && !open) open = wall_s;
-    if (!down && open) {
-      intervals.emplace_back(*open, wall_s);
-      open.reset();
-    }
+// The CSV's columns (the documented "epoch,wall_s,loss,train_acc,test_acc,outages").
+ReportTable EmptyReport() {
+  ReportTable table;
+  table.columns = {{"epoch", 0},     {"wall_s", 3},   {"loss", 6},
+                   {"train_acc", 6}, {"test_acc", 6}, {"outages", 0}};
+  return table;
+}
+
+// How the gradients (or the models) of the ranks meet: exactly one of the two is set.
+struct Synchroniser {
+  std::unique_ptr<crosslink::torch::GradientBucketer> bucketer;
+  std::unique_ptr<crosslink::torch::DiLoCo> diloco;
+};
+
+absl::StatusOr<Synchroniser> MakeSynchroniser(const Flags& flags, TrainingJob& job,
+                                              FashionCnn& model) {
+  Synchroniser sync;
+  if (flags.diloco_steps > 0) {
+    crosslink::torch::DiLoCoOptions options;
+    options.inner_steps = flags.diloco_steps;
+    options.outer_lr = flags.outer_lr;
+    options.outer_momentum = flags.outer_momentum;
+    options.max_shift_steps = flags.diloco_shift;
+    // Over a scenario the sync's ring order follows the predicted contact plan.
+    options.contact_aware = job.comm->scenario() != nullptr;
+    ASSIGN_OR_RETURN(sync.diloco, crosslink::torch::DiLoCo::Create(job.collectives,
+                                                                   model->parameters(), options));
+    return sync;
   }
-  if (open) intervals.emplace_back(*open, until_s);
-  return intervals;
+  crosslink::torch::GradientBucketerOptions options;
+  // A model this small fits in one default bucket, which would launch only at the end of
+  // backward; 64 KiB buckets let the fully connected layers' gradients travel while the
+  // convolutions' are still being computed.
+  options.bucket_bytes = size_t{64} << 10;
+  ASSIGN_OR_RETURN(sync.bucketer, crosslink::torch::GradientBucketer::Create(
+                                      job.collectives, model->parameters(), options));
+  return sync;
+}
+
+// DiLoCo's communication against per-step data parallelism's, on rank 0's stderr. A last sync
+// that did not fall on the final step leaves the ranks' models apart: they are averaged once
+// more (and those bytes counted) so that the final accuracy is that of one model.
+absl::Status FinishDiLoCo(const Flags& flags, TrainingJob& job, FashionCnn& model,
+                          const crosslink::torch::DiLoCo& diloco, int64_t total_steps) {
+  int64_t payload_bytes = diloco.stats().allreduce_payload_bytes;
+  int64_t syncs = diloco.stats().syncs;
+  const std::vector<int64_t>& sync_steps = diloco.stats().sync_steps;
+  if (sync_steps.empty() || sync_steps.back() != total_steps) {
+    ::torch::NoGradGuard no_grad;
+    for (auto& parameter : model->parameters()) {
+      RETURN_IF_ERROR(job.collectives->Allreduce(parameter.data(), collectives::ReduceOp::kAvg));
+    }
+    payload_bytes += diloco.parameter_bytes();
+    ++syncs;
+  }
+  const int64_t per_step_bytes = total_steps * diloco.parameter_bytes();
+  if (job.leader()) {
+    std::fprintf(stderr,
+                 "diloco: H=%lld syncs=%lld (moved %lld) inner_steps=%lld parameter_bytes=%lld "
+                 "outer_sync_bytes=%lld per_step_allreduce_bytes=%lld bytes_ratio=%.1fx "
+                 "sync_wall_s=%.2f\n",
+                 static_cast<long long>(flags.diloco_steps), static_cast<long long>(syncs),
+                 static_cast<long long>(diloco.stats().syncs_moved),
+                 static_cast<long long>(total_steps),
+                 static_cast<long long>(diloco.parameter_bytes()),
+                 static_cast<long long>(payload_bytes), static_cast<long long>(per_step_bytes),
+                 payload_bytes > 0 ? static_cast<double>(per_step_bytes) / payload_bytes : 0.0,
+                 absl::ToDoubleSeconds(diloco.stats().sync_wall_time));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Train(const Flags& flags) {
-  // The --scenario flag names the scenario when no launcher did (an embedded coordinator serves
-  // it to every rank); under crosslink-run the launcher's --scenario is the one played.
-  if (!flags.scenario.empty()) {
-    const char* launched = std::getenv("CROSSLINK_SCENARIO");
-    if (launched == nullptr || *launched == '\0') {
-      setenv("CROSSLINK_SCENARIO", flags.scenario.c_str(), 1);
-    }
-  }
-  ASSIGN_OR_RETURN(std::unique_ptr<runtime::Communicator> created,
-                   runtime::Communicator::CreateFromEnvironment(absl::Seconds(120)));
-  std::shared_ptr<runtime::Communicator> comm = std::move(created);
-  auto collectives = std::make_shared<crosslink::torch::TensorCollectives>(comm);
-  const int rank = comm->rank();
-  const int world = comm->world_size();
-  const bool leader = rank == 0;
-  if (leader && !flags.scenario.empty() && comm->scenario() == nullptr) {
-    std::fprintf(stderr, "note: --scenario %s ignored: the job's coordinator serves no scenario\n",
-                 flags.scenario.c_str());
-  }
+  ASSIGN_OR_RETURN(TrainingJob job,
+                   JoinJob(flags.scenario, absl::Seconds(120), "train_fashion_mnist"));
+  const int rank = job.rank();
+  const int world = job.world_size();
+  const bool leader = job.leader();
 
   ASSIGN_OR_RETURN(const IdxDataset train,
                    LoadIdxDataset(flags.data_dir, "train", flags.train_limit));
@@ -181,19 +213,17 @@ absl::Status Train(const Flags& flags) {
 
   ::torch::manual_seed(flags.seed);
   FashionCnn model;
-  // Same start everywhere, whatever each rank's RNG did: rank 0's weights.
-  for (auto& parameter : model->parameters()) {
-    RETURN_IF_ERROR(collectives->Broadcast(parameter.data(), 0));
+  RETURN_IF_ERROR(BroadcastParameters(job, model->parameters()));
+  // DiLoCo's inner optimiser is AdamW, as in the paper; per-step data parallelism keeps Adam.
+  std::unique_ptr<::torch::optim::Optimizer> optimizer;
+  if (flags.diloco_steps > 0) {
+    optimizer = std::make_unique<::torch::optim::AdamW>(model->parameters(),
+                                                        ::torch::optim::AdamWOptions(flags.lr));
+  } else {
+    optimizer = std::make_unique<::torch::optim::Adam>(model->parameters(),
+                                                       ::torch::optim::AdamOptions(flags.lr));
   }
-  ::torch::optim::Adam optimizer(model->parameters(), ::torch::optim::AdamOptions(flags.lr));
-  crosslink::torch::GradientBucketerOptions bucket_options;
-  // A model this small fits in one default bucket, which would launch only at the end of
-  // backward; 64 KiB buckets let the fully connected layers' gradients travel while the
-  // convolutions' are still being computed.
-  bucket_options.bucket_bytes = size_t{64} << 10;
-  ASSIGN_OR_RETURN(
-      std::unique_ptr<crosslink::torch::GradientBucketer> bucketer,
-      crosslink::torch::GradientBucketer::Create(collectives, model->parameters(), bucket_options));
+  ASSIGN_OR_RETURN(Synchroniser sync, MakeSynchroniser(flags, job, model));
 
   // Every rank takes the same number of steps (a collective per bucket per step).
   const int64_t per_rank = train.size() / world;
@@ -205,14 +235,19 @@ absl::Status Train(const Flags& flags) {
   if (leader) {
     std::fprintf(stderr,
                  "train_fashion_mnist: %d ranks, %lld training examples (%lld per rank, %lld "
-                 "steps of %lld per epoch), %lld test examples, scenario %s\n",
+                 "steps of %lld per epoch), %lld test examples, scenario %s, %s\n",
                  world, static_cast<long long>(train.size()), static_cast<long long>(per_rank),
                  static_cast<long long>(steps), static_cast<long long>(flags.batch),
-                 static_cast<long long>(test.size()),
-                 comm->scenario() ? comm->scenario()->name.c_str() : "none (ideal links)");
+                 static_cast<long long>(test.size()), job.scenario_name().c_str(),
+                 flags.diloco_steps > 0
+                     ? absl::StrCat("DiLoCo every ", flags.diloco_steps, " steps").c_str()
+                     : "gradient allreduce every step");
   }
 
-  std::vector<EpochRecord> records;
+  ReportTable report = EmptyReport();
+  double test_accuracy = 0;
+  double wall_s = 0;
+  int64_t global_step = 0;
   const absl::Time train_start = absl::Now();
   for (int epoch = 1; epoch <= flags.epochs; ++epoch) {
     const absl::Time epoch_start = absl::Now();
@@ -233,65 +268,67 @@ absl::Status Train(const Flags& flags) {
           shard.slice(0, step * flags.batch, std::min((step + 1) * flags.batch, per_rank));
       const auto images = train.images.index_select(0, index);
       const auto labels = train.labels.index_select(0, index);
-      optimizer.zero_grad();
+      optimizer->zero_grad();
       const auto logits = model->forward(images);
       const auto loss = ::torch::nn::functional::cross_entropy(logits, labels);
       loss.backward();
-      RETURN_IF_ERROR(bucketer->FinishSync(absl::Now() + absl::Minutes(5)));
-      optimizer.step();
+      if (sync.bucketer) RETURN_IF_ERROR(sync.bucketer->FinishSync(absl::Now() + absl::Minutes(5)));
+      optimizer->step();
+      ++global_step;
+      if (sync.diloco) RETURN_IF_ERROR(sync.diloco->AfterInnerStep(global_step).status());
       loss_sum += loss.item<double>() * static_cast<double>(index.size(0));
       correct += logits.argmax(1).eq(labels).sum().item<double>();
       seen += static_cast<double>(index.size(0));
       if (bar) bar->Update(step + 1, loss_sum / seen);
     }
     if (bar) bar->Finish();
+    if (sync.diloco && epoch == flags.epochs) {
+      RETURN_IF_ERROR(FinishDiLoCo(flags, job, model, *sync.diloco, global_step));
+    }
     std::vector<double> totals = {loss_sum, correct, seen};
-    RETURN_IF_ERROR(SumOverRanks(*collectives, totals));
-    ASSIGN_OR_RETURN(const double test_accuracy, Evaluate(model, *collectives, test));
-    EpochRecord record;
-    record.epoch = epoch;
-    record.epoch_wall_s = absl::ToDoubleSeconds(absl::Now() - epoch_start);
-    record.wall_s = absl::ToDoubleSeconds(absl::Now() - train_start);
-    record.loss = totals[0] / totals[2];
-    record.train_accuracy = totals[1] / totals[2];
-    record.test_accuracy = test_accuracy;
-    record.outages = comm->outages_met();
-    records.push_back(record);
+    RETURN_IF_ERROR(SumOverRanks(job, totals));
+    ASSIGN_OR_RETURN(test_accuracy, Evaluate(model, job, test));
+    const double epoch_wall_s = absl::ToDoubleSeconds(absl::Now() - epoch_start);
+    wall_s = absl::ToDoubleSeconds(absl::Now() - train_start);
+    const double loss = totals[0] / totals[2];
+    const double train_accuracy = totals[1] / totals[2];
+    const int64_t outages = job.comm->outages_met();
+    report.rows.push_back({static_cast<double>(epoch), wall_s, loss, train_accuracy, test_accuracy,
+                           static_cast<double>(outages)});
     if (leader) {
       std::fprintf(stderr,
                    "epoch %d: loss %.4f train_acc %.4f test_acc %.4f epoch_wall_s %.1f "
                    "wall_s %.1f outages %lld\n",
-                   epoch, record.loss, record.train_accuracy, record.test_accuracy,
-                   record.epoch_wall_s, record.wall_s, static_cast<long long>(record.outages));
+                   epoch, loss, train_accuracy, test_accuracy, epoch_wall_s, wall_s,
+                   static_cast<long long>(outages));
     }
   }
 
-  const EpochRecord& last = records.back();
+  const int64_t outages = job.comm->outages_met();
   if (leader) {
-    if (!flags.csv.empty()) RETURN_IF_ERROR(WriteCsv(flags.csv, records));
+    if (!flags.csv.empty()) RETURN_IF_ERROR(WriteCsv(flags.csv, report));
     if (!flags.plot.empty()) {
-      std::string note;
-      std::vector<std::pair<double, double>> outages;
-      if (comm->true_plan() == nullptr) {
-        note = "ideal links: no scenario, no outages";
-      } else {
-        outages = RankZeroOutages(*comm, train_start, last.wall_s);
-        note =
-            absl::StrCat("shaded: rank 0's direct links down in scenario ", comm->scenario()->name,
-                         " (true contact plan, sampled); outages met: ", last.outages);
-      }
+      PlotOptions plot;
+      plot.title = "Fashion-MNIST on Crosslink: loss and accuracy against wall time";
+      plot.y_label = "training loss";
+      plot.y2_label = "accuracy";
+      plot.y2_unit_range = true;
+      plot.series = {{"loss", "loss"},
+                     {"train_acc", "train accuracy", true},
+                     {"test_acc", "test accuracy", true}};
+      std::tie(plot.outages_wall_s, plot.outage_note) = RankZeroOutages(job, train_start, wall_s);
       // A missing plot does not undo the training: say so and go on to the final line.
-      if (absl::Status s = WritePlot(flags.plot, records, outages, note); !s.ok()) {
+      if (absl::Status s = WritePlot(flags.plot, report, plot); !s.ok()) {
         std::fprintf(stderr, "train_fashion_mnist: no plot: %s\n", s.ToString().c_str());
       }
     }
   }
   // Nobody leaves while a peer may still read from its connections (rank 0 may also host the
   // coordinator).
-  RETURN_IF_ERROR(collectives->Barrier());
+  RETURN_IF_ERROR(job.collectives->Barrier());
   if (leader) {
-    std::printf("final test_accuracy=%.4f outages=%lld wall_s=%.1f\n", last.test_accuracy,
-                static_cast<long long>(last.outages), last.wall_s);
+    std::printf("final test_accuracy=%.4f outages=%lld wall_s=%.1f\n", test_accuracy,
+                static_cast<long long>(outages), wall_s);
     std::fflush(stdout);
   }
   return absl::OkStatus();

@@ -1,0 +1,319 @@
+// train_char_transformer: data-parallel training of a small character-level transformer
+// (char_gpt.h, nanoGPT's shape) on the characters of a text file, over a Crosslink job.
+//
+//   crosslink-run -n 2 [--scenario bench/scenarios/starlink-shell1.toml] -- \
+//       train_char_transformer [--text FILE] [--epochs E] [--steps S] [--batch B] [--block T]
+//                              [--layers L] [--heads H] [--embd C] [--lr LR] [--csv OUT]
+//                              [--plot OUT.png] [--scenario FILE] [--seed S] [--sample N]
+//                              [--digest 1]
+//
+// The default text is the GNU GPL version 3 (/usr/share/common-licenses/GPL-3, 35 KB, from
+// Debian's essential base-files package, so every Debian system has it). Every rank starts from
+// rank 0's weights, draws its own random windows of the training text (its seed differs by
+// rank) and averages gradients every step with a GradientBucketer. An "epoch" here is S steps
+// followed by a validation pass (the same fixed windows of the held-out 10 %, shared out among
+// the ranks); epoch 0 is the validation loss of the untrained model. Rank 0 prints progress and
+// per-epoch figures to stderr, a short text sampled from the trained model, writes the CSV
+// (epoch,step,wall_s,train_loss,val_loss,outages) and the PNG (both losses against wall time,
+// outages shaded), and prints as its last stdout line:
+//   final val_loss=<nats per character> outages=<count> wall_s=<seconds>
+// With --digest 1 every rank first prints "params rank=<r> digest=<16 hex digits>" (FNV-1a of
+// its parameters' bytes): data-parallel ranks must print the same digest.
+// Exit status: 0 on success, 1 on a runtime error (printed with its status), 2 on bad usage.
+#include <torch/torch.h>
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "char_corpus.h"
+#include "char_gpt.h"
+#include "common/progress_bar.h"
+#include "common/training_job.h"
+#include "common/training_report.h"
+#include "crosslink/base/status_macros.h"
+#include "crosslink/torch/gradient_bucketer.h"
+
+namespace crosslink::examples {
+namespace {
+
+struct Flags {
+  std::string text = "/usr/share/common-licenses/GPL-3";
+  std::string scenario;
+  int epochs = 8;
+  int64_t steps = 75;                   // per epoch
+  int64_t batch = 8;                    // windows per rank per step
+  CharGptConfig model = {.block = 32};  // vocab comes from the text
+  double lr = 3e-3;
+  std::string csv;
+  std::string plot;
+  uint64_t seed = 1;
+  int64_t eval_windows = 64;
+  int64_t sample_chars = 200;
+  bool digest = false;
+};
+
+constexpr char kUsage[] =
+    "usage: crosslink-run -n N [--scenario FILE] -- train_char_transformer [--text FILE]\n"
+    "         [--epochs E] [--steps S] [--batch B] [--block T] [--layers L] [--heads H]\n"
+    "         [--embd C] [--lr LR] [--csv OUT] [--plot OUT.png] [--scenario FILE] [--seed S]\n"
+    "         [--eval-windows W] [--sample N] [--digest 0|1]\n";
+
+absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
+  Flags flags;
+  RETURN_IF_ERROR(
+      ParseFlagPairs(argc, argv, kUsage, [&flags](std::string_view flag, const char* value) {
+        bool ok = true;
+        if (flag == "--text") {
+          flags.text = value;
+        } else if (flag == "--scenario") {
+          flags.scenario = value;
+        } else if (flag == "--epochs") {
+          ok = absl::SimpleAtoi(value, &flags.epochs) && flags.epochs > 0;
+        } else if (flag == "--steps") {
+          ok = absl::SimpleAtoi(value, &flags.steps) && flags.steps > 0;
+        } else if (flag == "--batch") {
+          ok = absl::SimpleAtoi(value, &flags.batch) && flags.batch > 0;
+        } else if (flag == "--block") {
+          ok = absl::SimpleAtoi(value, &flags.model.block) && flags.model.block > 0;
+        } else if (flag == "--layers") {
+          ok = absl::SimpleAtoi(value, &flags.model.layers) && flags.model.layers > 0;
+        } else if (flag == "--heads") {
+          ok = absl::SimpleAtoi(value, &flags.model.heads) && flags.model.heads > 0;
+        } else if (flag == "--embd") {
+          ok = absl::SimpleAtoi(value, &flags.model.embd) && flags.model.embd > 0;
+        } else if (flag == "--lr") {
+          ok = absl::SimpleAtod(value, &flags.lr) && flags.lr > 0;
+        } else if (flag == "--csv") {
+          flags.csv = value;
+        } else if (flag == "--plot") {
+          flags.plot = value;
+        } else if (flag == "--seed") {
+          ok = absl::SimpleAtoi(value, &flags.seed);
+        } else if (flag == "--eval-windows") {
+          ok = absl::SimpleAtoi(value, &flags.eval_windows) && flags.eval_windows > 0;
+        } else if (flag == "--sample") {
+          ok = absl::SimpleAtoi(value, &flags.sample_chars) && flags.sample_chars >= 0;
+        } else if (flag == "--digest") {
+          ok = absl::SimpleAtob(value, &flags.digest);
+        } else {
+          return FlagResult::kUnknownFlag;
+        }
+        return ok ? FlagResult::kOk : FlagResult::kBadValue;
+      }));
+  if (flags.model.embd % flags.model.heads != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--embd ", flags.model.embd, " is not a multiple of --heads ", flags.model.heads));
+  }
+  return flags;
+}
+
+// Mean next-character cross-entropy (nats) over `windows` windows of the validation text spread
+// evenly over it, the same windows on every call; each rank evaluates every world-th one.
+absl::StatusOr<double> ValidationLoss(CharGpt& model, TrainingJob& job, const CharCorpus& corpus,
+                                      int64_t windows) {
+  ::torch::NoGradGuard no_grad;
+  model->eval();
+  const int64_t block = model->config().block;
+  const int64_t last_start = corpus.val.size(0) - block - 1;
+  const auto starts = ::torch::linspace(0, static_cast<double>(last_start), windows)
+                          .to(::torch::kLong)
+                          .slice(0, job.rank(), windows, job.world_size());
+  double loss_sum = 0;
+  if (starts.size(0) > 0) {
+    const auto [inputs, targets] = Windows(corpus.val, starts, block);
+    const auto logits = model->forward(inputs);
+    // Per-window mean, so every window weighs the same whichever rank evaluated it.
+    const auto per_position =
+        ::torch::nn::functional::cross_entropy(
+            logits.flatten(0, 1), targets.flatten(),
+            ::torch::nn::functional::CrossEntropyFuncOptions().reduction(::torch::kNone))
+            .view({starts.size(0), block});
+    loss_sum = per_position.mean(1).sum().item<double>();
+  }
+  model->train();
+  std::vector<double> totals = {loss_sum, static_cast<double>(starts.size(0))};
+  RETURN_IF_ERROR(SumOverRanks(job, totals));
+  return totals[0] / totals[1];
+}
+
+// `chars` characters sampled from the model after a newline (temperature 1), for a look at what
+// it learned.
+std::string Sample(CharGpt& model, const CharCorpus& corpus, int64_t chars) {
+  ::torch::NoGradGuard no_grad;
+  model->eval();
+  const int64_t block = model->config().block;
+  const size_t newline = corpus.vocabulary.find('\n');
+  std::vector<int64_t> context = {newline == std::string::npos ? 0 : static_cast<int64_t>(newline)};
+  std::string out;
+  for (int64_t i = 0; i < chars; ++i) {
+    const int64_t begin = std::max<int64_t>(0, static_cast<int64_t>(context.size()) - block);
+    const auto ids = ::torch::tensor(std::vector<int64_t>(context.begin() + begin, context.end()),
+                                     ::torch::kLong)
+                         .unsqueeze(0);
+    const auto logits = model->forward(ids).select(1, ids.size(1) - 1).squeeze(0);
+    const int64_t next = ::torch::multinomial(logits.softmax(-1), 1).item<int64_t>();
+    context.push_back(next);
+    out += corpus.vocabulary[static_cast<size_t>(next)];
+  }
+  model->train();
+  return out;
+}
+
+absl::Status Train(Flags flags) {
+  ASSIGN_OR_RETURN(TrainingJob job,
+                   JoinJob(flags.scenario, absl::Seconds(120), "train_char_transformer"));
+  const bool leader = job.leader();
+  ASSIGN_OR_RETURN(const CharCorpus corpus, LoadCharCorpus(flags.text, flags.model.block));
+  flags.model.vocab = corpus.vocab_size();
+
+  ::torch::manual_seed(flags.seed);
+  CharGpt model(flags.model);
+  RETURN_IF_ERROR(BroadcastParameters(job, model->parameters()));
+  ::torch::optim::AdamW optimizer(model->parameters(),
+                                  ::torch::optim::AdamWOptions(flags.lr).weight_decay(0.01));
+  crosslink::torch::GradientBucketerOptions bucket_options;
+  // The default 25 MiB would hold this whole model in one bucket launched at the end of
+  // backward; 64 KiB buckets let the last blocks' gradients travel while the first blocks' are
+  // still being computed.
+  bucket_options.bucket_bytes = size_t{64} << 10;
+  ASSIGN_OR_RETURN(std::unique_ptr<crosslink::torch::GradientBucketer> bucketer,
+                   crosslink::torch::GradientBucketer::Create(job.collectives, model->parameters(),
+                                                              bucket_options));
+  int64_t parameter_count = 0;
+  for (const auto& parameter : model->parameters()) parameter_count += parameter.numel();
+  if (leader) {
+    std::fprintf(
+        stderr,
+        "train_char_transformer: %d ranks, text %s (%lld training and %lld validation "
+        "characters, vocabulary %lld), %lld parameters (%lld layers, %lld heads, "
+        "embedding %lld, context %lld), %d epochs of %lld steps of %lld windows per "
+        "rank, scenario %s\n",
+        job.world_size(), flags.text.c_str(), static_cast<long long>(corpus.train.size(0)),
+        static_cast<long long>(corpus.val.size(0)), static_cast<long long>(corpus.vocab_size()),
+        static_cast<long long>(parameter_count), static_cast<long long>(flags.model.layers),
+        static_cast<long long>(flags.model.heads), static_cast<long long>(flags.model.embd),
+        static_cast<long long>(flags.model.block), flags.epochs,
+        static_cast<long long>(flags.steps), static_cast<long long>(flags.batch),
+        job.scenario_name().c_str());
+  }
+
+  ReportTable report;
+  report.columns = {{"epoch", 0},      {"step", 0},     {"wall_s", 3},
+                    {"train_loss", 6}, {"val_loss", 6}, {"outages", 0}};
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const absl::Time train_start = absl::Now();
+  ASSIGN_OR_RETURN(double val_loss, ValidationLoss(model, job, corpus, flags.eval_windows));
+  double wall_s = absl::ToDoubleSeconds(absl::Now() - train_start);
+  report.rows.push_back({0, 0, wall_s, nan, val_loss, 0});
+  if (leader) {
+    std::fprintf(stderr, "epoch 0: val_loss %.4f (untrained; ln(vocabulary) = %.4f)\n", val_loss,
+                 std::log(static_cast<double>(corpus.vocab_size())));
+  }
+
+  // Each rank its own windows: the seed differs by rank (the weights came from rank 0).
+  ::torch::manual_seed(flags.seed * 1000003 + 7919 * static_cast<uint64_t>(job.rank() + 1));
+  const int64_t max_start = corpus.train.size(0) - flags.model.block - 1;
+  int64_t step = 0;
+  for (int epoch = 1; epoch <= flags.epochs; ++epoch) {
+    const absl::Time epoch_start = absl::Now();
+    std::optional<ProgressBar> bar;
+    if (leader) bar.emplace(epoch, flags.steps);
+    double loss_sum = 0;
+    for (int64_t s = 0; s < flags.steps; ++s, ++step) {
+      const auto starts = ::torch::randint(max_start + 1, {flags.batch}, ::torch::kLong);
+      const auto [inputs, targets] = Windows(corpus.train, starts, flags.model.block);
+      optimizer.zero_grad();
+      const auto logits = model->forward(inputs);
+      const auto loss =
+          ::torch::nn::functional::cross_entropy(logits.flatten(0, 1), targets.flatten());
+      loss.backward();
+      RETURN_IF_ERROR(bucketer->FinishSync(absl::Now() + absl::Minutes(5)));
+      // On the averaged gradients, so every rank clips alike (nanoGPT clips at 1).
+      ::torch::nn::utils::clip_grad_norm_(model->parameters(), 1.0);
+      optimizer.step();
+      loss_sum += loss.item<double>();
+      if (bar) bar->Update(s + 1, loss_sum / static_cast<double>(s + 1));
+    }
+    if (bar) bar->Finish();
+    std::vector<double> totals = {loss_sum, static_cast<double>(flags.steps)};
+    RETURN_IF_ERROR(SumOverRanks(job, totals));
+    const double train_loss = totals[0] / totals[1];
+    ASSIGN_OR_RETURN(val_loss, ValidationLoss(model, job, corpus, flags.eval_windows));
+    wall_s = absl::ToDoubleSeconds(absl::Now() - train_start);
+    const int64_t outages = job.comm->outages_met();
+    report.rows.push_back({static_cast<double>(epoch), static_cast<double>(step), wall_s,
+                           train_loss, val_loss, static_cast<double>(outages)});
+    if (leader) {
+      std::fprintf(stderr,
+                   "epoch %d: step %lld train_loss %.4f val_loss %.4f epoch_wall_s %.1f "
+                   "wall_s %.1f outages %lld\n",
+                   epoch, static_cast<long long>(step), train_loss, val_loss,
+                   absl::ToDoubleSeconds(absl::Now() - epoch_start), wall_s,
+                   static_cast<long long>(outages));
+    }
+  }
+
+  const int64_t outages = job.comm->outages_met();
+  if (leader) {
+    if (flags.sample_chars > 0) {
+      std::fprintf(stderr, "sample:\n%s\n", Sample(model, corpus, flags.sample_chars).c_str());
+    }
+    if (!flags.csv.empty()) RETURN_IF_ERROR(WriteCsv(flags.csv, report));
+    if (!flags.plot.empty()) {
+      PlotOptions plot;
+      plot.title = "Character transformer on Crosslink: loss against wall time";
+      plot.y_label = "cross-entropy (nats per character)";
+      plot.series = {{"train_loss", "train loss (epoch mean)"}, {"val_loss", "validation loss"}};
+      std::tie(plot.outages_wall_s, plot.outage_note) = RankZeroOutages(job, train_start, wall_s);
+      // A missing plot does not undo the training: say so and go on to the final line.
+      if (absl::Status s = WritePlot(flags.plot, report, plot); !s.ok()) {
+        std::fprintf(stderr, "train_char_transformer: no plot: %s\n", s.ToString().c_str());
+      }
+    }
+  }
+  if (flags.digest) {
+    std::printf("params rank=%d digest=%016llx\n", job.rank(),
+                static_cast<unsigned long long>(ParameterDigest(model->parameters())));
+    std::fflush(stdout);
+  }
+  // Nobody leaves while a peer may still read from its connections (rank 0 may also host the
+  // coordinator); and every digest line is out before rank 0's final line.
+  RETURN_IF_ERROR(job.collectives->Barrier());
+  if (leader) {
+    std::printf("final val_loss=%.4f outages=%lld wall_s=%.1f\n", val_loss,
+                static_cast<long long>(outages), wall_s);
+    std::fflush(stdout);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace crosslink::examples
+
+int main(int argc, char** argv) {
+  auto flags = crosslink::examples::ParseFlags(argc, argv);
+  if (!flags.ok()) {
+    std::fprintf(stderr, "train_char_transformer: %s\n%s",
+                 std::string(flags.status().message()).c_str(), crosslink::examples::kUsage);
+    return 2;
+  }
+  // One thread per rank: the ranks of a local job share the machine's cores.
+  ::torch::set_num_threads(1);
+  const absl::Status status = crosslink::examples::Train(*std::move(flags));
+  if (!status.ok()) {
+    std::fprintf(stderr, "train_char_transformer: %s\n", status.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,79 @@
+// What every example training program does around its training loop, whatever it trains:
+// parse "--flag value" pairs, join the job (crosslink-run, Slurm, Open MPI or torchrun-style
+// variables), start every rank from rank 0's weights, sum a few figures over the ranks, find the
+// intervals in which rank 0's links were down (for the plots), and fingerprint the parameters
+// (to show that data-parallel ranks hold the same model).
+//
+// Blocking: JoinJob blocks until every rank joined (bounded by its timeout); the collectives
+// block as TensorCollectives' do (each bounded by its CollectiveOptions' timeout). Not
+// thread-safe: call from the training thread. Errors: the runtime's codes (communicator.h);
+// ParseFlagPairs kInvalidArgument naming the flag.
+#ifndef CROSSLINK_EXAMPLES_COMMON_TRAINING_JOB_H_
+#define CROSSLINK_EXAMPLES_COMMON_TRAINING_JOB_H_
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "crosslink/runtime/communicator.h"
+#include "crosslink/torch/tensor_collectives.h"
+
+namespace crosslink::examples {
+
+// What a flag setter says about one "--flag value" pair.
+enum class FlagResult { kOk, kBadValue, kUnknownFlag };
+
+// Calls set(flag, value) for every "--flag value" pair of argv; "--help" / "-h" print `usage` to
+// stdout and exit 0. kInvalidArgument for a flag without a value, an unknown flag or a bad value.
+absl::Status ParseFlagPairs(
+    int argc, char** argv, std::string_view usage,
+    const std::function<FlagResult(std::string_view flag, const char* value)>& set);
+
+// One rank's handle on the job: the communicator and the one TensorCollectives every collective
+// of the program goes through (tensor_collectives.h).
+struct TrainingJob {
+  std::shared_ptr<runtime::Communicator> comm;
+  std::shared_ptr<crosslink::torch::TensorCollectives> collectives;
+  int rank() const { return comm->rank(); }
+  int world_size() const { return comm->world_size(); }
+  bool leader() const { return comm->rank() == 0; }
+  // The scenario's name, or "none (ideal links)".
+  std::string scenario_name() const;
+};
+
+// Joins the job from the launcher's environment. `scenario_flag` (a program's --scenario) names
+// the scenario when no launcher did (an embedded coordinator then serves it to every rank);
+// under crosslink-run the launcher's --scenario is the one played, and rank 0 says on stderr
+// when the flag had no effect.
+absl::StatusOr<TrainingJob> JoinJob(const std::string& scenario_flag, absl::Duration timeout,
+                                    std::string_view program);
+
+// Overwrites every rank's parameters with rank 0's: the same start whatever each rank's RNG did.
+absl::Status BroadcastParameters(TrainingJob& job, const std::vector<at::Tensor>& parameters);
+
+// Sums `values` over the ranks in place (one small float64 allreduce).
+absl::Status SumOverRanks(TrainingJob& job, std::vector<double>& values);
+
+// The wall-second intervals (since `train_start`, up to `until_s`) in which a direct crosslink
+// between rank 0's satellite and another rank's was down in the scenario's TRUE contact plan
+// (sampled), with a note for a plot title saying so; no intervals and an "ideal links" note
+// without a scenario.
+std::pair<std::vector<std::pair<double, double>>, std::string> RankZeroOutages(
+    const TrainingJob& job, absl::Time train_start, double until_s);
+
+// FNV-1a (64 bit) over the bytes of the parameters, in order: equal on two ranks exactly when
+// their parameters are bitwise equal (up to hash collisions). CPU tensors.
+uint64_t ParameterDigest(const std::vector<at::Tensor>& parameters);
+
+}  // namespace crosslink::examples
+
+#endif  // CROSSLINK_EXAMPLES_COMMON_TRAINING_JOB_H_
