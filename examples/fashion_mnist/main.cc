@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -61,12 +62,13 @@ struct Flags {
   double outer_lr = 0.7;     // DiLoCo paper's outer Nesterov settings
   double outer_momentum = 0.9;
   int64_t diloco_shift = 0;
+  int64_t bucket_kb = 0;  // 0: chosen from the links (MakeSynchroniser)
 };
 
 constexpr char kUsage[] =
     "usage: crosslink-run -n N [--scenario FILE] -- train_fashion_mnist [--scenario FILE]\n"
     "         [--epochs E] [--batch B] [--lr LR] [--csv OUT] [--plot OUT.png] [--train-limit N]\n"
-    "         [--data DIR] [--seed S]\n"
+    "         [--data DIR] [--seed S] [--bucket-kb K]\n"
     "         [--diloco H [--outer-lr L] [--outer-momentum M] [--diloco-shift S]]\n";
 
 absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
@@ -99,6 +101,8 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
         } else if (flag == "--outer-momentum") {
           ok = absl::SimpleAtod(value, &flags.outer_momentum) && flags.outer_momentum >= 0 &&
                flags.outer_momentum < 1;
+        } else if (flag == "--bucket-kb") {
+          ok = absl::SimpleAtoi(value, &flags.bucket_kb) && flags.bucket_kb > 0;
         } else if (flag == "--diloco-shift") {
           ok = absl::SimpleAtoi(value, &flags.diloco_shift) && flags.diloco_shift >= 0;
         } else {
@@ -159,9 +163,25 @@ absl::StatusOr<Synchroniser> MakeSynchroniser(const Flags& flags, TrainingJob& j
   }
   crosslink::torch::GradientBucketerOptions options;
   // A model this small fits in one default bucket, which would launch only at the end of
-  // backward; 64 KiB buckets let the fully connected layers' gradients travel while the
-  // convolutions' are still being computed.
-  options.bucket_bytes = size_t{64} << 10;
+  // backward. On ideal links an allreduce costs little more than its bytes, so 64 KiB buckets
+  // let the fully connected layers' gradients travel while the convolutions' are still being
+  // computed. Over crosslinks every allreduce pays the ring's or tree's latency (tens of ms
+  // across eight satellites) whatever its size, and collectives run one at a time: there the
+  // buckets are cut into two, the fully connected layers' gradients (~800 KB, ready early in
+  // backward, travelling while the convolutions' backward runs) and the convolutions'.
+  const bool over_crosslinks = job.comm->scenario() != nullptr;
+  size_t fully_connected_bytes = 0;
+  for (const auto& item : model->named_parameters()) {
+    if (absl::StartsWith(item.key(), "fc")) {
+      fully_connected_bytes += item.value().numel() * item.value().element_size();
+    }
+  }
+  options.bucket_bytes = flags.bucket_kb > 0 ? size_t(flags.bucket_kb) << 10
+                         : over_crosslinks   ? fully_connected_bytes
+                                             : size_t{64} << 10;
+  // Over a scenario the ring order and shape follow the predicted contact plan: a ring of
+  // neighbouring satellites, and no link that is about to drop.
+  options.collective.contact_aware = over_crosslinks;
   ASSIGN_OR_RETURN(sync.bucketer, crosslink::torch::GradientBucketer::Create(
                                       job.collectives, model->parameters(), options));
   return sync;
