@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "../posted_recv.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "crosslink/collectives/transport/completion.h"
@@ -15,12 +16,7 @@
 
 namespace crosslink::collectives::inproc_internal {
 
-struct PostedRecv {
-  absl::Span<std::byte> buffer;
-  std::shared_ptr<Completion> completion;
-  // Set for RecvAllocated: `buffer` becomes this vector, sized when the message arrives.
-  std::shared_ptr<std::vector<std::byte>> allocated;
-};
+using transport_internal::PostedRecv;
 
 struct UnexpectedMessage {
   FrameHeader header;

@@ -6,7 +6,9 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -41,10 +43,14 @@ ShmConnection::ShmConnection(std::unique_ptr<Connection> liveness, std::unique_p
       piece_bytes_(piece_bytes > 0 ? piece_bytes : 256 << 10),
       pull_min_bytes_(pull_min_bytes),
       describe_(std::make_shared<const std::string>(std::move(describe))),
-      send_what_(std::make_shared<const std::string>(absl::StrCat("send on ", *describe_))),
-      recv_what_(std::make_shared<const std::string>(absl::StrCat("recv on ", *describe_))),
       out_(segment_->ring(side)),
-      in_(segment_->ring(1 - side)) {
+      in_(segment_->ring(1 - side)),
+      matcher_(describe_, [this] {
+        // The flag tells a live peer at once (and wakes every waiter of both rings, ours
+        // included); closing the socket tells it too, and ends our liveness thread.
+        segment_->SetClosed(side_);
+        liveness_->Close(absl::UnavailableError(absl::StrCat(*describe_, ": closed")));
+      }) {
   // Tells the peer's sender whether it may hand us large payloads by address.
   segment_->ProbePeerMemory(side_);
   sender_ = std::thread([this] { SenderLoop(); });
@@ -61,78 +67,22 @@ ShmConnection::~ShmConnection() {
 
 std::shared_ptr<Handle> ShmConnection::Send(const FrameHeader& header,
                                             absl::Span<const std::byte> payload) {
-  return Enqueue(SendOp{header, payload, nullptr, /*crc_known=*/false});
+  return matcher_.Send(header, payload);
 }
 
 std::shared_ptr<Handle> ShmConnection::SendWithCrc(const FrameHeader& header,
                                                    absl::Span<const std::byte> payload,
                                                    uint32_t payload_crc32c) {
-  SendOp op{header, payload, nullptr, /*crc_known=*/true};
-  op.header.crc32c = payload_crc32c;
-  return Enqueue(std::move(op));
-}
-
-std::shared_ptr<Handle> ShmConnection::Enqueue(SendOp op) {
-  auto completion = std::make_shared<Completion>(send_what_);
-  op.completion = completion;
-  absl::MutexLock lock(&mu_);
-  if (!status_.ok()) {
-    completion->Complete(status_);
-    return completion;
-  }
-  send_queue_.push_back(std::move(op));
-  return completion;
+  return matcher_.SendWithCrc(header, payload, payload_crc32c);
 }
 
 std::shared_ptr<RecvHandle> ShmConnection::Recv(absl::Span<std::byte> buffer) {
-  return Post(PostedRecv{buffer, std::make_shared<Completion>(recv_what_), nullptr});
+  return matcher_.Recv(buffer);
 }
 
 std::shared_ptr<RecvHandle> ShmConnection::RecvAllocated(
     std::shared_ptr<std::vector<std::byte>> out) {
-  return Post(PostedRecv{absl::Span<std::byte>(), std::make_shared<Completion>(recv_what_),
-                         std::move(out)});
-}
-
-std::shared_ptr<RecvHandle> ShmConnection::Post(PostedRecv recv) {
-  std::shared_ptr<Completion> completion = recv.completion;
-  Unexpected message;
-  {
-    absl::MutexLock lock(&mu_);
-    if (!status_.ok()) {
-      completion->Complete(status_);
-      return completion;
-    }
-    if (unexpected_.empty()) {
-      posted_.push_back(std::move(recv));
-      return completion;
-    }
-    message = std::move(unexpected_.front());
-    unexpected_.pop_front();
-  }
-  DeliverUnexpected(std::move(message), std::move(recv));
-  return completion;
-}
-
-void ShmConnection::DeliverUnexpected(Unexpected message, PostedRecv recv) {
-  if (recv.allocated != nullptr) {
-    recv.allocated->resize(message.header.length);
-    recv.buffer = absl::MakeSpan(*recv.allocated);
-  }
-  if (message.header.length > recv.buffer.size()) {
-    const absl::Status error = absl::InvalidArgumentError(absl::StrFormat(
-        "%s: message of %d bytes (sequence %d chunk %d) is longer than the posted buffer of %d "
-        "bytes",
-        *describe_, message.header.length, message.header.sequence, message.header.chunk,
-        recv.buffer.size()));
-    Fail(error);
-    recv.completion->Complete(error);
-    return;
-  }
-  if (message.header.length > 0) {
-    std::memcpy(recv.buffer.data(), message.payload.get(), message.header.length);
-  }
-  recv.completion->Complete(absl::OkStatus(), &message.header);
+  return matcher_.RecvAllocated(std::move(out));
 }
 
 bool ShmConnection::PeerGone() const {
@@ -140,13 +90,11 @@ bool ShmConnection::PeerGone() const {
 }
 
 bool ShmConnection::WriteRing(const std::byte* src, size_t n) {
-  const std::function<bool()> stop = [this] {
-    return failed_.load(std::memory_order_acquire) || PeerGone();
-  };
+  const std::function<bool()> stop = [this] { return matcher_.failed() || PeerGone(); };
   while (n > 0) {
     if (!out_.WaitWritable(1, stop)) {
       // The peer reads nothing more: fail at once (a receiver would drain first).
-      if (!failed_.load()) FailPeerGone("while sending");
+      if (!matcher_.failed()) FailPeerGone("while sending");
       return false;
     }
     const size_t k = std::min<uint64_t>({n, out_.Writable(), piece_bytes_});
@@ -158,16 +106,14 @@ bool ShmConnection::WriteRing(const std::byte* src, size_t n) {
 }
 
 bool ShmConnection::ReadRing(std::byte* dst, size_t n, uint32_t* crc, bool corrupt_first) {
-  const std::function<bool()> stop = [this] {
-    return failed_.load(std::memory_order_acquire) || PeerGone();
-  };
+  const std::function<bool()> stop = [this] { return matcher_.failed() || PeerGone(); };
   bool first = true;
   while (n > 0) {
     uint64_t readable = in_.Readable();
     if (readable == 0) {
       // Bytes the peer wrote before it closed are still delivered, as TCP delivers them before
       // the end of stream; only an empty ring after the peer left ends the receive.
-      if (!in_.WaitReadable(1, stop) && (failed_.load() || in_.Readable() == 0)) return false;
+      if (!in_.WaitReadable(1, stop) && (matcher_.failed() || in_.Readable() == 0)) return false;
       readable = in_.Readable();
     }
     const size_t k = std::min<uint64_t>({n, readable, piece_bytes_});
@@ -213,18 +159,10 @@ absl::Status ShmConnection::Pull(std::byte* dst, size_t n, uint64_t address, uin
 }
 
 void ShmConnection::SenderLoop() {
-  for (;;) {
-    SendOp op;
-    {
-      absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return !send_queue_.empty() || !status_.ok();
-      };
-      mu_.Await(absl::Condition(&ready));
-      if (!status_.ok()) return;  // Fail() completed the queue
-      op = std::move(send_queue_.front());
-      send_queue_.pop_front();
-    }
+  std::vector<transport_internal::FrameMatcher::SendOp> batch;
+  // One send at a time: each is copied into (or announced through) the ring on its own.
+  while (matcher_.TakeSends(/*max_ops=*/1, /*max_payload_bytes=*/0, &batch)) {
+    transport_internal::FrameMatcher::SendOp& op = batch.front();
     FrameHeader& h = op.header;
     h.job_id = job_id_;
     h.length = op.payload.size();
@@ -241,17 +179,15 @@ void ShmConnection::SenderLoop() {
     bool sent = false;
     if (pull) {
       // The payload stays borrowed until the receiver has pulled it: the handle completes then.
-      const std::function<bool()> stop = [this] {
-        return failed_.load(std::memory_order_acquire) || PeerGone();
-      };
+      const std::function<bool()> stop = [this] { return matcher_.failed() || PeerGone(); };
       sent = WriteRing(record.data(), record.size()) && out_.WaitPulled(++pulls_sent_, stop);
-      if (!sent && !failed_.load()) FailPeerGone("while it read a payload from this process");
+      if (!sent && !matcher_.failed()) FailPeerGone("while it read a payload from this process");
     } else {
       sent =
           WriteRing(record.data(), kRecordBytes) && WriteRing(op.payload.data(), op.payload.size());
     }
     if (!sent) {
-      op.completion->Complete(status());
+      op.completion->Complete(matcher_.status());
       return;
     }
     op.completion->Complete(absl::OkStatus());
@@ -264,105 +200,55 @@ void ShmConnection::ReceiverLoop() {
     uint64_t kind = 0;
     uint64_t address = 0;
     if (!ReadRing(raw.data(), raw.size(), nullptr, false)) {
-      if (!failed_.load()) FailPeerGone("");
+      if (!matcher_.failed()) FailPeerGone("");
       return;
     }
     std::memcpy(&kind, raw.data(), sizeof(kind));
     if (kind == kPull &&
         !ReadRing(reinterpret_cast<std::byte*>(&address), sizeof(address), nullptr, false)) {
-      if (!failed_.load()) FailPeerGone("");
+      if (!matcher_.failed()) FailPeerGone("");
       return;
     }
     if (kind != kInline && kind != kPull) {
-      Fail(absl::InvalidArgumentError(
+      matcher_.Fail(absl::InvalidArgumentError(
           absl::StrFormat("%s: unknown ring record kind %d", *describe_, kind)));
       return;
     }
     absl::StatusOr<FrameHeader> header =
         DecodeFrameHeader(absl::MakeConstSpan(raw).subspan(sizeof(kind)), job_id_, *describe_);
     if (!header.ok()) {
-      Fail(header.status());
+      matcher_.Fail(header.status());
       return;
     }
-    PostedRecv recv;
-    bool corrupt = false;
-    {
-      absl::MutexLock lock(&mu_);
-      auto posted_or_failed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return !posted_.empty() || !status_.ok();
-      };
-      // The same rule as TCP's receiver (tcp_connection.cc): no wait for header-only frames nor
-      // while unclaimed messages are queued.
-      if (header->length > 0 && unexpected_.empty()) {
-        mu_.AwaitWithTimeout(absl::Condition(&posted_or_failed), kUnexpectedWait);
-      }
-      if (!status_.ok()) return;
-      corrupt = std::exchange(corrupt_next_, false);
-      if (!posted_.empty()) {
-        recv = std::move(posted_.front());
-        posted_.pop_front();
-      }
-    }
-    std::unique_ptr<std::byte[]> unexpected;
-    std::byte* out = nullptr;
-    if (recv.completion != nullptr) {
-      if (recv.allocated != nullptr) {
-        recv.allocated->resize(header->length);
-        recv.buffer = absl::MakeSpan(*recv.allocated);
-      }
-      if (header->length > recv.buffer.size()) {
-        const absl::Status error = absl::InvalidArgumentError(absl::StrFormat(
-            "%s: message of %d bytes (sequence %d chunk %d) is longer than the posted buffer of "
-            "%d bytes",
-            *describe_, header->length, header->sequence, header->chunk, recv.buffer.size()));
-        Fail(error);
-        recv.completion->Complete(error);
-        return;
-      }
-      out = recv.buffer.data();
-    } else {
-      unexpected.reset(new std::byte[header->length]);
-      out = unexpected.get();
-    }
+    // As over TCP, the payload stays in the ring while the matcher waits (briefly) for its
+    // receive to be posted.
+    std::optional<transport_internal::FrameMatcher::Arrival> arrival =
+        matcher_.Claim(*header, kUnexpectedWait);
+    if (!arrival.has_value()) return;
     uint32_t crc = 0;
     if (kind == kPull) {
-      absl::Status pulled = Pull(out, header->length, address, &crc, corrupt);
+      absl::Status pulled =
+          Pull(arrival->data(), header->length, address, &crc, arrival->corrupt());
       if (pulled.ok()) in_.SignalPulled();
       if (!pulled.ok()) {
-        Fail(pulled);
-        if (recv.completion != nullptr) recv.completion->Complete(status());
+        matcher_.Fail(pulled);
+        matcher_.DropArrival(*std::move(arrival));
         return;
       }
-    } else if (!ReadRing(out, header->length, &crc, corrupt)) {
-      if (!failed_.load()) {
+    } else if (!ReadRing(arrival->data(), header->length, &crc, arrival->corrupt())) {
+      if (!matcher_.failed()) {
         FailPeerGone(absl::StrFormat("in the payload of a %d-byte message (sequence %d chunk %d)",
                                      header->length, header->sequence, header->chunk));
       }
-      if (recv.completion != nullptr) recv.completion->Complete(status());
+      matcher_.DropArrival(*std::move(arrival));
       return;
     }
-    if (corrupt && header->length == 0) crc ^= 1;
+    if (arrival->corrupt() && header->length == 0) crc ^= 1;
     if (absl::Status error = CheckPayloadCrc(*header, crc, *describe_); !error.ok()) {
-      Fail(error);
-      if (recv.completion != nullptr) recv.completion->Complete(error);
+      matcher_.FailArrival(*std::move(arrival), std::move(error));
       return;
     }
-    if (recv.completion != nullptr) {
-      recv.completion->Complete(absl::OkStatus(), &*header);
-      continue;
-    }
-    Unexpected message{*header, std::move(unexpected)};
-    {
-      absl::MutexLock lock(&mu_);
-      if (!status_.ok()) return;
-      if (posted_.empty()) {
-        unexpected_.push_back(std::move(message));
-        continue;
-      }
-      recv = std::move(posted_.front());
-      posted_.pop_front();
-    }
-    DeliverUnexpected(std::move(message), std::move(recv));
+    matcher_.Deliver(*std::move(arrival));
   }
 }
 
@@ -372,9 +258,9 @@ void ShmConnection::LivenessLoop() {
   std::byte unused[kFrameHeaderBytes];
   std::shared_ptr<RecvHandle> watch = liveness_->Recv(absl::MakeSpan(unused));
   const absl::Status ended = watch->Wait(absl::InfiniteFuture());
-  if (failed_.load()) return;  // this end closed first
+  if (matcher_.failed()) return;  // this end closed first
   {
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&liveness_mu_);
     liveness_status_ = absl::UnavailableError(absl::StrFormat(
         "%s: peer rank %d is gone (its liveness socket %s)", *describe_, peer_rank_,
         ended.ok() ? "carried an unexpected frame" : absl::StrCat("ended: ", ended.message())));
@@ -387,7 +273,7 @@ void ShmConnection::LivenessLoop() {
 void ShmConnection::FailPeerGone(const std::string& where) {
   absl::Status reason;
   {
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&liveness_mu_);
     reason = liveness_status_;
   }
   if (reason.ok()) {
@@ -395,43 +281,16 @@ void ShmConnection::FailPeerGone(const std::string& where) {
         absl::StrFormat("%s: peer rank %d closed the connection", *describe_, peer_rank_));
   }
   if (!where.empty()) reason = absl::UnavailableError(absl::StrCat(reason.message(), " ", where));
-  Fail(std::move(reason));
-}
-
-void ShmConnection::Fail(absl::Status reason) {
-  std::deque<SendOp> sends;
-  std::deque<PostedRecv> recvs;
-  {
-    absl::MutexLock lock(&mu_);
-    if (!status_.ok()) return;
-    status_ = std::move(reason);
-    sends.swap(send_queue_);
-    recvs.swap(posted_);
-    unexpected_.clear();
-    failed_.store(true, std::memory_order_release);
-  }
-  // The flag tells a live peer at once (and wakes every waiter of both rings, ours included);
-  // closing the socket tells it too, and ends our liveness thread.
-  segment_->SetClosed(side_);
-  liveness_->Close(absl::UnavailableError(absl::StrCat(*describe_, ": closed")));
-  const absl::Status sticky = status();
-  for (SendOp& op : sends) op.completion->Complete(sticky);
-  for (PostedRecv& r : recvs) r.completion->Complete(sticky);
+  matcher_.Fail(std::move(reason));
 }
 
 void ShmConnection::Close(absl::Status reason) {
   if (reason.ok()) reason = absl::UnavailableError(absl::StrCat(*describe_, ": closed"));
-  Fail(std::move(reason));
+  matcher_.Fail(std::move(reason));
 }
 
-absl::Status ShmConnection::status() const {
-  absl::MutexLock lock(&mu_);
-  return status_;
-}
+absl::Status ShmConnection::status() const { return matcher_.status(); }
 
-void ShmConnection::CorruptNextReceiveForTesting() {
-  absl::MutexLock lock(&mu_);
-  corrupt_next_ = true;
-}
+void ShmConnection::CorruptNextReceiveForTesting() { matcher_.CorruptNextReceiveForTesting(); }
 
 }  // namespace crosslink::collectives::shm_internal

@@ -1,18 +1,19 @@
 // Internal: one shared-memory connection with its sender, receiver and liveness threads
-// (see shm_transport.h).
+// (see shm_transport.h). The matching of frames to receives, the send queue and the sticky status
+// live in FrameMatcher (../frame_matcher.h), shared with the TCP backend; this class moves the
+// bytes through the rings. Thread-safe as FrameMatcher is.
 #ifndef CROSSLINK_COLLECTIVES_SRC_TRANSPORT_SHM_SHM_CONNECTION_H_
 #define CROSSLINK_COLLECTIVES_SRC_TRANSPORT_SHM_SHM_CONNECTION_H_
 
 #include <atomic>
-#include <deque>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "../frame_matcher.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "crosslink/collectives/transport/completion.h"
 #include "crosslink/collectives/transport/test_hooks.h"
 #include "crosslink/collectives/transport/transport.h"
 #include "shm_ring.h"
@@ -41,25 +42,6 @@ class ShmConnection final : public Connection, public CorruptibleForTesting {
   void CorruptNextReceiveForTesting() override;
 
  private:
-  struct SendOp {
-    FrameHeader header;
-    absl::Span<const std::byte> payload;
-    std::shared_ptr<Completion> completion;
-    bool crc_known = false;
-  };
-  struct PostedRecv {
-    absl::Span<std::byte> buffer;
-    std::shared_ptr<Completion> completion;
-    // Set for RecvAllocated: `buffer` becomes this vector, sized when the header arrives.
-    std::shared_ptr<std::vector<std::byte>> allocated;
-  };
-  struct Unexpected {
-    FrameHeader header;
-    std::unique_ptr<std::byte[]> payload;
-  };
-
-  std::shared_ptr<Handle> Enqueue(SendOp op);
-  std::shared_ptr<RecvHandle> Post(PostedRecv recv);
   void SenderLoop();
   void ReceiverLoop();
   void LivenessLoop();
@@ -75,8 +57,6 @@ class ShmConnection final : public Connection, public CorruptibleForTesting {
   // Receiver: fails the connection after the peer left (ring drained), naming what was cut.
   void FailPeerGone(const std::string& where);
   bool PeerGone() const;
-  void DeliverUnexpected(Unexpected message, PostedRecv recv);
-  void Fail(absl::Status reason);
 
   const std::unique_ptr<Connection> liveness_;
   const std::unique_ptr<Segment> segment_;
@@ -89,22 +69,20 @@ class ShmConnection final : public Connection, public CorruptibleForTesting {
   const size_t pull_min_bytes_;
   uint32_t pulls_sent_ = 0;  // sender thread only
   const std::shared_ptr<const std::string> describe_;
-  const std::shared_ptr<const std::string> send_what_;
-  const std::shared_ptr<const std::string> recv_what_;
   Ring& out_;
   Ring& in_;
 
-  // Set by Fail (local) and by the liveness thread (peer's socket ended): waits check them.
-  std::atomic<bool> failed_{false};
+  // Set by the liveness thread (peer's socket ended); ring waits check it, with
+  // matcher_.failed() (this end failed).
   std::atomic<bool> liveness_lost_{false};
+  mutable absl::Mutex liveness_mu_;
+  absl::Status liveness_status_ ABSL_GUARDED_BY(liveness_mu_);
 
-  mutable absl::Mutex mu_;
-  absl::Status status_ ABSL_GUARDED_BY(mu_);
-  absl::Status liveness_status_ ABSL_GUARDED_BY(mu_);
-  std::deque<SendOp> send_queue_ ABSL_GUARDED_BY(mu_);
-  std::deque<PostedRecv> posted_ ABSL_GUARDED_BY(mu_);
-  std::deque<Unexpected> unexpected_ ABSL_GUARDED_BY(mu_);  // never non-empty while posted_ is
-  bool corrupt_next_ ABSL_GUARDED_BY(mu_) = false;
+  // Queued sends, posted receives, unexpected messages and the sticky status. Its first failure
+  // raises this end's closed flag (a live peer sees it at once, and it wakes every waiter of
+  // both rings) and closes the liveness socket (which tells the peer too, and ends our liveness
+  // thread).
+  transport_internal::FrameMatcher matcher_;
 
   std::thread sender_;
   std::thread receiver_;

@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -37,8 +39,8 @@ TcpConnection::TcpConnection(int fd, int local_rank, int peer_rank, uint64_t job
       receive_piece_bytes_(receive_piece_bytes > 0 ? receive_piece_bytes : 256 * 1024),
       describe_(std::make_shared<const std::string>(
           absl::StrFormat("rank %d -> rank %d (tcp %s)", local_rank, peer_rank, peer_address))),
-      send_what_(std::make_shared<const std::string>(absl::StrCat("send on ", *describe_))),
-      recv_what_(std::make_shared<const std::string>(absl::StrCat("recv on ", *describe_))) {
+      // Wakes both threads (blocked in sendmsg / recv) and sends the peer an end of stream.
+      matcher_(describe_, [this] { ::shutdown(fd_, SHUT_RDWR); }) {
   sender_ = std::thread([this] { SenderLoop(); });
   receiver_ = std::thread([this] { ReceiverLoop(); });
 }
@@ -52,102 +54,30 @@ TcpConnection::~TcpConnection() {
 
 std::shared_ptr<Handle> TcpConnection::Send(const FrameHeader& header,
                                             absl::Span<const std::byte> payload) {
-  return Enqueue(SendOp{header, payload, nullptr, /*crc_known=*/false});
+  return matcher_.Send(header, payload);
 }
 
 std::shared_ptr<Handle> TcpConnection::SendWithCrc(const FrameHeader& header,
                                                    absl::Span<const std::byte> payload,
                                                    uint32_t payload_crc32c) {
-  SendOp op{header, payload, nullptr, /*crc_known=*/true};
-  op.header.crc32c = payload_crc32c;
-  return Enqueue(std::move(op));
-}
-
-std::shared_ptr<Handle> TcpConnection::Enqueue(SendOp op) {
-  auto completion = std::make_shared<Completion>(send_what_);
-  op.completion = completion;
-  absl::MutexLock lock(&mu_);
-  if (!status_.ok()) {
-    completion->Complete(status_);
-    return completion;
-  }
-  send_queue_.push_back(std::move(op));
-  return completion;
+  return matcher_.SendWithCrc(header, payload, payload_crc32c);
 }
 
 std::shared_ptr<RecvHandle> TcpConnection::Recv(absl::Span<std::byte> buffer) {
-  return Post(PostedRecv{buffer, std::make_shared<Completion>(recv_what_), nullptr});
+  return matcher_.Recv(buffer);
 }
 
 std::shared_ptr<RecvHandle> TcpConnection::RecvAllocated(
     std::shared_ptr<std::vector<std::byte>> out) {
-  return Post(PostedRecv{absl::Span<std::byte>(), std::make_shared<Completion>(recv_what_),
-                         std::move(out)});
-}
-
-std::shared_ptr<RecvHandle> TcpConnection::Post(PostedRecv recv) {
-  std::shared_ptr<Completion> completion = recv.completion;
-  Unexpected message;
-  {
-    absl::MutexLock lock(&mu_);
-    if (!status_.ok()) {
-      completion->Complete(status_);
-      return completion;
-    }
-    if (unexpected_.empty()) {
-      posted_.push_back(std::move(recv));
-      return completion;
-    }
-    message = std::move(unexpected_.front());
-    unexpected_.pop_front();
-  }
-  DeliverUnexpected(std::move(message), std::move(recv));
-  return completion;
-}
-
-void TcpConnection::DeliverUnexpected(Unexpected message, PostedRecv recv) {
-  if (recv.allocated != nullptr) {
-    recv.allocated->resize(message.header.length);
-    recv.buffer = absl::MakeSpan(*recv.allocated);
-  }
-  if (message.header.length > recv.buffer.size()) {
-    const absl::Status error = absl::InvalidArgumentError(absl::StrFormat(
-        "%s: message of %d bytes (sequence %d chunk %d) is longer than the posted buffer of %d "
-        "bytes",
-        *describe_, message.header.length, message.header.sequence, message.header.chunk,
-        recv.buffer.size()));
-    // Sticky first, so that whoever sees the handle fail also sees the connection's status.
-    Fail(error);
-    recv.completion->Complete(error);
-    return;
-  }
-  if (message.header.length > 0) {
-    std::memcpy(recv.buffer.data(), message.payload.get(), message.header.length);
-  }
-  recv.completion->Complete(absl::OkStatus(), &message.header);
+  return matcher_.RecvAllocated(std::move(out));
 }
 
 void TcpConnection::SenderLoop() {
-  std::vector<SendOp> batch;
+  std::vector<transport_internal::FrameMatcher::SendOp> batch;
   std::vector<EncodedFrameHeader> headers;
   std::vector<iovec> iov;
   for (;;) {
-    batch.clear();
-    {
-      absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return !send_queue_.empty() || !status_.ok();
-      };
-      mu_.Await(absl::Condition(&ready));
-      if (!status_.ok()) return;  // Fail() completed the queue
-      size_t bytes = 0;
-      while (!send_queue_.empty() && batch.size() < kMaxBatchOps &&
-             (batch.empty() || bytes + send_queue_.front().payload.size() <= kBatchPayloadBytes)) {
-        bytes += send_queue_.front().payload.size();
-        batch.push_back(std::move(send_queue_.front()));
-        send_queue_.pop_front();
-      }
-    }
+    if (!matcher_.TakeSends(kMaxBatchOps, kBatchPayloadBytes, &batch)) return;
     headers.resize(batch.size());
     iov.clear();
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -183,12 +113,12 @@ void TcpConnection::SenderLoop() {
       }
     }
     if (!error.ok()) {
-      Fail(error);
-      const absl::Status sticky = status();
-      for (SendOp& op : batch) op.completion->Complete(sticky);
+      matcher_.Fail(error);
+      const absl::Status sticky = matcher_.status();
+      for (auto& op : batch) op.completion->Complete(sticky);
       return;
     }
-    for (SendOp& op : batch) op.completion->Complete(absl::OkStatus());
+    for (auto& op : batch) op.completion->Complete(absl::OkStatus());
   }
 }
 
@@ -238,7 +168,7 @@ void TcpConnection::ReceiverLoop() {
     size_t got = 0;
     const int err = ReadFull(fd_, raw.data(), raw.size(), &got);
     if (err != 0) {
-      Fail(absl::UnavailableError(
+      matcher_.Fail(absl::UnavailableError(
           err < 0 && got == 0
               ? absl::StrFormat("%s: peer rank %d closed the connection", *describe_, peer_rank_)
               : absl::StrFormat("%s: stream broke in a frame header: %s", *describe_,
@@ -247,109 +177,34 @@ void TcpConnection::ReceiverLoop() {
     }
     absl::StatusOr<FrameHeader> header = DecodeFrameHeader(raw, job_id_, *describe_);
     if (!header.ok()) {
-      Fail(header.status());
+      matcher_.Fail(header.status());
       return;
     }
-    PostedRecv recv;
-    bool corrupt = false;
-    {
-      absl::MutexLock lock(&mu_);
-      // Leave the payload in the socket until its receive is posted: TCP's own flow control then
-      // holds back a sender that runs ahead (as a ring's first step does, with a whole block
-      // ready at once), at no cost, where reading it now would copy it into a fresh heap buffer
-      // (page faults, a cold extra memcpy later). The wait is bounded so that a peer whose
-      // receive is posted only after one of its own sends completes cannot deadlock with us.
-      // No wait for a header-only frame (an abort, a barrier token: nothing to hold back, and
-      // failure news must not be delayed), nor while earlier messages are still unclaimed (the
-      // owner is not posting; each frame of a backlog must not cost the timeout again).
-      auto posted_or_failed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return !posted_.empty() || !status_.ok();
-      };
-      if (header->length > 0 && unexpected_.empty()) {
-        mu_.AwaitWithTimeout(absl::Condition(&posted_or_failed), kUnexpectedWait);
-      }
-      if (!status_.ok()) return;
-      corrupt = std::exchange(corrupt_next_, false);
-      if (!posted_.empty()) {
-        recv = std::move(posted_.front());
-        posted_.pop_front();
-      }
-    }
-    if (recv.completion != nullptr) {
-      // Zero copy: the payload goes straight into the caller's buffer.
-      if (recv.allocated != nullptr) {
-        recv.allocated->resize(header->length);
-        recv.buffer = absl::MakeSpan(*recv.allocated);
-      }
-      absl::Status error;
-      if (header->length > recv.buffer.size()) {
-        error = absl::InvalidArgumentError(absl::StrFormat(
-            "%s: message of %d bytes (sequence %d chunk %d) is longer than the posted buffer of "
-            "%d bytes",
-            *describe_, header->length, header->sequence, header->chunk, recv.buffer.size()));
-      } else {
-        error = ReadPayload(*header, recv.buffer.data(), corrupt);
-      }
-      if (!error.ok()) {
-        // Sticky first, so that whoever sees the handle fail also sees the connection's status.
-        Fail(error);
-        recv.completion->Complete(error);
-        return;
-      }
-      recv.completion->Complete(absl::OkStatus(), &*header);
-      continue;
-    }
-    Unexpected message{*header, std::unique_ptr<std::byte[]>(new std::byte[header->length])};
-    if (absl::Status error = ReadPayload(*header, message.payload.get(), corrupt); !error.ok()) {
-      Fail(error);
+    // The payload stays in the socket while the matcher waits (briefly) for its receive to be
+    // posted: TCP's own flow control then holds back a sender that runs ahead (as a ring's first
+    // step does, with a whole block ready at once), at no cost, where reading it now would copy
+    // it into a fresh heap buffer (page faults, a cold extra memcpy later). The wait is bounded
+    // so that a peer whose receive is posted only after one of its own sends completes cannot
+    // deadlock with us.
+    std::optional<transport_internal::FrameMatcher::Arrival> arrival =
+        matcher_.Claim(*header, kUnexpectedWait);
+    if (!arrival.has_value()) return;
+    if (absl::Status error = ReadPayload(*header, arrival->data(), arrival->corrupt());
+        !error.ok()) {
+      matcher_.FailArrival(*std::move(arrival), std::move(error));
       return;
     }
-    {
-      absl::MutexLock lock(&mu_);
-      if (!status_.ok()) return;
-      if (posted_.empty()) {
-        unexpected_.push_back(std::move(message));
-        continue;
-      }
-      // A receive was posted while the payload arrived: it is the one this message belongs to.
-      recv = std::move(posted_.front());
-      posted_.pop_front();
-    }
-    DeliverUnexpected(std::move(message), std::move(recv));
+    matcher_.Deliver(*std::move(arrival));
   }
-}
-
-void TcpConnection::Fail(absl::Status reason) {
-  std::deque<SendOp> sends;
-  std::deque<PostedRecv> recvs;
-  {
-    absl::MutexLock lock(&mu_);
-    if (!status_.ok()) return;
-    status_ = std::move(reason);
-    sends.swap(send_queue_);
-    recvs.swap(posted_);
-    unexpected_.clear();
-  }
-  // Wakes both threads (blocked in sendmsg / recv) and sends the peer an end of stream.
-  ::shutdown(fd_, SHUT_RDWR);
-  const absl::Status sticky = status();
-  for (SendOp& op : sends) op.completion->Complete(sticky);
-  for (PostedRecv& r : recvs) r.completion->Complete(sticky);
 }
 
 void TcpConnection::Close(absl::Status reason) {
   if (reason.ok()) reason = absl::UnavailableError(absl::StrCat(*describe_, ": closed"));
-  Fail(std::move(reason));
+  matcher_.Fail(std::move(reason));
 }
 
-absl::Status TcpConnection::status() const {
-  absl::MutexLock lock(&mu_);
-  return status_;
-}
+absl::Status TcpConnection::status() const { return matcher_.status(); }
 
-void TcpConnection::CorruptNextReceiveForTesting() {
-  absl::MutexLock lock(&mu_);
-  corrupt_next_ = true;
-}
+void TcpConnection::CorruptNextReceiveForTesting() { matcher_.CorruptNextReceiveForTesting(); }
 
 }  // namespace crosslink::collectives::tcp_internal

@@ -1,0 +1,205 @@
+#include "frame_matcher.h"
+
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace crosslink::collectives::transport_internal {
+
+FrameMatcher::FrameMatcher(std::shared_ptr<const std::string> describe,
+                           std::function<void()> on_fail)
+    : describe_(std::move(describe)),
+      send_what_(std::make_shared<const std::string>(absl::StrCat("send on ", *describe_))),
+      recv_what_(std::make_shared<const std::string>(absl::StrCat("recv on ", *describe_))),
+      on_fail_(std::move(on_fail)) {}
+
+std::shared_ptr<Handle> FrameMatcher::Send(const FrameHeader& header,
+                                           absl::Span<const std::byte> payload) {
+  return Enqueue(SendOp{header, payload, nullptr, /*crc_known=*/false});
+}
+
+std::shared_ptr<Handle> FrameMatcher::SendWithCrc(const FrameHeader& header,
+                                                  absl::Span<const std::byte> payload,
+                                                  uint32_t payload_crc32c) {
+  SendOp op{header, payload, nullptr, /*crc_known=*/true};
+  op.header.crc32c = payload_crc32c;
+  return Enqueue(std::move(op));
+}
+
+std::shared_ptr<Handle> FrameMatcher::Enqueue(SendOp op) {
+  auto completion = std::make_shared<Completion>(send_what_);
+  op.completion = completion;
+  absl::MutexLock lock(&mu_);
+  if (!status_.ok()) {
+    completion->Complete(status_);
+    return completion;
+  }
+  send_queue_.push_back(std::move(op));
+  return completion;
+}
+
+std::shared_ptr<RecvHandle> FrameMatcher::Recv(absl::Span<std::byte> buffer) {
+  return Post(PostedRecv{buffer, std::make_shared<Completion>(recv_what_), nullptr});
+}
+
+std::shared_ptr<RecvHandle> FrameMatcher::RecvAllocated(
+    std::shared_ptr<std::vector<std::byte>> out) {
+  return Post(PostedRecv{absl::Span<std::byte>(), std::make_shared<Completion>(recv_what_),
+                         std::move(out)});
+}
+
+std::shared_ptr<RecvHandle> FrameMatcher::Post(PostedRecv recv) {
+  std::shared_ptr<Completion> completion = recv.completion;
+  Unexpected message;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!status_.ok()) {
+      completion->Complete(status_);
+      return completion;
+    }
+    if (unexpected_.empty()) {
+      posted_.push_back(std::move(recv));
+      return completion;
+    }
+    message = std::move(unexpected_.front());
+    unexpected_.pop_front();
+  }
+  DeliverUnexpected(std::move(message), std::move(recv));
+  return completion;
+}
+
+bool FrameMatcher::FitBuffer(const FrameHeader& header, PostedRecv& recv) {
+  if (recv.allocated != nullptr) {
+    recv.allocated->resize(header.length);
+    recv.buffer = absl::MakeSpan(*recv.allocated);
+  }
+  if (header.length <= recv.buffer.size()) return true;
+  const absl::Status error = absl::InvalidArgumentError(absl::StrFormat(
+      "%s: message of %d bytes (sequence %d chunk %d) is longer than the posted buffer of %d "
+      "bytes",
+      *describe_, header.length, header.sequence, header.chunk, recv.buffer.size()));
+  // Sticky first, so that whoever sees the handle fail also sees the connection's status.
+  Fail(error);
+  recv.completion->Complete(error);
+  return false;
+}
+
+void FrameMatcher::DeliverUnexpected(Unexpected message, PostedRecv recv) {
+  if (!FitBuffer(message.header, recv)) return;
+  if (message.header.length > 0) {
+    std::memcpy(recv.buffer.data(), message.payload.get(), message.header.length);
+  }
+  recv.completion->Complete(absl::OkStatus(), &message.header);
+}
+
+bool FrameMatcher::TakeSends(size_t max_ops, size_t max_payload_bytes, std::vector<SendOp>* batch) {
+  batch->clear();
+  absl::MutexLock lock(&mu_);
+  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !send_queue_.empty() || !status_.ok();
+  };
+  mu_.Await(absl::Condition(&ready));
+  if (!status_.ok()) return false;  // Fail() completed the queue
+  size_t bytes = 0;
+  while (!send_queue_.empty() && batch->size() < max_ops &&
+         (batch->empty() || bytes + send_queue_.front().payload.size() <= max_payload_bytes)) {
+    bytes += send_queue_.front().payload.size();
+    batch->push_back(std::move(send_queue_.front()));
+    send_queue_.pop_front();
+  }
+  return true;
+}
+
+std::optional<FrameMatcher::Arrival> FrameMatcher::Claim(const FrameHeader& header,
+                                                         absl::Duration unexpected_wait) {
+  PostedRecv recv;
+  Arrival arrival;
+  arrival.header_ = header;
+  {
+    absl::MutexLock lock(&mu_);
+    auto posted_or_failed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return !posted_.empty() || !status_.ok();
+    };
+    if (header.length > 0 && unexpected_.empty()) {
+      mu_.AwaitWithTimeout(absl::Condition(&posted_or_failed), unexpected_wait);
+    }
+    if (!status_.ok()) return std::nullopt;
+    arrival.corrupt_ = std::exchange(corrupt_next_, false);
+    if (!posted_.empty()) {
+      recv = std::move(posted_.front());
+      posted_.pop_front();
+    }
+  }
+  if (recv.completion != nullptr) {
+    // Zero copy: the payload goes straight into the caller's buffer.
+    if (!FitBuffer(header, recv)) return std::nullopt;
+    arrival.completion_ = std::move(recv.completion);
+    arrival.data_ = recv.buffer.data();
+  } else {
+    arrival.unexpected_.reset(new std::byte[header.length]);
+    arrival.data_ = arrival.unexpected_.get();
+  }
+  return arrival;
+}
+
+void FrameMatcher::Deliver(Arrival arrival) {
+  if (arrival.completion_ != nullptr) {
+    arrival.completion_->Complete(absl::OkStatus(), &arrival.header_);
+    return;
+  }
+  Unexpected message{arrival.header_, std::move(arrival.unexpected_)};
+  PostedRecv recv;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!status_.ok()) return;
+    if (posted_.empty()) {
+      unexpected_.push_back(std::move(message));
+      return;
+    }
+    // A receive was posted while the payload arrived: it is the one this message belongs to.
+    recv = std::move(posted_.front());
+    posted_.pop_front();
+  }
+  DeliverUnexpected(std::move(message), std::move(recv));
+}
+
+void FrameMatcher::FailArrival(Arrival arrival, absl::Status error) {
+  Fail(error);
+  if (arrival.completion_ != nullptr) arrival.completion_->Complete(std::move(error));
+}
+
+void FrameMatcher::DropArrival(Arrival arrival) {
+  if (arrival.completion_ != nullptr) arrival.completion_->Complete(status());
+}
+
+void FrameMatcher::Fail(absl::Status reason) {
+  std::deque<SendOp> sends;
+  std::deque<PostedRecv> recvs;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!status_.ok()) return;
+    status_ = std::move(reason);
+    sends.swap(send_queue_);
+    recvs.swap(posted_);
+    unexpected_.clear();
+    failed_.store(true, std::memory_order_release);
+  }
+  if (on_fail_) on_fail_();
+  const absl::Status sticky = status();
+  for (SendOp& op : sends) op.completion->Complete(sticky);
+  for (PostedRecv& r : recvs) r.completion->Complete(sticky);
+}
+
+absl::Status FrameMatcher::status() const {
+  absl::MutexLock lock(&mu_);
+  return status_;
+}
+
+void FrameMatcher::CorruptNextReceiveForTesting() {
+  absl::MutexLock lock(&mu_);
+  corrupt_next_ = true;
+}
+
+}  // namespace crosslink::collectives::transport_internal

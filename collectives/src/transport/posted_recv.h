@@ -1,0 +1,25 @@
+// Internal: a receive a Connection's user has posted and no message has completed yet, as the
+// transports' matching logic (frame_matcher.h for TCP and shared memory, inproc_connection.h)
+// keeps it.
+#ifndef CROSSLINK_COLLECTIVES_SRC_TRANSPORT_POSTED_RECV_H_
+#define CROSSLINK_COLLECTIVES_SRC_TRANSPORT_POSTED_RECV_H_
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "absl/types/span.h"
+#include "crosslink/collectives/transport/completion.h"
+
+namespace crosslink::collectives::transport_internal {
+
+struct PostedRecv {
+  absl::Span<std::byte> buffer;
+  std::shared_ptr<Completion> completion;
+  // Set for RecvAllocated: `buffer` becomes this vector, sized when the message's header arrives.
+  std::shared_ptr<std::vector<std::byte>> allocated;
+};
+
+}  // namespace crosslink::collectives::transport_internal
+
+#endif  // CROSSLINK_COLLECTIVES_SRC_TRANSPORT_POSTED_RECV_H_
