@@ -6,9 +6,11 @@
 //   crosslink-bench orbit ...   (allreduce along the orbit: bench/crosslink_bench_orbit.h)
 //
 // --algo naive-ring is the ring in rank order, waiting on every link it meets down (as NCCL or
-// Gloo would); contact-aware plans from the predicted contact plan (CollectiveOptions::
-// contact_aware); auto means contact-aware on a scenario whose predicted plan has an outage on a
-// rank-order ring link, else the cost model's ring or tree.
+// Gloo would: its ranks run with CROSSLINK_OUTAGE_MODE=hold unless the environment says
+// otherwise, so a surprise fault stalls it instead of being resumed over a detour); contact-aware
+// plans from the predicted contact plan (CollectiveOptions:: contact_aware); auto means
+// contact-aware on a scenario whose predicted plan has an outage on a rank-order ring link, else
+// the cost model's ring or tree.
 //
 // Without RANK in the environment it launches N ranks of itself through the runtime's launcher
 // (the code crosslink-run runs); with RANK set (crosslink-run, or by hand) it is one rank. Rank 0
@@ -492,6 +494,8 @@ int main(int argc, char** argv) {
   }
   // Through the environment, so that the ranks (launched below, or by crosslink-run) see it.
   if (!args->transport.empty()) ::setenv("CROSSLINK_TRANSPORT", args->transport.c_str(), 1);
+  // The baseline waits for its links as NCCL or Gloo would (0: keep a mode set by the caller).
+  if (args->algo_name == "naive-ring") ::setenv("CROSSLINK_OUTAGE_MODE", "hold", 0);
   if (std::getenv("RANK") == nullptr) return crosslink::bench::LaunchSelf(*args, argc, argv);
   absl::Status status = crosslink::bench::RunRank(*args);
   if (!status.ok()) {

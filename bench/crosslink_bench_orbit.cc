@@ -253,7 +253,14 @@ absl::StatusOr<std::vector<Row>> LaunchJob(const OrbitArgs& args, const std::str
       absl::Seconds(120 + (args.iters > 0 ? args.iters * args.deadline_s : orbit_wall_s * 2));
   setenv("CROSSLINK_ORBIT_START_S", absl::StrCat(args.start_s).c_str(), 1);
   if (args.time_scale > 0) setenv("CROSSLINK_TIME_SCALE", absl::StrCat(args.time_scale).c_str(), 1);
-  ASSIGN_OR_RETURN(runtime::LaunchResult result, runtime::RunLocalJob(launch));
+  // The naive ring waits for its links as NCCL or Gloo would; the others resume cut links (the
+  // Communicator's default). A mode the caller set applies to both.
+  const char* caller_mode = std::getenv("CROSSLINK_OUTAGE_MODE");
+  const bool hold_for_naive = algo == "naive-ring" && caller_mode == nullptr;
+  if (hold_for_naive) setenv("CROSSLINK_OUTAGE_MODE", "hold", 1);
+  absl::StatusOr<runtime::LaunchResult> launched = runtime::RunLocalJob(launch);
+  if (hold_for_naive) unsetenv("CROSSLINK_OUTAGE_MODE");
+  ASSIGN_OR_RETURN(runtime::LaunchResult result, std::move(launched));
   if (result.exit_code != 0)
     std::cerr << "crosslink-bench orbit (" << algo << "): " << result.summary << "\n";
   absl::StatusOr<std::vector<Row>> rows = MergeRanks(dir, args.ranks);

@@ -47,6 +47,8 @@ class Communicator::Impl {
   std::vector<collectives::LinkEmulator*> emulators;
   // timelines[p]: the truth of the link rank -> p, for the cost model; nullptr when ideal.
   std::vector<std::shared_ptr<const collectives::LinkTimeline>> timelines;
+  // The options of every LinkEmulator of this rank, those the resumer makes later included.
+  collectives::LinkEmulatorOptions emulator_options;
   // The predicted contact plan (nullptr when ideal), for the contact-aware planner.
   std::shared_ptr<const linkmodel::ContactPlan> predicted_plan;
   // Contact-aware allreduce (communicator_planning.cc): plans by (algorithm, rank order, count,

@@ -1,6 +1,7 @@
 #include "communicator_reconnect.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <utility>
@@ -11,6 +12,7 @@
 #include "communicator_impl.h"
 #include "crosslink/base/status_macros.h"
 #include "crosslink/collectives/emulation/contact_plan_timeline.h"
+#include "crosslink/collectives/emulation/expiring_timeline.h"
 #include "crosslink/collectives/emulation/resume_route.h"
 
 namespace crosslink::runtime {
@@ -155,7 +157,16 @@ absl::StatusOr<std::unique_ptr<Connection>> LinkResumer::Reconnect(int peer, abs
   const bool detour = route.kind == collectives::ResumeRoute::Kind::kDetour;
   std::fprintf(stderr, "[crosslink] rank %d -> rank %d: reconnected %s: %s\n", rank_, peer,
                detour ? "through a detour" : "over the direct link", route.reason.c_str());
-  return Emulate(peer, std::move(connection), detour ? link.detour : link.direct);
+  if (!detour) return Emulate(peer, std::move(connection), link.direct);
+  // The detour serves until the direct link is back (route.wait_until_s), then steps aside.
+  std::shared_ptr<const collectives::LinkTimeline> timeline = link.detour;
+  if (std::isfinite(route.wait_until_s)) {
+    timeline = std::make_shared<const collectives::ExpiringTimeline>(
+        link.detour, route.wait_until_s,
+        absl::StrFormat("the direct link %s is back at t=%.3f s", link.direct->Describe(),
+                        route.wait_until_s));
+  }
+  return Emulate(peer, std::move(connection), std::move(timeline));
 }
 
 int64_t LinkResumer::outages_met() const {
@@ -199,10 +210,8 @@ absl::Status EnableResume(Communicator& comm, Communicator::Impl& impl,
       peers[p].detour = std::make_shared<const collectives::ContactPlanTimeline>(std::move(detour));
     }
   }
-  collectives::LinkEmulatorOptions emulator_options;
-  emulator_options.mode = options.outage_mode;
   impl.resumer = std::make_unique<LinkResumer>(*impl.context, rank, std::move(peers), comm.clock(),
-                                               emulator_options);
+                                               impl.emulator_options);
   for (int p = 0; p < n; ++p) {
     if (p == rank || impl.emulators[p] == nullptr) continue;
     if (impl.connections[p].get() != impl.emulators[p]) {

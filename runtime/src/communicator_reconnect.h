@@ -5,7 +5,10 @@
 // connection from the accept thread that LinkResumer runs after Create; each wraps the new TCP
 // connection in a fresh LinkEmulator that plays, in this order of preference (ResumeRoute):
 //   the direct link, when the true plan has it up now;
-//   a detour through relay satellites (ContactPlanTimeline::CreateDetour), when one is up now;
+//   a detour through relay satellites (ContactPlanTimeline::CreateDetour), when one is up now,
+//   played only until the direct link returns (ExpiringTimeline): the first message after that
+//   cuts the detour and the link resumes over the direct path, so the relay latency lasts no
+//   longer than the outage;
 //   otherwise nothing yet: it waits until the plan says the link (or a detour) returns.
 // The choice is logged on stderr. The executor and the plans never notice more than a delay.
 // Enabled when the job has a scenario, outage_mode is kCut and options.resume is set (the

@@ -2,7 +2,8 @@
 // tests/runtime/data/cut-link.toml, whose ranks' link random faults take down every few seconds
 // of wall time, with outages in cut mode. With resume (the default) every allreduce of a 12 s
 // loop succeeds and is exact on every rank (the worker checks each element), the links were cut
-// and mended (chunks resent, reconnections logged), and no rank waited for the 20 s timeout.
+// and mended (chunks resent, reconnections logged), a detour was left for the direct link once
+// that returned, and no rank waited for the 20 s timeout.
 // The same scenario without resume fails (communicator_test's CutLinkFailsNamingTheLink...).
 #include <cstdio>
 #include <map>
@@ -71,6 +72,10 @@ TEST(ResumeTest, CutLinksResumeAndEveryAllreduceIsExact) {
   EXPECT_GT(resent, 0) << job.text;
   EXPECT_THAT(job.text, HasSubstr("reconnected")) << job.text;
   EXPECT_THAT(job.text, HasSubstr("resumed over")) << job.text;
+  // The seed's first fault (orbit t=32 s to 45 s) sends the link through a detour; once the direct
+  // link is back the detour steps aside (ExpiringTimeline) and the link returns to it.
+  EXPECT_THAT(job.text, HasSubstr("retired: the direct link")) << job.text;
+  EXPECT_THAT(job.text, HasSubstr("reconnected over the direct link: direct link")) << job.text;
 }
 
 }  // namespace

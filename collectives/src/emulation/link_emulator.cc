@@ -9,11 +9,6 @@
 #include "absl/strings/str_format.h"
 
 namespace crosslink::collectives {
-namespace {
-// How long before a delivery the pump stops sleeping and yields instead (timed waits overshoot
-// by up to a few hundred microseconds on a busy machine).
-constexpr absl::Duration kSpinWindow = absl::Microseconds(500);
-}  // namespace
 
 LinkEmulator::LinkEmulator(std::unique_ptr<Connection> inner,
                            std::shared_ptr<const LinkTimeline> timeline,
@@ -135,7 +130,7 @@ void LinkEmulator::PumpLoop() {
         const absl::Time due = queue_.front().due;
         const absl::Time now = absl::Now();
         if (now >= due) break;
-        if (due - now <= kSpinWindow) {
+        if (due - now <= options_.spin_window) {
           // A timed wait wakes late by up to a few hundred microseconds; for the last stretch
           // spin instead (not sched_yield, which on a busy machine gives away a whole slice),
           // so a 5 ms link measures 5 ms, not 5.3.
@@ -149,7 +144,7 @@ void LinkEmulator::PumpLoop() {
           continue;
         }
         auto failed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !status_.ok(); };
-        mu_.AwaitWithDeadline(absl::Condition(&failed), due - kSpinWindow);
+        mu_.AwaitWithDeadline(absl::Condition(&failed), due - options_.spin_window);
       }
       d = std::move(queue_.front());
       queue_.pop_front();

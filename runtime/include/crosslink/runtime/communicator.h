@@ -79,10 +79,13 @@ struct CommunicatorOptions {
   // The scenario file the job runs, for paths inside it (a TLE file is resolved against its
   // folder); its text always comes from the coordinator, so every rank plays the same scenario.
   std::filesystem::path scenario_path;
-  // What an emulated outage does to a message: wait for the link (kHold) or fail the connection
-  // (kCut: with `resume` the link is re-established and the collective only delayed; without,
-  // the collective fails with kUnavailable naming the link and the orbit time).
-  collectives::OutageMode outage_mode = collectives::OutageMode::kHold;
+  // What an emulated outage does to a message. kCut (the default): the connection breaks, as
+  // when a laser terminal reports loss of lock; with `resume` the link is re-established at once
+  // over a detour through relay satellites (or directly when the link returns) and the collective
+  // is only delayed; without `resume` the collective fails with kUnavailable naming the link and
+  // the orbit time. kHold: the message waits for the link to return, as a TCP connection over a
+  // dead link would (what NCCL or Gloo get; crosslink-bench's naive-ring baseline uses it).
+  collectives::OutageMode outage_mode = collectives::OutageMode::kCut;
   // With kCut: a cut link resumes instead of failing the collective (the transfer continues from
   // the last acknowledged message once the link returns or a detour through relay satellites is
   // up; runtime/src/communicator_reconnect.h). CROSSLINK_RESUME=0 in the environment disables it.
@@ -144,6 +147,9 @@ struct CollectiveOptions {
   // these breaks the communicator: the next collective includes every rank again. Costs one
   // agreement through the coordinator per allreduce (a few ms on one machine).
   int min_participants = 0;
+  // Device buffers (runtime/cuda/device_collectives.h): bytes per staged piece of an Allreduce or
+  // Broadcast, 0 for kDeviceSegmentBytes. Every rank must pass the same value.
+  size_t device_stage_bytes = 0;
 };
 
 // What the last collective met, for benchmarks and logs.
@@ -169,7 +175,7 @@ class Communicator {
 
   // Create() with options read from the launcher's environment (launch_env.h: RANK, WORLD_SIZE,
   // MASTER_ADDR, MASTER_PORT, CROSSLINK_JOB_TOKEN, CROSSLINK_SCENARIO), plus
-  // CROSSLINK_OUTAGE_MODE=hold|cut (default hold), CROSSLINK_RESUME=0 (resume = false),
+  // CROSSLINK_OUTAGE_MODE=cut|hold (default cut), CROSSLINK_RESUME=0 (resume = false),
   // CROSSLINK_LISTEN_HOST (default 127.0.0.1),
   // CROSSLINK_COORDINATOR=embedded|external|auto (host_coordinator: "embedded" makes rank 0 host
   // the coordinator on MASTER_ADDR:MASTER_PORT, "external" expects one running there, as

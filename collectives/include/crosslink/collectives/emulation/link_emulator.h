@@ -46,6 +46,13 @@ struct LinkEmulatorOptions {
   // Rate and latency are re-read from the timeline at least every this many bytes, so a long
   // message follows a drifting rate; outages split a message exactly where they begin.
   size_t piece_bytes = 256 * 1024;
+  // A timed wait wakes late by up to a few hundred microseconds on a busy machine, so the pump
+  // sleeps until this long before a delivery and spins the rest (a 5 ms link then measures 5 ms,
+  // not 5.3). Spinning burns a core for that long per message: where the host runs more ranks
+  // than it has cores, the runtime sets zero (deliveries may then come a little late, which
+  // makes the emulation pessimistic, never optimistic) so that emulation does not take CPU
+  // from the ranks' computation (communicator.cc).
+  absl::Duration spin_window = absl::Microseconds(500);
 };
 
 struct LinkEmulatorCounters {
