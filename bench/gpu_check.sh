@@ -150,21 +150,10 @@ if [[ "${build_only}" == 1 ]]; then
 fi
 
 # --- tests ----------------------------------------------------------------------------------
+source "${repo}/bench/gpu_gtest.sh"
 failed=0
 for t in "${host_tests[@]}" "${cuda_tests[@]}"; do
-  ours timeout 240 "${build}/bin/${t}" --gtest_output="xml:${out}/${t}.xml" > "${out}/${t}.log" 2>&1
-  rc=$?
-  passed=$(grep -c '^\[       OK \]' "${out}/${t}.log")
-  skipped=$(grep -c '^\[  SKIPPED \]' "${out}/${t}.log")
-  failures=$(grep -c '^\[  FAILED  \] .*(' "${out}/${t}.log")
-  if [[ ${rc} -ne 0 ]]; then
-    failed=1
-    say "${t}: FAILED (exit ${rc}): ${passed} passed, ${failures} failed, ${skipped} skipped"
-    grep -B2 -A6 'Failure' "${out}/${t}.log" | head -40 | tee -a "${summary}"
-  else
-    say "${t}: ok: ${passed} passed, ${skipped} skipped"
-  fi
-  [[ ${skipped} -gt 0 ]] && grep -m1 -A1 'SKIPPED\|no CUDA device' "${out}/${t}.log" | tee -a "${summary}"
+  run_gtest "${build}/bin/${t}" "${run_library_path}" || failed=1
 done
 say "tests done ($(elapsed))"
 
@@ -194,6 +183,12 @@ job() {
 }
 for ranks in 2 4; do
   job "device_allreduce_${ranks}" "${ranks}" --mib 64 --iters 10 --mode flat || failed=1
+done
+# The staged pieces' size (CollectiveOptions::device_stage_bytes, default 16 MiB): fewer, larger
+# pieces pay fewer collectives' fixed costs but expose a longer first and last PCIe copy.
+for stage_mib in 8 32; do
+  job "device_allreduce_4_stage${stage_mib}" 4 --mib 64 --iters 10 --mode flat \
+      --stage-mib "${stage_mib}" || failed=1
 done
 # G = 2 on one GPU: NCCL 2.28 refuses two ranks of one communicator on the same device
 # ("Duplicate GPU detected"); the job then exits 3 and G = 1 with the NCCL steps forced on is what

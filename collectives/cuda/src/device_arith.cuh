@@ -5,6 +5,7 @@
 #ifndef CROSSLINK_COLLECTIVES_CUDA_SRC_DEVICE_ARITH_CUH_
 #define CROSSLINK_COLLECTIVES_CUDA_SRC_DEVICE_ARITH_CUH_
 
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstddef>
@@ -47,39 +48,33 @@ __device__ __forceinline__ double HostDiv(double a, double b) {
   return r != r ? HostNaN(a, b) : r;
 }
 
-// --- fp16 / bf16, mirroring half.h operation for operation ----------------------------------
+// --- fp16 / bf16, bit for bit as half.h ----------------------------------------------------
+// half.h converts with branch-free float arithmetic (after Maratyszcza's FP16 library) that
+// amounts to IEEE round-to-nearest-even, subnormals, overflow to infinity and signed zeros
+// included. The hardware conversions cvt.f32.f16 (exact) and cvt.rn.f16.f32 (round to nearest
+// even; no .ftz, so subnormal fp16 results and inputs are kept) are the same IEEE functions, so
+// for every non-NaN input they give half.h's bits in one instruction instead of the ~15 integer
+// and float operations of the emulation, which made fp16 kernels compute-bound. Only NaN bits
+// differ: the hardware returns a canonical NaN, the host keeps the payload (fp16 -> float32:
+// quieted, payload shifted up) or returns 0x7E00 with the sign (float32 -> fp16), so NaN inputs
+// take a select. Checked on the host for all 2^16 fp16 and all 2^32 float32 inputs: half.h equals
+// x86 F16C round-to-nearest conversion for every non-NaN input, and this NaN rule equals half.h.
 __device__ __forceinline__ float HalfToFloat(uint16_t h) {
-  const uint32_t w = static_cast<uint32_t>(h) << 16;
-  const uint32_t sign = w & 0x80000000u;
-  const uint32_t two_w = w + w;
-  if ((h & 0x7C00u) == 0x7C00u) {
-    // Infinity or NaN: the host's scaling multiply leaves infinities alone and quiets NaNs
-    // keeping their payload; the GPU's multiply would return its canonical NaN instead.
-    const uint32_t mantissa = static_cast<uint32_t>(h & 0x03FFu) << 13;
-    return __uint_as_float(sign | 0x7F800000u | mantissa | (mantissa != 0 ? 0x00400000u : 0u));
-  }
-  const float normalized = __fmul_rn(__uint_as_float((two_w >> 4) + (0xE0u << 23)), 0x1.0p-112f);
-  const float denormalized = __fsub_rn(__uint_as_float((two_w >> 17) | (126u << 23)), 0.5f);
-  const uint32_t bits =
-      sign | (two_w < (1u << 27) ? __float_as_uint(denormalized) : __float_as_uint(normalized));
-  return __uint_as_float(bits);
+  const float converted = __half2float(__ushort_as_half(h));
+  // sign | quiet exponent | payload << 13, what the host's scaling multiply makes of a NaN, in two
+  // operations: the sign-extended word shifted by 13 puts the payload at bits 13-22 and copies of
+  // the sign at 28-31, and the OR sets bits 22-30 (quiet bit and all-ones exponent), so only the
+  // sign (bit 31) and payload survive from the word.
+  const uint32_t nan =
+      (static_cast<uint32_t>(static_cast<int32_t>(static_cast<int16_t>(h))) << 13) | 0x7FC00000u;
+  return (h & 0x7FFFu) > 0x7C00u ? __uint_as_float(nan) : converted;
 }
 
 __device__ __forceinline__ uint16_t FloatToHalf(float f) {
+  const uint16_t converted = __half_as_ushort(__float2half_rn(f));
   const uint32_t w = __float_as_uint(f);
-  const uint32_t shl1_w = w + w;
-  const uint32_t sign = w & 0x80000000u;
-  // (f < 0 ? -f : f) as the host writes it; for NaN the result is discarded below.
-  const float magnitude = __uint_as_float(w & 0x7FFFFFFFu);
-  float base = __fmul_rn(__fmul_rn(magnitude, 0x1.0p+112f), 0x1.0p-110f);
-  uint32_t bias = shl1_w & 0xFF000000u;
-  if (bias < 0x71000000u) bias = 0x71000000u;
-  base = __fadd_rn(__uint_as_float((bias >> 1) + 0x07800000u), base);
-  const uint32_t bits = __float_as_uint(base);
-  const uint32_t exp_bits = (bits >> 13) & 0x00007C00u;
-  const uint32_t mantissa_bits = bits & 0x00000FFFu;
-  const uint32_t nonsign = exp_bits + mantissa_bits;
-  return static_cast<uint16_t>((sign >> 16) | (shl1_w > 0xFF000000u ? 0x7E00u : nonsign));
+  const uint16_t nan = static_cast<uint16_t>(((w >> 16) & 0x8000u) | 0x7E00u);
+  return (w & 0x7FFFFFFFu) > 0x7F800000u ? nan : converted;
 }
 
 __device__ __forceinline__ float BFloat16ToFloat(uint16_t b) {

@@ -107,6 +107,10 @@ CollectiveOptions PieceOptions(const CollectiveOptions& options) {
   return piece;
 }
 
+size_t StageBytes(const CollectiveOptions& options) {
+  return options.device_stage_bytes > 0 ? options.device_stage_bytes : kDeviceSegmentBytes;
+}
+
 // Runs `reduce` on staged pieces of `device_buffer` with a pooled staging object of its device.
 absl::Status Staged(const void* device_buffer, size_t count, DataType type, size_t segment_bytes,
                     absl::Time deadline, const std::string& what,
@@ -130,7 +134,7 @@ absl::Status DeviceAllreduce(Communicator& comm, void* data, size_t count, DataT
                              ReduceOp op, const CollectiveOptions& options) {
   const CollectiveOptions piece = PieceOptions(options);
   const size_t whole = std::max<size_t>(1, count * collectives::DataTypeSize(type));
-  const size_t segment_bytes = options.min_participants > 0 ? whole : kDeviceSegmentBytes;
+  const size_t segment_bytes = options.min_participants > 0 ? whole : StageBytes(options);
   return Staged(data, count, type, segment_bytes, piece.deadline,
                 What(comm, "allreduce", count, type),
                 [&](size_t, void* host, size_t n) -> absl::Status {
@@ -151,7 +155,7 @@ absl::Status DeviceReduceScatter(Communicator& comm, void* data, size_t count, D
 absl::Status DeviceBroadcast(Communicator& comm, void* data, size_t count, DataType type, int root,
                              const CollectiveOptions& options) {
   const CollectiveOptions piece = PieceOptions(options);
-  return Staged(data, count, type, kDeviceSegmentBytes, piece.deadline,
+  return Staged(data, count, type, StageBytes(options), piece.deadline,
                 What(comm, "broadcast", count, type),
                 [&](size_t, void* host, size_t n) -> absl::Status {
                   return comm.Broadcast(host, n, type, root, piece);

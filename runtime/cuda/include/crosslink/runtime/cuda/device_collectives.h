@@ -11,15 +11,15 @@
 // stream synchronises that stream first (the torch glue does).
 //
 // Pieces and sequence numbers: Allreduce and Broadcast run in segments of kDeviceSegmentBytes
-// (one collective, so one sequence number, each), which overlaps the device-to-host copy of
-// segment i+1 and the host-to-device copy of segment i-1 with the network on segment i. With
-// CollectiveOptions::min_participants > 0 an Allreduce is one segment, so that its contributors
-// (Communicator::last_stats) hold for the whole buffer. ReduceScatter and Allgather stage the
-// whole buffer as one collective (their block layout spans it). Allgather with a device output
-// first copies `input` into its own block of the output on the device and stages the output,
-// so it moves world_size times the input over PCIe each way; with a host output and a device
-// input only the input is copied. Every rank must pass the same sizes (as for any collective);
-// a rank with a host buffer and a rank with a device buffer interoperate.
+// (CollectiveOptions::device_stage_bytes when set; one collective, so one sequence number, each),
+// which overlaps the device-to-host copy of segment i+1 and the host-to-device copy of segment i-1
+// with the network on segment i. With CollectiveOptions::min_participants > 0 an Allreduce is one
+// segment, so that its contributors (Communicator::last_stats) hold for the whole buffer.
+// ReduceScatter and Allgather stage the whole buffer as one collective (their block layout spans
+// it). Allgather with a device output first copies `input` into its own block of the output on the
+// device and stages the output, so it moves world_size times the input over PCIe each way; with a
+// host output and a device input only the input is copied. Every rank must pass the same sizes (as
+// for any collective); a rank with a host buffer and a rank with a device buffer interoperate.
 //
 // Blocking, collective, errors and thread-safety: those of the Communicator's method (deadline:
 // min(options.deadline, now + options.timeout) for the whole call), plus CUDA errors
@@ -38,10 +38,13 @@
 
 namespace crosslink::runtime {
 
-// 8 MiB: its PCIe copy (~0.3 ms at 25 GB/s) hides behind its trip over a 100 Gbit/s crosslink
-// (~0.7 ms); smaller segments pay a collective's fixed cost (one round of link latencies) more
-// often. Every rank uses the same value, so every rank cuts a buffer into the same collectives.
-inline constexpr size_t kDeviceSegmentBytes = size_t{8} << 20;
+// 16 MiB: its PCIe copy (~0.6 ms at 25 GB/s) still hides behind its trip over a 100 Gbit/s
+// crosslink (~1.3 ms), and fewer pieces pay a collective's fixed cost (a plan, one round of link
+// latencies) less often. On an H200 with 4 ranks sharing the GPU, 64 MiB device against host
+// buffers took 1.03-1.06x with 16 MiB pieces, 1.06-1.17x with 8 MiB and 1.01-1.16x with 32 MiB
+// (three runs each, bench/gpu_check.sh). Every rank uses the same value, so every rank cuts a
+// buffer into the same collectives.
+inline constexpr size_t kDeviceSegmentBytes = size_t{16} << 20;
 
 // True when `p` is CUDA device or managed memory (device_pointer.h). False without a GPU.
 bool IsDeviceBuffer(const void* p);
