@@ -4,7 +4,8 @@
 //   crosslink-run -n 4 [--scenario bench/scenarios/starlink-shell1.toml] -- \
 //       train_fashion_mnist [--epochs E] [--batch B] [--lr LR] [--csv OUT] [--plot OUT.png]
 //                           [--train-limit N] [--scenario FILE] [--data DIR] [--seed S]
-//                           [--diloco H [--outer-lr L] [--outer-momentum M] [--diloco-shift S]]
+//                           [--diloco H [--outer-lr L] [--outer-momentum M] [--diloco-shift S]
+//                                       [--diloco-wire fp32|bf16]]
 //
 // Every rank joins through the launcher's environment (common/training_job.h), starts from rank
 // 0's weights (broadcast), and trains on its shard of the training set (a permutation shared by
@@ -62,14 +63,16 @@ struct Flags {
   double outer_lr = 0.7;     // DiLoCo paper's outer Nesterov settings
   double outer_momentum = 0.9;
   int64_t diloco_shift = 0;
-  int64_t bucket_kb = 0;  // 0: chosen from the links (MakeSynchroniser)
+  bool diloco_bf16 = false;  // pseudo-gradients travel as bf16 (half the bytes per sync)
+  int64_t bucket_kb = 0;     // 0: chosen from the links (MakeSynchroniser)
 };
 
 constexpr char kUsage[] =
     "usage: crosslink-run -n N [--scenario FILE] -- train_fashion_mnist [--scenario FILE]\n"
     "         [--epochs E] [--batch B] [--lr LR] [--csv OUT] [--plot OUT.png] [--train-limit N]\n"
     "         [--data DIR] [--seed S] [--bucket-kb K]\n"
-    "         [--diloco H [--outer-lr L] [--outer-momentum M] [--diloco-shift S]]\n";
+    "         [--diloco H [--outer-lr L] [--outer-momentum M] [--diloco-shift S]\n"
+    "                     [--diloco-wire fp32|bf16]]\n";
 
 absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
   Flags flags;
@@ -103,6 +106,10 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
                flags.outer_momentum < 1;
         } else if (flag == "--bucket-kb") {
           ok = absl::SimpleAtoi(value, &flags.bucket_kb) && flags.bucket_kb > 0;
+        } else if (flag == "--diloco-wire") {
+          const std::string_view wire = value;
+          ok = wire == "fp32" || wire == "bf16";
+          flags.diloco_bf16 = wire == "bf16";
         } else if (flag == "--diloco-shift") {
           ok = absl::SimpleAtoi(value, &flags.diloco_shift) && flags.diloco_shift >= 0;
         } else {
@@ -155,6 +162,8 @@ absl::StatusOr<Synchroniser> MakeSynchroniser(const Flags& flags, TrainingJob& j
     options.outer_lr = flags.outer_lr;
     options.outer_momentum = flags.outer_momentum;
     options.max_shift_steps = flags.diloco_shift;
+    options.wire_dtype = flags.diloco_bf16 ? crosslink::torch::DiLoCoWireDtype::kBFloat16
+                                           : crosslink::torch::DiLoCoWireDtype::kFloat32;
     // Over a scenario the sync's ring order follows the predicted contact plan.
     options.contact_aware = job.comm->scenario() != nullptr;
     ASSIGN_OR_RETURN(sync.diloco, crosslink::torch::DiLoCo::Create(job.collectives,
