@@ -215,6 +215,7 @@ absl::Status Train(Flags flags) {
   const absl::Time train_start = absl::Now();
   ASSIGN_OR_RETURN(double val_loss, ValidationLoss(model, job, corpus, flags.eval_windows));
   double wall_s = absl::ToDoubleSeconds(absl::Now() - train_start);
+  int64_t outages = 0;  // met by the links of every rank, summed at each epoch's end
   report.rows.push_back({0, 0, wall_s, nan, val_loss, 0});
   if (leader) {
     std::fprintf(stderr, "epoch 0: val_loss %.4f (untrained; ln(vocabulary) = %.4f)\n", val_loss,
@@ -246,12 +247,14 @@ absl::Status Train(Flags flags) {
       if (bar) bar->Update(s + 1, loss_sum / static_cast<double>(s + 1));
     }
     if (bar) bar->Finish();
-    std::vector<double> totals = {loss_sum, static_cast<double>(flags.steps)};
+    // Each rank's outages ride along: the job's count is the sum of what every rank's links met.
+    std::vector<double> totals = {loss_sum, static_cast<double>(flags.steps),
+                                  static_cast<double>(job.comm->outages_met())};
     RETURN_IF_ERROR(SumOverRanks(job, totals));
     const double train_loss = totals[0] / totals[1];
     ASSIGN_OR_RETURN(val_loss, ValidationLoss(model, job, corpus, flags.eval_windows));
     wall_s = absl::ToDoubleSeconds(absl::Now() - train_start);
-    const int64_t outages = job.comm->outages_met();
+    outages = static_cast<int64_t>(totals[2]);
     report.rows.push_back({static_cast<double>(epoch), static_cast<double>(step), wall_s,
                            train_loss, val_loss, static_cast<double>(outages)});
     if (leader) {
@@ -264,7 +267,6 @@ absl::Status Train(Flags flags) {
     }
   }
 
-  const int64_t outages = job.comm->outages_met();
   if (leader) {
     if (flags.sample_chars > 0) {
       std::fprintf(stderr, "sample:\n%s\n", Sample(model, corpus, flags.sample_chars).c_str());

@@ -105,8 +105,9 @@ std::pair<std::vector<std::pair<double, double>>, std::string> RankZeroOutages(
   }
   if (open) intervals.emplace_back(*open, until_s);
   return {intervals,
-          absl::StrCat("shaded: rank 0's direct links down in scenario ", comm.scenario()->name,
-                       " (true contact plan, sampled); outages met: ", comm.outages_met())};
+          absl::StrCat(
+              "shaded: rank 0's direct links down in scenario ", comm.scenario()->name,
+              " (true contact plan, sampled); outages rank 0's links met: ", comm.outages_met())};
 }
 
 uint64_t ParameterDigest(const std::vector<at::Tensor>& parameters) {

@@ -276,6 +276,7 @@ absl::Status Train(const Flags& flags) {
   ReportTable report = EmptyReport();
   double test_accuracy = 0;
   double wall_s = 0;
+  int64_t outages = 0;  // met by the links of every rank, summed at each epoch's end
   int64_t global_step = 0;
   const absl::Time train_start = absl::Now();
   for (int epoch = 1; epoch <= flags.epochs; ++epoch) {
@@ -314,14 +315,16 @@ absl::Status Train(const Flags& flags) {
     if (sync.diloco && epoch == flags.epochs) {
       RETURN_IF_ERROR(FinishDiLoCo(flags, job, model, *sync.diloco, global_step));
     }
-    std::vector<double> totals = {loss_sum, correct, seen};
+    // Each rank's outages ride along: the job's count is the sum of what every rank's links met.
+    std::vector<double> totals = {loss_sum, correct, seen,
+                                  static_cast<double>(job.comm->outages_met())};
     RETURN_IF_ERROR(SumOverRanks(job, totals));
+    outages = static_cast<int64_t>(totals[3]);
     ASSIGN_OR_RETURN(test_accuracy, Evaluate(model, job, test));
     const double epoch_wall_s = absl::ToDoubleSeconds(absl::Now() - epoch_start);
     wall_s = absl::ToDoubleSeconds(absl::Now() - train_start);
     const double loss = totals[0] / totals[2];
     const double train_accuracy = totals[1] / totals[2];
-    const int64_t outages = job.comm->outages_met();
     report.rows.push_back({static_cast<double>(epoch), wall_s, loss, train_accuracy, test_accuracy,
                            static_cast<double>(outages)});
     if (leader) {
@@ -333,7 +336,6 @@ absl::Status Train(const Flags& flags) {
     }
   }
 
-  const int64_t outages = job.comm->outages_met();
   if (leader) {
     if (!flags.csv.empty()) RETURN_IF_ERROR(WriteCsv(flags.csv, report));
     if (!flags.plot.empty()) {

@@ -287,9 +287,44 @@ absl::StatusOr<Membership> CoordinatorState::Barrier(std::string name, int rank,
       absl::StrCat("deadline passed while waiting for ranks ", RankList(missing), " to arrive"));
 }
 
+namespace {
+
+// Prefixes of the keys the runtime writes once or a few times per collective (the contact-aware
+// planning time, the partial allreduce's agreement): they expire (CoordinatorOptions).
+constexpr std::string_view kTransientKeyPrefixes[] = {"crosslink/contact_aware/",
+                                                      "crosslink/partial/"};
+
+bool IsTransientKey(std::string_view key) {
+  for (std::string_view prefix : kTransientKeyPrefixes) {
+    if (key.substr(0, prefix.size()) == prefix) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void CoordinatorState::NoteKvWriteLocked(const std::string& key) {
+  const absl::Time now = absl::Now();
+  if (IsTransientKey(key)) {
+    transient_writes_.emplace_back(now, key);
+    transient_last_write_[key] = now;
+  }
+  const absl::Time cutoff = now - options_.transient_key_lifetime;
+  while (!transient_writes_.empty() && transient_writes_.front().first <= cutoff) {
+    const auto& [written, old_key] = transient_writes_.front();
+    if (const auto it = transient_last_write_.find(old_key);
+        it != transient_last_write_.end() && it->second == written) {
+      kv_.erase(old_key);
+      transient_last_write_.erase(it);
+    }
+    transient_writes_.pop_front();
+  }
+}
+
 absl::Status CoordinatorState::KvSet(std::string key, std::string value) {
   absl::MutexLock lock(&mu_);
   if (shutdown_) return ShutdownStatusLocked();
+  NoteKvWriteLocked(key);
   kv_[std::move(key)] = std::move(value);
   cv_.SignalAll();
   return absl::OkStatus();
@@ -321,6 +356,7 @@ absl::StatusOr<int64_t> CoordinatorState::KvAdd(std::string key, int64_t delta) 
         absl::StrCat("key '", key, "' holds a non-integer value set by KvSet, not a counter"));
   }
   value += delta;
+  NoteKvWriteLocked(key);
   kv_[std::move(key)] = absl::StrCat(value);
   cv_.SignalAll();
   return value;

@@ -9,6 +9,7 @@
 #define CROSSLINK_RUNTIME_SRC_COORDINATOR_STATE_H_
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -75,6 +76,9 @@ class CoordinatorState {
   std::vector<int> UnregisteredLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool RendezvousClosedLocked(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DetectorLoop();
+  // Records a write of `key` if it is transient, and drops the transient keys whose lifetime
+  // has passed since their last write.
+  void NoteKvWriteLocked(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   struct BarrierState {
     // Bumped on every release, so a waiter knows its round completed even if the next round
@@ -96,6 +100,10 @@ class CoordinatorState {
   int64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, BarrierState> barriers_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> kv_ ABSL_GUARDED_BY(mu_);
+  // Writes of transient keys (options_.transient_key_lifetime) in time order, and each such key's
+  // last write: an entry expires the key only if no later write renewed it.
+  std::deque<std::pair<absl::Time, std::string>> transient_writes_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, absl::Time> transient_last_write_ ABSL_GUARDED_BY(mu_);
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
   std::string shutdown_reason_ ABSL_GUARDED_BY(mu_);
   bool stop_detector_ ABSL_GUARDED_BY(mu_) = false;

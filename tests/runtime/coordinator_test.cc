@@ -180,6 +180,44 @@ TEST(CoordinatorTest, KvAddIsAtomic) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(CoordinatorTest, RuntimePerCollectiveKeysExpireUserKeysStay) {
+  // The runtime writes a few keys per collective; they expire transient_key_lifetime after their
+  // last write (checked on later writes), while a program's own keys stay. The checks use the
+  // client's clock around each call, which brackets the server's: a key written before T and
+  // swept after T + lifetime is gone; one renewed after R and swept before R + lifetime stays.
+  constexpr absl::Duration kLifetime = absl::Seconds(1);
+  CoordinatorOptions options = Options(1);
+  options.transient_key_lifetime = kLifetime;
+  auto server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  auto client = Client(*server, 0);
+  ASSERT_TRUE(client->KvSet("crosslink/contact_aware/t/1", "12.5 0", In(absl::Seconds(5))).ok());
+  ASSERT_TRUE(client->KvAdd("crosslink/partial/1/arrived", 1, In(absl::Seconds(5))).ok());
+  ASSERT_TRUE(client->KvSet("user/step", "7", In(absl::Seconds(5))).ok());
+  const absl::Time first_writes_done = absl::Now();
+  // Halfway through its lifetime the partial counter is written again, which renews it.
+  absl::SleepFor(first_writes_done + kLifetime / 2 - absl::Now());
+  const absl::Time renew_start = absl::Now();
+  ASSERT_TRUE(client->KvAdd("crosslink/partial/1/arrived", 1, In(absl::Seconds(5))).ok());
+  // Past the first keys' lifetime, the next write sweeps them.
+  absl::SleepFor(first_writes_done + kLifetime + absl::Milliseconds(100) - absl::Now());
+  ASSERT_TRUE(client->KvSet("crosslink/contact_aware/t/2", "13.0 0", In(absl::Seconds(5))).ok());
+  const absl::Time sweep_done = absl::Now();
+  EXPECT_EQ(
+      client->KvGet("crosslink/contact_aware/t/1", In(absl::Milliseconds(50))).status().code(),
+      absl::StatusCode::kDeadlineExceeded);
+  if (sweep_done - renew_start < kLifetime) {  // else this machine stalled too long to tell
+    absl::StatusOr<std::string> renewed =
+        client->KvGet("crosslink/partial/1/arrived", In(absl::Seconds(5)));
+    ASSERT_TRUE(renewed.ok()) << renewed.status();
+    EXPECT_EQ(*renewed, "2");
+  }
+  EXPECT_TRUE(client->KvGet("crosslink/contact_aware/t/2", In(absl::Seconds(5))).ok());
+  absl::StatusOr<std::string> user = client->KvGet("user/step", In(absl::Seconds(5)));
+  ASSERT_TRUE(user.ok()) << user.status();
+  EXPECT_EQ(*user, "7");
+}
+
 TEST(CoordinatorTest, BarrierReleasesOnlyWhenEveryRankArrived) {
   auto server = StartServer(Options(3));
   ASSERT_NE(server, nullptr);

@@ -26,6 +26,15 @@ int main(int argc, char** argv) {
   std::unique_ptr<CoordinatorClient> client = testing::JoinJob(env, &world);
   if (client == nullptr) return 1;
   if (!client->StartHeartbeats({}).ok()) return 1;
+  // Every rank must know the world from before the death: a survivor whose Register answered
+  // after it would wait with the later epoch, among the live ranks only, and name whichever
+  // survivor exited first instead. A first barrier that the victim passes too settles that.
+  if (absl::Status s =
+          client->Barrier("joined", absl::Now() + absl::Seconds(60), world.membership.epoch);
+      !s.ok()) {
+    std::fprintf(stderr, "barrier 'joined': %s\n", s.ToString().c_str());
+    return 1;
+  }
   if (env.rank == victim) raise(SIGKILL);
 
   // The survivors' deadline is far beyond what the test allows, so only the membership change

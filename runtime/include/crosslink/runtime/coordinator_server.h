@@ -48,6 +48,12 @@ struct CoordinatorOptions {
   // Registration closes this long after Start(): blocked Register calls and later ones fail with
   // DEADLINE_EXCEEDED naming the ranks that never came.
   absl::Duration rendezvous_timeout = absl::InfiniteDuration();
+  // The runtime's own per-collective keys ("crosslink/contact_aware/...", "crosslink/partial/...",
+  // one or a few per collective) are dropped this long after their last write, so a job of
+  // millions of collectives does not grow the store without bound. Every rank reads them within
+  // its collective's deadline (5 minutes by default), so the default leaves a wide margin. Other
+  // keys stay until the job ends.
+  absl::Duration transient_key_lifetime = absl::Minutes(30);
 };
 
 class CoordinatorServer {
