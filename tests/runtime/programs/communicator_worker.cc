@@ -8,7 +8,9 @@
 //   cut SECONDS       allreduces of 1 MiB with outages in cut mode (CROSSLINK_OUTAGE_MODE=cut)
 //                     and resume disabled (CROSSLINK_RESUME=0) until one fails or SECONDS pass;
 //   resume SECONDS    the same with resume on: every allreduce must succeed and be exact; the
-//                     message reports "N allreduces, R chunks resent, O outages".
+//                     ranks stop together once one rank's SECONDS have passed (a max of one
+//                     flag after each allreduce); the message reports "N allreduces, R chunks
+//                     resent, O outages".
 // Each rank prints "result: CODE after S s: MESSAGE" (CODE as absl spells it, OK on success) and
 // exits 0 on success, 1 on a collective error, 2 on a usage or setup error. Collectives run with
 // a 20 s timeout, so the test can tell a prompt failure from a deadline.
@@ -92,10 +94,16 @@ int main(int argc, char** argv) {
     const absl::Time stop = start + absl::Seconds(arg);
     int64_t allreduces = 0;
     int64_t resent = 0;
-    while (status.ok() && absl::Now() < stop) {
+    // The ranks stop together: each says whether its time is up and they take the max, so no
+    // rank starts an allreduce that a rank which stopped by its own clock would never join.
+    for (bool done = false; status.ok() && !done;) {
       status = CheckedAllreduce(**comm, 1 << 18, options);
+      if (!status.ok()) break;
       ++allreduces;
       resent += (*comm)->last_stats().chunks_resent;
+      float time_up = absl::Now() >= stop ? 1.0f : 0.0f;
+      status = (*comm)->Allreduce(&time_up, 1, DataType::kFloat32, ReduceOp::kMax, options);
+      done = time_up > 0;
     }
     if (status.ok()) {
       std::printf("resume: %lld allreduces, %lld chunks resent, %lld outages\n",
