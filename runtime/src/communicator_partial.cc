@@ -48,8 +48,9 @@
 // Keys are never deleted (a few hundred bytes per collective).
 //
 // Limits: a rank that dies between KvAdd and announcing its event leaves a gap the decider waits
-// on until the cutoff (the decision then ignores later events); if rank 0 dies, the others wait
-// for its decision until the deadline (kDeadlineExceeded; the coordinator's membership names it).
+// on until the cutoff (the decision then ignores later events); if rank 0 dies, the others learn
+// it from the coordinator's membership (heartbeats) while they wait for its decision, and fail
+// with kAborted naming it instead of waiting for the deadline.
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -369,6 +370,9 @@ absl::StatusOr<Decision> Decide(Communicator& comm, Communicator::Impl& impl,
   return decision;
 }
 
+// How often a rank waiting for rank 0's decision looks whether rank 0 is still alive.
+constexpr absl::Duration kDeciderCheck = absl::Milliseconds(250);
+
 // Ranks other than 0: publish, then wait for the decision, publishing again on each change.
 absl::StatusOr<Decision> AwaitDecision(Communicator& comm, Communicator::Impl& impl,
                                        uint64_t sequence, absl::Time deadline) {
@@ -378,8 +382,13 @@ absl::StatusOr<Decision> AwaitDecision(Communicator& comm, Communicator::Impl& i
   int version = 0;
   RETURN_IF_ERROR(Publish(comm, sequence, version, bits, deadline));
   while (true) {
-    absl::StatusOr<std::string> text =
-        comm.coordinator().KvGet(key, std::min(deadline, next_change));
+    if (const Membership m = comm.membership(); const DeadRank* dead = m.FindDead(0)) {
+      return absl::AbortedError(absl::StrCat(
+          "rank ", comm.rank(), " allreduce #", sequence, ": rank 0, which decides the ",
+          "participants of a partial allreduce, died before deciding (", dead->reason, ")"));
+    }
+    absl::StatusOr<std::string> text = comm.coordinator().KvGet(
+        key, std::min({deadline, next_change, absl::Now() + kDeciderCheck}));
     if (text.ok()) return DecodeDecision(*text, comm.world_size());
     if (text.status().code() != absl::StatusCode::kDeadlineExceeded || absl::Now() >= deadline) {
       return absl::Status(

@@ -288,5 +288,63 @@ TEST(PartialAllreduceTest, CutOffRankIsLeftOutThenCatchesUp) {
   for (int r = 0; r < kRanks; ++r) EXPECT_LT(results[r][4].seconds, 2.0) << "rank " << r;
 }
 
+TEST(PartialAllreduceTest, RankZeroDyingBeforeItDecidesAbortsTheOthersPromptly) {
+  // Rank 0 decides the participants. If it dies first, the others, waiting for its decision,
+  // learn of the death from the coordinator's membership and fail with kAborted naming it, long
+  // before their 60 s deadline (heartbeats: 1 s, 3 misses).
+  constexpr int kN = 3;
+  CoordinatorOptions coordinator;
+  coordinator.world_size = kN;
+  coordinator.job_token = "partial-allreduce-dying-decider";
+  coordinator.job_id = "partial-allreduce-dying-decider";
+  absl::StatusOr<std::unique_ptr<CoordinatorServer>> server = CoordinatorServer::Start(coordinator);
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::vector<absl::Status> results(kN);
+  std::vector<double> seconds(kN, 0);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < kN; ++r) {
+    threads.emplace_back([&, r] {
+      CommunicatorOptions options;
+      options.rank = r;
+      options.world_size = kN;
+      options.coordinator_address = (*server)->address();
+      options.job_token = coordinator.job_token;
+      options.setup_timeout = absl::Seconds(60);
+      absl::StatusOr<std::unique_ptr<Communicator>> comm = Communicator::Create(options);
+      if (!comm.ok()) {
+        results[r] = comm.status();
+        return;
+      }
+      if (r == 0) {
+        // Once both others wait in the first collective (sequence 1) for the decision, leave
+        // without deciding: the communicator's destruction stops its heartbeats.
+        for (int p = 1; p < kN; ++p) {
+          results[0].Update((*comm)
+                                ->coordinator()
+                                .KvGet(absl::StrCat("crosslink/partial/1/state/", p, "/0"),
+                                       absl::Now() + absl::Seconds(30))
+                                .status());
+        }
+        return;
+      }
+      std::vector<float> data(kCount, static_cast<float>(r));
+      CollectiveOptions collective;
+      collective.timeout = absl::Seconds(60);
+      collective.min_participants = 2;
+      const absl::Time start = absl::Now();
+      results[r] = (*comm)->Allreduce(data.data(), kCount, collectives::DataType::kFloat32,
+                                      collectives::ReduceOp::kSum, collective);
+      seconds[r] = absl::ToDoubleSeconds(absl::Now() - start);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  ASSERT_TRUE(results[0].ok()) << results[0];
+  for (int r = 1; r < kN; ++r) {
+    EXPECT_EQ(results[r].code(), absl::StatusCode::kAborted) << "rank " << r << ": " << results[r];
+    EXPECT_THAT(std::string(results[r].message()), HasSubstr("rank 0")) << results[r];
+    EXPECT_LT(seconds[r], 20.0) << "rank " << r;
+  }
+}
+
 }  // namespace
 }  // namespace crosslink::runtime
