@@ -123,6 +123,18 @@ struct StepResult {
 
 // What rank r contributes in step `step`: small integers, so sums are exact and avg is the
 // correctly rounded quotient of the exact sum.
+// The options of rank `rank` of a `world_size`-rank job served by `server`.
+CommunicatorOptions RankOptions(const CoordinatorServer& server, const std::string& token, int rank,
+                                int world_size) {
+  CommunicatorOptions options;
+  options.rank = rank;
+  options.world_size = world_size;
+  options.coordinator_address = server.address();
+  options.job_token = token;
+  options.setup_timeout = absl::Seconds(60);
+  return options;
+}
+
 float Value(int rank, int step, size_t i) {
   return static_cast<float>((rank + 1) * 10 + step * 100 + static_cast<int>(i % 7));
 }
@@ -172,13 +184,8 @@ TEST(PartialAllreduceTest, CutOffRankIsLeftOutThenCatchesUp) {
   std::vector<std::thread> threads;
   for (int r = 0; r < kRanks; ++r) {
     threads.emplace_back([&, r] {
-      CommunicatorOptions options;
-      options.rank = r;
-      options.world_size = kRanks;
-      options.coordinator_address = (*server)->address();
-      options.job_token = coordinator.job_token;
+      CommunicatorOptions options = RankOptions(**server, coordinator.job_token, r, kRanks);
       options.scenario_path = kScenario;
-      options.setup_timeout = absl::Seconds(60);
       options.orbit_start_s = orbit_start_s;
       options.time_scale = time_scale;
       absl::StatusOr<std::unique_ptr<Communicator>> comm = Communicator::Create(options);
@@ -304,13 +311,8 @@ TEST(PartialAllreduceTest, RankZeroDyingBeforeItDecidesAbortsTheOthersPromptly) 
   std::vector<std::thread> threads;
   for (int r = 0; r < kN; ++r) {
     threads.emplace_back([&, r] {
-      CommunicatorOptions options;
-      options.rank = r;
-      options.world_size = kN;
-      options.coordinator_address = (*server)->address();
-      options.job_token = coordinator.job_token;
-      options.setup_timeout = absl::Seconds(60);
-      absl::StatusOr<std::unique_ptr<Communicator>> comm = Communicator::Create(options);
+      absl::StatusOr<std::unique_ptr<Communicator>> comm =
+          Communicator::Create(RankOptions(**server, coordinator.job_token, r, kN));
       if (!comm.ok()) {
         results[r] = comm.status();
         return;
