@@ -37,7 +37,8 @@
 #include "absl/strings/str_format.h"
 #include "bench/lib/flag_reader.h"
 #include "crosslink/base/status_macros.h"
-#include "crosslink/collectives/allreduce.h"
+#include "crosslink/collectives/algorithms.h"
+#include "crosslink/collectives/planning/plan_choice.h"
 #include "crosslink/collectives/compression/wire_codec.h"
 #include "crosslink/collectives/contact_aware_planner.h"
 #include "crosslink/collectives/simulator.h"
@@ -161,14 +162,18 @@ absl::StatusOr<collectives::Plan> MakePlan(const Args& a, const linkmodel::Conta
     return std::move(choice.plan);
   }
   if (a.algo == "naive-ring") return collectives::PlanNaiveRing(a.ranks, count, options);
-  collectives::AllreduceOptions ar;
+  collectives::CollectiveOptions ar;
   ar.max_segment_bytes = a.segment_bytes;
   ar.algorithm = a.algo == "ring"   ? AllreduceAlgorithm::kRing
                  : a.algo == "tree" ? AllreduceAlgorithm::kTree
                                     : AllreduceAlgorithm::kAuto;
-  ar.cost_hints.rate_bps = predicted.physics().rate_bps;
-  return collectives::PlanAllreduce(a.ranks, -1, count, collectives::DataType::kFloat32,
-                                    collectives::ReduceOp::kSum, ar);
+  collectives::LinkCostHints hints;
+  hints.rate_bps = predicted.physics().rate_bps;
+  return collectives::PlanCollective(collectives::ResolveAlgorithm(
+      collectives::MakeCollectiveSpec(collectives::CollectiveKind::kAllreduce, a.ranks, count,
+                                      collectives::DataType::kFloat32,
+                                      collectives::ReduceOp::kSum, 0, ar),
+      hints));
 }
 
 absl::Status Run(const Args& a) {

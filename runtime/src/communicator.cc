@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "communicator_impl.h"
+#include "crosslink/collectives/planning/plan_choice.h"
 #include "crosslink/base/status_macros.h"
 #include "crosslink/collectives/emulation/contact_plan_timeline.h"
 #include "crosslink/collectives/transport/tcp_transport.h"
@@ -224,6 +225,28 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
   }
   impl.raw_connections.assign(n, nullptr);
   for (int p = 0; p < n; ++p) impl.raw_connections[p] = impl.connections[p].get();
+  {
+    absl::MutexLock lock(&impl.collective_mu);
+    collectives::CollectiveContext& context = impl.collective;
+    context.rank = rank;
+    context.world_size = n;
+    context.job_id = comm->transport_job_id_;
+    context.connections = impl.raw_connections;
+    context.sequence = 1;
+    context.plan_cache = std::make_shared<collectives::PlanCache>();
+    // kAuto must pick the same algorithm on every rank: a rank choosing ring while its peers
+    // choose tree waits for messages that never come. Each rank's own links differ (one may just
+    // have come back from an outage), so the hints are a job constant: the slowest ring link of
+    // the job at the clock's starting orbit time, computed by every rank from the same true plan.
+    // Following the links as they change is the contact-aware planner's job.
+    context.cost_hints = collectives::kLoopbackCostHints;
+    if (comm->clock_ != nullptr && n >= 2) {
+      context.cost_hints = collectives::RingLinkHints(
+          *comm->true_plan_,
+          absl::MakeConstSpan(comm->rank_satellites_).subspan(0, static_cast<size_t>(n)),
+          comm->clock_->orbit_start_s());
+    }
+  }
 
   // Publish the connections to the heartbeat callbacks, then apply any death they saw while the
   // mesh and the scenario were being set up.

@@ -6,10 +6,12 @@
 //
 // Why an agreement at all: the ranks must run the SAME plan over the SAME subset, or they would
 // wait on each other until the deadline. Which links are up is local knowledge (a laser terminal
-// sees its own links), so the ranks pool it through the coordinator's key-value store, which is
-// out of band: the ground segment reaches every satellite even when its crosslinks are down.
+// sees its own links), so the ranks pool it through the rank-0 agreement (rank0_agreement.h),
+// whose key-value store is out of band: the ground segment reaches every satellite even when its
+// crosslinks are down. The policy rank 0 decides with (who is reachable, the largest clique, the
+// cutoff) is collectives' (planning/participant_policy.h); this file is the protocol.
 //
-// The protocol, for collective #seq (keys under crosslink/partial/<seq>/):
+// The protocol, for collective #seq (keys under crosslink/partial/<seq>/, Rank0Agreement::Key):
 // 1. Every rank r reads the up/down state of its own links (timelines[p]->At(now).up: direct, or
 //    routed through relays; a rank the coordinator declared dead counts as down) and publishes it
 //    as a string of '0'/'1' under state/<r>/<v>, v = 0, 1, ... for each new observation, then
@@ -45,17 +47,15 @@
 // Algorithm: with CollectiveOptions::algorithm kAuto, rank 0 also picks ring or tree (cost model,
 // its own links) and every rank runs that, for a full collective too: each rank's own choice
 // reads its own links, and a rank whose links were just down would choose differently.
-// Keys are never deleted (a few hundred bytes per collective).
+// The coordinator expires the keys 30 minutes after their last write (a few hundred bytes per
+// collective).
 //
 // Limits: a rank that dies between KvAdd and announcing its event leaves a gap the decider waits
 // on until the cutoff (the decision then ignores later events); if rank 0 dies, the others learn
 // it from the coordinator's membership (heartbeats) while they wait for its decision, and fail
 // with kAborted naming it instead of waiting for the deadline.
 #include <algorithm>
-#include <bit>
 #include <cmath>
-#include <cstdint>
-#include <limits>
 #include <optional>
 #include <string>
 #include <utility>
@@ -63,227 +63,68 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "communicator_impl.h"
 #include "crosslink/base/status_macros.h"
-#include "crosslink/collectives/algorithms.h"
-#include "crosslink/collectives/contact_aware_planner.h"
 #include "crosslink/collectives/cost_model.h"
+#include "crosslink/collectives/planning/participant_policy.h"
+#include "crosslink/collectives/planning/plan_choice.h"
+#include "rank0_agreement.h"
 
 namespace crosslink::runtime {
 
 namespace {
 
 using collectives::AllreduceAlgorithm;
+using collectives::ParticipantDecision;
 
-// Exact largest-clique search up to this many candidate ranks (2^16 subsets, a few ms); above
-// it a greedy peel (drop the rank with the fewest up links until the rest is a clique).
-constexpr int kExactCliqueMaxRanks = 16;
 // Wall-time slack after a link's predicted change before re-reading it, so that the read lands
 // past the boundary the timeline reported.
 constexpr absl::Duration kChangeSlack = absl::Microseconds(200);
 
-std::string Prefix(uint64_t sequence) { return absl::StrCat("crosslink/partial/", sequence, "/"); }
-
-std::string RankList(const std::vector<int>& ranks) {
-  return absl::StrCat("{", absl::StrJoin(ranks, ","), "}");
-}
-
-std::vector<int> Members(const std::vector<bool>& set) {
-  std::vector<int> ranks;
-  for (size_t r = 0; r < set.size(); ++r) {
-    if (set[r]) ranks.push_back(static_cast<int>(r));
-  }
-  return ranks;
-}
-
-// This rank's view of its own links now: '1' where the link to rank p is up (and p not dead).
-// `next_change` receives the wall instant the first of them changes state.
-std::string ObserveLinks(Communicator& comm, Communicator::Impl& impl, absl::Time* next_change) {
+// This rank's view of its own links now (participant_policy.h ObserveLinks, with the ranks the
+// coordinator declared dead as down), and the wall instant the first of them changes state.
+std::string ObserveOwnLinks(Communicator& comm, Communicator::Impl& impl,
+                            absl::Time* next_change) {
   const int n = comm.world_size();
-  std::string bits(n, '1');
-  *next_change = absl::InfiniteFuture();
   const Membership membership = comm.membership();
+  std::vector<bool> dead(n, false);
+  for (int p = 0; p < n; ++p) dead[p] = membership.FindDead(p) != nullptr;
   const auto clock = comm.clock();
-  const double t_s = clock != nullptr ? clock->OrbitNow() : 0;
-  double until_s = std::numeric_limits<double>::infinity();
-  for (int p = 0; p < n; ++p) {
-    if (p == comm.rank()) continue;
-    if (membership.FindDead(p) != nullptr) {
-      bits[p] = '0';
-      continue;
-    }
-    if (clock == nullptr || impl.timelines[p] == nullptr) continue;
-    const collectives::LinkWindow window = impl.timelines[p]->At(t_s);
-    if (!window.up) bits[p] = '0';
-    until_s = std::min(until_s, window.until_s);
-  }
-  if (clock != nullptr && std::isfinite(until_s)) {
-    *next_change = clock->WallAt(until_s) + kChangeSlack;
-  }
-  return bits;
-}
-
-// The largest set of candidate ranks in which every pair is up; ties go to the set whose lowest
-// differing rank is lower (deterministic: only rank 0 decides, but tests and logs read it).
-std::vector<bool> LargestUpClique(const std::vector<std::vector<bool>>& up,
-                                  const std::vector<bool>& candidate) {
-  const int n = static_cast<int>(candidate.size());
-  std::vector<int> ids = Members(candidate);
-  const int m = static_cast<int>(ids.size());
-  auto is_clique = [&](const std::vector<int>& set) {
-    for (size_t i = 0; i < set.size(); ++i) {
-      for (size_t j = i + 1; j < set.size(); ++j) {
-        if (!up[set[i]][set[j]]) return false;
-      }
-    }
-    return true;
-  };
-  std::vector<bool> best(n, false);
-  if (is_clique(ids)) {
-    for (int r : ids) best[r] = true;
-    return best;
-  }
-  if (m <= kExactCliqueMaxRanks) {
-    int best_size = 0;
-    uint32_t best_mask = 0;
-    for (uint32_t mask = 1; mask < (1u << m); ++mask) {
-      const int size = std::popcount(mask);
-      if (size <= best_size) continue;
-      std::vector<int> set;
-      for (int i = 0; i < m; ++i) {
-        if (mask & (1u << i)) set.push_back(ids[i]);
-      }
-      if (is_clique(set)) {
-        best_size = size;
-        best_mask = mask;
-      }
-    }
-    for (int i = 0; i < m; ++i) {
-      if (best_mask & (1u << i)) best[ids[i]] = true;
-    }
-    return best;
-  }
-  std::vector<int> set = ids;
-  while (!is_clique(set)) {
-    size_t worst = 0;
-    int worst_degree = std::numeric_limits<int>::max();
-    for (size_t i = 0; i < set.size(); ++i) {
-      int degree = 0;
-      for (int other : set) degree += (other != set[i] && up[set[i]][other]) ? 1 : 0;
-      if (degree <= worst_degree) {  // ties: drop the highest rank
-        worst_degree = degree;
-        worst = i;
-      }
-    }
-    set.erase(set.begin() + static_cast<std::ptrdiff_t>(worst));
-  }
-  for (int r : set) best[r] = true;
-  return best;
-}
-
-struct Decision {
-  enum class Kind { kAll, kPartial, kFail };
-  Kind kind = Kind::kAll;
-  std::vector<bool> set;    // contributors (kAll: everyone; kFail: the reachable ones)
-  std::string algorithm;    // "ring" or "tree" for kAuto subsets; "-" otherwise
-  double planning_t_s = 0;  // the decider's orbit time, for contact-aware subset plans
-  std::string reason;       // the ranks left out and why
-};
-
-std::string EncodeDecision(const Decision& d) {
-  const char* kind = d.kind == Decision::Kind::kAll       ? "all"
-                     : d.kind == Decision::Kind::kPartial ? "partial"
-                                                          : "fail";
-  std::string bits;
-  for (bool b : d.set) bits += b ? '1' : '0';
-  // %.17g round-trips the planning time exactly, so contact-aware subset plans agree.
-  return absl::StrFormat("%s %s %s %.17g %s", kind, bits, d.algorithm, d.planning_t_s, d.reason);
-}
-
-absl::StatusOr<Decision> DecodeDecision(const std::string& text, int n) {
-  const std::vector<std::string> parts = absl::StrSplit(text, absl::MaxSplits(' ', 4));
-  Decision d;
-  if (parts.size() < 4 || static_cast<int>(parts[1].size()) != n ||
-      !absl::SimpleAtod(parts[3], &d.planning_t_s)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad partial-allreduce decision \"", text, "\""));
-  }
-  if (parts[0] == "all") {
-    d.kind = Decision::Kind::kAll;
-  } else if (parts[0] == "partial") {
-    d.kind = Decision::Kind::kPartial;
-  } else if (parts[0] == "fail") {
-    d.kind = Decision::Kind::kFail;
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad partial-allreduce decision \"", text, "\""));
-  }
-  for (char c : parts[1]) d.set.push_back(c == '1');
-  d.algorithm = parts[2];
-  if (parts.size() > 4) d.reason = parts[4];
-  return d;
-}
-
-// Why each rank outside `set` is left out, from the decider's newest knowledge.
-std::string Reasons(const std::vector<std::optional<std::string>>& states,
-                    const std::vector<bool>& set, const Membership& membership) {
-  const int n = static_cast<int>(set.size());
-  std::vector<std::string> reasons;
-  for (int p = 0; p < n; ++p) {
-    if (set[p]) continue;
-    if (const DeadRank* dead = membership.FindDead(p); dead != nullptr) {
-      reasons.push_back(absl::StrCat("rank ", p, " was declared dead (", dead->reason, ")"));
-    } else if (!states[p].has_value()) {
-      reasons.push_back(absl::StrCat("rank ", p, " had not entered the collective by the cutoff"));
-    } else {
-      std::vector<int> down;
-      for (int q = 0; q < n; ++q) {
-        if (q == p || !set[q]) continue;
-        const bool p_sees = (*states[p])[q] == '1';
-        const bool q_sees = states[q].has_value() && (*states[q])[p] == '1';
-        if (!p_sees || !q_sees) down.push_back(q);
-      }
-      reasons.push_back(absl::StrCat("rank ", p, "'s links to ranks ", RankList(down),
-                                     " were down until the cutoff"));
-    }
-  }
-  return absl::StrJoin(reasons, "; ");
+  std::optional<double> t_s;
+  if (clock != nullptr) t_s = clock->OrbitNow();
+  const collectives::LinkObservation seen =
+      collectives::ObserveLinks(comm.rank(), impl.timelines, dead, t_s);
+  *next_change = clock != nullptr && std::isfinite(seen.until_s)
+                     ? clock->WallAt(seen.until_s) + kChangeSlack
+                     : absl::InfiniteFuture();
+  return seen.bits;
 }
 
 // Publishes this rank's link state as observation `version` and announces it.
-absl::Status Publish(Communicator& comm, uint64_t sequence, int version, const std::string& bits,
-                     absl::Time deadline) {
-  const std::string prefix = Prefix(sequence);
+absl::Status PublishState(Communicator& comm, const Rank0Agreement& agreement, int version,
+                          const std::string& bits, absl::Time deadline) {
   CoordinatorClient& kv = comm.coordinator();
   RETURN_IF_ERROR(
-      kv.KvSet(absl::StrCat(prefix, "state/", comm.rank(), "/", version), bits, deadline));
-  ASSIGN_OR_RETURN(const int64_t event, kv.KvAdd(absl::StrCat(prefix, "events"), 1, deadline));
-  return kv.KvSet(absl::StrCat(prefix, "event/", event), absl::StrCat(comm.rank(), " ", version),
-                  deadline);
+      kv.KvSet(agreement.Key(absl::StrCat("state/", comm.rank(), "/", version)), bits, deadline));
+  ASSIGN_OR_RETURN(const int64_t event, kv.KvAdd(agreement.Key("events"), 1, deadline));
+  return kv.KvSet(agreement.Key(absl::StrCat("event/", event)),
+                  absl::StrCat(comm.rank(), " ", version), deadline);
 }
 
-// The cost-model estimate of the allreduce over k ranks from this rank's slowest up link.
+// The cost-model estimate of the allreduce over k ranks from this rank's slowest up link, and
+// the algorithm the cost model picks for it.
 double EstimateS(Communicator& comm, Communicator::Impl& impl, int k, size_t bytes,
                  AllreduceAlgorithm* algorithm) {
-  collectives::LinkCostHints hints{30e-6, 40e9};  // loopback TCP without a scenario
-  const auto clock = comm.clock();
-  if (clock != nullptr) {
+  collectives::LinkCostHints hints = collectives::kLoopbackCostHints;
+  if (const auto clock = comm.clock(); clock != nullptr) {
     const double t_s = clock->OrbitNow();
-    double latency_s = 0;
-    double rate_bps = std::numeric_limits<double>::infinity();
+    std::vector<collectives::LinkWindow> windows;
     for (const auto& timeline : impl.timelines) {
-      if (timeline == nullptr) continue;
-      const collectives::LinkWindow window = timeline->At(t_s);
-      if (!window.up) continue;
-      latency_s = std::max(latency_s, window.latency_s);
-      if (window.rate_bps > 0) rate_bps = std::min(rate_bps, window.rate_bps);
+      if (timeline != nullptr) windows.push_back(timeline->At(t_s));
     }
-    hints.latency_s = latency_s;
-    if (std::isfinite(rate_bps)) hints.rate_bps = rate_bps;
+    hints = collectives::SlowestUpLink(windows);
   }
   *algorithm = collectives::ChooseAllreduceAlgorithm(k, bytes, hints);
   return *algorithm == AllreduceAlgorithm::kTree ? collectives::TreeAllreduceTimeS(k, bytes, hints)
@@ -291,49 +132,47 @@ double EstimateS(Communicator& comm, Communicator::Impl& impl, int k, size_t byt
 }
 
 // Rank 0: gathers the states until every rank is reachable or the cutoff, then decides.
-absl::StatusOr<Decision> Decide(Communicator& comm, Communicator::Impl& impl,
-                                const PartialAllreduceCall& call, uint64_t sequence,
-                                absl::Time start, absl::Time deadline) {
+absl::StatusOr<ParticipantDecision> Decide(Communicator& comm, Communicator::Impl& impl,
+                                           const Rank0Agreement& agreement,
+                                           const collectives::CollectiveSpec& spec,
+                                           int min_participants, absl::Time start,
+                                           absl::Time deadline) {
   const int n = comm.world_size();
-  const std::string prefix = Prefix(sequence);
   CoordinatorClient& kv = comm.coordinator();
-  const size_t bytes = call.count * collectives::DataTypeSize(call.type);
+  const size_t bytes = spec.count * collectives::DataTypeSize(spec.type);
   AllreduceAlgorithm auto_algorithm = AllreduceAlgorithm::kRing;
-  const double estimate_s = EstimateS(comm, impl, n, bytes, &auto_algorithm);
-  const absl::Duration reserve =
-      absl::Seconds(2 * estimate_s) + std::min((deadline - start) / 5, absl::Seconds(1));
-  const absl::Time cutoff = deadline - reserve;
+  const absl::Time cutoff =
+      collectives::PartialCutoff(EstimateS(comm, impl, n, bytes, &auto_algorithm), start, deadline);
 
   std::vector<std::optional<std::string>> states(n);
   std::vector<int> versions(n, -1);
   absl::Time own_change;
-  states[0] = ObserveLinks(comm, impl, &own_change);
+  states[0] = ObserveOwnLinks(comm, impl, &own_change);
   int64_t next_event = 1;
-  Decision decision;
+  ParticipantDecision decision;
   while (true) {
     const Membership membership = comm.membership();
     std::vector<bool> candidate(n, false);
-    for (int r = 0; r < n; ++r) candidate[r] = states[r].has_value() && !membership.FindDead(r);
-    std::vector<std::vector<bool>> up(n, std::vector<bool>(n, false));
-    for (int a = 0; a < n; ++a) {
-      for (int b = 0; b < n; ++b) {
-        up[a][b] = candidate[a] && candidate[b] && (*states[a])[b] == '1' && (*states[b])[a] == '1';
-      }
+    std::vector<std::optional<std::string>> dead_reasons(n);
+    for (int r = 0; r < n; ++r) {
+      if (const DeadRank* dead = membership.FindDead(r)) dead_reasons[r] = dead->reason;
+      candidate[r] = states[r].has_value() && !dead_reasons[r].has_value();
     }
-    decision.set = LargestUpClique(up, candidate);
+    decision.set =
+        collectives::LargestUpClique(collectives::MutuallyUp(states, candidate), candidate);
     const int k = static_cast<int>(std::count(decision.set.begin(), decision.set.end(), true));
     if (k == n) {
-      decision.kind = Decision::Kind::kAll;
+      decision.kind = ParticipantDecision::Kind::kAll;
       break;
     }
-    const absl::Time now = absl::Now();
-    if (now >= cutoff) {
-      decision.kind = k >= call.min_participants ? Decision::Kind::kPartial : Decision::Kind::kFail;
-      decision.reason = Reasons(states, decision.set, membership);
+    if (absl::Now() >= cutoff) {
+      decision.kind = k >= min_participants ? ParticipantDecision::Kind::kPartial
+                                            : ParticipantDecision::Kind::kFail;
+      decision.reason = collectives::ExclusionReasons(states, decision.set, dead_reasons);
       break;
     }
     absl::StatusOr<std::string> event =
-        kv.KvGet(absl::StrCat(prefix, "event/", next_event), std::min(cutoff, own_change));
+        kv.KvGet(agreement.Key(absl::StrCat("event/", next_event)), std::min(cutoff, own_change));
     if (event.ok()) {
       ++next_event;
       int r = -1;
@@ -341,88 +180,81 @@ absl::StatusOr<Decision> Decide(Communicator& comm, Communicator::Impl& impl,
       const std::vector<std::string> parts = absl::StrSplit(*event, ' ');
       if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &r) || !absl::SimpleAtoi(parts[1], &v) ||
           r <= 0 || r >= n) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("bad partial-allreduce event \"", *event, "\" in ", prefix));
+        return absl::InvalidArgumentError(absl::StrCat("bad partial-allreduce event \"", *event,
+                                                       "\" under ", agreement.Key("")));
       }
       if (v <= versions[r]) continue;
       ASSIGN_OR_RETURN(std::string bits,
-                       kv.KvGet(absl::StrCat(prefix, "state/", r, "/", v), deadline));
-      if (static_cast<int>(bits.size()) != n) {
+                       kv.KvGet(agreement.Key(absl::StrCat("state/", r, "/", v)), deadline));
+      if (static_cast<int>(bits.size()) != n ||
+          bits.find_first_not_of("01") != std::string::npos) {
         return absl::InvalidArgumentError(
             absl::StrCat("rank ", r, " published link state \"", bits, "\" for ", n, " ranks"));
       }
       versions[r] = v;
       states[r] = std::move(bits);
     } else if (event.status().code() == absl::StatusCode::kDeadlineExceeded) {
-      states[0] = ObserveLinks(comm, impl, &own_change);
+      states[0] = ObserveOwnLinks(comm, impl, &own_change);
     } else {
       return event.status();
     }
   }
-  decision.algorithm = "-";
-  if (call.algorithm == AllreduceAlgorithm::kAuto) {
+  if (spec.algorithm == AllreduceAlgorithm::kAuto) {
     const int k = static_cast<int>(std::count(decision.set.begin(), decision.set.end(), true));
     EstimateS(comm, impl, std::max(k, 1), bytes, &auto_algorithm);
-    decision.algorithm = auto_algorithm == AllreduceAlgorithm::kTree ? "tree" : "ring";
+    decision.algorithm = auto_algorithm;
   }
   if (comm.clock() != nullptr) decision.planning_t_s = comm.clock()->OrbitNow();
-  RETURN_IF_ERROR(kv.KvSet(absl::StrCat(prefix, "decision"), EncodeDecision(decision), deadline));
+  RETURN_IF_ERROR(agreement.Publish(collectives::EncodeDecision(decision), deadline));
   return decision;
 }
 
-// How often a rank waiting for rank 0's decision looks whether rank 0 is still alive.
-constexpr absl::Duration kDeciderCheck = absl::Milliseconds(250);
-
 // Ranks other than 0: publish, then wait for the decision, publishing again on each change.
-absl::StatusOr<Decision> AwaitDecision(Communicator& comm, Communicator::Impl& impl,
-                                       uint64_t sequence, absl::Time deadline) {
-  const std::string key = absl::StrCat(Prefix(sequence), "decision");
+absl::StatusOr<ParticipantDecision> AwaitDecision(Communicator& comm, Communicator::Impl& impl,
+                                                  const Rank0Agreement& agreement,
+                                                  absl::Time deadline) {
   absl::Time next_change;
-  std::string bits = ObserveLinks(comm, impl, &next_change);
+  std::string bits = ObserveOwnLinks(comm, impl, &next_change);
   int version = 0;
-  RETURN_IF_ERROR(Publish(comm, sequence, version, bits, deadline));
-  while (true) {
-    if (const Membership m = comm.membership(); const DeadRank* dead = m.FindDead(0)) {
-      return absl::AbortedError(absl::StrCat(
-          "rank ", comm.rank(), " allreduce #", sequence, ": rank 0, which decides the ",
-          "participants of a partial allreduce, died before deciding (", dead->reason, ")"));
-    }
-    absl::StatusOr<std::string> text = comm.coordinator().KvGet(
-        key, std::min({deadline, next_change, absl::Now() + kDeciderCheck}));
-    if (text.ok()) return DecodeDecision(*text, comm.world_size());
-    if (text.status().code() != absl::StatusCode::kDeadlineExceeded || absl::Now() >= deadline) {
-      return absl::Status(
-          text.status().code(),
-          absl::StrCat("no decision from rank 0 on the participants: ", text.status().message()));
-    }
-    std::string now_bits = ObserveLinks(comm, impl, &next_change);
-    if (now_bits != bits) {
-      bits = std::move(now_bits);
-      RETURN_IF_ERROR(Publish(comm, sequence, ++version, bits, deadline));
-    }
-  }
+  RETURN_IF_ERROR(PublishState(comm, agreement, version, bits, deadline));
+  ASSIGN_OR_RETURN(
+      const std::string text,
+      agreement.Await(
+          deadline,
+          [&]() -> absl::StatusOr<absl::Time> {
+            std::string now_bits = ObserveOwnLinks(comm, impl, &next_change);
+            if (now_bits != bits) {
+              bits = std::move(now_bits);
+              RETURN_IF_ERROR(PublishState(comm, agreement, ++version, bits, deadline));
+            }
+            return next_change;
+          },
+          next_change));
+  return collectives::DecodeDecision(text, comm.world_size());
 }
 
 }  // namespace
 
 PartialAllreduce PreparePartialAllreduce(Communicator& comm, Communicator::Impl& impl,
-                                         const PartialAllreduceCall& call, uint64_t sequence,
+                                         const collectives::CollectiveSpec& spec,
+                                         int min_participants, uint64_t sequence,
                                          absl::Time start, absl::Time deadline) {
   const int n = comm.world_size();
   const int rank = comm.rank();
   PartialAllreduce out;
   out.contributors.assign(n, true);
   out.participants = n;
-  if (call.min_participants < 0 || call.min_participants > n) {
+  if (min_participants < 0 || min_participants > n) {
     out.status = absl::InvalidArgumentError(
-        absl::StrCat("min_participants ", call.min_participants, " outside [0, ", n, "]"));
+        absl::StrCat("min_participants ", min_participants, " outside [0, ", n, "]"));
     out.contributors.assign(n, false);
     out.participants = 0;
     return out;
   }
-  absl::StatusOr<Decision> decision = rank == 0
-                                          ? Decide(comm, impl, call, sequence, start, deadline)
-                                          : AwaitDecision(comm, impl, sequence, deadline);
+  const Rank0Agreement agreement(comm, "partial", sequence);
+  absl::StatusOr<ParticipantDecision> decision =
+      rank == 0 ? Decide(comm, impl, agreement, spec, min_participants, start, deadline)
+                : AwaitDecision(comm, impl, agreement, deadline);
   if (!decision.ok()) {
     // Other ranks may have read a decision that counts this rank in and are now waiting on it.
     out.status = absl::Status(decision.status().code(),
@@ -434,20 +266,21 @@ PartialAllreduce PreparePartialAllreduce(Communicator& comm, Communicator::Impl&
   // A full collective runs the ordinary path, except when the caller left the algorithm to the
   // cost model: each rank's choice reads its own links, and a rank whose links were just down
   // would pick differently from the others, so every rank takes the decider's choice instead.
-  if (decision->kind == Decision::Kind::kAll &&
-      (call.contact_aware || call.algorithm != AllreduceAlgorithm::kAuto)) {
+  if (decision->kind == ParticipantDecision::Kind::kAll &&
+      (spec.contact_aware || spec.algorithm != AllreduceAlgorithm::kAuto)) {
     return out;
   }
 
-  const std::vector<int> members = Members(decision->set);
+  const std::vector<int> members = collectives::Members(decision->set);
   const int k = static_cast<int>(members.size());
   out.contributors = decision->set;
   out.participants = k;
-  out.description = absl::StrCat("contributors ", RankList(members), ", ", k, " of ", n);
-  if (decision->kind == Decision::Kind::kFail) {
+  out.description =
+      absl::StrCat("contributors ", collectives::RankList(members), ", ", k, " of ", n);
+  if (decision->kind == ParticipantDecision::Kind::kFail) {
     out.status = absl::UnavailableError(absl::StrCat(
-        "only ", k, " ranks ", RankList(members), " were reachable by the cutoff, fewer than ",
-        "min_participants ", call.min_participants, ": ", decision->reason));
+        "only ", k, " ranks ", collectives::RankList(members), " were reachable by the cutoff, ",
+        "fewer than min_participants ", min_participants, ": ", decision->reason));
     out.contributors.assign(n, false);
     out.participants = 0;
     return out;
@@ -459,51 +292,25 @@ PartialAllreduce PreparePartialAllreduce(Communicator& comm, Communicator::Impl&
     return out;
   }
 
-  // This rank is participant `index` of a k-rank allreduce (k = n for a full collective that
-  // runs the decider's choice of algorithm).
-  out.subset = true;
-  out.index = static_cast<int>(std::find(members.begin(), members.end(), rank) - members.begin());
-  for (int r : members) out.connections.push_back(r == rank ? nullptr : impl.raw_connections[r]);
-  AllreduceAlgorithm algorithm = call.algorithm;
-  if (decision->algorithm == "tree") algorithm = AllreduceAlgorithm::kTree;
-  if (decision->algorithm == "ring") algorithm = AllreduceAlgorithm::kRing;
-  absl::StatusOr<collectives::Plan> plan;
-  if (call.contact_aware && impl.predicted_plan != nullptr) {
-    collectives::ContactAwareOptions options;
-    options.algorithm = call.algorithm;
-    options.type = call.type;
-    options.op = call.op;
-    options.max_segment_bytes = call.max_segment_bytes;
-    std::vector<int> sats;
-    for (int r : members) sats.push_back(comm.rank_satellites()[r]);
-    absl::StatusOr<collectives::ContactAwareChoice> choice = collectives::PlanContactAwareAllreduce(
-        *impl.predicted_plan, sats, decision->planning_t_s, call.count, options);
-    if (choice.ok()) {
-      plan = std::move(choice->plan);
-    } else {
-      plan = choice.status();
+  out.decided = true;
+  out.spec = collectives::ParticipantSpec(spec, *decision);
+  if (spec.contact_aware) {
+    // Every participant orders the subset at the decider's orbit time.
+    collectives::ContactAwareInputs inputs;
+    inputs.predicted = impl.predicted_plan.get();
+    inputs.satellites.assign(comm.rank_satellites().begin(), comm.rank_satellites().begin() + n);
+    inputs.t_s = decision->planning_t_s;
+    absl::StatusOr<collectives::ContactAwareResolution> resolved =
+        collectives::ResolveContactAware(out.spec, inputs);
+    if (!resolved.ok()) {
+      // Every participant plans the same inputs, so every one fails alike before sending.
+      out.status = absl::Status(resolved.status().code(),
+                                absl::StrCat("planning the partial result (", out.description,
+                                             "): ", resolved.status().message()));
+      return out;
     }
-  } else {
-    collectives::PlanRequest request;
-    request.world_size = k;
-    request.count = call.count;
-    request.type = call.type;
-    request.op = call.op;
-    request.max_segment_bytes = call.max_segment_bytes;
-    request.only_rank = out.index;
-    plan = algorithm == AllreduceAlgorithm::kTree ? collectives::PlanTreeAllreduce(request)
-                                                  : collectives::PlanRingAllreduce(request);
+    out.spec = std::move(resolved->spec);
   }
-  if (!plan.ok()) {
-    // Every participant plans the same request, so every one fails alike before sending.
-    out.status = absl::Status(plan.status().code(),
-                              absl::StrCat("planning the partial result (", out.description,
-                                           "): ", plan.status().message()));
-    return out;
-  }
-  out.plan = *std::move(plan);
-  out.description =
-      absl::StrCat(out.description, "; participant i runs on rank ", RankList(members), "[i]");
   return out;
 }
 

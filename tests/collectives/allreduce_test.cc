@@ -2,6 +2,7 @@
 // size x awkward count, bit for bit against a reference reduced in the algorithm's order, and
 // bit-identical on every rank.
 #include "crosslink/collectives/allreduce.h"
+#include "crosslink/collectives/planning/plan_choice.h"
 
 #include <cstring>
 #include <string>
@@ -28,7 +29,7 @@ void CheckAllreduce(Mesh& mesh, AllreduceAlgorithm algorithm, DataType type, Red
   std::vector<Bytes> inputs, buffers;
   for (int r = 0; r < n; ++r) inputs.push_back(testing::RandomBuffer(type, count, seed * 131 + r));
   buffers = inputs;
-  AllreduceOptions options;
+  CollectiveOptions options;
   options.algorithm = algorithm;
   options.max_segment_bytes = max_segment_bytes;
   options.deadline = absl::Now() + absl::Seconds(30);
@@ -94,7 +95,7 @@ TEST(AllreduceTest, RingAndTreeAgreeWithinRoundingOfAnExactSum) {
   std::vector<Bytes> ring = inputs, tree = inputs;
   for (auto [algorithm, buffers] :
        {std::pair{AllreduceAlgorithm::kRing, &ring}, std::pair{AllreduceAlgorithm::kTree, &tree}}) {
-    AllreduceOptions options;
+    CollectiveOptions options;
     options.algorithm = algorithm;
     options.max_segment_bytes = 1024;
     options.deadline = absl::Now() + absl::Seconds(30);
@@ -124,13 +125,16 @@ TEST(AllreduceTest, RingAndTreeAgreeWithinRoundingOfAnExactSum) {
 }
 
 TEST(AllreduceTest, AutoPicksTreeForSmallAndRingForLargeBuffers) {
-  AllreduceOptions options;
-  options.cost_hints.latency_s = 5e-3;
-  options.cost_hints.rate_bps = 10e9;
-  absl::StatusOr<Plan> small =
-      PlanAllreduce(8, 0, 256, DataType::kFloat32, ReduceOp::kSum, options);
-  absl::StatusOr<Plan> large =
-      PlanAllreduce(8, 0, 64 << 20, DataType::kFloat32, ReduceOp::kSum, options);
+  const LinkCostHints hints{5e-3, 10e9};
+  auto plan = [&](size_t count) {
+    return PlanCollective(ResolveAlgorithm(MakeCollectiveSpec(CollectiveKind::kAllreduce, 8, count,
+                                                              DataType::kFloat32, ReduceOp::kSum,
+                                                              0, CollectiveOptions{}),
+                                           hints),
+                          0);
+  };
+  absl::StatusOr<Plan> small = plan(256);
+  absl::StatusOr<Plan> large = plan(64 << 20);
   ASSERT_TRUE(small.ok() && large.ok());
   EXPECT_EQ(small->algorithm, "tree_allreduce");
   EXPECT_EQ(large->algorithm, "ring_allreduce");

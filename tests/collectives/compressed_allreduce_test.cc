@@ -87,7 +87,7 @@ std::vector<std::vector<float>> RunAllreduce(Mesh& mesh, const std::vector<std::
   const int n = mesh.world_size();
   std::vector<std::vector<float>> out = in;
   std::vector<absl::Status> statuses = mesh.Run([&](int r) {
-    AllreduceOptions options;
+    CollectiveOptions options;
     options.algorithm = algorithm;
     options.compression = c;
     options.max_segment_bytes = max_segment_bytes;
@@ -180,7 +180,7 @@ TEST(CompressedAllreduceTest, UncompressedTypesAndCollectivesAreUnaffected) {
     for (int i = 0; i < 100; ++i) data[r][i] = r * 1000 + i;
   }
   std::vector<absl::Status> statuses = mesh.Run([&](int r) {
-    AllreduceOptions options;
+    CollectiveOptions options;
     options.compression = WireCompression::kInt8;
     return Allreduce(mesh.Context(r), data[r].data(), 100, DataType::kInt32, ReduceOp::kSum,
                      options);
@@ -189,7 +189,7 @@ TEST(CompressedAllreduceTest, UncompressedTypesAndCollectivesAreUnaffected) {
     ASSERT_TRUE(statuses[r].ok()) << statuses[r];
     for (int i = 0; i < 100; ++i) ASSERT_EQ(data[r][i], 3000 + 3 * i);
   }
-  PlanRequest request;
+  CollectiveSpec request;
   request.world_size = 3;
   request.count = 100;
   request.compression = WireCompression::kBf16;
@@ -203,7 +203,7 @@ TEST(CompressedAllreduceTest, RanksThatDisagreeOnCompressionFailWithInvalidArgum
     Mesh mesh(4);
     std::vector<std::vector<float>> data(4, std::vector<float>(1000, 1.0f));
     std::vector<absl::Status> statuses = mesh.Run([&](int r) {
-      AllreduceOptions options;
+      CollectiveOptions options;
       options.algorithm = algorithm;
       options.compression = r == 2 ? WireCompression::kBf16 : WireCompression::kInt8;
       options.max_segment_bytes = 1024;
@@ -343,7 +343,7 @@ TEST(CompressedAllreduceTest, SimulatorSendsTheCompressedBytes) {
                         {testing::TestLink(0, 1, 3000), testing::TestLink(1, 2, 3000),
                          testing::TestLink(2, 3, 3000), testing::TestLink(0, 3, 3000)},
                         true);
-  PlanRequest request;
+  CollectiveSpec request;
   request.world_size = 4;
   request.count = (1 << 20) + 77;
   uint64_t bytes[3] = {};

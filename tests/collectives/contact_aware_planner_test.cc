@@ -126,7 +126,7 @@ TEST(ContactAwarePlannerTest, RejectsBadRankLists) {
 }
 
 TEST(PermutePlanRanksTest, RejectsNonPermutations) {
-  PlanRequest request;
+  CollectiveSpec request;
   request.world_size = 3;
   request.count = 6;
   absl::StatusOr<Plan> ring = PlanRingAllreduce(request);
@@ -141,7 +141,7 @@ TEST(PermutePlanRanksTest, ExecutorRunsThePermutedRingAndTree) {
   constexpr int kN = 5;
   const std::vector<int> order{3, 0, 4, 1, 2};
   for (bool tree : {false, true}) {
-    PlanRequest request;
+    CollectiveSpec request;
     request.world_size = kN;
     request.count = 103;
     request.max_segment_bytes = 64;  // several segments per block

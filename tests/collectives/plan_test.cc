@@ -17,7 +17,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-using Planner = std::function<absl::StatusOr<Plan>(const PlanRequest&)>;
+using Planner = std::function<absl::StatusOr<Plan>(const CollectiveSpec&, int)>;
 
 const std::pair<const char*, Planner> kPlanners[] = {
     {"ring_allreduce", PlanRingAllreduce}, {"tree_allreduce", PlanTreeAllreduce},
@@ -30,21 +30,20 @@ TEST(PlanTest, EverySendMatchesItsPeersReceiveForEveryPlannerAndShape) {
     for (int n = 1; n <= 9; ++n) {
       for (size_t count : {size_t{0}, size_t{1}, size_t{5}, size_t{64}, size_t{1001}}) {
         for (size_t seg : {size_t{4}, size_t{100}, size_t{1 << 20}}) {
-          PlanRequest request;
+          CollectiveSpec request;
           request.world_size = n;
           request.count = count;
           request.type = DataType::kFloat32;
           request.op = ReduceOp::kAvg;
           request.root = n - 1;
           request.max_segment_bytes = seg;
-          absl::StatusOr<Plan> plan = planner(request);
+          absl::StatusOr<Plan> plan = planner(request, -1);
           ASSERT_TRUE(plan.ok()) << plan.status();
           const std::string what = absl::StrFormat("%s n=%d count=%u seg=%u", name, n, count, seg);
           ASSERT_TRUE(PlanIsConsistent(*plan).ok()) << what << ": " << PlanIsConsistent(*plan);
           // Planning one rank gives exactly that rank's list of the full plan.
           for (int r = 0; r < n; ++r) {
-            request.only_rank = r;
-            absl::StatusOr<Plan> one = planner(request);
+            absl::StatusOr<Plan> one = planner(request, r);
             ASSERT_TRUE(one.ok());
             ASSERT_EQ(one->ranks[r].size(), plan->ranks[r].size()) << what << " rank " << r;
             for (size_t i = 0; i < one->ranks[r].size(); ++i) {
@@ -59,7 +58,7 @@ TEST(PlanTest, EverySendMatchesItsPeersReceiveForEveryPlannerAndShape) {
 }
 
 TEST(PlanTest, SegmentsNeverExceedTheLimitAndCoverEveryElement) {
-  PlanRequest request;
+  CollectiveSpec request;
   request.world_size = 5;
   request.count = 1234;
   request.type = DataType::kFloat64;
@@ -99,7 +98,7 @@ TEST(PlanTest, BlockRangesAreFloorOrCeilAndTileTheBuffer) {
 }
 
 TEST(PlanTest, DescribePlanListsEveryRanksSteps) {
-  PlanRequest request;
+  CollectiveSpec request;
   request.world_size = 3;
   request.count = 10;
   request.op = ReduceOp::kAvg;
@@ -114,7 +113,7 @@ TEST(PlanTest, DescribePlanListsEveryRanksSteps) {
 }
 
 TEST(PlanTest, InconsistentPlanIsReported) {
-  PlanRequest request;
+  CollectiveSpec request;
   request.world_size = 3;
   request.count = 10;
   absl::StatusOr<Plan> plan = PlanRingAllreduce(request);
@@ -124,7 +123,7 @@ TEST(PlanTest, InconsistentPlanIsReported) {
 }
 
 TEST(PlanTest, BadRequestsAreRejected) {
-  PlanRequest request;
+  CollectiveSpec request;
   request.world_size = 0;
   EXPECT_EQ(PlanRingAllreduce(request).status().code(), absl::StatusCode::kInvalidArgument);
   request.world_size = 2;

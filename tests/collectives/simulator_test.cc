@@ -48,7 +48,7 @@ TEST(SimulatorTest, MessageTakesSerialisationPlusLatency) {
 
 TEST(SimulatorTest, TwoRankRingMatchesTheAnalyticTime) {
   const linkmodel::ContactPlan plan = TestPlan(2, {TestLink(0, 1, 3000)}, true);
-  PlanRequest request;
+  CollectiveSpec request;
   request.world_size = 2;
   request.count = 1 << 20;
   request.max_segment_bytes = 64 << 20;  // one segment per block

@@ -1,5 +1,7 @@
 #include "crosslink/collectives/cuda/staged_allreduce.h"
 
+#include "absl/time/clock.h"
+
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -129,13 +131,17 @@ absl::Status DeviceStagedAllreduce::Run(CollectiveContext& context, void* device
   if (!IsValidReduceOp(op)) {
     return absl::InvalidArgumentError(absl::StrCat(who, ": invalid reduce op"));
   }
+  // One absolute deadline for the whole staged collective: every segment's host allreduce ends
+  // by it, not by its own start plus the timeout.
+  CollectiveOptions segment_options = options.allreduce;
+  segment_options.deadline = options.allreduce.Deadline(absl::Now());
   auto reduce = [&](size_t index, void* host, size_t n) -> absl::Status {
     CollectiveContext segment_context = context;
     segment_context.sequence = base_sequence + index;
-    return Allreduce(segment_context, host, n, type, op, options.allreduce);
+    return Allreduce(segment_context, host, n, type, op, segment_options);
   };
   return RunStaged(reduce, device_buffer, count, type, options.segment_bytes,
-                   options.allreduce.deadline, stream, who);
+                   segment_options.deadline, stream, who);
 }
 
 absl::Status DeviceStagedAllreduce::RunStaged(HostSegmentReduce reduce, void* device_buffer,

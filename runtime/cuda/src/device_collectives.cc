@@ -102,7 +102,7 @@ std::string What(const Communicator& comm, std::string_view collective, size_t c
 // The options of each staged piece: the whole call's deadline, fixed now.
 CollectiveOptions PieceOptions(const CollectiveOptions& options) {
   CollectiveOptions piece = options;
-  piece.deadline = std::min(options.deadline, absl::Now() + options.timeout);
+  piece.deadline = options.Deadline(absl::Now());
   piece.timeout = absl::InfiniteDuration();
   return piece;
 }

@@ -377,7 +377,7 @@ absl::Status HierarchicalAllreduce::Allreduce(void* data, size_t count, DataType
     if (caller_device != device_) cudaSetDevice(caller_device);
   };
   CollectiveOptions cross = options;
-  cross.deadline = std::min(options.deadline, absl::Now() + options.timeout);
+  cross.deadline = options.Deadline(absl::Now());
   cross.timeout = absl::InfiniteDuration();
   const absl::Time deadline = cross.deadline;
 

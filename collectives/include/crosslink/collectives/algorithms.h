@@ -1,14 +1,13 @@
-// The planners: each turns a PlanRequest into a Plan (plan.h). One algorithm per source file in
+// The planners: each turns a CollectiveSpec into a Plan (plan.h). One algorithm per source file in
 // collectives/src/algorithms/, as Gloo keeps them. Planners never touch a transport; they are
-// pure functions of the request, so every rank that makes the same request gets the same plan.
+// pure functions of the spec, so every rank that plans the same spec gets the same plan.
 //
 // Segmenting: every block a planner moves is cut into segments of at most max_segment_bytes (at
 // least one element) so the executor can keep several in flight and overlap receiving segment
 // k+1 with reducing and forwarding segment k. Tests shrink max_segment_bytes to force many.
 //
-// Status codes: kInvalidArgument for a bad request (world size < 1, root or only_rank out of
-// range, invalid enumerators, max_segment_bytes 0, or a segment count that overflows the 32-bit
-// chunk numbering: raise max_segment_bytes then).
+// Status codes: kInvalidArgument for a bad spec (ValidateSpec), only_rank out of range, or a
+// segment count that overflows the 32-bit chunk numbering (raise max_segment_bytes then).
 //
 // Thread-safety: pure functions.
 #ifndef CROSSLINK_COLLECTIVES_ALGORITHMS_H_
@@ -18,52 +17,51 @@
 #include <cstdint>
 
 #include "absl/status/statusor.h"
+#include "crosslink/collectives/collective_spec.h"
 #include "crosslink/collectives/datatype.h"
 #include "crosslink/collectives/plan.h"
 
 namespace crosslink::collectives {
 
-struct PlanRequest {
-  int world_size = 1;
-  size_t count = 0;  // elements in each rank's buffer
-  DataType type = DataType::kFloat32;
-  ReduceOp op = ReduceOp::kSum;
-  int root = 0;                          // broadcast source
-  size_t max_segment_bytes = 512 << 10;  // see AllreduceOptions for why 512 KiB
-  // -1: fill every rank's step list (tests, simulators); r: fill only rank r's, which is all the
-  // executor needs and keeps planning O(steps of one rank) on the latency-critical path.
-  int only_rank = -1;
-  // Allreduce (ring and tree) of float32 only: how messages travel (Plan::compression); the
-  // other collectives and types ignore it.
-  WireCompression compression = WireCompression::kNone;
-};
+// Every planner plans `spec` (collective_spec.h) for spec.plan_world_size() plan ranks: plan rank
+// i is run by group rank spec.GroupRank(i), and broadcast's root is spec.PlanRank(spec.root).
+// only_rank -1 fills every plan rank's step list (tests, simulators); r fills only plan rank r's,
+// which is all the executor needs and keeps planning O(steps of one rank) on the
+// latency-critical path. The spec's kind and algorithm are not checked by the individual
+// planners (PlanCollective dispatches on them).
+
+// The plan of a resolved spec: the planner its kind (and, for allreduce, its algorithm) names.
+// kInvalidArgument for an allreduce whose algorithm is still kAuto (resolve it first:
+// planning/plan_choice.h) and for everything ValidateSpec rejects. A contact-aware spec's plan is
+// named "contact_aware_ring" / "contact_aware_tree".
+absl::StatusOr<Plan> PlanCollective(const CollectiveSpec& spec, int only_rank = -1);
 
 // Allreduce as a ring reduce-scatter then a ring allgather (Patarasuk & Yuan): 2(n-1) steps, each
 // rank sends 2(n-1)/n of the buffer, which is bandwidth-optimal. Block b is reduced along the
 // ring starting at rank b+1 and ending at its owner, rank b, which applies kAvg's division; the
 // allgather then copies the owner's bits to every rank.
-absl::StatusOr<Plan> PlanRingAllreduce(const PlanRequest& request);
+absl::StatusOr<Plan> PlanRingAllreduce(const CollectiveSpec& spec, int only_rank = -1);
 
 // Allreduce as a binomial-tree reduce to rank 0 then a binomial-tree broadcast: 2*ceil(log2 n)
 // message latencies instead of the ring's 2(n-1), for small, latency-bound buffers. Works for any
 // n (no power-of-two folding needed). Rank 0 computes every final value, so ranks agree bit for
 // bit. Segmented, so large buffers pipeline down and up the tree.
-absl::StatusOr<Plan> PlanTreeAllreduce(const PlanRequest& request);
+absl::StatusOr<Plan> PlanTreeAllreduce(const CollectiveSpec& spec, int only_rank = -1);
 
 // Ring reduce-scatter: afterwards rank r's block BlockRange(count, n, r) of its buffer holds the
 // reduced (and for kAvg, divided) block; the rest of the buffer holds partial sums.
-absl::StatusOr<Plan> PlanReduceScatter(const PlanRequest& request);
+absl::StatusOr<Plan> PlanReduceScatter(const CollectiveSpec& spec, int only_rank = -1);
 
 // Ring allgather: rank r contributes BlockRange(count, n, r) (copied from the input buffer first,
 // step kCopy, which the executor skips when input already is that block) and ends with all blocks.
-absl::StatusOr<Plan> PlanAllgather(const PlanRequest& request);
+absl::StatusOr<Plan> PlanAllgather(const CollectiveSpec& spec, int only_rank = -1);
 
 // Binomial-tree broadcast of the whole buffer from `root`, segmented and pipelined.
-absl::StatusOr<Plan> PlanBroadcast(const PlanRequest& request);
+absl::StatusOr<Plan> PlanBroadcast(const CollectiveSpec& spec, int only_rank = -1);
 
 // Dissemination barrier: ceil(log2 n) rounds of empty messages; no rank leaves before every rank
 // has entered. count, type and op are ignored (the plan records count 0).
-absl::StatusOr<Plan> PlanBarrier(const PlanRequest& request);
+absl::StatusOr<Plan> PlanBarrier(const CollectiveSpec& spec, int only_rank = -1);
 
 }  // namespace crosslink::collectives
 

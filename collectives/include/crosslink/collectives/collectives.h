@@ -1,7 +1,9 @@
 // The other collectives, in the same style as Allreduce (allreduce.h): collective (every rank
 // calls with the same arguments and context sequence number; disagreement gives kInvalidArgument
-// on the ranks that can see it), blocking until done or options.deadline, buffers borrowed for
-// the call and unspecified after a failure. Status codes as in executor.h.
+// on the ranks that can see it), blocking until done or options.Deadline(now), buffers borrowed
+// for the call and unspecified after a failure. Status codes as in executor.h. Each builds the
+// collective's spec (MakeCollectiveSpec) and runs it through RunCollective (run_collective.h),
+// the one path every collective takes.
 //
 // Uneven sizes: buffers of `count` elements are cut into world-size blocks with
 // BlockRange(count, world_size, rank) (plan.h): the first count % n blocks hold one element more;

@@ -42,7 +42,7 @@ struct ContactAwareOptions {
   AllreduceAlgorithm algorithm = AllreduceAlgorithm::kAuto;
   DataType type = DataType::kFloat32;
   ReduceOp op = ReduceOp::kSum;
-  size_t max_segment_bytes = 512 << 10;
+  size_t max_segment_bytes = kDefaultMaxSegmentBytes;
   // Candidate ranks per rank for the greedy ring and 2-opt above kExactSearchMaxRanks: in a
   // plus grid a satellite has four neighbours, so eight covers them and the next ring of relays.
   int neighbour_candidates = 8;

@@ -4,8 +4,11 @@
 // mesh of TCP connections, and, when the job has a scenario, wraps every connection in a
 // LinkEmulator that plays the scenario's true contact plan (geometry and faults) in wall time, so
 // that the collectives meet the latency, rate and outages of the crosslinks between the ranks'
-// satellites. Then it runs collectives on host buffers: each is planned (algorithms.h) and
-// executed over the mesh (executor.h).
+// satellites. Then it runs collectives on host (and, with crosslink::cuda, device) buffers: each
+// becomes one collectives::CollectiveSpec, whose open choices rank 0 settles for every rank when
+// they depend on what only one rank can know (a contact-aware plan's orbit time, a partial
+// result's participants), and takes collectives' one execution path (run_collective.h) over the
+// communicator's CollectiveContext, the mesh.
 //
 // Scenarios: ranks map to satellites through the scenario's [cluster] satellites (rank i ->
 // element i); orbit time runs at [time] time_scale orbit seconds per wall second from a wall
@@ -24,7 +27,9 @@
 //   the link's description), kDeadlineExceeded, kInvalidArgument (disagreement or bad arguments
 //   here), kDataLoss (a CRC32C mismatch). After any of these the mesh is out of step: every later
 //   collective fails at once with kFailedPrecondition carrying the first error. Recovery is a new
-//   job (or a new Communicator in a new job).
+//   job (or a new Communicator in a new job). The exceptions are a partial allreduce's own
+//   outcomes (CollectiveOptions::min_participants: left out, too few reachable), which run nothing
+//   and leave the mesh in step.
 // - Buffers are borrowed for the call; on failure their contents are unspecified.
 //
 // Thread-safety: one collective at a time per communicator. Calls from several threads are
@@ -45,10 +50,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "crosslink/collectives/compression/error_feedback.h"
-#include "crosslink/collectives/compression/wire_compression.h"
-#include "crosslink/collectives/cost_model.h"
+#include "crosslink/collectives/collective_options.h"
 #include "crosslink/collectives/datatype.h"
+#include "crosslink/collectives/plan.h"
 #include "crosslink/collectives/emulation/link_emulator.h"
 #include "crosslink/collectives/emulation/scenario_clock.h"
 #include "crosslink/linkmodel/contact_plan.h"
@@ -112,45 +116,10 @@ struct CommunicatorOptions {
   DataTransport transport = DataTransport::kAuto;
 };
 
-struct CollectiveOptions {
-  // The collective fails with kDeadlineExceeded at min(deadline, start + timeout).
-  absl::Duration timeout = absl::Minutes(5);
-  absl::Time deadline = absl::InfiniteFuture();
-  // Allreduce only: kAuto picks ring or tree with the cost model (cost_model.h) from the job's
-  // ring links at the clock's starting orbit time (the slowest rate, the longest latency), so
-  // every rank makes the same choice; contact_aware follows the links as they change.
-  collectives::AllreduceAlgorithm algorithm = collectives::AllreduceAlgorithm::kAuto;
-  // Largest message the plan sends; 0 takes the planner's default (algorithms.h).
-  size_t max_segment_bytes = 0;
-  // Allreduce only: plan with the contact-aware planner (contact_aware_planner.h) from the
-  // PREDICTED contact plan at the collective's planning time (communicator_planning.cc), which
-  // chooses the rank order (and ring or tree; `algorithm` kRing/kTree forces the shape). Every
-  // rank plans at the orbit time rank 0 read on entering the collective, which it publishes for
-  // the collective's sequence number through the coordinator's key-value store, so all ranks get
-  // the same plan.
-  // Barrier with contact_aware runs as a contact-aware allreduce of one value. Other collectives
-  // ignore it. Ignored without a scenario (every link is alike; the rank-order plans are used).
-  bool contact_aware = false;
-  // Allreduce only: how float32 payloads travel (compression/wire_compression.h).
-  collectives::WireCompression compression = collectives::WireCompression::kNone;
-  // With compression: this rank's error-feedback residual for the buffer, kept by the caller
-  // across steps, one per buffer (compression/error_feedback.h); nullptr: none.
-  collectives::ErrorFeedback* error_feedback = nullptr;
-  // Allreduce only, deadline-bounded partial result: 0 means every rank must take part. With
-  // min_participants = k > 0, ranks that stay unreachable past the deadline are left out and the
-  // reachable ones (at least k) finish among themselves (CollectiveStats::contributors).
-  // Rank 0 decides through the coordinator once every rank is reachable or at a cutoff before the
-  // deadline (communicator_partial.cc); kAvg then divides by the number of contributors. A rank
-  // left out gets kUnavailable with its buffer unchanged, and last_stats() holds the contributors
-  // (so a training loop can re-sync from one of them); fewer than k reachable: kUnavailable on
-  // every rank, naming the unreachable ones; k above the world size: kInvalidArgument. None of
-  // these breaks the communicator: the next collective includes every rank again. Costs one
-  // agreement through the coordinator per allreduce (a few ms on one machine).
-  int min_participants = 0;
-  // Device buffers (runtime/cuda/device_collectives.h): bytes per staged piece of an Allreduce or
-  // Broadcast, 0 for kDeviceSegmentBytes. Every rank must pass the same value.
-  size_t device_stage_bytes = 0;
-};
+// What a caller may choose per collective: timeout and deadline, algorithm, contact_aware,
+// compression and error feedback, min_participants (a partial result), device staging. The one
+// struct of collectives/collective_options.h, which says what each field means.
+using CollectiveOptions = collectives::CollectiveOptions;
 
 // What the last collective met, for benchmarks and logs.
 struct CollectiveStats {
@@ -194,8 +163,9 @@ class Communicator {
   int world_size() const { return world_size_; }
   const std::string& job_id() const { return job_id_; }
 
-  // Sum in place over ranks: afterwards every rank's `data` (count elements of `type`) holds the
-  // reduction, bit-identical on every rank.
+  // In place: afterwards every rank's `data` (count elements of `type`) holds `op` over every
+  // rank's data (or over the contributors' with options.min_participants), bit-identical on every
+  // rank. A host or (with crosslink::cuda) a device buffer.
   absl::Status Allreduce(void* data, size_t count, collectives::DataType type,
                          collectives::ReduceOp op, const CollectiveOptions& options = {});
   // In place: afterwards rank r's block BlockRange(count, world_size, r) (plan.h: the first
@@ -243,12 +213,13 @@ class Communicator {
  private:
   Communicator();
 
-  // Shared by the collectives: plans (cached), executes, maps failures to the contract above.
-  struct Call;
-  absl::Status Run(const Call& call, const CollectiveOptions& options);
+  // Shared by the collectives: makes the spec, settles its choices with the other ranks, runs it
+  // (collectives' RunCollective) and maps failures to the contract above.
+  absl::Status Run(collectives::CollectiveKind kind, size_t count, collectives::DataType type,
+                   collectives::ReduceOp op, int root, void* data, const void* input,
+                   const CollectiveOptions& options);
   void OnMembershipChange(const Membership& membership);
   void OnHeartbeatError(const absl::Status& status);
-  collectives::LinkCostHints AutoAlgorithmHints() const;
 
   int rank_ = 0;
   int world_size_ = 1;

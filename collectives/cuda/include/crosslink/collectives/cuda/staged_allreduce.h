@@ -12,7 +12,7 @@
 //
 // Collective and blocking: every rank calls Run with the same count, type, op and options; it
 // returns once the reduced values are in the device buffer (and the caller's stream is also made
-// to wait for them), or on failure, at the latest around options.allreduce.deadline. On return,
+// to wait for them), or on failure, at the latest around options.allreduce.Deadline(start). On return,
 // success or not, context.sequence has advanced by the number of segments (SegmentCount), the
 // same on every rank. On failure the device buffer's contents are unspecified.
 // Status codes: those of Allreduce (executor.h), naming the segment; kInvalidArgument when the
@@ -44,8 +44,9 @@
 namespace crosslink::collectives::cuda {
 
 struct DeviceStagedAllreduceOptions {
-  // Algorithm, deadline and network segment size of each segment's host Allreduce.
-  AllreduceOptions allreduce;
+  // Algorithm, timeout/deadline (of the whole staged collective) and network segment size of
+  // each segment's host Allreduce.
+  CollectiveOptions allreduce;
   // Bytes per pipeline segment (rounded down to whole elements, at least one). 8 MiB: its PCIe
   // copy (~0.3 ms at 25 GB/s) is shorter than its trip over a 100 Gbit/s crosslink (~0.7 ms), so
   // after the first segment the copies hide behind the network; smaller segments would pay each

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "crosslink/collectives/algorithms.h"
 #include "crosslink/collectives/plan.h"
 
@@ -17,8 +18,23 @@ namespace crosslink::collectives::internal {
 // Chunk numbers at and above this are reserved for control frames (the executor's abort frame).
 inline constexpr uint64_t kFirstReservedChunk = 0xFFFFFF00u;
 
-// kInvalidArgument naming the offending field of `request` for `algorithm`.
-absl::Status ValidateRequest(const PlanRequest& request, const char* algorithm);
+// What a planner plans, in plan ranks: the spec's shape for spec.plan_world_size() ranks, with
+// broadcast's root translated to its plan rank.
+struct PlanRequest {
+  int world_size = 1;
+  size_t count = 0;
+  DataType type = DataType::kFloat32;
+  ReduceOp op = ReduceOp::kSum;
+  int root = 0;
+  size_t max_segment_bytes = kDefaultMaxSegmentBytes;
+  int only_rank = -1;
+  WireCompression compression = WireCompression::kNone;
+};
+
+// The request of `spec` for `only_rank` (-1: every rank), or kInvalidArgument naming the
+// offending field for `algorithm` (ValidateSpec, and only_rank or the root outside the plan).
+absl::StatusOr<PlanRequest> RequestFor(const CollectiveSpec& spec, int only_rank,
+                                       const char* algorithm);
 
 // A plan with the request's fields copied and one empty step list per rank.
 Plan MakePlanShell(const PlanRequest& request, const char* algorithm, CollectiveKind kind);

@@ -2,37 +2,35 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "crosslink/collectives/reduce.h"
 
 namespace crosslink::collectives::internal {
 
-absl::Status ValidateRequest(const PlanRequest& request, const char* algorithm) {
-  if (request.world_size < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s: world size %d, need at least 1", algorithm, request.world_size));
+absl::StatusOr<PlanRequest> RequestFor(const CollectiveSpec& spec, int only_rank,
+                                       const char* algorithm) {
+  if (absl::Status s = ValidateSpec(spec); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(algorithm, ": ", s.message()));
   }
-  if (request.only_rank >= request.world_size) {
-    return absl::InvalidArgumentError(absl::StrFormat("%s: only_rank %d outside world size %d",
-                                                      algorithm, request.only_rank,
-                                                      request.world_size));
+  PlanRequest request;
+  request.world_size = spec.plan_world_size();
+  request.count = spec.count;
+  request.type = spec.type;
+  request.op = spec.op;
+  request.root = spec.PlanRank(spec.root);
+  request.max_segment_bytes = spec.max_segment_bytes;
+  request.only_rank = only_rank;
+  request.compression = spec.compression;
+  if (only_rank >= request.world_size) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: only_rank %d outside world size %d", algorithm, only_rank, request.world_size));
   }
-  if (request.root < 0 || request.root >= request.world_size) {
-    return absl::InvalidArgumentError(absl::StrFormat("%s: root %d outside world size %d",
-                                                      algorithm, request.root, request.world_size));
+  if (request.root < 0) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: root %d is not one of the participants", algorithm, spec.root));
   }
-  if (!IsValidDataType(request.type)) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s: invalid data type %d", algorithm, static_cast<int>(request.type)));
-  }
-  if (!IsValidReduceOp(request.op)) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s: invalid reduce op %d", algorithm, static_cast<int>(request.op)));
-  }
-  if (request.max_segment_bytes == 0) {
-    return absl::InvalidArgumentError(absl::StrFormat("%s: max_segment_bytes is 0", algorithm));
-  }
-  return absl::OkStatus();
+  return request;
 }
 
 Plan MakePlanShell(const PlanRequest& request, const char* algorithm, CollectiveKind kind) {

@@ -361,13 +361,14 @@ absl::StatusOr<ContactAwareChoice> PlanContactAwareAllreduce(
   choice.estimate_s = use_tree ? tree_score.time_s : ring_score.time_s;
   for (const PairEstimate& e : use_tree ? tree_est : ring_est) choice.relay_links += !e.direct;
 
-  PlanRequest request;
-  request.world_size = n;
-  request.count = count;
-  request.type = options.type;
-  request.op = options.op;
-  request.max_segment_bytes = options.max_segment_bytes;
-  ASSIGN_OR_RETURN(Plan base, use_tree ? PlanTreeAllreduce(request) : PlanRingAllreduce(request));
+  CollectiveSpec spec;
+  spec.algorithm = choice.algorithm;
+  spec.world_size = n;
+  spec.count = count;
+  spec.type = options.type;
+  spec.op = options.op;
+  spec.max_segment_bytes = options.max_segment_bytes;
+  ASSIGN_OR_RETURN(Plan base, PlanCollective(spec));
   ASSIGN_OR_RETURN(choice.plan,
                    PermutePlanRanks(base, use_tree ? choice.tree_order : choice.ring_order));
   choice.plan.algorithm = use_tree ? "contact_aware_tree" : "contact_aware_ring";

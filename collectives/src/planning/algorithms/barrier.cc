@@ -3,19 +3,22 @@
 // heard, directly or through others, from every rank, so none leaves before all arrived. Works
 // for any n, unlike pairwise exchange.
 #include "crosslink/collectives/algorithms.h"
+#include "crosslink/base/status_macros.h"
 #include "plan_builder.h"
 
 namespace crosslink::collectives {
 
-absl::StatusOr<Plan> PlanBarrier(const PlanRequest& request) {
+absl::StatusOr<Plan> PlanBarrier(const CollectiveSpec& spec, int only_rank) {
   constexpr char kName[] = "dissemination_barrier";
-  PlanRequest normalized = request;
+  CollectiveSpec normalized = spec;
   normalized.count = 0;
   normalized.op = ReduceOp::kSum;
   normalized.root = 0;
   normalized.max_segment_bytes = 64;  // only empty messages: keep the staging slots small
-  if (absl::Status s = internal::ValidateRequest(normalized, kName); !s.ok()) return s;
-  Plan plan = internal::MakePlanShell(normalized, kName, CollectiveKind::kBarrier);
+  normalized.compression = WireCompression::kNone;
+  ASSIGN_OR_RETURN(const internal::PlanRequest request,
+                   internal::RequestFor(normalized, only_rank, kName));
+  Plan plan = internal::MakePlanShell(request, kName, CollectiveKind::kBarrier);
   const int n = request.world_size;
   for (int r = 0; r < n; ++r) {
     if (!internal::Wanted(request, r)) continue;

@@ -295,13 +295,14 @@ absl::StatusOr<SimulationResult> SimulatePlan(const Plan& plan, const linkmodel:
 
 absl::StatusOr<Plan> PlanNaiveRing(int world_size, size_t count,
                                    const ContactAwareOptions& options) {
-  PlanRequest request;
-  request.world_size = world_size;
-  request.count = count;
-  request.type = options.type;
-  request.op = options.op;
-  request.max_segment_bytes = options.max_segment_bytes;
-  return PlanRingAllreduce(request);
+  CollectiveSpec spec;
+  spec.algorithm = AllreduceAlgorithm::kRing;
+  spec.world_size = world_size;
+  spec.count = count;
+  spec.type = options.type;
+  spec.op = options.op;
+  spec.max_segment_bytes = options.max_segment_bytes;
+  return PlanCollective(spec);
 }
 
 absl::StatusOr<OracleResult> SimulateOracle(const linkmodel::ContactPlan& truth,
