@@ -10,9 +10,9 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "crosslink/base/status_macros.h"
+#include "crosslink/runtime/slurm_nodelist.h"
 
 extern char** environ;
 
@@ -222,63 +222,6 @@ void ReadSlurm(EnvReader& reader, LaunchEnv& env) {
                  reader);
 }
 
-absl::Status ParseRangeBound(std::string_view text, std::string_view nodelist, long long* value) {
-  if (text.empty() || !absl::SimpleAtoi(std::string(text), value) || *value < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("Slurm node list '", std::string(nodelist),
-                                                   "': '", std::string(text),
-                                                   "' is not a node number"));
-  }
-  return absl::OkStatus();
-}
-
-// Expands one comma-free host expression, bracket group by bracket group.
-absl::Status ExpandHost(std::string_view host, std::string_view nodelist,
-                        std::vector<std::string>* out) {
-  const size_t open = host.find('[');
-  if (open == std::string_view::npos) {
-    if (host.find(']') != std::string_view::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("Slurm node list '", std::string(nodelist), "': ']' without '['"));
-    }
-    out->emplace_back(host);
-    return absl::OkStatus();
-  }
-  const size_t close = host.find(']', open);
-  if (close == std::string_view::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("Slurm node list '", std::string(nodelist), "': '[' without ']'"));
-  }
-  const std::string prefix(host.substr(0, open));
-  const std::string_view ranges = host.substr(open + 1, close - open - 1);
-  std::vector<std::string> suffixes;
-  RETURN_IF_ERROR(ExpandHost(host.substr(close + 1), nodelist, &suffixes));
-  size_t start = 0;
-  while (start <= ranges.size()) {
-    size_t comma = ranges.find(',', start);
-    if (comma == std::string_view::npos) comma = ranges.size();
-    const std::string_view range = ranges.substr(start, comma - start);
-    const size_t dash = range.find('-');
-    const std::string_view lo_text = range.substr(0, dash);
-    const std::string_view hi_text =
-        dash == std::string_view::npos ? lo_text : range.substr(dash + 1);
-    long long lo = 0, hi = 0;
-    RETURN_IF_ERROR(ParseRangeBound(lo_text, nodelist, &lo));
-    RETURN_IF_ERROR(ParseRangeBound(hi_text, nodelist, &hi));
-    if (hi < lo) {
-      return absl::InvalidArgumentError(absl::StrCat("Slurm node list '", std::string(nodelist),
-                                                     "': range ", std::string(range), " descends"));
-    }
-    const int width = static_cast<int>(lo_text.size());
-    for (long long n = lo; n <= hi; ++n) {
-      for (const std::string& suffix : suffixes) {
-        out->push_back(absl::StrCat(prefix, absl::StrFormat("%0*d", width, n), suffix));
-      }
-    }
-    start = comma + 1;
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 std::string_view LauncherName(Launcher launcher) {
@@ -291,70 +234,6 @@ std::string_view LauncherName(Launcher launcher) {
       return "Slurm";
   }
   return "unknown launcher";
-}
-
-absl::StatusOr<std::vector<std::string>> ExpandSlurmNodelist(std::string_view nodelist) {
-  std::vector<std::string> hosts;
-  int depth = 0;
-  size_t start = 0;
-  for (size_t i = 0; i <= nodelist.size(); ++i) {
-    const char c = i < nodelist.size() ? nodelist[i] : ',';
-    if (c == '[') {
-      if (++depth > 1) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("Slurm node list '", std::string(nodelist), "': nested '['"));
-      }
-    } else if (c == ']') {
-      if (--depth < 0) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("Slurm node list '", std::string(nodelist), "': ']' without '['"));
-      }
-    } else if (c == ',' && depth == 0) {
-      const std::string_view host = nodelist.substr(start, i - start);
-      if (host.empty() || host.front() == '[') {
-        return absl::InvalidArgumentError(
-            absl::StrCat("Slurm node list '", std::string(nodelist), "': empty host name"));
-      }
-      RETURN_IF_ERROR(ExpandHost(host, nodelist, &hosts));
-      start = i + 1;
-    }
-  }
-  if (depth != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("Slurm node list '", std::string(nodelist), "': '[' without ']'"));
-  }
-  return hosts;
-}
-
-absl::StatusOr<std::vector<int>> ExpandSlurmTasksPerNode(std::string_view tasks_per_node) {
-  std::vector<int> counts;
-  const auto malformed = [&](std::string_view part) {
-    return absl::InvalidArgumentError(absl::StrCat("SLURM_TASKS_PER_NODE='",
-                                                   std::string(tasks_per_node), "': '",
-                                                   std::string(part), "' is not N or N(xM)"));
-  };
-  size_t start = 0;
-  while (start <= tasks_per_node.size()) {
-    size_t comma = tasks_per_node.find(',', start);
-    if (comma == std::string_view::npos) comma = tasks_per_node.size();
-    const std::string_view part = tasks_per_node.substr(start, comma - start);
-    const size_t paren = part.find("(x");
-    int count = 0, repeat = 1;
-    if (!absl::SimpleAtoi(std::string(part.substr(0, paren)), &count) || count < 0) {
-      return malformed(part);
-    }
-    if (paren != std::string_view::npos) {
-      if (part.back() != ')' ||
-          !absl::SimpleAtoi(std::string(part.substr(paren + 2, part.size() - paren - 3)),
-                            &repeat) ||
-          repeat < 1) {
-        return malformed(part);
-      }
-    }
-    counts.insert(counts.end(), repeat, count);
-    start = comma + 1;
-  }
-  return counts;
 }
 
 int SlurmDerivedPort(long long job_id) {

@@ -3,9 +3,11 @@
 // within the deadline with a status code users can act on and a message naming the ranks.
 #include "crosslink/collectives/executor.h"
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -176,21 +178,100 @@ TEST(ExecutorFailureTest, CorruptedFrameGivesDataLossOnTheReceiver) {
   for (int r = 0; r < n; ++r) EXPECT_FALSE(statuses[r].ok()) << "rank " << r;
 }
 
-TEST(ExecutorTest, RejectsAPlanThatNeedsAMissingConnection) {
+// A plan over some of a job's ranks: plan rank i is job rank kJobRanks[i]. Runs a ring allreduce
+// of `count` elements (`odd_count` on plan rank `odd`) by the plan ranks in `running`, each passing
+// the job ranks as ExecuteArgs::rank_names, and returns every plan rank's status.
+constexpr int kJobRanks[] = {5, 9, 2};
+
+std::vector<absl::Status> RunNamedRing(Mesh& mesh, int odd, size_t odd_count, absl::Time deadline,
+                                       std::vector<int> running = {}) {
+  const size_t count = 40;
+  std::vector<Bytes> buffers(3, Bytes(4 * std::max(count, odd_count)));
+  return mesh.Run(
+      [&](int r) -> absl::Status {
+        PlanRequest request;
+        request.world_size = 3;
+        request.count = r == odd ? odd_count : count;
+        absl::StatusOr<Plan> plan = PlanRingAllreduce(request);
+        if (!plan.ok()) return plan.status();
+        std::vector<Connection*> connections;
+        for (int p = 0; p < 3; ++p) connections.push_back(mesh.connection(r, p));
+        ExecuteArgs args;
+        args.plan = &*plan;
+        args.rank = r;
+        args.connections = connections;
+        args.job_id = 42;
+        args.data = buffers[r].data();
+        args.deadline = deadline;
+        args.rank_names = kJobRanks;
+        return ExecutePlan(args);
+      },
+      std::move(running));
+}
+
+TEST(ExecutorFailureTest, MessagesNameJobRanksWhenThePlanRunsOverASubsetOfThem) {
+  Mesh mesh(3);
+  // Plan rank 1, job rank 9, disagrees on the count.
+  std::vector<absl::Status> statuses = RunNamedRing(mesh, 1, 50, absl::Now() + absl::Seconds(10));
+  for (int r = 0; r < 3; ++r) {
+    EXPECT_EQ(statuses[r].code(), absl::StatusCode::kInvalidArgument) << statuses[r];
+    const std::string message(statuses[r].message());
+    EXPECT_THAT(message, ::testing::StartsWith(absl::StrCat("rank ", kJobRanks[r], ":")));
+    // Plan rank 1 has no job rank 1: a "rank 1" would be a plan index leaking out.
+    EXPECT_THAT(message, ::testing::Not(HasSubstr("rank 1"))) << message;
+  }
+  // Plan rank 2 receives from the odd rank; plan rank 0 hears of it through plan rank 2.
+  EXPECT_THAT(std::string(statuses[2].message()), HasSubstr("rank 9"));
+  EXPECT_THAT(std::string(statuses[0].message()), HasSubstr("rank 9"));
+  // The odd rank itself sees plan rank 0's frame disagree with its own.
+  EXPECT_THAT(std::string(statuses[1].message()), HasSubstr("rank 5"));
+}
+
+TEST(ExecutorFailureTest, WaitChainNamesTheJobRankThatNeverJoined) {
+  Mesh mesh(3);
+  // Plan rank 1, job rank 9, never runs: plan rank 2 waits for it, and plan rank 0 for plan rank 2.
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(800);
+  std::vector<absl::Status> statuses = RunNamedRing(mesh, -1, 40, deadline, {0, 2});
+  for (int r : {0, 2}) {
+    EXPECT_EQ(statuses[r].code(), absl::StatusCode::kDeadlineExceeded) << statuses[r];
+    const std::string message(statuses[r].message());
+    EXPECT_THAT(message, ::testing::StartsWith(absl::StrCat("rank ", kJobRanks[r], ":")));
+    EXPECT_THAT(message, HasSubstr("rank 9")) << message;
+    EXPECT_THAT(message, ::testing::Not(HasSubstr("rank 1"))) << message;
+  }
+}
+
+// Rank 0's part of a 3-rank ring allreduce of 10 floats over `connections`.
+absl::Status ExecuteRankZero(absl::Span<Connection* const> connections,
+                             absl::Span<const int> rank_names = {}) {
   PlanRequest request;
   request.world_size = 3;
   request.count = 10;
   absl::StatusOr<Plan> plan = PlanRingAllreduce(request);
-  ASSERT_TRUE(plan.ok());
-  std::vector<Connection*> none(3, nullptr);
+  if (!plan.ok())
+    return absl::InternalError(absl::StrCat("planning failed: ", plan.status().ToString()));
   std::vector<float> data(10);
   ExecuteArgs args;
   args.plan = &*plan;
   args.rank = 0;
-  args.connections = none;
+  args.connections = connections;
   args.data = data.data();
   args.deadline = absl::Now() + absl::Seconds(1);
-  EXPECT_EQ(ExecutePlan(args).code(), absl::StatusCode::kInvalidArgument);
+  args.rank_names = rank_names;
+  return ExecutePlan(args);
+}
+
+TEST(ExecutorTest, RejectsRankNamesThatDoNotCoverThePlan) {
+  Mesh mesh(3);
+  std::vector<Connection*> connections;
+  for (int p = 0; p < 3; ++p) connections.push_back(mesh.connection(0, p));
+  const int names[] = {5, 9};
+  EXPECT_EQ(ExecuteRankZero(connections, names).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ExecutorTest, RejectsAPlanThatNeedsAMissingConnection) {
+  std::vector<Connection*> none(3, nullptr);
+  EXPECT_EQ(ExecuteRankZero(none).code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

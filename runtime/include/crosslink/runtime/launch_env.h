@@ -12,7 +12,7 @@
 //   3. Slurm: SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID, SLURM_NTASKS_PER_NODE or
 //      SLURM_TASKS_PER_NODE ("2(x3),1", indexed by SLURM_NODEID), MASTER_ADDR or else the first
 //      host of SLURM_JOB_NODELIST ("gpu[01-04,07],cpu3" -> gpu01), MASTER_PORT or else
-//      SlurmDerivedPort(SLURM_JOB_ID).
+//      SlurmDerivedPort(SLURM_JOB_ID). slurm_nodelist.h expands (and bounds) Slurm's lists.
 // Always: CROSSLINK_JOB_TOKEN (required; the coordinator refuses other tokens) and
 // CROSSLINK_SCENARIO (optional path of the scenario file).
 //
@@ -61,15 +61,6 @@ absl::StatusOr<LaunchEnv> LaunchEnvFromProcess();
 
 // This process's environment as a map.
 EnvMap ProcessEnv();
-
-// Expands a Slurm host list: "gpu[01-04,07],cpu3" -> gpu01 gpu02 gpu03 gpu04 gpu07 cpu3. Zero
-// padding follows the range's lower bound; several bracket groups in one name multiply
-// ("r[1-2]n[1-2]" -> r1n1 r1n2 r2n1 r2n2). kInvalidArgument for unbalanced brackets, an empty
-// name or a descending range.
-absl::StatusOr<std::vector<std::string>> ExpandSlurmNodelist(std::string_view nodelist);
-
-// Expands SLURM_TASKS_PER_NODE: "2(x3),1" -> 2 2 2 1. kInvalidArgument when malformed.
-absl::StatusOr<std::vector<int>> ExpandSlurmTasksPerNode(std::string_view tasks_per_node);
 
 // The coordinator port for a Slurm job without MASTER_PORT: 20000 + job_id % 10000. Every rank of
 // a job computes the same port, and two jobs sharing a node get different ones unless their ids

@@ -20,8 +20,8 @@
 // on its thread one at a time) and go back when every send carrying them completed, or when the
 // object is destroyed (after the executor waited for the transport to release them).
 // Thread-safety: used by one executor thread.
-#ifndef CROSSLINK_COLLECTIVES_SRC_COMPRESSED_WIRE_H_
-#define CROSSLINK_COLLECTIVES_SRC_COMPRESSED_WIRE_H_
+#ifndef CROSSLINK_COLLECTIVES_SRC_EXECUTION_COMPRESSED_WIRE_H_
+#define CROSSLINK_COLLECTIVES_SRC_EXECUTION_COMPRESSED_WIRE_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -36,9 +36,9 @@ namespace crosslink::collectives::internal {
 
 class CompressedWire {
  public:
-  // `steps` is this rank's plan, `deps` the executor's dependency lists for it (a send lists the
-  // last writers of its elements). `data` is the caller's float32 buffer; `residual` (nullable)
-  // the error feedback for all plan.count elements.
+  // `steps` is this rank's plan, `deps` its ComputeStepDependencies (step_dependencies.h: a send
+  // lists the last writers of its elements). `data` is the caller's float32 buffer; `residual`
+  // (nullable) the error feedback for all plan.count elements.
   CompressedWire(const Plan& plan, const std::vector<Step>& steps,
                  const std::vector<std::vector<int>>& deps, float* data, float* residual);
   ~CompressedWire();
@@ -92,4 +92,4 @@ class CompressedWire {
 
 }  // namespace crosslink::collectives::internal
 
-#endif  // CROSSLINK_COLLECTIVES_SRC_COMPRESSED_WIRE_H_
+#endif  // CROSSLINK_COLLECTIVES_SRC_EXECUTION_COMPRESSED_WIRE_H_

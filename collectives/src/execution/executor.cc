@@ -2,109 +2,23 @@
 
 #include <algorithm>
 #include <cstring>
-#include <deque>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "abort_protocol.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "compressed_wire.h"
 #include "crosslink/collectives/reduce.h"
 #include "crosslink/collectives/transport/crc32c.h"
+#include "step_dependencies.h"
 
 namespace crosslink::collectives {
 namespace {
-
-// Abort frame tag: status code (4 bits), the rank that detected the failure (14 bits), the rank
-// at fault (14 bits). 14 bits cover 16383 ranks, more than any constellation Crosslink plans for.
-constexpr uint32_t kRankMask = 0x3FFF;
-
-uint32_t EncodeAbort(absl::StatusCode code, int origin, int culprit) {
-  return (static_cast<uint32_t>(code) & 0xF) << 28 |
-         (static_cast<uint32_t>(origin) & kRankMask) << 14 |
-         (static_cast<uint32_t>(culprit) & kRankMask);
-}
-
-// What went wrong, where it was detected and who is at fault; turned into the returned status.
-struct Failure {
-  absl::StatusCode code = absl::StatusCode::kOk;
-  int origin = -1;     // the rank that detected it
-  int culprit = -1;    // the rank at fault (a peer, or this rank)
-  int wait_peer = -1;  // kDeadlineExceeded: the peer whose news about the culprit we trust
-  std::string detail;  // what happened, naming ranks and the step
-};
-
-// One region of the buffer with the last step that wrote it and the steps that read it since.
-struct Region {
-  size_t end = 0;
-  int writer = -1;
-  std::vector<int> readers;
-};
-
-bool Writes(StepOp op) { return op != StepOp::kSend; }
-
-// deps[i]: the earlier steps step i must wait for, from the elements both touch: a send waits for
-// the last write of its elements; a write waits for the last write and for the sends reading the
-// elements since (their payload is borrowed by the transport until they complete).
-std::vector<std::vector<int>> ComputeDependencies(const std::vector<Step>& steps) {
-  std::vector<std::vector<int>> deps(steps.size());
-  std::map<size_t, Region> regions;  // keyed by start; disjoint
-  auto split = [&](size_t x) {
-    auto it = regions.upper_bound(x);
-    if (it == regions.begin()) return;
-    --it;
-    if (it->first < x && x < it->second.end) {
-      Region right = it->second;
-      it->second.end = x;
-      regions.emplace(x, std::move(right));
-    }
-  };
-  std::map<int, int> last_recv;  // peer -> its latest receive step so far
-  for (size_t i = 0; i < steps.size(); ++i) {
-    const Step& s = steps[i];
-    if (s.op == StepOp::kRecv || s.op == StepOp::kRecvReduce)
-      last_recv[s.peer] = static_cast<int>(i);
-    if (s.count == 0) {
-      // An empty message carries no data, only order (a barrier round, an empty block): it
-      // leaves after every receive listed before it (receives per peer complete in order).
-      if (s.op == StepOp::kSend) {
-        for (const auto& [peer, r] : last_recv) deps[i].push_back(r);
-      }
-      continue;
-    }
-    const size_t a = s.offset, b = s.offset + s.count;
-    split(a);
-    split(b);
-    // Fill gaps in [a, b) with fresh regions.
-    size_t cursor = a;
-    for (auto it = regions.lower_bound(a); cursor < b;) {
-      if (it == regions.end() || it->first > cursor) {
-        const size_t gap_end = it == regions.end() ? b : std::min(b, it->first);
-        it = regions.emplace_hint(it, cursor, Region{gap_end, -1, {}});
-      }
-      cursor = it->second.end;
-      ++it;
-    }
-    std::vector<int>& d = deps[i];
-    for (auto it = regions.lower_bound(a); it != regions.end() && it->first < b; ++it) {
-      Region& r = it->second;
-      if (r.writer >= 0) d.push_back(r.writer);
-      if (Writes(s.op)) {
-        d.insert(d.end(), r.readers.begin(), r.readers.end());
-        r.writer = static_cast<int>(i);
-        r.readers.clear();
-      } else {
-        r.readers.push_back(static_cast<int>(i));
-      }
-    }
-    std::sort(d.begin(), d.end());
-    d.erase(std::unique(d.begin(), d.end()), d.end());
-  }
-  return deps;
-}
 
 // A received segment is reduced into the caller's buffer this many bytes at a time, each piece
 // checksummed right after while it is still in L1: the ring forwards that very segment next, and
@@ -129,9 +43,13 @@ class Executor {
       : args_(args),
         plan_(*args.plan),
         rank_(args.rank),
+        names_(args.rank_names.size() == static_cast<size_t>(args.plan->world_size)
+                   ? args.rank_names
+                   : absl::Span<const int>()),
         elem_(DataTypeSize(plan_.type)),
         signature_(PlanSignature(plan_)),
-        data_(static_cast<std::byte*>(args.data)) {}
+        data_(static_cast<std::byte*>(args.data)),
+        abort_(rank_, names_, args.connections, args.job_id, args.sequence) {}
 
   absl::Status Run();
 
@@ -158,18 +76,17 @@ class Executor {
   void PostRecv(int i);
   void PostSend(int i);
   void RunLocal(int i);
-  bool CheckArrival(int i);  // false: failure_ set
+  bool CheckArrival(int i);  // false: failure recorded
   void FinishRecv(int i);
-  void FailAt(int i, absl::StatusCode code, int culprit, std::string what);
+  // Records a failure this rank detected at step i (-1: at none); see AbortProtocol::Fail.
+  void FailAt(int i, absl::StatusCode code, int culprit, std::string what, int wait_peer = -1);
   void FailWaiting(int i);
   int OldestOutstanding(int exclude) const;
-  void FailFromAbort(int peer, const FrameHeader& header);
   void FailTransport(int i, const absl::Status& status);
   std::string StepLabel(int i) const;
   absl::Status Finish();
-  void SendAborts();
-  void Linger();
-  absl::Status FinalStatus() const;
+  // A status of `code` whose message names this rank and the collective before `what`.
+  absl::Status MakeStatus(absl::StatusCode code, std::string_view what) const;
   Connection* Conn(int peer) const { return args_.connections[peer]; }
   std::byte* Slot(int slot) const { return scratch_ + static_cast<size_t>(slot) * slot_bytes_; }
   FrameHeader Header(uint32_t chunk) const {
@@ -184,6 +101,7 @@ class Executor {
   const ExecuteArgs& args_;
   const Plan& plan_;
   const int rank_;
+  const internal::RankNames names_;  // every rank a message names goes through it
   const size_t elem_;
   const uint32_t signature_;
   std::byte* const data_;
@@ -202,28 +120,24 @@ class Executor {
   size_t slot_bytes_ = 0;
   std::vector<int> free_slots_;
   absl::Time give_up_;  // deadline minus the margin kept for telling peers who is at fault
-  Failure failure_;
-  // Failure path: frames posted after the plan's own steps, kept alive until closed or done.
-  std::vector<std::shared_ptr<Handle>> extra_sends_;
-  std::map<int, std::deque<std::shared_ptr<RecvHandle>>> extra_recvs_;
-  std::vector<std::byte> linger_buffer_;
   // Plans with compression only (compressed_wire.h); nullptr on the uncompressed path.
   std::unique_ptr<internal::CompressedWire> wire_;
+  // The failure, and the frames that report it to the other ranks (abort_protocol.h).
+  internal::AbortProtocol abort_;
 };
 
 absl::Status Executor::Validate() const {
   const int n = plan_.world_size;
-  auto bad = [&](std::string what) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("rank %d: %s %s seq %u: %s", rank_, plan_.algorithm,
-                        CollectiveKindName(plan_.kind), args_.sequence, what));
-  };
+  auto bad = [&](std::string what) { return MakeStatus(absl::StatusCode::kInvalidArgument, what); };
   if (rank_ < 0 || rank_ >= n || static_cast<int>(plan_.ranks.size()) != n) {
     return bad(absl::StrFormat("rank outside the plan's world size %d (plan has %u step lists)", n,
                                plan_.ranks.size()));
   }
   if (static_cast<int>(args_.connections.size()) != n) {
     return bad(absl::StrFormat("%u connections for world size %d", args_.connections.size(), n));
+  }
+  if (!args_.rank_names.empty() && static_cast<int>(args_.rank_names.size()) != n) {
+    return bad(absl::StrFormat("%u rank names for world size %d", args_.rank_names.size(), n));
   }
   if (data_ == nullptr && plan_.count > 0) return bad("data buffer is null");
   if (plan_.compression != WireCompression::kNone && plan_.type != DataType::kFloat32) {
@@ -233,7 +147,8 @@ absl::Status Executor::Validate() const {
   for (const Step& s : plan_.ranks[rank_]) {
     if (s.op == StepOp::kSend || s.op == StepOp::kRecv || s.op == StepOp::kRecvReduce) {
       if (s.peer < 0 || s.peer >= n || s.peer == rank_ || args_.connections[s.peer] == nullptr) {
-        return bad(absl::StrFormat("plan talks to rank %d, which has no connection", s.peer));
+        return bad(
+            absl::StrFormat("plan talks to rank %d, which has no connection", names_(s.peer)));
       }
     }
     if (s.offset > plan_.count || s.count > plan_.count - s.offset) {
@@ -247,7 +162,7 @@ absl::Status Executor::Validate() const {
 void Executor::Setup() {
   steps_ = &plan_.ranks[rank_];
   const std::vector<Step>& steps = *steps_;
-  deps_ = ComputeDependencies(steps);
+  deps_ = internal::ComputeStepDependencies(steps);
   state_.resize(steps.size());
   written_crc_.assign(steps.size(), 0);
   crc_known_.assign(steps.size(), 0);
@@ -362,68 +277,30 @@ std::string Executor::StepLabel(int i) const {
   const Step& s = (*steps_)[i];
   const char* dir = s.op == StepOp::kSend ? "to" : "from";
   return absl::StrFormat("step #%d (%s %s rank %d, chunk %u, %u elements)", i, StepOpName(s.op),
-                         dir, s.peer, s.chunk, s.count);
+                         dir, names_(s.peer), s.chunk, s.count);
 }
 
-void Executor::FailAt(int i, absl::StatusCode code, int culprit, std::string what) {
-  if (failure_.code != absl::StatusCode::kOk) return;
-  failure_.code = code;
-  failure_.origin = rank_;
-  failure_.culprit = culprit;
-  failure_.detail = i >= 0 ? absl::StrCat(StepLabel(i), ": ", what) : std::move(what);
-}
-
-void Executor::FailFromAbort(int peer, const FrameHeader& h) {
-  if (failure_.code != absl::StatusCode::kOk) return;
-  const auto code = static_cast<absl::StatusCode>(h.tag >> 28);
-  const int origin = static_cast<int>((h.tag >> 14) & kRankMask);
-  const int culprit = static_cast<int>(h.tag & kRankMask);
-  failure_.code = code == absl::StatusCode::kOk ? absl::StatusCode::kAborted : code;
-  failure_.origin = origin;
-  failure_.culprit = culprit;
-  failure_.wait_peer = peer;
-  std::string what;
-  switch (failure_.code) {
-    case absl::StatusCode::kInvalidArgument:
-      what = absl::StrFormat(
-          "rank %d found that rank %d's collective arguments disagree with its "
-          "own",
-          origin, culprit);
-      break;
-    case absl::StatusCode::kDeadlineExceeded:
-      what = absl::StrFormat("rank %d gave up waiting for rank %d", origin, culprit);
-      break;
-    case absl::StatusCode::kUnavailable:
-      what = absl::StrFormat("rank %d lost its connection to rank %d", origin, culprit);
-      break;
-    case absl::StatusCode::kDataLoss:
-      what = absl::StrFormat("rank %d received a corrupted frame from rank %d", origin, culprit);
-      break;
-    default:
-      what = absl::StrFormat("rank %d failed (%s) because of rank %d", origin,
-                             absl::StatusCodeToString(failure_.code), culprit);
-  }
-  failure_.detail = absl::StrFormat("collective aborted: %s (abort frame of seq %u from rank %d)",
-                                    what, h.sequence, peer);
+void Executor::FailAt(int i, absl::StatusCode code, int culprit, std::string what, int wait_peer) {
+  abort_.Fail(code, culprit, i >= 0 ? absl::StrCat(StepLabel(i), ": ", what) : std::move(what),
+              wait_peer);
 }
 
 void Executor::FailTransport(int i, const absl::Status& status) {
   const Step& s = (*steps_)[i];
   peers_[s.peer].broken = true;
   std::string conn = Conn(s.peer)->Describe();
+  const int peer = names_(s.peer);
   if (status.code() == absl::StatusCode::kInvalidArgument && s.op != StepOp::kSend) {
     FailAt(i, absl::StatusCode::kInvalidArgument, s.peer,
            absl::StrFormat("rank %d sent a frame longer than the %u bytes this rank posted: ranks "
                            "%d and %d disagree on the collective's arguments [%s: %s]",
-                           s.peer, slot_bytes_, rank_, s.peer, conn, status.message()));
+                           peer, slot_bytes_, names_(rank_), peer, conn, status.message()));
   } else if (status.code() == absl::StatusCode::kDataLoss) {
-    FailAt(
-        i, absl::StatusCode::kDataLoss, s.peer,
-        absl::StrFormat("corrupted frame from rank %d [%s: %s]", s.peer, conn, status.message()));
+    FailAt(i, absl::StatusCode::kDataLoss, s.peer,
+           absl::StrFormat("corrupted frame from rank %d [%s: %s]", peer, conn, status.message()));
   } else {
-    FailAt(
-        i, absl::StatusCode::kUnavailable, s.peer,
-        absl::StrFormat("connection to rank %d failed [%s: %s]", s.peer, conn, status.message()));
+    FailAt(i, absl::StatusCode::kUnavailable, s.peer,
+           absl::StrFormat("connection to rank %d failed [%s: %s]", peer, conn, status.message()));
   }
 }
 
@@ -437,17 +314,15 @@ bool Executor::CheckArrival(int i) {
   }
   const FrameHeader& h = st.recv->header();
   if (h.chunk == kAbortChunk && h.job_id == args_.job_id) {
-    // A peer gave up waiting for this rank. Unless this rank has everything, it is itself stuck
-    // behind someone: report its own wait instead, so the chain of notices leads to the rank at
-    // its end rather than to a rank that was merely the next link.
-    const bool blames_us =
-        static_cast<absl::StatusCode>(h.tag >> 28) == absl::StatusCode::kDeadlineExceeded &&
-        static_cast<int>(h.tag & kRankMask) == rank_;
-    const int waiting = blames_us ? OldestOutstanding(i) : -1;
+    // The wait chain (abort_protocol.h): if a peer gave up waiting for this rank while this rank
+    // is itself stuck behind someone, report its own wait instead, so the chain of notices leads
+    // to the rank at its end rather than to a rank that was merely the next link.
+    const int waiting =
+        internal::AbortProtocol::BlamesForTimeout(h, rank_) ? OldestOutstanding(i) : -1;
     if (waiting >= 0 && (*steps_)[waiting].peer != s.peer) {
       FailWaiting(waiting);
     } else {
-      FailFromAbort(s.peer, h);
+      abort_.FailFromAbort(s.peer, h);
     }
     return false;
   }
@@ -462,11 +337,11 @@ bool Executor::CheckArrival(int i) {
     what = absl::StrFormat(
         "rank %d's frame carries signature 0x%08x, this rank's is 0x%08x: ranks %d and %d disagree "
         "on the collective's arguments (count %u, %s, %s, %s here)",
-        s.peer, h.tag, signature_, rank_, s.peer, plan_.count, DataTypeName(plan_.type),
-        ReduceOpName(plan_.op), plan_.algorithm);
+        names_(s.peer), h.tag, signature_, names_(rank_), names_(s.peer), plan_.count,
+        DataTypeName(plan_.type), ReduceOpName(plan_.op), plan_.algorithm);
   } else if (h.chunk != s.chunk || h.length != bytes) {
     what = absl::StrFormat("rank %d sent chunk %u of %u bytes, expected chunk %u of %u bytes",
-                           s.peer, h.chunk, h.length, s.chunk, bytes);
+                           names_(s.peer), h.chunk, h.length, s.chunk, bytes);
   } else {
     st.arrived = true;
     return true;
@@ -587,11 +462,12 @@ int Executor::OldestOutstanding(int exclude) const {
 
 void Executor::FailWaiting(int i) {
   const Step& s = (*steps_)[i];
+  const int peer = names_(s.peer);
   FailAt(i, absl::StatusCode::kDeadlineExceeded, s.peer,
          s.op == StepOp::kSend
-             ? absl::StrFormat("send to rank %d did not complete before the deadline", s.peer)
-             : absl::StrFormat("no message from rank %d before the deadline", s.peer));
-  failure_.wait_peer = s.peer;
+             ? absl::StrFormat("send to rank %d did not complete before the deadline", peer)
+             : absl::StrFormat("no message from rank %d before the deadline", peer),
+         s.peer);
 }
 
 absl::Status Executor::Run() {
@@ -602,10 +478,10 @@ absl::Status Executor::Run() {
       std::min(absl::Seconds(1), std::max(absl::ZeroDuration(), (args_.deadline - start) / 10));
   give_up_ = args_.deadline - margin;
   const size_t total = steps_->size();
-  while (done_count_ < total && failure_.code == absl::StatusCode::kOk) {
+  while (done_count_ < total && !abort_.failed()) {
     bool progress = false;
     Pump(progress);
-    if (failure_.code != absl::StatusCode::kOk || done_count_ == total || progress) continue;
+    if (abort_.failed() || done_count_ == total || progress) continue;
     // Nothing to do until a message arrives or a send drains: wait on the oldest outstanding
     // operation, which is what the plan needs first.
     const int oldest = OldestOutstanding(-1);
@@ -626,105 +502,34 @@ absl::Status Executor::Run() {
     // while this handle stays silent.
     (void)handle->Wait(std::min(give_up_, now + absl::Milliseconds(20)));
   }
-  if (failure_.code == absl::StatusCode::kOk) return absl::OkStatus();
+  if (!abort_.failed()) return absl::OkStatus();
   return Finish();
 }
 
-void Executor::SendAborts() {
-  const FrameHeader base = Header(kAbortChunk);
-  for (auto& [peer, p] : peers_) {
-    if (p.sends.empty() || p.broken || !Conn(peer)->status().ok()) continue;
-    FrameHeader h = base;
-    h.tag = EncodeAbort(failure_.code, failure_.origin, failure_.culprit);
-    extra_sends_.push_back(Conn(peer)->Send(h, {}));
-  }
+absl::Status Executor::MakeStatus(absl::StatusCode code, std::string_view what) const {
+  return absl::Status(code,
+                      absl::StrFormat("rank %d: %s %s seq %u: %s", names_(rank_), plan_.algorithm,
+                                      CollectiveKindName(plan_.kind), args_.sequence, what));
 }
 
-void Executor::Linger() {
-  // Which peers still owe us frames: we wait for their abort (they fail too) or their last frame,
-  // so that closing our end cannot overtake an abort they are about to read from us.
-  const bool timeout = failure_.code == absl::StatusCode::kDeadlineExceeded;
-  std::map<int, bool> finished;
+absl::Status Executor::Finish() {
+  // Tell every peer this rank sends to, then wait for the peers that still owe frames.
+  std::vector<int> flood;
+  std::map<int, std::vector<std::shared_ptr<RecvHandle>>> owed;
   for (auto& [peer, p] : peers_) {
     if (p.broken) continue;
-    std::deque<std::shared_ptr<RecvHandle>>& pending = extra_recvs_[peer];
+    if (!p.sends.empty()) flood.push_back(peer);
+    std::vector<std::shared_ptr<RecvHandle>>& pending = owed[peer];
     for (size_t k = p.recv_done; k < p.recv_posted; ++k) {
       const StepState& st = state_[p.recvs[k]];
       if (!st.arrived) pending.push_back(st.recv);
     }
-    if (!pending.empty() || (timeout && peer == failure_.wait_peer)) finished[peer] = false;
   }
-  if (finished.empty()) return;
-  linger_buffer_.resize(slot_bytes_);
-  const absl::Time until = args_.deadline;
-  while (absl::Now() < until) {
-    bool all_finished = true;
-    std::shared_ptr<RecvHandle> to_wait;
-    for (auto& [peer, fin] : finished) {
-      if (fin) continue;
-      std::deque<std::shared_ptr<RecvHandle>>& pending = extra_recvs_[peer];
-      const bool follow = timeout && peer == failure_.wait_peer;
-      while (!fin && !pending.empty() && pending.front()->Done()) {
-        std::shared_ptr<RecvHandle> h = pending.front();
-        pending.pop_front();
-        if (!h->Wait(absl::InfiniteFuture()).ok()) {
-          fin = true;
-          break;
-        }
-        const FrameHeader& header = h->header();
-        if (header.chunk != kAbortChunk) continue;  // data a still-running peer sent earlier
-        if (!follow) {
-          fin = true;
-          break;
-        }
-        // News from the peer we waited for: whom it waited for. Adopt and pass on a better
-        // culprit, so the rank at the root of the wait chain ends up named everywhere.
-        const int culprit = static_cast<int>(header.tag & kRankMask);
-        if (static_cast<absl::StatusCode>(header.tag >> 28) ==
-                absl::StatusCode::kDeadlineExceeded &&
-            culprit != rank_ && culprit != failure_.culprit) {
-          failure_.culprit = culprit;
-          SendAborts();
-        }
-      }
-      if (!fin && pending.empty()) {
-        if (follow && Conn(peer)->status().ok()) {
-          pending.push_back(Conn(peer)->Recv(absl::Span<std::byte>(linger_buffer_)));
-        } else {
-          fin = true;
-        }
-      }
-      if (!fin) {
-        all_finished = false;
-        if (!to_wait) to_wait = pending.front();
-      }
-    }
-    if (all_finished) return;
-    (void)to_wait->Wait(std::min(until, absl::Now() + absl::Milliseconds(5)));
-  }
-}
-
-absl::Status Executor::FinalStatus() const {
-  std::string detail = failure_.detail;
-  if (failure_.code == absl::StatusCode::kDeadlineExceeded && failure_.origin == rank_ &&
-      failure_.culprit != failure_.wait_peer) {
-    absl::StrAppendFormat(&detail, "; rank %d was itself waiting for rank %d", failure_.wait_peer,
-                          failure_.culprit);
-  } else if (failure_.code == absl::StatusCode::kDeadlineExceeded && failure_.origin != rank_) {
-    absl::StrAppendFormat(&detail, "; the wait chain ends at rank %d", failure_.culprit);
-  }
-  return absl::Status(failure_.code,
-                      absl::StrFormat("rank %d: %s %s seq %u: %s", rank_, plan_.algorithm,
-                                      CollectiveKindName(plan_.kind), args_.sequence, detail));
-}
-
-absl::Status Executor::Finish() {
-  SendAborts();
-  Linger();
-  const absl::Status status = FinalStatus();
+  abort_.Flood(std::move(flood));
+  abort_.Linger(std::move(owed), slot_bytes_, args_.deadline);
+  const absl::Status status = MakeStatus(abort_.failure().code, abort_.Report());
   // Let the abort frames leave before deciding which connections still hold our operations.
-  const absl::Time drain = absl::Now() + absl::Milliseconds(500);
-  for (const std::shared_ptr<Handle>& h : extra_sends_) (void)h->Wait(drain);
+  abort_.AwaitSent(absl::Now() + absl::Milliseconds(500));
   for (auto& [peer, p] : peers_) {
     bool pending = false;
     for (size_t k = p.send_done; k < p.send_posted; ++k) {
@@ -733,12 +538,10 @@ absl::Status Executor::Finish() {
     for (size_t k = p.recv_done; k < p.recv_posted; ++k) {
       pending |= !state_[p.recvs[k]].recv->Done();
     }
-    for (const auto& h : extra_recvs_[peer]) pending |= !h->Done();
+    pending |= abort_.Pending(peer);
     if (pending) Conn(peer)->Close(status);
   }
-  for (const std::shared_ptr<Handle>& h : extra_sends_) {
-    if (!h->Done()) (void)h->Wait(absl::Now() + absl::Seconds(1));
-  }
+  abort_.ReleaseSends(absl::Seconds(1));
   // The transport must be done with every buffer we lent it before this returns.
   for (auto& [peer, p] : peers_) {
     for (size_t k = p.send_done; k < p.send_posted; ++k) {
@@ -747,7 +550,7 @@ absl::Status Executor::Finish() {
     for (size_t k = p.recv_done; k < p.recv_posted; ++k) {
       (void)state_[p.recvs[k]].recv->Wait(absl::Now() + absl::Seconds(1));
     }
-    for (const auto& h : extra_recvs_[peer]) (void)h->Wait(absl::Now() + absl::Seconds(1));
+    abort_.ReleaseRecvs(peer, absl::Seconds(1));
   }
   return status;
 }
