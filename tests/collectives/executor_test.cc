@@ -36,7 +36,7 @@ void ExpectDisagreementDetected(int n, AllreduceAlgorithm algorithm, int changed
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   const absl::Time start = absl::Now();
   std::vector<absl::Status> statuses = mesh.Run([&](int r) {
-    AllreduceOptions options;
+    CollectiveOptions options;
     options.algorithm = algorithm;
     options.max_segment_bytes = 64;
     options.deadline = deadline;
@@ -68,7 +68,7 @@ TEST(ExecutorFailureTest, MismatchedMessageNamesBothRanks) {
   Mesh mesh(3);
   std::vector<Bytes> buffers(3, Bytes(400));
   std::vector<absl::Status> statuses = mesh.Run([&](int r) {
-    AllreduceOptions options;
+    CollectiveOptions options;
     options.algorithm = AllreduceAlgorithm::kRing;
     options.deadline = absl::Now() + absl::Seconds(10);
     return Allreduce(mesh.Context(r), buffers[r].data(), r == 1 ? 50 : 40, DataType::kFloat32,
@@ -93,7 +93,7 @@ TEST(ExecutorFailureTest, RankThatNeverJoinsIsNamedByEveryOtherRankAtTheDeadline
     const absl::Time deadline = absl::Now() + timeout;
     std::vector<absl::Status> statuses = mesh.Run(
         [&](int r) {
-          AllreduceOptions options;
+          CollectiveOptions options;
           options.algorithm = algorithm;
           options.max_segment_bytes = 256;
           options.deadline = deadline;
@@ -143,7 +143,7 @@ TEST(ExecutorFailureTest, ConnectionClosedMidCollectiveGivesUnavailableNamingThe
   std::vector<Bytes> buffers(n, Bytes(4 * 4000));
   const absl::Time deadline = absl::Now() + absl::Seconds(5);
   std::vector<absl::Status> statuses = mesh.Run([&](int r) {
-    AllreduceOptions options;
+    CollectiveOptions options;
     options.algorithm = AllreduceAlgorithm::kRing;
     options.max_segment_bytes = 64;
     options.deadline = deadline;
@@ -167,7 +167,7 @@ TEST(ExecutorFailureTest, CorruptedFrameGivesDataLossOnTheReceiver) {
   ASSERT_TRUE(CorruptNextReceiveForTesting(*mesh.connection(2, 1)));
   std::vector<Bytes> buffers(n, Bytes(4 * 300));
   std::vector<absl::Status> statuses = mesh.Run([&](int r) {
-    AllreduceOptions options;
+    CollectiveOptions options;
     options.algorithm = AllreduceAlgorithm::kRing;
     options.deadline = absl::Now() + absl::Seconds(5);
     return Allreduce(mesh.Context(r), buffers[r].data(), 300, DataType::kFloat32, ReduceOp::kSum,
@@ -189,7 +189,7 @@ std::vector<absl::Status> RunNamedRing(Mesh& mesh, int odd, size_t odd_count, ab
   std::vector<Bytes> buffers(3, Bytes(4 * std::max(count, odd_count)));
   return mesh.Run(
       [&](int r) -> absl::Status {
-        PlanRequest request;
+        CollectiveSpec request;
         request.world_size = 3;
         request.count = r == odd ? odd_count : count;
         absl::StatusOr<Plan> plan = PlanRingAllreduce(request);
@@ -244,7 +244,7 @@ TEST(ExecutorFailureTest, WaitChainNamesTheJobRankThatNeverJoined) {
 // Rank 0's part of a 3-rank ring allreduce of 10 floats over `connections`.
 absl::Status ExecuteRankZero(absl::Span<Connection* const> connections,
                              absl::Span<const int> rank_names = {}) {
-  PlanRequest request;
+  CollectiveSpec request;
   request.world_size = 3;
   request.count = 10;
   absl::StatusOr<Plan> plan = PlanRingAllreduce(request);

@@ -132,6 +132,29 @@ TEST(RunCollectiveTest, ANonParticipantOrAWrongWorldIsRejectedBeforeAnythingMove
   for (float v : data) EXPECT_EQ(v, 1.0f);
 }
 
+// Failures name group ranks: participants {2, 1} run plan ranks 0 and 1, and a disagreement
+// between them must read "rank 2" / "rank 1", never the plan's "rank 0".
+TEST(RunCollectiveTest, FailuresNameGroupRanksNotPlanRanks) {
+  Mesh mesh(3);
+  std::vector<std::vector<float>> data(3, std::vector<float>(8, 1.0f));
+  std::vector<absl::Status> statuses = mesh.Run(
+      [&](int r) {
+        CollectiveSpec spec;
+        spec.algorithm = AllreduceAlgorithm::kRing;
+        spec.world_size = 3;
+        spec.count = r == 2 ? 8 : 6;  // ranks disagree on the count
+        spec.participants = {2, 1};
+        return RunCollective(mesh.Context(r), spec, {data[r].data()},
+                             absl::Now() + absl::Seconds(10));
+      },
+      {1, 2});
+  for (int r : {1, 2}) {
+    EXPECT_EQ(statuses[r].code(), absl::StatusCode::kInvalidArgument) << statuses[r];
+    EXPECT_EQ(std::string(statuses[r].message()).find("rank 0"), std::string::npos)
+        << statuses[r];
+  }
+}
+
 // kAuto is resolved from the context's hints, the same on every rank.
 TEST(RunCollectiveTest, AutoTakesTheContextsCostHints) {
   Mesh mesh(4);

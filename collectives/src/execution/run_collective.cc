@@ -56,6 +56,7 @@ absl::Status RunCollective(const CollectiveContext& context, const CollectiveSpe
   args.input = buffers.input;
   args.deadline = deadline;
   args.error_feedback = buffers.error_feedback;
+  args.rank_names = names;  // messages name group ranks, not plan ranks
   return ExecutePlan(args);
 }
 
