@@ -77,6 +77,12 @@ absl::Status CoordinatorState::ShutdownStatusLocked() const {
   return absl::UnavailableError(absl::StrCat("the job was shut down (", shutdown_reason_, ")"));
 }
 
+absl::Status CoordinatorState::InterruptedStatusLocked(WaitEnd end, int rank) const {
+  if (end == WaitEnd::kShutdown) return ShutdownStatusLocked();
+  return absl::CancelledError(
+      rank >= 0 ? absl::StrCat("rank ", rank, " cancelled its call") : "the caller cancelled its call");
+}
+
 CoordinatorState::WaitEnd CoordinatorState::WaitLocked(const std::function<bool()>& done,
                                                        absl::Time deadline,
                                                        const CancelledFn& cancelled) {
@@ -188,9 +194,8 @@ absl::StatusOr<World> CoordinatorState::Register(int rank, int world_size, std::
                                              "aborted: ",
                                              DeathsSinceLocked(0)));
     case WaitEnd::kShutdown:
-      return ShutdownStatusLocked();
     case WaitEnd::kCancelled:
-      return absl::CancelledError(absl::StrCat("rank ", rank, " cancelled its call"));
+      return InterruptedStatusLocked(end, rank);
     case WaitEnd::kDeadline:
       break;
   }
@@ -273,9 +278,8 @@ absl::StatusOr<Membership> CoordinatorState::Barrier(std::string name, int rank,
                                              entry_epoch, " -> ", epoch_,
                                              "): ", DeathsSinceLocked(entry_epoch)));
     case WaitEnd::kShutdown:
-      return ShutdownStatusLocked();
     case WaitEnd::kCancelled:
-      return absl::CancelledError("the caller cancelled its call");
+      return InterruptedStatusLocked(end, rank);
     case WaitEnd::kDeadline:
       break;
   }
@@ -333,13 +337,13 @@ absl::Status CoordinatorState::KvSet(std::string key, std::string value) {
 absl::StatusOr<std::string> CoordinatorState::KvGet(std::string key, absl::Time deadline,
                                                     const CancelledFn& cancelled) {
   absl::MutexLock lock(&mu_);
-  switch (WaitLocked([&] { return kv_.contains(key); }, deadline, cancelled)) {
+  const WaitEnd end = WaitLocked([&] { return kv_.contains(key); }, deadline, cancelled);
+  switch (end) {
     case WaitEnd::kCondition:
       return kv_.at(key);
     case WaitEnd::kShutdown:
-      return ShutdownStatusLocked();
     case WaitEnd::kCancelled:
-      return absl::CancelledError("the caller cancelled its call");
+      return InterruptedStatusLocked(end, -1);
     case WaitEnd::kDeadline:
       break;
   }

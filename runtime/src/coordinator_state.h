@@ -68,6 +68,10 @@ class CoordinatorState {
                      const CancelledFn& cancelled) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CheckRankLocked(int rank) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ShutdownStatusLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The status of a wait that ended by shutdown (kUnavailable) or by `rank` (-1: unnamed)
+  // cancelling its call (kCancelled).
+  absl::Status InterruptedStatusLocked(WaitEnd end, int rank) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DeclareDeadLocked(int rank, std::string reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Membership MembershipLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   World WorldLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

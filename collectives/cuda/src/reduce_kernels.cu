@@ -113,6 +113,23 @@ struct BFloat16 {
   }
 };
 
+// The grid-stride loop both kernels share: with `vectorised` (16-byte aligned buffers), pack_fn(i)
+// for every whole pack of kN elements (one 16-byte load and store per operand), then
+// element_fn(i) for the tail; otherwise element_fn for every element.
+template <int kN, typename PackFn, typename ElementFn>
+__device__ __forceinline__ void ForEachPackThenElement(size_t count, bool vectorised,
+                                                       PackFn pack_fn, ElementFn element_fn) {
+  const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
+  const size_t first = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  size_t scalar_begin = 0;
+  if (vectorised) {
+    const size_t packs = count / kN;
+    for (size_t i = first; i < packs; i += stride) pack_fn(i);
+    scalar_begin = packs * kN;
+  }
+  for (size_t i = scalar_begin + first; i < count; i += stride) element_fn(i);
+}
+
 template <typename Codec, typename Op>
 __global__ void ReduceKernel(typename Codec::Stored* __restrict__ inout,
                              const typename Codec::Stored* __restrict__ in, size_t count,
@@ -120,25 +137,18 @@ __global__ void ReduceKernel(typename Codec::Stored* __restrict__ inout,
   using T = typename Codec::Stored;
   constexpr int kN = 16 / sizeof(T);
   using P = Pack<T, kN>;
-  const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
-  const size_t first = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  size_t scalar_begin = 0;
-  if (vectorised) {
-    const size_t packs = count / kN;
-    P* out_p = reinterpret_cast<P*>(inout);
-    const P* in_p = reinterpret_cast<const P*>(in);
-    for (size_t i = first; i < packs; i += stride) {
-      P a = out_p[i];
-      const P b = in_p[i];
+  P* out_p = reinterpret_cast<P*>(inout);
+  const P* in_p = reinterpret_cast<const P*>(in);
+  ForEachPackThenElement<kN>(
+      count, vectorised,
+      [&](size_t i) {
+        P a = out_p[i];
+        const P b = in_p[i];
 #pragma unroll
-      for (int k = 0; k < kN; ++k) a.v[k] = Codec::template Combine<Op>(a.v[k], b.v[k]);
-      out_p[i] = a;
-    }
-    scalar_begin = packs * kN;
-  }
-  for (size_t i = scalar_begin + first; i < count; i += stride) {
-    inout[i] = Codec::template Combine<Op>(inout[i], in[i]);
-  }
+        for (int k = 0; k < kN; ++k) a.v[k] = Codec::template Combine<Op>(a.v[k], b.v[k]);
+        out_p[i] = a;
+      },
+      [&](size_t i) { inout[i] = Codec::template Combine<Op>(inout[i], in[i]); });
 }
 
 template <typename Codec>
@@ -147,23 +157,16 @@ __global__ void FinalizeKernel(typename Codec::Stored* __restrict__ data, size_t
   using T = typename Codec::Stored;
   constexpr int kN = 16 / sizeof(T);
   using P = Pack<T, kN>;
-  const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
-  const size_t first = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  size_t scalar_begin = 0;
-  if (vectorised) {
-    const size_t packs = count / kN;
-    P* p = reinterpret_cast<P*>(data);
-    for (size_t i = first; i < packs; i += stride) {
-      P a = p[i];
+  P* p = reinterpret_cast<P*>(data);
+  ForEachPackThenElement<kN>(
+      count, vectorised,
+      [&](size_t i) {
+        P a = p[i];
 #pragma unroll
-      for (int k = 0; k < kN; ++k) a.v[k] = Codec::Divide(a.v[k], world_size);
-      p[i] = a;
-    }
-    scalar_begin = packs * kN;
-  }
-  for (size_t i = scalar_begin + first; i < count; i += stride) {
-    data[i] = Codec::Divide(data[i], world_size);
-  }
+        for (int k = 0; k < kN; ++k) a.v[k] = Codec::Divide(a.v[k], world_size);
+        p[i] = a;
+      },
+      [&](size_t i) { data[i] = Codec::Divide(data[i], world_size); });
 }
 
 std::string Describe(std::string_view call, DataType type, ReduceOp op, size_t count) {
