@@ -146,7 +146,8 @@ Backend Emulated(Backend base) {
 }
 
 // Resumable ends whose Reconnect makes a new connection of the inner context: the dialling end
-// connects again, the accepting end accepts the next connection from the same peer.
+// connects again, the accepting end accepts the next connection from the same peer. (It borrows
+// the inner context: the suite's connections never outlive their context.)
 Backend Resumable(Backend base) {
   base.resumes = true;
   return Wrapped(std::move(base), "resumable",
@@ -158,8 +159,9 @@ Backend Resumable(Backend base) {
                      if (!peer_address.empty()) return inner.Connect(peer, peer_address, deadline);
                      auto accepted = inner.Accept(deadline);
                      if (!accepted.ok()) return accepted.status();
-                     if (accepted->first != peer)
+                     if (accepted->first != peer) {
                        return absl::UnavailableError("another peer dialled");
+                     }
                      return std::move(accepted->second);
                    };
                    return std::make_unique<ResumableConnection>(std::move(c), std::move(reconnect));
