@@ -18,6 +18,7 @@
 #include "crosslink/collectives/collective_spec.h"
 #include "crosslink/collectives/datatype.h"
 #include "crosslink/collectives/emulation/link_emulator.h"
+#include "crosslink/collectives/emulation/link_resumer.h"
 #include "crosslink/collectives/emulation/link_timeline.h"
 #include "crosslink/collectives/transport/transport.h"
 #include "crosslink/runtime/communicator.h"
@@ -30,7 +31,7 @@ class Communicator::Impl {
   std::unique_ptr<collectives::Context> context;
   // Resumes cut links (communicator_reconnect.h); nullptr unless the job resumes. Declared
   // between the context it accepts on and the connections that call it, for destruction order.
-  std::unique_ptr<LinkResumer> resumer;
+  std::unique_ptr<collectives::LinkResumer> resumer;
   // connections[p]: this rank's end to rank p (nullptr for p == rank). Either a TCP connection, a
   // LinkEmulator owning one, or (cut mode with resume) a ResumableConnection over emulators that
   // it replaces after a cut. Fixed after Create, so collectives read it without the lock.

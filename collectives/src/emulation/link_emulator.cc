@@ -31,7 +31,8 @@ LinkEmulator::~LinkEmulator() {
 LinkEmulator::Delivery LinkEmulator::Schedule(const FrameHeader& header,
                                               absl::Span<const std::byte> payload,
                                               std::shared_ptr<Completion> completion) {
-  Delivery d{absl::InfiniteFuture(), header, payload, std::move(completion), absl::OkStatus()};
+  Delivery d{absl::InfiniteFuture(), header,           payload,
+             std::move(completion),  absl::OkStatus(), std::nullopt};
   absl::Time t = std::max(clock_->WallNow(), busy_until_);
   size_t remaining = payload.size();
   double orbit_s = clock_->OrbitAt(t);
@@ -97,6 +98,18 @@ LinkEmulator::Delivery LinkEmulator::Schedule(const FrameHeader& header,
 
 std::shared_ptr<Handle> LinkEmulator::Send(const FrameHeader& header,
                                            absl::Span<const std::byte> payload) {
+  return Enqueue(header, payload, std::nullopt);
+}
+
+std::shared_ptr<Handle> LinkEmulator::SendWithCrc(const FrameHeader& header,
+                                                  absl::Span<const std::byte> payload,
+                                                  uint32_t payload_crc32c) {
+  return Enqueue(header, payload, payload_crc32c);
+}
+
+std::shared_ptr<Handle> LinkEmulator::Enqueue(const FrameHeader& header,
+                                              absl::Span<const std::byte> payload,
+                                              std::optional<uint32_t> crc) {
   auto completion = std::make_shared<Completion>(send_what_);
   absl::MutexLock lock(&mu_);
   if (!status_.ok()) {
@@ -106,10 +119,11 @@ std::shared_ptr<Handle> LinkEmulator::Send(const FrameHeader& header,
   if (cut_scheduled_) {
     // The link is cut before this message could leave: it sits behind the cut, which fails the
     // connection and with it everything queued.
-    queue_.push_back(Delivery{last_due_, header, payload, completion, absl::OkStatus()});
+    queue_.push_back(Delivery{last_due_, header, payload, completion, absl::OkStatus(), crc});
     return completion;
   }
   queue_.push_back(Schedule(header, payload, completion));
+  queue_.back().crc = crc;
   return completion;
 }
 
@@ -154,7 +168,9 @@ void LinkEmulator::PumpLoop() {
       Fail(d.cut);
       return;
     }
-    std::shared_ptr<Handle> handle = inner_->Send(d.header, d.payload);
+    std::shared_ptr<Handle> handle = d.crc.has_value()
+                                         ? inner_->SendWithCrc(d.header, d.payload, *d.crc)
+                                         : inner_->Send(d.header, d.payload);
     // The wrapped connection is FIFO anyway, so waiting here delays no later message beyond
     // what the wrapped transport would; the payload stays borrowed until this completes.
     absl::Status s = handle->Wait(absl::InfiniteFuture());

@@ -476,6 +476,15 @@ absl::Status ResumableConnection::status() const {
   return core_->final;
 }
 
+void ResumableConnection::CorruptNextReceiveForTesting() {
+  std::shared_ptr<Connection> inner;
+  {
+    absl::MutexLock lock(&core_->mu);
+    inner = inner_;
+  }
+  if (inner != nullptr) collectives::CorruptNextReceiveForTesting(*inner);
+}
+
 ResumableCounters ResumableConnection::counters() const {
   absl::MutexLock lock(&core_->mu);
   ResumableCounters c;

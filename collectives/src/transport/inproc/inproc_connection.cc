@@ -106,8 +106,10 @@ absl::Status InProcConnection::Deliver(int to, const FrameHeader& header,
     recv.completion->Complete(absl::OkStatus(), &header);
     return absl::OkStatus();
   }
-  recv.completion->Complete(error);
+  // The connection fails first, so that whoever sees the receive fail also sees its status (the
+  // receiver may wait on another thread than this sender's, e.g. behind a LinkEmulator).
   Fail(to, error);
+  recv.completion->Complete(error);
   absl::MutexLock lock(&channel_->mu);
   return channel_->end[1 - to].status;
 }

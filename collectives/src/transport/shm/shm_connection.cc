@@ -35,22 +35,24 @@ constexpr size_t kRecordBytes = sizeof(uint64_t) + kFrameHeaderBytes;
 ShmConnection::ShmConnection(std::unique_ptr<Connection> liveness, std::unique_ptr<Segment> segment,
                              int side, int peer_rank, uint64_t job_id, std::string describe,
                              size_t piece_bytes, size_t pull_min_bytes)
-    : liveness_(std::move(liveness)),
+    : FramedConnection(
+          std::move(describe),
+          [this] {
+            // The flag tells a live peer at once (and wakes every waiter of both
+            // rings, ours included); closing the socket tells it too, and ends our
+            // liveness thread.
+            segment_->SetClosed(side_);
+            liveness_->Close(absl::UnavailableError(absl::StrCat(*describe_, ": closed")));
+          }),
+      liveness_(std::move(liveness)),
       segment_(std::move(segment)),
       side_(side),
       peer_rank_(peer_rank),
       job_id_(job_id),
       piece_bytes_(piece_bytes > 0 ? piece_bytes : 256 << 10),
       pull_min_bytes_(pull_min_bytes),
-      describe_(std::make_shared<const std::string>(std::move(describe))),
       out_(segment_->ring(side)),
-      in_(segment_->ring(1 - side)),
-      matcher_(describe_, [this] {
-        // The flag tells a live peer at once (and wakes every waiter of both rings, ours
-        // included); closing the socket tells it too, and ends our liveness thread.
-        segment_->SetClosed(side_);
-        liveness_->Close(absl::UnavailableError(absl::StrCat(*describe_, ": closed")));
-      }) {
+      in_(segment_->ring(1 - side)) {
   // Tells the peer's sender whether it may hand us large payloads by address.
   segment_->ProbePeerMemory(side_);
   sender_ = std::thread([this] { SenderLoop(); });
@@ -65,36 +67,16 @@ ShmConnection::~ShmConnection() {
   liveness_thread_.join();
 }
 
-std::shared_ptr<Handle> ShmConnection::Send(const FrameHeader& header,
-                                            absl::Span<const std::byte> payload) {
-  return matcher_.Send(header, payload);
-}
-
-std::shared_ptr<Handle> ShmConnection::SendWithCrc(const FrameHeader& header,
-                                                   absl::Span<const std::byte> payload,
-                                                   uint32_t payload_crc32c) {
-  return matcher_.SendWithCrc(header, payload, payload_crc32c);
-}
-
-std::shared_ptr<RecvHandle> ShmConnection::Recv(absl::Span<std::byte> buffer) {
-  return matcher_.Recv(buffer);
-}
-
-std::shared_ptr<RecvHandle> ShmConnection::RecvAllocated(
-    std::shared_ptr<std::vector<std::byte>> out) {
-  return matcher_.RecvAllocated(std::move(out));
-}
-
 bool ShmConnection::PeerGone() const {
   return segment_->IsClosed(1 - side_) || liveness_lost_.load(std::memory_order_acquire);
 }
 
 bool ShmConnection::WriteRing(const std::byte* src, size_t n) {
-  const std::function<bool()> stop = [this] { return matcher_.failed() || PeerGone(); };
+  const std::function<bool()> stop = [this] { return matcher().failed() || PeerGone(); };
   while (n > 0) {
     if (!out_.WaitWritable(1, stop)) {
       // The peer reads nothing more: fail at once (a receiver would drain first).
-      if (!matcher_.failed()) FailPeerGone("while sending");
+      if (!matcher().failed()) FailPeerGone("while sending");
       return false;
     }
     const size_t k = std::min<uint64_t>({n, out_.Writable(), piece_bytes_});
@@ -106,14 +88,14 @@ bool ShmConnection::WriteRing(const std::byte* src, size_t n) {
 }
 
 bool ShmConnection::ReadRing(std::byte* dst, size_t n, uint32_t* crc, bool corrupt_first) {
-  const std::function<bool()> stop = [this] { return matcher_.failed() || PeerGone(); };
+  const std::function<bool()> stop = [this] { return matcher().failed() || PeerGone(); };
   bool first = true;
   while (n > 0) {
     uint64_t readable = in_.Readable();
     if (readable == 0) {
       // Bytes the peer wrote before it closed are still delivered, as TCP delivers them before
       // the end of stream; only an empty ring after the peer left ends the receive.
-      if (!in_.WaitReadable(1, stop) && (matcher_.failed() || in_.Readable() == 0)) return false;
+      if (!in_.WaitReadable(1, stop) && (matcher().failed() || in_.Readable() == 0)) return false;
       readable = in_.Readable();
     }
     const size_t k = std::min<uint64_t>({n, readable, piece_bytes_});
@@ -161,7 +143,7 @@ absl::Status ShmConnection::Pull(std::byte* dst, size_t n, uint64_t address, uin
 void ShmConnection::SenderLoop() {
   std::vector<transport_internal::FrameMatcher::SendOp> batch;
   // One send at a time: each is copied into (or announced through) the ring on its own.
-  while (matcher_.TakeSends(/*max_ops=*/1, /*max_payload_bytes=*/0, &batch)) {
+  while (matcher().TakeSends(/*max_ops=*/1, /*max_payload_bytes=*/0, &batch)) {
     transport_internal::FrameMatcher::SendOp& op = batch.front();
     FrameHeader& h = op.header;
     h.job_id = job_id_;
@@ -179,15 +161,15 @@ void ShmConnection::SenderLoop() {
     bool sent = false;
     if (pull) {
       // The payload stays borrowed until the receiver has pulled it: the handle completes then.
-      const std::function<bool()> stop = [this] { return matcher_.failed() || PeerGone(); };
+      const std::function<bool()> stop = [this] { return matcher().failed() || PeerGone(); };
       sent = WriteRing(record.data(), record.size()) && out_.WaitPulled(++pulls_sent_, stop);
-      if (!sent && !matcher_.failed()) FailPeerGone("while it read a payload from this process");
+      if (!sent && !matcher().failed()) FailPeerGone("while it read a payload from this process");
     } else {
       sent =
           WriteRing(record.data(), kRecordBytes) && WriteRing(op.payload.data(), op.payload.size());
     }
     if (!sent) {
-      op.completion->Complete(matcher_.status());
+      op.completion->Complete(matcher().status());
       return;
     }
     op.completion->Complete(absl::OkStatus());
@@ -200,30 +182,30 @@ void ShmConnection::ReceiverLoop() {
     uint64_t kind = 0;
     uint64_t address = 0;
     if (!ReadRing(raw.data(), raw.size(), nullptr, false)) {
-      if (!matcher_.failed()) FailPeerGone("");
+      if (!matcher().failed()) FailPeerGone("");
       return;
     }
     std::memcpy(&kind, raw.data(), sizeof(kind));
     if (kind == kPull &&
         !ReadRing(reinterpret_cast<std::byte*>(&address), sizeof(address), nullptr, false)) {
-      if (!matcher_.failed()) FailPeerGone("");
+      if (!matcher().failed()) FailPeerGone("");
       return;
     }
     if (kind != kInline && kind != kPull) {
-      matcher_.Fail(absl::InvalidArgumentError(
+      matcher().Fail(absl::InvalidArgumentError(
           absl::StrFormat("%s: unknown ring record kind %d", *describe_, kind)));
       return;
     }
     absl::StatusOr<FrameHeader> header =
         DecodeFrameHeader(absl::MakeConstSpan(raw).subspan(sizeof(kind)), job_id_, *describe_);
     if (!header.ok()) {
-      matcher_.Fail(header.status());
+      matcher().Fail(header.status());
       return;
     }
     // As over TCP, the payload stays in the ring while the matcher waits (briefly) for its
     // receive to be posted.
     std::optional<transport_internal::FrameMatcher::Arrival> arrival =
-        matcher_.Claim(*header, kUnexpectedWait);
+        matcher().Claim(*header, kUnexpectedWait);
     if (!arrival.has_value()) return;
     uint32_t crc = 0;
     if (kind == kPull) {
@@ -231,24 +213,24 @@ void ShmConnection::ReceiverLoop() {
           Pull(arrival->data(), header->length, address, &crc, arrival->corrupt());
       if (pulled.ok()) in_.SignalPulled();
       if (!pulled.ok()) {
-        matcher_.Fail(pulled);
-        matcher_.DropArrival(*std::move(arrival));
+        matcher().Fail(pulled);
+        matcher().DropArrival(*std::move(arrival));
         return;
       }
     } else if (!ReadRing(arrival->data(), header->length, &crc, arrival->corrupt())) {
-      if (!matcher_.failed()) {
+      if (!matcher().failed()) {
         FailPeerGone(absl::StrFormat("in the payload of a %d-byte message (sequence %d chunk %d)",
                                      header->length, header->sequence, header->chunk));
       }
-      matcher_.DropArrival(*std::move(arrival));
+      matcher().DropArrival(*std::move(arrival));
       return;
     }
     if (arrival->corrupt() && header->length == 0) crc ^= 1;
     if (absl::Status error = CheckPayloadCrc(*header, crc, *describe_); !error.ok()) {
-      matcher_.FailArrival(*std::move(arrival), std::move(error));
+      matcher().FailArrival(*std::move(arrival), std::move(error));
       return;
     }
-    matcher_.Deliver(*std::move(arrival));
+    matcher().Deliver(*std::move(arrival));
   }
 }
 
@@ -258,7 +240,7 @@ void ShmConnection::LivenessLoop() {
   std::byte unused[kFrameHeaderBytes];
   std::shared_ptr<RecvHandle> watch = liveness_->Recv(absl::MakeSpan(unused));
   const absl::Status ended = watch->Wait(absl::InfiniteFuture());
-  if (matcher_.failed()) return;  // this end closed first
+  if (matcher().failed()) return;  // this end closed first
   {
     absl::MutexLock lock(&liveness_mu_);
     liveness_status_ = absl::UnavailableError(absl::StrFormat(
@@ -281,16 +263,7 @@ void ShmConnection::FailPeerGone(const std::string& where) {
         absl::StrFormat("%s: peer rank %d closed the connection", *describe_, peer_rank_));
   }
   if (!where.empty()) reason = absl::UnavailableError(absl::StrCat(reason.message(), " ", where));
-  matcher_.Fail(std::move(reason));
+  matcher().Fail(std::move(reason));
 }
-
-void ShmConnection::Close(absl::Status reason) {
-  if (reason.ok()) reason = absl::UnavailableError(absl::StrCat(*describe_, ": closed"));
-  matcher_.Fail(std::move(reason));
-}
-
-absl::Status ShmConnection::status() const { return matcher_.status(); }
-
-void ShmConnection::CorruptNextReceiveForTesting() { matcher_.CorruptNextReceiveForTesting(); }
 
 }  // namespace crosslink::collectives::shm_internal

@@ -1,7 +1,7 @@
 // Internal: one shared-memory connection with its sender, receiver and liveness threads
-// (see shm_transport.h). The matching of frames to receives, the send queue and the sticky status
-// live in FrameMatcher (../frame_matcher.h), shared with the TCP backend; this class moves the
-// bytes through the rings. Thread-safe as FrameMatcher is.
+// (see shm_transport.h). The Connection methods, the matching of frames to receives, the send
+// queue and the sticky status live in FramedConnection (../framed_connection.h), shared with the
+// TCP backend; this class moves the bytes through the rings. Thread-safe as FrameMatcher is.
 #ifndef CROSSLINK_COLLECTIVES_SRC_TRANSPORT_SHM_SHM_CONNECTION_H_
 #define CROSSLINK_COLLECTIVES_SRC_TRANSPORT_SHM_SHM_CONNECTION_H_
 
@@ -11,35 +11,25 @@
 #include <thread>
 #include <vector>
 
-#include "../frame_matcher.h"
+#include "../framed_connection.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "crosslink/collectives/transport/test_hooks.h"
 #include "crosslink/collectives/transport/transport.h"
 #include "shm_ring.h"
 
 namespace crosslink::collectives::shm_internal {
 
-class ShmConnection final : public Connection, public CorruptibleForTesting {
+class ShmConnection final : public transport_internal::FramedConnection {
  public:
   // `side` 0 is the connector (it writes ring 0), 1 the acceptor. `liveness` is the TCP connection
   // the handshake went over; nothing more travels on it, its end of stream means the peer is gone.
+  // The connection's first failure raises this end's closed flag (a live peer sees it at once,
+  // and it wakes every waiter of both rings) and closes the liveness socket (which tells the peer
+  // too, and ends our liveness thread).
   ShmConnection(std::unique_ptr<Connection> liveness, std::unique_ptr<Segment> segment, int side,
                 int peer_rank, uint64_t job_id, std::string describe, size_t piece_bytes,
                 size_t pull_min_bytes);
   ~ShmConnection() override;
-
-  std::shared_ptr<Handle> Send(const FrameHeader& header,
-                               absl::Span<const std::byte> payload) override;
-  std::shared_ptr<Handle> SendWithCrc(const FrameHeader& header,
-                                      absl::Span<const std::byte> payload,
-                                      uint32_t payload_crc32c) override;
-  std::shared_ptr<RecvHandle> Recv(absl::Span<std::byte> buffer) override;
-  std::shared_ptr<RecvHandle> RecvAllocated(std::shared_ptr<std::vector<std::byte>> out) override;
-  void Close(absl::Status reason) override;
-  absl::Status status() const override;
-  std::string Describe() const override { return *describe_; }
-  void CorruptNextReceiveForTesting() override;
 
  private:
   void SenderLoop();
@@ -68,21 +58,14 @@ class ShmConnection final : public Connection, public CorruptibleForTesting {
   // (process_vm_readv: one copy instead of two) when the probe allowed it; 0: never.
   const size_t pull_min_bytes_;
   uint32_t pulls_sent_ = 0;  // sender thread only
-  const std::shared_ptr<const std::string> describe_;
   Ring& out_;
   Ring& in_;
 
   // Set by the liveness thread (peer's socket ended); ring waits check it, with
-  // matcher_.failed() (this end failed).
+  // matcher().failed() (this end failed).
   std::atomic<bool> liveness_lost_{false};
   mutable absl::Mutex liveness_mu_;
   absl::Status liveness_status_ ABSL_GUARDED_BY(liveness_mu_);
-
-  // Queued sends, posted receives, unexpected messages and the sticky status. Its first failure
-  // raises this end's closed flag (a live peer sees it at once, and it wakes every waiter of
-  // both rings) and closes the liveness socket (which tells the peer too, and ends our liveness
-  // thread).
-  transport_internal::FrameMatcher matcher_;
 
   std::thread sender_;
   std::thread receiver_;

@@ -33,14 +33,14 @@ std::string ErrnoText(int err) { return std::strerror(err); }
 
 TcpConnection::TcpConnection(int fd, int local_rank, int peer_rank, uint64_t job_id,
                              const std::string& peer_address, size_t receive_piece_bytes)
-    : fd_(fd),
+    : FramedConnection(
+          absl::StrFormat("rank %d -> rank %d (tcp %s)", local_rank, peer_rank, peer_address),
+          // Wakes both threads (blocked in sendmsg / recv) and sends the peer an end of stream.
+          [this] { ::shutdown(fd_, SHUT_RDWR); }),
+      fd_(fd),
       peer_rank_(peer_rank),
       job_id_(job_id),
-      receive_piece_bytes_(receive_piece_bytes > 0 ? receive_piece_bytes : 256 * 1024),
-      describe_(std::make_shared<const std::string>(
-          absl::StrFormat("rank %d -> rank %d (tcp %s)", local_rank, peer_rank, peer_address))),
-      // Wakes both threads (blocked in sendmsg / recv) and sends the peer an end of stream.
-      matcher_(describe_, [this] { ::shutdown(fd_, SHUT_RDWR); }) {
+      receive_piece_bytes_(receive_piece_bytes > 0 ? receive_piece_bytes : 256 * 1024) {
   sender_ = std::thread([this] { SenderLoop(); });
   receiver_ = std::thread([this] { ReceiverLoop(); });
 }
@@ -52,32 +52,12 @@ TcpConnection::~TcpConnection() {
   ::close(fd_);
 }
 
-std::shared_ptr<Handle> TcpConnection::Send(const FrameHeader& header,
-                                            absl::Span<const std::byte> payload) {
-  return matcher_.Send(header, payload);
-}
-
-std::shared_ptr<Handle> TcpConnection::SendWithCrc(const FrameHeader& header,
-                                                   absl::Span<const std::byte> payload,
-                                                   uint32_t payload_crc32c) {
-  return matcher_.SendWithCrc(header, payload, payload_crc32c);
-}
-
-std::shared_ptr<RecvHandle> TcpConnection::Recv(absl::Span<std::byte> buffer) {
-  return matcher_.Recv(buffer);
-}
-
-std::shared_ptr<RecvHandle> TcpConnection::RecvAllocated(
-    std::shared_ptr<std::vector<std::byte>> out) {
-  return matcher_.RecvAllocated(std::move(out));
-}
-
 void TcpConnection::SenderLoop() {
   std::vector<transport_internal::FrameMatcher::SendOp> batch;
   std::vector<EncodedFrameHeader> headers;
   std::vector<iovec> iov;
   for (;;) {
-    if (!matcher_.TakeSends(kMaxBatchOps, kBatchPayloadBytes, &batch)) return;
+    if (!matcher().TakeSends(kMaxBatchOps, kBatchPayloadBytes, &batch)) return;
     headers.resize(batch.size());
     iov.clear();
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -113,8 +93,8 @@ void TcpConnection::SenderLoop() {
       }
     }
     if (!error.ok()) {
-      matcher_.Fail(error);
-      const absl::Status sticky = matcher_.status();
+      matcher().Fail(error);
+      const absl::Status sticky = matcher().status();
       for (auto& op : batch) op.completion->Complete(sticky);
       return;
     }
@@ -168,7 +148,7 @@ void TcpConnection::ReceiverLoop() {
     size_t got = 0;
     const int err = ReadFull(fd_, raw.data(), raw.size(), &got);
     if (err != 0) {
-      matcher_.Fail(absl::UnavailableError(
+      matcher().Fail(absl::UnavailableError(
           err < 0 && got == 0
               ? absl::StrFormat("%s: peer rank %d closed the connection", *describe_, peer_rank_)
               : absl::StrFormat("%s: stream broke in a frame header: %s", *describe_,
@@ -177,7 +157,7 @@ void TcpConnection::ReceiverLoop() {
     }
     absl::StatusOr<FrameHeader> header = DecodeFrameHeader(raw, job_id_, *describe_);
     if (!header.ok()) {
-      matcher_.Fail(header.status());
+      matcher().Fail(header.status());
       return;
     }
     // The payload stays in the socket while the matcher waits (briefly) for its receive to be
@@ -187,24 +167,15 @@ void TcpConnection::ReceiverLoop() {
     // so that a peer whose receive is posted only after one of its own sends completes cannot
     // deadlock with us.
     std::optional<transport_internal::FrameMatcher::Arrival> arrival =
-        matcher_.Claim(*header, kUnexpectedWait);
+        matcher().Claim(*header, kUnexpectedWait);
     if (!arrival.has_value()) return;
     if (absl::Status error = ReadPayload(*header, arrival->data(), arrival->corrupt());
         !error.ok()) {
-      matcher_.FailArrival(*std::move(arrival), std::move(error));
+      matcher().FailArrival(*std::move(arrival), std::move(error));
       return;
     }
-    matcher_.Deliver(*std::move(arrival));
+    matcher().Deliver(*std::move(arrival));
   }
 }
-
-void TcpConnection::Close(absl::Status reason) {
-  if (reason.ok()) reason = absl::UnavailableError(absl::StrCat(*describe_, ": closed"));
-  matcher_.Fail(std::move(reason));
-}
-
-absl::Status TcpConnection::status() const { return matcher_.status(); }
-
-void TcpConnection::CorruptNextReceiveForTesting() { matcher_.CorruptNextReceiveForTesting(); }
 
 }  // namespace crosslink::collectives::tcp_internal

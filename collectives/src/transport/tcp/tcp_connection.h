@@ -1,7 +1,7 @@
 // Internal: one TCP connection with its sender and receiver threads (see tcp_transport.h). The
-// matching of frames to receives, the send queue and the sticky status live in FrameMatcher
-// (../frame_matcher.h), shared with the shared-memory backend; this class moves the bytes.
-// Thread-safe as FrameMatcher is.
+// Connection methods, the matching of frames to receives, the send queue and the sticky status
+// live in FramedConnection (../framed_connection.h), shared with the shared-memory backend; this
+// class moves the bytes. Thread-safe as FrameMatcher is.
 #ifndef CROSSLINK_COLLECTIVES_SRC_TRANSPORT_TCP_TCP_CONNECTION_H_
 #define CROSSLINK_COLLECTIVES_SRC_TRANSPORT_TCP_TCP_CONNECTION_H_
 
@@ -10,30 +10,18 @@
 #include <thread>
 #include <vector>
 
-#include "../frame_matcher.h"
-#include "crosslink/collectives/transport/test_hooks.h"
-#include "crosslink/collectives/transport/transport.h"
+#include "../framed_connection.h"
 
 namespace crosslink::collectives::tcp_internal {
 
-class TcpConnection final : public Connection, public CorruptibleForTesting {
+class TcpConnection final : public transport_internal::FramedConnection {
  public:
-  // Takes ownership of `fd`, a connected socket whose handshake is done.
+  // Takes ownership of `fd`, a connected socket whose handshake is done. The connection's first
+  // failure shuts the socket down so that both threads (blocked in sendmsg / recv) and the peer
+  // notice.
   TcpConnection(int fd, int local_rank, int peer_rank, uint64_t job_id,
                 const std::string& peer_address, size_t receive_piece_bytes);
   ~TcpConnection() override;
-
-  std::shared_ptr<Handle> Send(const FrameHeader& header,
-                               absl::Span<const std::byte> payload) override;
-  std::shared_ptr<Handle> SendWithCrc(const FrameHeader& header,
-                                      absl::Span<const std::byte> payload,
-                                      uint32_t payload_crc32c) override;
-  std::shared_ptr<RecvHandle> Recv(absl::Span<std::byte> buffer) override;
-  std::shared_ptr<RecvHandle> RecvAllocated(std::shared_ptr<std::vector<std::byte>> out) override;
-  void Close(absl::Status reason) override;
-  absl::Status status() const override;
-  std::string Describe() const override { return *describe_; }
-  void CorruptNextReceiveForTesting() override;
 
  private:
   void SenderLoop();
@@ -46,10 +34,6 @@ class TcpConnection final : public Connection, public CorruptibleForTesting {
   const int peer_rank_;
   const uint64_t job_id_;
   const size_t receive_piece_bytes_;
-  const std::shared_ptr<const std::string> describe_;
-  // Queued sends, posted receives, unexpected messages and the sticky status. Its first failure
-  // shuts the socket down so that both threads (blocked in sendmsg / recv) and the peer notice.
-  transport_internal::FrameMatcher matcher_;
 
   std::thread sender_;
   std::thread receiver_;

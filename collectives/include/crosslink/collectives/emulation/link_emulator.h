@@ -14,7 +14,9 @@
 // Wrap both ends of a connection to emulate both directions. The emulator schedules a message as
 // it is sent (the timeline is known ahead) and a pump thread hands each to the wrapped
 // connection at its delivery time; the Send handle completes once the wrapped send completes.
-// Receives pass straight to the wrapped connection.
+// SendWithCrc hands the caller's CRC32C on to the wrapped connection's SendWithCrc, so the
+// emulated path checksums the payload no more often than the bare transport. Receives pass
+// straight to the wrapped connection.
 //
 // Thread-safe like any Connection. Owns the wrapped connection. Status codes: those of the
 // wrapped connection, plus kUnavailable for a cut link; Wait's deadlines hold while a message is
@@ -25,6 +27,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -69,6 +72,9 @@ class LinkEmulator final : public Connection, public CorruptibleForTesting {
 
   std::shared_ptr<Handle> Send(const FrameHeader& header,
                                absl::Span<const std::byte> payload) override;
+  std::shared_ptr<Handle> SendWithCrc(const FrameHeader& header,
+                                      absl::Span<const std::byte> payload,
+                                      uint32_t payload_crc32c) override;
   std::shared_ptr<RecvHandle> Recv(absl::Span<std::byte> buffer) override;
   std::shared_ptr<RecvHandle> RecvAllocated(std::shared_ptr<std::vector<std::byte>> out) override;
   void Close(absl::Status reason = absl::OkStatus()) override;
@@ -86,8 +92,13 @@ class LinkEmulator final : public Connection, public CorruptibleForTesting {
     FrameHeader header;
     absl::Span<const std::byte> payload;
     std::shared_ptr<Completion> completion;
-    absl::Status cut;  // not OK: the link is cut at `due`; fail the connection then
+    absl::Status cut;             // not OK: the link is cut at `due`; fail the connection then
+    std::optional<uint32_t> crc;  // the caller's CRC32C of `payload` (SendWithCrc)
   };
+
+  // Send and SendWithCrc: schedules the message (or fails it with the sticky status).
+  std::shared_ptr<Handle> Enqueue(const FrameHeader& header, absl::Span<const std::byte> payload,
+                                  std::optional<uint32_t> crc);
 
   // Works out when the message's last byte leaves (holding across outages) or where it is cut.
   Delivery Schedule(const FrameHeader& header, absl::Span<const std::byte> payload,

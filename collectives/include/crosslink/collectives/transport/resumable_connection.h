@@ -55,6 +55,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "crosslink/collectives/transport/completion.h"
+#include "crosslink/collectives/transport/test_hooks.h"
 #include "crosslink/collectives/transport/transport.h"
 
 namespace crosslink::collectives {
@@ -84,7 +85,7 @@ struct ResumableCounters {
   int64_t messages_unacked = 0;  // copies kept now for a possible resend
 };
 
-class ResumableConnection final : public Connection {
+class ResumableConnection final : public Connection, public CorruptibleForTesting {
  public:
   // Returns a fresh inner connection to the same peer by `deadline`, or an error (kUnavailable
   // and kDeadlineExceeded are retried). Called on the pump thread only.
@@ -104,6 +105,8 @@ class ResumableConnection final : public Connection {
   void Close(absl::Status reason = absl::OkStatus()) override;
   absl::Status status() const override;
   std::string Describe() const override { return describe_; }
+  // Arms the hook of the current inner connection (none while resuming, or when it has none).
+  void CorruptNextReceiveForTesting() override;
 
   ResumableCounters counters() const;
 

@@ -7,7 +7,8 @@
 
 namespace crosslink::collectives {
 
-// Implemented by connections that can fake a corrupted wire (in-process, TCP, LinkEmulator).
+// Implemented by connections that can fake a corrupted wire (in-process, TCP, shared memory, and
+// the wrappers LinkEmulator and ResumableConnection, which forward to their inner connection).
 class CorruptibleForTesting {
  public:
   virtual ~CorruptibleForTesting() = default;

@@ -1,0 +1,42 @@
+#include "framed_connection.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace crosslink::collectives::transport_internal {
+
+FramedConnection::FramedConnection(std::string describe, std::function<void()> on_fail)
+    : describe_(std::make_shared<const std::string>(std::move(describe))),
+      matcher_(describe_, std::move(on_fail)) {}
+
+std::shared_ptr<Handle> FramedConnection::Send(const FrameHeader& header,
+                                               absl::Span<const std::byte> payload) {
+  return matcher_.Send(header, payload);
+}
+
+std::shared_ptr<Handle> FramedConnection::SendWithCrc(const FrameHeader& header,
+                                                      absl::Span<const std::byte> payload,
+                                                      uint32_t payload_crc32c) {
+  return matcher_.SendWithCrc(header, payload, payload_crc32c);
+}
+
+std::shared_ptr<RecvHandle> FramedConnection::Recv(absl::Span<std::byte> buffer) {
+  return matcher_.Recv(buffer);
+}
+
+std::shared_ptr<RecvHandle> FramedConnection::RecvAllocated(
+    std::shared_ptr<std::vector<std::byte>> out) {
+  return matcher_.RecvAllocated(std::move(out));
+}
+
+void FramedConnection::Close(absl::Status reason) {
+  if (reason.ok()) reason = absl::UnavailableError(absl::StrCat(*describe_, ": closed"));
+  matcher_.Fail(std::move(reason));
+}
+
+absl::Status FramedConnection::status() const { return matcher_.status(); }
+
+void FramedConnection::CorruptNextReceiveForTesting() { matcher_.CorruptNextReceiveForTesting(); }
+
+}  // namespace crosslink::collectives::transport_internal

@@ -1,0 +1,57 @@
+// Internal: the Connection half that the byte-stream backends (TCP, shared memory) share. A
+// FramedConnection owns the connection's FrameMatcher (queued sends, posted receives, unexpected
+// messages, the sticky status) and implements every Connection method on it; a backend derives
+// from it, starts the threads that move the bytes (they drive matcher() as frame_matcher.h says)
+// and keeps only what differs: how bytes are written and read, and what its first failure must
+// shut down (`on_fail`).
+//
+// Thread-safe as FrameMatcher is. A derived class must stop its threads in its own destructor
+// (after Close), since they use its members.
+#ifndef CROSSLINK_COLLECTIVES_SRC_TRANSPORT_FRAMED_CONNECTION_H_
+#define CROSSLINK_COLLECTIVES_SRC_TRANSPORT_FRAMED_CONNECTION_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "crosslink/collectives/transport/test_hooks.h"
+#include "crosslink/collectives/transport/transport.h"
+#include "frame_matcher.h"
+
+namespace crosslink::collectives::transport_internal {
+
+class FramedConnection : public Connection, public CorruptibleForTesting {
+ public:
+  std::shared_ptr<Handle> Send(const FrameHeader& header,
+                               absl::Span<const std::byte> payload) final;
+  std::shared_ptr<Handle> SendWithCrc(const FrameHeader& header,
+                                      absl::Span<const std::byte> payload,
+                                      uint32_t payload_crc32c) final;
+  std::shared_ptr<RecvHandle> Recv(absl::Span<std::byte> buffer) final;
+  std::shared_ptr<RecvHandle> RecvAllocated(std::shared_ptr<std::vector<std::byte>> out) final;
+  // Fails the matcher with `reason` (kUnavailable "<describe>: closed" when OK), which runs
+  // on_fail: the backend's threads and the peer notice.
+  void Close(absl::Status reason) final;
+  absl::Status status() const final;
+  std::string Describe() const final { return *describe_; }
+  void CorruptNextReceiveForTesting() final;
+
+ protected:
+  // `describe` names the connection ("rank 2 -> rank 3 (tcp 127.0.0.1:40123)"). `on_fail` runs
+  // once, on the first failure (FrameMatcher's), after construction at the earliest.
+  FramedConnection(std::string describe, std::function<void()> on_fail);
+
+  // The name of the connection, shared with the matcher's handles.
+  const std::shared_ptr<const std::string> describe_;
+  FrameMatcher& matcher() { return matcher_; }
+  const FrameMatcher& matcher() const { return matcher_; }
+
+ private:
+  FrameMatcher matcher_;
+};
+
+}  // namespace crosslink::collectives::transport_internal
+
+#endif  // CROSSLINK_COLLECTIVES_SRC_TRANSPORT_FRAMED_CONNECTION_H_
