@@ -52,9 +52,10 @@ struct ContactAwareOptions {
 
 // What the planner believes about the link between two ranks at the planning time.
 struct PairEstimate {
-  bool reachable = false;  // a direct link or a relay path exists now or later in the window
-  bool direct = false;     // the two satellites share a candidate crosslink
-  int hops = 0;            // crosslinks on the path (1 when direct)
+  // A direct link that is up now or later in the window, or a relay path that is up now.
+  bool reachable = false;
+  bool direct = false;  // the two satellites share a candidate crosslink
+  int hops = 0;         // crosslinks on the path (1 when direct)
   double latency_s = 0;
   double rate_bps = 0;
   double wait_s = 0;          // until the link (direct) comes up; 0 when up now
@@ -80,9 +81,10 @@ struct ContactAwareChoice {
 
 // Plans an allreduce of `count` elements over ranks on `rank_satellites` (rank r on satellite
 // rank_satellites[r]) starting at orbit time t_s, using `predicted` only. kInvalidArgument for an
-// empty rank list, a satellite index outside the plan, two ranks on one satellite, or a bad
-// request (algorithms.h); kUnavailable when some rank cannot reach the others at any time left in
-// the window.
+// empty rank list, a satellite index outside the plan, two ranks on one satellite, an invalid
+// algorithm, or a bad request (PlanCollective's codes, algorithms.h). A pair that cannot reach
+// each other is no error: it is scored as stalling for the rest of the window, so the search
+// avoids it where it can, and the plan is returned even when it cannot.
 absl::StatusOr<ContactAwareChoice> PlanContactAwareAllreduce(
     const linkmodel::ContactPlan& predicted, const std::vector<int>& rank_satellites, double t_s,
     size_t count, const ContactAwareOptions& options);

@@ -24,9 +24,10 @@ enum class DataType : uint8_t {
 };
 inline constexpr int kNumDataTypes = 6;
 
-// Reduction applied element-wise. kAvg is kSum followed by one division by the world size, done
-// once per element by the rank that owns the element's chunk (integer types: C++ integer division,
-// which truncates toward zero, so the average of {1, 2} is 1 and of {-1, -2} is -1).
+// Reduction applied element-wise. kAvg is kSum followed by one division by the plan's world size
+// (the contributing ranks, for a collective that runs among fewer than all ranks), done once per
+// element by the rank that owns the element's chunk (integer types: C++ integer division, which
+// truncates toward zero, so the average of {1, 2} is 1 and of {-1, -2} is -1).
 enum class ReduceOp : uint8_t {
   kSum = 0,
   kAvg = 1,

@@ -92,8 +92,9 @@ Range SegmentRange(Range range, size_t segment_elems, size_t segment);
 // Elements per segment for a byte limit: max(1, max_segment_bytes / element size).
 size_t SegmentElements(size_t max_segment_bytes, DataType type);
 
-// Human-readable dump, one line per step, e.g.
-//   ring_allreduce allreduce world=3 count=10 float32 sum max_segment_bytes=8
+// Human-readable dump, one line per step (the first line ends in " compression=..." when set),
+// e.g.
+//   ring_allreduce allreduce world=3 count=10 float32 sum root=0 max_segment_bytes=8
 //   rank 0: 12 steps
 //     #0 recv_reduce from 2 [3,+3) chunk 1 stage 0
 std::string DescribePlan(const Plan& plan);

@@ -29,7 +29,8 @@
 // per-byte work. 1,024 ranks of a ring over a 1,584-satellite shell run in seconds.
 //
 // Status codes: kInvalidArgument for a plan that is not for every rank, a rank without a
-// satellite, satellites outside the contact plan, or a receive whose size differs from its send;
+// satellite, satellites outside the contact plan, a step naming an invalid peer, a receive whose
+// size differs from its send, or bad options (reduce_rate_Bps <= 0, deadline_s < 0);
 // kDeadlineExceeded naming the rank, the peer, the satellites and the link's state when a
 // transfer is still held at start_s + deadline_s; kInternal when ranks wait for messages never
 // sent (an inconsistent plan).

@@ -25,7 +25,9 @@ struct AvailabilityPlotOptions {
 };
 
 // Writes the PNG to `path`. kInternal naming the command and quoting gnuplot's error output when
-// gnuplot fails or is missing; kInvalidArgument for a plan without links or bad options.
+// gnuplot fails, is missing or writes no PNG, or when the temporary folder cannot be created;
+// kInvalidArgument for a plan without links, bad options (max_links < 1, a side < 100 px) or a
+// script that cannot be written.
 absl::Status WriteAvailabilityPlot(const ContactPlan& plan, const std::filesystem::path& path,
                                    const AvailabilityPlotOptions& options = {});
 

@@ -57,7 +57,7 @@ struct Contact {
   double end_s = 0;
   double owlt_min_s = 0;
   double owlt_max_s = 0;
-  double rate_min_bps = 0;
+  double rate_min_bps = 0;  // bits/s
   double rate_max_bps = 0;
 };
 
@@ -65,7 +65,7 @@ struct Contact {
 struct Path {
   std::vector<int> satellites;  // from ... to, inclusive
   double latency_s = 0;
-  double rate_bps = 0;
+  double rate_bps = 0;  // bits/s; infinite for a one-satellite path
   // How long every hop stays up from the query time (the minimum over hops).
   double remaining_up_s = 0;
 };
@@ -90,20 +90,23 @@ class ContactPlan {
   // Index into links() of the candidate link between satellites a and b (either order).
   std::optional<int> FindLink(int a, int b) const;
 
-  // Point queries. A pair that is no candidate link is never up. Times outside [0, duration_s)
-  // are clamped to the window's ends.
+  // Point queries. A pair that is no candidate link is never up (StateAt reports kRange for it).
+  // Times outside [0, duration_s) are clamped to the window's ends.
   LinkState StateAt(int a, int b, double t_s) const;
   bool Up(int a, int b, double t_s) const { return StateAt(a, b, t_s) == LinkState::kUp; }
   // Earliest t' >= t_s at which the link is up; nullopt when it stays down to the window's end.
   std::optional<double> NextUp(int a, int b, double t_s) const;
   // Seconds the link stays up from t_s (0 when down at t_s).
   double RemainingUp(int a, int b, double t_s) const;
-  // One-way light time and data rate at t_s. kNotFound when the pair is no candidate link.
+  // One-way light time (seconds) and data rate (bits/s) at t_s, from the range whether the link
+  // is up or not. kNotFound when the pair is no candidate link.
   absl::StatusOr<double> LatencyAt(int a, int b, double t_s) const;
   absl::StatusOr<double> RateAt(int a, int b, double t_s) const;
-  double RangeAt(int link, double t_s) const;  // km, interpolated
+  // km, interpolated. `link` indexes links() and is not checked.
+  double RangeAt(int link, double t_s) const;
 
-  // Least-latency path over the links up at t_s (Dijkstra). nullopt when none exists.
+  // Least-latency path over the links up at t_s (Dijkstra; equal latencies: fewest hops). nullopt
+  // when none exists or an index is out of range; from == to gives the one-satellite path.
   std::optional<Path> ShortestPath(int from, int to, double t_s) const;
 
   // Every up-interval of every link, ordered by link then time.

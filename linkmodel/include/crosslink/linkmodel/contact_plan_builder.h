@@ -13,7 +13,8 @@
 // result is the same bit for bit for any thread count. Blocks the caller until done; thread-safe
 // (reads the constellation, which must not change meanwhile).
 //
-// Status codes: kInvalidArgument for bad time settings, topology or fault parameters;
+// Status codes: kInvalidArgument for bad time settings, topology or fault parameters, or a
+// satellite without a propagator;
 // kOutOfRange naming the satellite and the orbit time when a propagator cannot give a state
 // (a decayed SGP4 satellite).
 #ifndef CROSSLINK_LINKMODEL_CONTACT_PLAN_BUILDER_H_

@@ -1,7 +1,7 @@
 // CSV exports of a ContactPlan, for spreadsheets, pandas and the plots in bench/. Deterministic:
 // the same plan always gives the same bytes (fixed column order, links in plan order, numbers
 // printed with enough digits to read back the exact double), so two runs of one scenario and seed
-// can be compared with cmp.
+// can be compared with cmp. Thread-safe (reads the plan only); the writers block on the file.
 #ifndef CROSSLINK_LINKMODEL_CONTACT_PLAN_CSV_H_
 #define CROSSLINK_LINKMODEL_CONTACT_PLAN_CSV_H_
 

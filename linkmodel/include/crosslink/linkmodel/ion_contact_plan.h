@@ -10,6 +10,7 @@
 // a link gives both directions. Rounding keeps the file conservative: t0 is rounded up, t1 down
 // (an interval that vanishes is dropped), the rate is the interval's minimum rounded down, the
 // light time its maximum rounded up. The CSV export keeps the exact values.
+// Thread-safe (pure functions; the reader and writer block on the file).
 #ifndef CROSSLINK_LINKMODEL_ION_CONTACT_PLAN_H_
 #define CROSSLINK_LINKMODEL_ION_CONTACT_PLAN_H_
 
@@ -58,7 +59,7 @@ absl::Status WriteIonContactPlan(const ContactPlan& plan, const std::filesystem:
 // kInvalidArgument naming `source` and the line number, as are malformed numbers, node numbers
 // outside 1..N when node comments are present, and end times before start times.
 absl::StatusOr<IonContactPlan> ParseIonContactPlan(std::string_view text, std::string_view source);
-// Reads and parses a file; kNotFound when it does not exist.
+// Reads and parses a file; kNotFound when it cannot be opened (missing or unreadable).
 absl::StatusOr<IonContactPlan> ReadIonContactPlan(const std::filesystem::path& path);
 
 }  // namespace crosslink::linkmodel

@@ -78,8 +78,8 @@ struct LinkPhysics {
   double polar_cutoff_deg = 0.0;  // cross-plane links off while either end is above |latitude|
   double sun_exclusion_deg = 0.0;
   double acquisition_s = 0.0;
-  // Data rate: rate_bps up to rate_reference_range_km, then falling with the square of range.
-  // A reference range of 0 keeps the rate fixed.
+  // Data rate in bits/s: rate_bps up to rate_reference_range_km, then falling with the square of
+  // range. A reference range of 0 keeps the rate fixed.
   double rate_bps = 100e9;
   double rate_reference_range_km = 0.0;
 };
@@ -109,8 +109,9 @@ struct Scenario {
   ClusterConfig cluster;
 };
 
-// Reads and validates a scenario. kNotFound when the file is missing; kInvalidArgument naming the
-// file, the key and the reason for a bad value or an unknown key.
+// Reads and validates a scenario. kNotFound when the file is missing; kPermissionDenied when it
+// exists but cannot be opened; kInvalidArgument naming the file, the key and the reason for a TOML
+// syntax error, a bad value or an unknown key. Blocks on the file read; thread-safe.
 absl::StatusOr<Scenario> LoadScenario(const std::filesystem::path& file);
 // Same, from text; `source_dir` resolves relative paths and `name` fills Scenario::name.
 absl::StatusOr<Scenario> ParseScenario(std::string_view toml_text, std::string_view name,

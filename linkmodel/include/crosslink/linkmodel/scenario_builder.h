@@ -27,12 +27,14 @@ inline constexpr double kTlePlaneToleranceDeg = 1.5;
 //        kNotFound naming an entry that is not in the file), then by inclination band, then the
 //        first first_n; each propagated by SGP4 from its own TLE epoch to the scenario start;
 //        then grouped into orbit planes. Duplicate element sets of one NORAD id keep the first.
-// kNotFound for a missing TLE file; the builders' kInvalidArgument for bad parameters;
-// kInvalidArgument when the selection is empty.
+// kNotFound for a TLE file that cannot be read; kInvalidArgument for a malformed TLE, the
+// builders' bad parameters or an empty selection; kOutOfRange (the propagator's) when a TLE
+// satellite has no state at the scenario start (plane grouping needs one).
 absl::StatusOr<Constellation> BuildConstellation(const Scenario& scenario);
 
 // One plan of the scenario: the predicted one (geometry only) when include_faults is false, the
 // true one (geometry and the seeded faults) when it is true. num_threads 0: all hardware threads.
+// Status codes as BuildContactPlan.
 absl::StatusOr<ContactPlan> BuildScenarioPlan(const Scenario& scenario,
                                               const Constellation& constellation,
                                               bool include_faults, int num_threads = 0);

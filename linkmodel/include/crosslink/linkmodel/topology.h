@@ -32,8 +32,9 @@ struct CandidateLink {
 std::string_view TopologyName(Topology topology);
 
 // Candidate links sorted by (a, b), without duplicates. kInvalidArgument for plus-grid on a
-// constellation without a Walker grid, or nearest-k with fewer than 1 terminal; the propagator's
-// status (kOutOfRange, naming the satellite) when a position at t = 0 is unavailable.
+// constellation without a Walker grid, nearest-k with fewer than 1 terminal, a negative terminal
+// count, or a satellite without a propagator; the propagator's status (kOutOfRange, naming the
+// satellite) when a position at t = 0 is unavailable.
 absl::StatusOr<std::vector<CandidateLink>> MakeCandidateLinks(const Constellation& constellation,
                                                               const LinkPhysics& physics);
 

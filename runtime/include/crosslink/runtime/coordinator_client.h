@@ -9,9 +9,11 @@
 //
 // Status codes, as the coordinator's gRPC codes map: kUnauthenticated (wrong job token),
 // kDeadlineExceeded (deadline passed; Register: rendezvous incomplete), kUnavailable (coordinator
-// unreachable or the job shut down), kAborted (membership changed during a barrier, or this rank
-// was declared dead), kInvalidArgument (bad rank/world size), kFailedPrecondition (barrier before
-// rendezvous). Messages name the call, the rank and the coordinator address.
+// unreachable or the job shut down), kAborted (membership changed during a barrier, a rank died
+// before rendezvous completed, or this rank was declared dead), kInvalidArgument (rank out of
+// range, world size disagrees, a second Register with another data address, KvAdd on a value that
+// is no integer), kFailedPrecondition (barrier before rendezvous). Messages name the call, the
+// rank and the coordinator address.
 //
 // Thread-safety: all methods are thread-safe; RPCs may run concurrently from several threads.
 // Callbacks run on the heartbeat thread and must not call StopHeartbeats() (they may call RPCs).
@@ -45,9 +47,11 @@ struct HeartbeatOptions {
   absl::Duration interval = absl::ZeroDuration();
   // Called with the new view each time the membership epoch changes (a rank died).
   std::function<void(const Membership&)> on_change;
-  // Called once when heartbeating stops for good: this rank was declared dead (kAborted), the token
-  // was refused, the job shut down, or the coordinator stayed unreachable for as many intervals as
-  // it tolerates missed heartbeats. The thread exits after this call.
+  // Called once when heartbeating stops for good: at once when this rank was declared dead
+  // (kAborted), the token was refused (kUnauthenticated) or the rank is invalid
+  // (kInvalidArgument); after as many consecutive failed heartbeats as the coordinator tolerates
+  // missing (its announced miss count, else 3) for anything else, a shut-down job (kUnavailable)
+  // included. Each heartbeat's deadline is one interval. The thread exits after this call.
   std::function<void(const absl::Status&)> on_error;
 };
 

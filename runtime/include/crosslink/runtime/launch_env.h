@@ -17,7 +17,8 @@
 // CROSSLINK_SCENARIO (optional path of the scenario file).
 //
 // Errors: kInvalidArgument naming every missing variable, or the variables that contradict each
-// other (RANK=4 with WORLD_SIZE=4, LOCAL_WORLD_SIZE larger than WORLD_SIZE, a non-number).
+// other (RANK=4 with WORLD_SIZE=4, LOCAL_WORLD_SIZE larger than WORLD_SIZE, a non-number), or
+// saying that no launcher's variables are set at all.
 // Thread-safety: the parsing functions are pure; LaunchEnvFromProcess reads `environ`, which is
 // not safe against a concurrent setenv.
 #ifndef CROSSLINK_RUNTIME_LAUNCH_ENV_H_

@@ -101,9 +101,11 @@ absl::StatusOr<LaunchOptions> ParseLaunchArgs(const std::vector<std::string>& ar
 // The usage text for crosslink-run.
 std::string LaunchUsage();
 
-// Runs the job to the end (see the file comment). Errors (kInvalidArgument, kNotFound for an
-// unreadable scenario, kUnavailable when the coordinator cannot bind, kInternal when fork/pipe
-// fail) mean the job did not start; a job whose ranks fail returns OK with a non-zero exit_code.
+// Runs the job to the end (see the file comment). Errors (kInvalidArgument for bad options,
+// kNotFound for an unreadable scenario or a program that is not found or not executable,
+// kUnavailable when the coordinator cannot bind, kInternal when a system call such as fork, pipe
+// or signalfd fails) mean the job did not start; a job whose ranks fail returns OK with a non-zero
+// exit_code.
 absl::StatusOr<LaunchResult> RunLocalJob(const LaunchOptions& options);
 
 }  // namespace crosslink::runtime

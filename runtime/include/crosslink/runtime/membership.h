@@ -21,8 +21,10 @@ struct DeadRank {
   friend bool operator==(const DeadRank&, const DeadRank&) = default;
 };
 
-// Epoch 0 means "rendezvous not complete"; it becomes 1 when every rank has registered and goes up
-// by one with every death, so equal epochs mean equal views. Ranks are sorted ascending.
+// Epoch 0 means "rendezvous not complete, nobody dead"; it becomes 1 when every rank has
+// registered and goes up by one with every death (a clean exit reported by the launcher counts as
+// one; a death before rendezvous aborts it), so equal epochs mean equal views. Ranks are sorted
+// ascending.
 struct Membership {
   int64_t epoch = 0;
   std::vector<int> alive_ranks;

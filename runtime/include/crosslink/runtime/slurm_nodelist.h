@@ -36,8 +36,8 @@
 namespace crosslink::runtime {
 
 // The most hosts (or nodes) one list may stand for: four times the 16383 ranks that the executor
-// can name in an abort frame (executor.h), so no job Crosslink can run is refused, while the
-// expanded list stays below 16 MiB of names.
+// can name in an abort frame (collectives/src/execution/abort_protocol.h), so no job Crosslink can
+// run is refused, while the expanded list stays below 16 MiB of names.
 inline constexpr size_t kMaxSlurmHosts = 65536;
 
 // The longest host name accepted: POSIX's _POSIX_HOST_NAME_MAX; a DNS name has at most 253.

@@ -29,8 +29,10 @@
 // their data in place) and a share of the TensorCollectives, which must be the one every other
 // collective of the job goes through (tensor_collectives.h).
 // Errors: kInvalidArgument from Create (bad options, no parameters, unsupported tensors, mixed
-// devices) and from AfterInnerStep (steps out of order); the collectives' codes
-// (communicator.h) from a failed sync, after which the job is out of step (treat it as fatal).
+// devices) and from AfterInnerStep (steps out of order); kInternal when rank 0's broadcast
+// choice lies outside this rank's window (the ranks' options or steps differ); the collectives'
+// codes (communicator.h) from a failed sync, after which the job is out of step (treat it as
+// fatal).
 #ifndef CROSSLINK_TORCH_DILOCO_H_
 #define CROSSLINK_TORCH_DILOCO_H_
 

@@ -69,7 +69,8 @@ class GradientBucketer {
   // gradients into .grad() and resets for the next step. Errors: kDeadlineExceeded (the deadline
   // passed; the step's gradients are unspecified and the ranks may be out of step), the
   // collectives' codes (communicator.h), kFailedPrecondition (a parameter got two gradients in
-  // one step). Every rank must call it once per step.
+  // one step), kInvalidArgument (a gradient that is not dense or has the wrong element count).
+  // Every rank must call it once per step.
   absl::Status FinishSync(absl::Time deadline);
 
   // For inspection and tests: the parameter indices (into Create's list) of each bucket, in

@@ -13,8 +13,9 @@
 // Errors: argument errors (an unsupported ReduceOp such as PRODUCT, a dtype other than float32,
 // float64, float16, bfloat16, int32, int64, a non-contiguous tensor, wrong sizes or list lengths)
 // throw CollectiveError (collective_error.h; a std::runtime_error carrying the absl code
-// kInvalidArgument) from the issuing call. Collective failures (communicator.h's codes) are
-// rethrown as CollectiveError by Work::wait(). wait(timeout) with a timeout that passes throws
+// kInvalidArgument) from the issuing call. Collective failures (communicator.h's codes, or
+// kInternal when copying a result into the output tensors throws) are rethrown as
+// CollectiveError by Work::wait(). wait(timeout) with a timeout that passes throws
 // c10d's own "Operation timed out!" c10::Error while the collective keeps running.
 //
 // Timeouts: opts.timeout of each call when set, else the group's default; each becomes the

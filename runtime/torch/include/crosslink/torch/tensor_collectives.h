@@ -9,12 +9,14 @@
 // different order on each rank.
 //
 // Tensors: dense, contiguous, CPU or CUDA, dtype Float, Double, Half, BFloat16, Int or Long
-// (tensor_checks.h). CPU tensors are reduced in their own storage. CUDA tensors are staged through
-// host memory, because the Communicator moves host buffers: the device-to-host copy happens in
-// the issuing call (so it sees the values as of the call, in stream order), the copy back on the
-// worker thread before the work completes. Argument errors (kInvalidArgument naming the tensor,
-// dtype, layout or size) come back from the issuing call and nothing is queued; on such an error
-// this rank does not take part, so the others fail at their deadlines: treat it as fatal.
+// (tensor_checks.h). CPU tensors are reduced in their own storage. CUDA tensors: when both the
+// runtime and libtorch are built with CUDA, the issuing call synchronises the tensor's current
+// stream and the Communicator works on device memory directly (device_collectives.h); otherwise
+// the issuing call copies the tensor to host memory (values as of the call, in stream order) and
+// the worker copies the result back before the work completes. ReduceScatter always reduces a
+// private host copy of `input`. Argument errors (kInvalidArgument naming the tensor, dtype,
+// layout, size, root or op) come back from the issuing call and nothing is queued; on such an
+// error this rank does not take part, so the others fail at their deadlines: treat it as fatal.
 //
 // Async ownership: a queued collective holds references to its tensors until it completes; the
 // caller must not read or write them before Wait() returns OK (as with c10d's Work).

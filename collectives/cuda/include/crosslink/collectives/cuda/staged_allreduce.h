@@ -12,13 +12,14 @@
 //
 // Collective and blocking: every rank calls Run with the same count, type, op and options; it
 // returns once the reduced values are in the device buffer (and the caller's stream is also made
-// to wait for them), or on failure, at the latest around options.allreduce.Deadline(start). On return,
-// success or not, context.sequence has advanced by the number of segments (SegmentCount), the
-// same on every rank. On failure the device buffer's contents are unspecified.
-// Status codes: those of Allreduce (executor.h), naming the segment; kInvalidArgument when the
-// buffer is not device memory; kFailedPrecondition when called on another device than the one
-// Create ran on; kDeadlineExceeded when a copy does not finish by the deadline; CUDA errors as in
-// cuda_status.h.
+// to wait for them), or on failure, at the latest around options.allreduce.Deadline(start). On
+// return, success or not, context.sequence has advanced by the number of segments
+// (SegmentCount), the same on every rank. On failure the device buffer's contents are unspecified.
+// Status codes: those of Allreduce (allreduce.h; executor.h lists them), naming the segment;
+// kInvalidArgument for an invalid type or op, or a buffer that is not device memory;
+// kFailedPrecondition when the current device is not the one Create ran on; kDeadlineExceeded
+// when a copy (or one left queued by an earlier failed call) does not finish by the deadline;
+// CUDA errors as in cuda_status.h.
 //
 // Memory: the pinned staging buffer is allocated on first use, grows to the largest buffer seen,
 // and is kept until destruction, so steady-state calls allocate nothing.

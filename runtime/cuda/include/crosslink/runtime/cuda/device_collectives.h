@@ -24,6 +24,7 @@
 // Blocking, collective, errors and thread-safety: those of the Communicator's method (deadline:
 // min(options.deadline, now + options.timeout) for the whole call), plus CUDA errors
 // (cuda_status.h) and kDeadlineExceeded when a copy does not finish in time, each naming the rank.
+// Device: each call runs on the buffer's device and restores the caller's current device.
 // Memory: pinned staging buffers and streams live in a process-wide pool per device (one per
 // collective running at the same time), grow to the largest buffer seen and are kept until exit,
 // so steady-state calls allocate nothing.

@@ -29,14 +29,17 @@
 // collective over every rank of the job (same count, type, op) and blocks until the result is in
 // the device buffer or the deadline (min(options.deadline, now + options.timeout)). NCCL calls
 // are launched on non-blocking communicators and polled with ncclCommGetAsyncError against the
-// deadline; on timeout or an NCCL error the NCCL communicator is aborted (ncclCommAbort) and
-// every later call fails with kFailedPrecondition carrying the first error.
+// deadline; on a timeout, an NCCL or CUDA error while waiting, or a failed cross-node step, the
+// NCCL communicator is aborted (ncclCommAbort) and every later call fails with
+// kFailedPrecondition carrying the first error.
 //
-// Status codes: kInvalidArgument (a host buffer, a buffer on another device than Create's, a bad
-// type/op), kDeadlineExceeded (NCCL or a copy did not finish in time; the cross-node step's own
-// codes), kInternal / kUnavailable (NCCL errors: "ncclSystemError" and "ncclRemoteError" map to
-// kUnavailable), the Communicator's codes for the cross-node step, CUDA errors (cuda_status.h).
-// Every message names the rank, its node and local rank.
+// Status codes: kInvalidArgument (Create: a layout that is not `job`'s rank and world size;
+// Allreduce: a host buffer, a buffer on another device than Create's, a bad type/op; NCCL's
+// ncclInvalidArgument / ncclInvalidUsage), kNotFound (Create: an unreadable scenario_path),
+// kDeadlineExceeded (NCCL or a copy did not finish in time), kUnavailable (ncclSystemError,
+// ncclRemoteError), kInternal (other NCCL errors), kFailedPrecondition (an earlier call failed),
+// the Communicator's and the coordinator's codes for the cross-node step and the key-value store,
+// CUDA errors (cuda_status.h). Every message names the rank, its node and local rank.
 // Thread-safety: one call at a time per object. Ownership: `job` must outlive the object.
 // Device: Create binds the object to the current CUDA device (set it to this rank's GPU first).
 #ifndef CROSSLINK_RUNTIME_CUDA_HIERARCHICAL_ALLREDUCE_H_
