@@ -14,14 +14,13 @@
 //
 // Without RANK in the environment it launches N ranks of itself through the runtime's launcher
 // (the code crosslink-run runs); with RANK set (crosslink-run, or by hand) it is one rank. Rank 0
-// prints the table: nccl-tests' columns (GB/s = 10^9 bytes/s, busbw = algbw * 2(n-1)/n) plus the
-// ring lower bound for the links in use (bench/lib/ring_bound.h), the ratio to it and the outages
-// met. For `ideal` the bound uses one loopback stream's measured rate and latency (over the
-// transport the ranks use: shared memory or TCP); for a scenario, the slowest hop of the ring rank
-// i -> i+1 between the ranks' satellites at the current orbit time. Where the ranks' links go down
-// during a size's timed iterations (the true contact plan), the bound is the oracle instead
-// (bench/lib/oracle_bound.h): the simulator's best completion time given the truth, from the orbit
-// time each iteration started, averaged; the bound_kind CSV column says which. `resent` sums
+// prints the table: nccl-tests' columns (GB/s = 10^9 bytes/s, busbw = algbw * 2(n-1)/n) plus a
+// lower bound on the time, the ratio to it and the outages met. For `ideal` the bound is the ring
+// bound (bench/lib/ring_bound.h) at one loopback stream's measured rate and latency (over the
+// transport the ranks use: shared memory or TCP). For a scenario, with outages or without, it is
+// the oracle (bench/lib/oracle_bound.h): the simulator's best completion time over the true
+// contact plan for the job's ranks, with each pair's real latency and rate, from the orbit time
+// each iteration started, averaged; the bound_kind CSV column says which. `resent` sums
 // CollectiveStats::chunks_resent over ranks and iterations, `participants` is the fewest ranks an
 // iteration had. Sizes take K, M, G suffixes (powers of 1024). With --baseline gloo, each size's
 // timed iterations alternate between Crosslink and Gloo in 5 rounds (same warmup, same iterations,
@@ -280,20 +279,24 @@ absl::Status RunRank(const BenchArgs& args) {
                    Communicator::CreateFromEnvironment(absl::Seconds(120)));
   const int n = comm->world_size();
   const bool root = comm->rank() == 0;
-  // A scenario that starts with a ring hop cut off has no ring bound (rate 0); the oracle is one.
+  // The ring's link parameters, for the header (and, ideal, the bound). A scenario that starts
+  // with a ring hop cut off has none (rate 0); its bound is the oracle anyway.
   absl::StatusOr<RingLinkParams> link_or = BoundParams(*comm, args);
   if (!link_or.ok() && (comm->true_plan() == nullptr || !absl::IsUnavailable(link_or.status()))) {
     return link_or.status();
   }
   const RingLinkParams link = link_or.value_or(RingLinkParams{});
-  // Rank 0 simulates the oracle for the iterations' start times after timing (oracle_bound.h).
+  // On a scenario the bound is the oracle (oracle_bound.h), outages or not: rank 0 simulates it
+  // for the iterations' start times after timing.
   std::optional<OracleBound> oracle;
   if (root && comm->true_plan() != nullptr) {
     OracleBoundOptions oracle_options;
     oracle_options.time_scale = comm->clock()->time_scale();
     oracle_options.simulator.deadline_s = args.timeout_s;
-    ASSIGN_OR_RETURN(
-        oracle, OracleBound::Create(comm->true_plan(), comm->rank_satellites(), oracle_options));
+    // rank_satellites() lists the scenario's whole cluster; the job's ranks are its first n.
+    std::vector<int> sats(comm->rank_satellites().begin(), comm->rank_satellites().begin() + n);
+    ASSIGN_OR_RETURN(oracle,
+                     OracleBound::Create(comm->true_plan(), std::move(sats), oracle_options));
   }
   if (root) {
     const char* requested = std::getenv("CROSSLINK_TRANSPORT");
@@ -377,7 +380,6 @@ absl::Status RunRank(const BenchArgs& args) {
     }
     const double time_us = absl::ToDoubleMicroseconds(elapsed) / args.iters;
     const int64_t outages = comm->outages_met() - outages_before;
-    const double end_orbit_s = oracle.has_value() ? comm->clock()->OrbitNow() : 0.0;
     // The timed loops reduced sums of sums; the checks reduce fresh data once, after all timing.
     FillPattern(comm->rank(), absl::MakeSpan(data));
     RETURN_IF_ERROR(
@@ -414,17 +416,15 @@ absl::Status RunRank(const BenchArgs& args) {
                      Combine(*comm, static_cast<double>(tally.participants), ReduceOp::kMin));
     row.resent = static_cast<int64_t>(resent_sum);
     row.participants = static_cast<int>(participants_min);
-    if (link.rate_bytes_per_s > 0) {
+    if (oracle.has_value()) {
+      ASSIGN_OR_RETURN(double oracle_s, oracle->MeanWallSeconds(bytes, tally.starts_orbit_s));
+      row.bound_kind = "oracle";
+      row.bound_us = oracle_s * 1e6;
+    } else if (link.rate_bytes_per_s > 0) {
       row.bound_kind = "ring";
       row.bound_us = RingAllreduceBoundS(n, static_cast<double>(bytes), link.rate_bytes_per_s,
                                          link.latency_s) *
                      1e6;
-    }
-    if (oracle.has_value() && RankLinksHaveDownTime(*comm->true_plan(), comm->rank_satellites(),
-                                                    tally.starts_orbit_s.front(), end_orbit_s)) {
-      ASSIGN_OR_RETURN(double oracle_s, oracle->MeanWallSeconds(bytes, tally.starts_orbit_s));
-      row.bound_kind = "oracle";
-      row.bound_us = oracle_s * 1e6;
     }
     FillDerivedColumns(row);
     rows.push_back(row);
