@@ -172,6 +172,26 @@ TEST(LauncherTest, BadCommandLinesAreRefused) {
   const RunResult missing = CrosslinkRun("-n 2 -- /nonexistent/program");
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_THAT(missing.output, HasSubstr("/nonexistent/program"));
+  const RunResult unknown = CrosslinkRun("-n 2 --bogus 1 -- /bin/true");
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_THAT(unknown.output, HasSubstr("unknown flag '--bogus'"));
+  const RunResult bad = CrosslinkRun("-n 2 --timeout=soon -- /bin/true");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.output, HasSubstr("--timeout"));
+}
+
+TEST(LauncherTest, HelpListsEveryFlagAndExitsZero) {
+  const RunResult help = CrosslinkRun("--help");
+  EXPECT_EQ(help.exit_code, 0) << help.output;
+  for (const char* flag : {"-n, --num-ranks", "--scenario", "--timeout", "--port", "--grace",
+                           "--output"}) {
+    EXPECT_THAT(help.output, HasSubstr(flag));
+  }
+  // After the program, --help is the program's: crosslink-run passes it on untouched.
+  const RunResult passed = CrosslinkRun("-n 1 --output raw -- /bin/echo x --help");
+  EXPECT_EQ(passed.exit_code, 0) << passed.output;
+  EXPECT_THAT(passed.output, HasSubstr("x --help\n"));
+  EXPECT_THAT(passed.output, ::testing::Not(HasSubstr("--num-ranks")));
 }
 
 }  // namespace
