@@ -19,8 +19,7 @@ std::string Expectation(absl::string_view kind, std::optional<double> min,
   if (min.has_value()) parts.push_back(absl::StrCat(">= ", *min));
   if (above.has_value()) parts.push_back(absl::StrCat("> ", *above));
   if (max.has_value()) parts.push_back(absl::StrCat("<= ", *max));
-  return parts.empty() ? std::string(kind)
-                       : absl::StrCat(kind, " ", absl::StrJoin(parts, " and "));
+  return parts.empty() ? std::string(kind) : absl::StrCat(kind, " ", absl::StrJoin(parts, " and "));
 }
 
 }  // namespace
@@ -122,9 +121,8 @@ static absl::Status SetNumber(absl::string_view name, absl::string_view kind,
   ok = ok && (!min.has_value() || x >= *min) && (!above.has_value() || x > *above) &&
        (!max.has_value() || x <= *max);
   if (!ok) {
-    return absl::InvalidArgumentError(absl::StrCat("--", name, " expects ",
-                                                   Expectation(kind, min, above, max), ", got '",
-                                                   value, "'"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--", name, " expects ", Expectation(kind, min, above, max), ", got '", value, "'"));
   }
   *dest = parsed;
   return absl::OkStatus();
@@ -162,10 +160,9 @@ FlagSet::Flag& FlagSet::ByteSize(absl::string_view name, int64_t* dest, absl::st
                if (!bytes.ok()) return bytes.status();
                const double x = static_cast<double>(*bytes);
                if ((f.min_.has_value() && x < *f.min_) || (f.max_.has_value() && x > *f.max_)) {
-                 return absl::InvalidArgumentError(
-                     absl::StrCat("--", f.name_, " expects ",
-                                  Expectation("a size", f.min_, f.above_, f.max_), " bytes, got '",
-                                  value, "'"));
+                 return absl::InvalidArgumentError(absl::StrCat(
+                     "--", f.name_, " expects ", Expectation("a size", f.min_, f.above_, f.max_),
+                     " bytes, got '", value, "'"));
                }
                *dest = *bytes;
                return absl::OkStatus();
@@ -175,19 +172,19 @@ FlagSet::Flag& FlagSet::ByteSize(absl::string_view name, int64_t* dest, absl::st
 FlagSet::Flag& FlagSet::Choice(absl::string_view name, std::string* dest,
                                std::vector<std::string> choices, absl::string_view help) {
   std::string value_name = absl::StrJoin(choices, "|");
-  return Add(name, help, std::move(value_name), *dest,
-             [dest, choices = std::move(choices)](const Flag& f,
-                                                  absl::string_view value) -> absl::Status {
-               for (const std::string& c : choices) {
-                 if (c == value) {
-                   *dest = c;
-                   return absl::OkStatus();
-                 }
-               }
-               return absl::InvalidArgumentError(absl::StrCat(
-                   "--", f.name_, " expects one of ", absl::StrJoin(choices, ", "), ", got '",
-                   value, "'"));
-             });
+  return Add(
+      name, help, std::move(value_name), *dest,
+      [dest, choices = std::move(choices)](const Flag& f, absl::string_view value) -> absl::Status {
+        for (const std::string& c : choices) {
+          if (c == value) {
+            *dest = c;
+            return absl::OkStatus();
+          }
+        }
+        return absl::InvalidArgumentError(absl::StrCat("--", f.name_, " expects one of ",
+                                                       absl::StrJoin(choices, ", "), ", got '",
+                                                       value, "'"));
+      });
 }
 
 FlagSet::Flag& FlagSet::Switch(absl::string_view name, bool* dest, absl::string_view help) {
@@ -314,7 +311,8 @@ std::string FlagSet::Help() const {
   std::string help = absl::StrCat(synopsis_, "flags:\n");
   lines.emplace_back("-h, --help", nullptr);
   for (const auto& [spellings, flag] : lines) {
-    absl::StrAppend(&help, "  ", spellings, std::string(width + 2 - std::min(width, spellings.size()), ' '));
+    absl::StrAppend(&help, "  ", spellings,
+                    std::string(width + 2 - std::min(width, spellings.size()), ' '));
     if (flag == nullptr) {
       absl::StrAppend(&help, "print this help and exit\n");
       continue;

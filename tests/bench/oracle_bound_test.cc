@@ -159,9 +159,8 @@ TEST(OracleBoundTest, ALowerBoundOnLinksThatStayUp) {
       ASSERT_TRUE(aware.ok()) << aware.status();
       EXPECT_LE(*oracle_s, aware->completion_s * (1 + 1e-9)) << "t=" << t << " bytes=" << bytes;
       // Below the ring bound at the worst hop's latency, which is no lower bound here.
-      EXPECT_LT(*oracle_s,
-                RingAllreduceBoundS(n, static_cast<double>(bytes), link->rate_bytes_per_s,
-                                    link->latency_s));
+      EXPECT_LT(*oracle_s, RingAllreduceBoundS(n, static_cast<double>(bytes),
+                                               link->rate_bytes_per_s, link->latency_s));
     }
   }
   EXPECT_GT(checked, 0);

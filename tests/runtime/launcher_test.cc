@@ -183,8 +183,8 @@ TEST(LauncherTest, BadCommandLinesAreRefused) {
 TEST(LauncherTest, HelpListsEveryFlagAndExitsZero) {
   const RunResult help = CrosslinkRun("--help");
   EXPECT_EQ(help.exit_code, 0) << help.output;
-  for (const char* flag : {"-n, --num-ranks", "--scenario", "--timeout", "--port", "--grace",
-                           "--output"}) {
+  for (const char* flag :
+       {"-n, --num-ranks", "--scenario", "--timeout", "--port", "--grace", "--output"}) {
     EXPECT_THAT(help.output, HasSubstr(flag));
   }
   // After the program, --help is the program's: crosslink-run passes it on untouched.

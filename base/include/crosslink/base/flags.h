@@ -49,10 +49,10 @@ class FlagSet {
   // One declared flag. The setters return *this to chain: `.Int(...).Min(1).Required()`.
   class Flag {
    public:
-    Flag& Min(double lo);    // numbers: value >= lo
-    Flag& Above(double lo);  // numbers: value > lo
-    Flag& Max(double hi);    // numbers: value <= hi
-    Flag& Required();        // a usage error when not given
+    Flag& Min(double lo);                 // numbers: value >= lo
+    Flag& Above(double lo);               // numbers: value > lo
+    Flag& Max(double hi);                 // numbers: value <= hi
+    Flag& Required();                     // a usage error when not given
     Flag& Alias(std::string spelling);    // another spelling, dashes included ("-n")
     Flag& ValueName(std::string name);    // the value's name in --help ("SECONDS")
     Flag& DefaultText(std::string text);  // the default --help shows ("" hides it)
