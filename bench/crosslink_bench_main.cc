@@ -38,19 +38,18 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bench/crosslink_bench_orbit.h"
 #include "bench/lib/allreduce_pattern.h"
 #include "bench/lib/bench_csv.h"
 #include "bench/lib/bench_plot.h"
-#include "bench/lib/flag_reader.h"
 #include "bench/lib/gloo_baseline.h"
 #include "bench/lib/loopback_probe.h"
 #include "bench/lib/oracle_bound.h"
 #include "bench/lib/report_table.h"
 #include "bench/lib/ring_bound.h"
+#include "crosslink/base/flags.h"
 #include "crosslink/base/status_macros.h"
 #include "crosslink/collectives/compression/wire_codec.h"
 #include "crosslink/collectives/transport/shm_transport.h"
@@ -97,79 +96,60 @@ constexpr char kUsage[] =
     "--max-bytes B\n"
     "         [--step-factor F] [--iters K] [--warmup W] [--algo A] [--csv OUT]\n"
     "         [--plot OUT.png] [--baseline gloo] [--timeout SECONDS] [--transport T]\n"
-    "       A: ring|tree|auto|naive-ring|contact-aware (naive-ring = ring in rank order)\n"
-    "       [--compress none|bf16|int8]: wire compression; #wrong then counts results outside\n"
-    "       its error bound (collectives/compression/wire_codec.h)\n"
-    "       T: auto (shared memory between ranks of this host in ideal jobs)|shm|tcp\n"
-    "usage: crosslink-bench orbit --scenario FILE --ranks N --bytes S --algo A ... "
-    "(bench/crosslink_bench_orbit.h)\n";
+    "         [--compress none|bf16|int8]\n";
+constexpr char kModes[] =
+    "usage: crosslink-bench allreduce ...   (crosslink-bench allreduce --help for its flags)\n"
+    "       crosslink-bench orbit ...       (crosslink-bench orbit --help; "
+    "bench/crosslink_bench_orbit.h)\n";
 
-absl::StatusOr<BenchArgs> ParseArgs(const std::vector<std::string>& argv) {
-  BenchArgs args;
-  if (argv.empty() || argv[0] != "allreduce") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the first argument must be the collective (allreduce)\n", kUsage));
+// The allreduce mode's flags, writing into *args.
+void DeclareFlags(base::FlagSet& flags, BenchArgs* args, std::string* baseline) {
+  flags.Int("ranks", &args->ranks, "ranks to launch").Min(1);
+  flags.String("scenario", &args->scenario, "scenario file, or ideal (loopback links)")
+      .ValueName("FILE|ideal");
+  flags.ByteSize("min-bytes", &args->min_bytes, "smallest size (K, M, G: powers of 1024)")
+      .Required();
+  flags.ByteSize("max-bytes", &args->max_bytes, "largest size").Required();
+  flags.Double("step-factor", &args->step_factor, "each size is the last times F")
+      .Above(1)
+      .ValueName("F");
+  flags.Int("iters", &args->iters, "timed iterations per size").Min(1);
+  flags.Int("warmup", &args->warmup, "untimed iterations per size first").Min(0);
+  flags.Choice("algo", &args->algo_name, {"ring", "tree", "auto", "naive-ring", "contact-aware"},
+               "naive-ring: the ring in rank order, holding through outages");
+  flags.String("csv", &args->csv, "write the rows as CSV here").ValueName("OUT");
+  flags.String("plot", &args->plot, "plot bus bandwidth against size here").ValueName("OUT.png");
+  flags.Choice("baseline", baseline, {"gloo"}, "also time Gloo's ring allreduce, interleaved");
+  flags.Double("timeout", &args->timeout_s, "each collective's timeout")
+      .Above(0)
+      .ValueName("SECONDS");
+  flags.Choice("transport", &args->transport, {"auto", "shm", "tcp"},
+               "same-host data connections (auto: shared memory in ideal jobs)");
+  flags
+      .Custom(
+          "compress", "none|bf16|int8",
+          [args](absl::string_view value) {
+            if (collectives::ParseWireCompression(std::string(value).c_str(), &args->compress)) {
+              return absl::OkStatus();
+            }
+            return absl::InvalidArgumentError(absl::StrCat("bad value \"", value, "\""));
+          },
+          "wire compression; #wrong then counts results outside its error bound")
+      .DefaultText("none");
+}
+
+// What the flags leave to check and derive.
+absl::Status FinishArgs(BenchArgs& args, const std::string& baseline) {
+  if (args.min_bytes > args.max_bytes) {
+    return absl::InvalidArgumentError("--min-bytes must not be above --max-bytes");
   }
-  args.collective = argv[0];
-  for (size_t i = 1; i < argv.size(); ++i) {
-    absl::StatusOr<std::pair<std::string, std::string>> flag_value =
-        crosslink::bench::TakeFlagValue(argv, i, kUsage);
-    if (!flag_value.ok()) return flag_value.status();
-    const auto& [flag, value] = *flag_value;
-    auto bad = [&] {
-      return absl::InvalidArgumentError(absl::StrCat(flag, ": bad value \"", value, "\""));
-    };
-    if (flag == "--ranks") {
-      if (!absl::SimpleAtoi(value, &args.ranks) || args.ranks < 1) return bad();
-    } else if (flag == "--scenario") {
-      args.scenario = value;
-    } else if (flag == "--min-bytes") {
-      ASSIGN_OR_RETURN(args.min_bytes, crosslink::bench::ParseByteSize(flag, value));
-    } else if (flag == "--max-bytes") {
-      ASSIGN_OR_RETURN(args.max_bytes, crosslink::bench::ParseByteSize(flag, value));
-    } else if (flag == "--step-factor") {
-      if (!absl::SimpleAtod(value, &args.step_factor) || args.step_factor <= 1.0) return bad();
-    } else if (flag == "--iters") {
-      if (!absl::SimpleAtoi(value, &args.iters) || args.iters < 1) return bad();
-    } else if (flag == "--warmup") {
-      if (!absl::SimpleAtoi(value, &args.warmup) || args.warmup < 0) return bad();
-    } else if (flag == "--algo") {
-      args.auto_algo = value == "auto";
-      args.algo_name = value;
-      if (value == "contact-aware") {
-        args.contact_aware = true;
-      } else if (value == "ring" || value == "naive-ring") {
-        args.algo = AllreduceAlgorithm::kRing;
-      } else if (value == "tree") {
-        args.algo = AllreduceAlgorithm::kTree;
-      } else if (value == "auto") {
-        args.algo = AllreduceAlgorithm::kAuto;
-      } else {
-        return bad();
-      }
-    } else if (flag == "--csv") {
-      args.csv = value;
-    } else if (flag == "--plot") {
-      args.plot = value;
-    } else if (flag == "--baseline") {
-      if (value != "gloo") return bad();
-      args.gloo = true;
-    } else if (flag == "--compress") {
-      if (!collectives::ParseWireCompression(value.c_str(), &args.compress)) return bad();
-    } else if (flag == "--timeout") {
-      if (!absl::SimpleAtod(value, &args.timeout_s) || args.timeout_s <= 0) return bad();
-    } else if (flag == "--transport") {
-      if (value != "tcp" && value != "shm" && value != "auto") return bad();
-      args.transport = value;
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown flag ", flag, "\n", kUsage));
-    }
-  }
-  if (args.min_bytes == 0 || args.max_bytes == 0 || args.min_bytes > args.max_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--min-bytes and --max-bytes are required, min <= max\n", kUsage));
-  }
-  return args;
+  args.gloo = baseline == "gloo";
+  args.auto_algo = args.algo_name == "auto";
+  args.contact_aware = args.algo_name == "contact-aware";
+  args.algo = args.algo_name == "ring" || args.algo_name == "naive-ring" ? AllreduceAlgorithm::kRing
+              : args.algo_name == "tree"                                 ? AllreduceAlgorithm::kTree
+                                         : AllreduceAlgorithm::kAuto;
+  return absl::OkStatus();
 }
 
 std::vector<int64_t> Sizes(const BenchArgs& args) {
@@ -487,17 +467,31 @@ absl::Status RunRank(const BenchArgs& args) {
 int main(int argc, char** argv) {
   std::vector<std::string> raw(argv + 1, argv + argc);
   if (crosslink::bench::IsOrbitMode(raw)) return crosslink::bench::RunOrbitMode(raw);
-  absl::StatusOr<crosslink::bench::BenchArgs> args = crosslink::bench::ParseArgs(raw);
-  if (!args.ok()) {
-    std::cerr << "crosslink-bench: " << args.status().message() << "\n";
+  if (raw.empty() || raw[0] != "allreduce") {
+    if (!raw.empty() && (raw[0] == "-h" || raw[0] == "--help")) {
+      std::cout << crosslink::bench::kModes;
+      return 0;
+    }
+    std::cerr << "crosslink-bench: the first argument must be the mode (allreduce or orbit)\n"
+              << crosslink::bench::kModes;
+    return 2;
+  }
+  crosslink::bench::BenchArgs args;
+  args.collective = raw[0];
+  std::string baseline;
+  crosslink::base::FlagSet flags("crosslink-bench allreduce", crosslink::bench::kUsage);
+  crosslink::bench::DeclareFlags(flags, &args, &baseline);
+  if (std::optional<int> exit_code = flags.ParseMain(argc, argv, 2)) return *exit_code;
+  if (absl::Status s = crosslink::bench::FinishArgs(args, baseline); !s.ok()) {
+    std::cerr << flags.UsageError(s.message());
     return 2;
   }
   // Through the environment, so that the ranks (launched below, or by crosslink-run) see it.
-  if (!args->transport.empty()) ::setenv("CROSSLINK_TRANSPORT", args->transport.c_str(), 1);
+  if (!args.transport.empty()) ::setenv("CROSSLINK_TRANSPORT", args.transport.c_str(), 1);
   // The baseline waits for its links as NCCL or Gloo would (0: keep a mode set by the caller).
-  if (args->algo_name == "naive-ring") ::setenv("CROSSLINK_OUTAGE_MODE", "hold", 0);
-  if (std::getenv("RANK") == nullptr) return crosslink::bench::LaunchSelf(*args, argc, argv);
-  absl::Status status = crosslink::bench::RunRank(*args);
+  if (args.algo_name == "naive-ring") ::setenv("CROSSLINK_OUTAGE_MODE", "hold", 0);
+  if (std::getenv("RANK") == nullptr) return crosslink::bench::LaunchSelf(args, argc, argv);
+  absl::Status status = crosslink::bench::RunRank(args);
   if (!status.ok()) {
     const char* rank = std::getenv("RANK");
     std::cerr << "crosslink-bench rank " << rank << ": " << status << "\n";

@@ -298,6 +298,8 @@ bool FlagSet::Given(absl::string_view name) const {
 }
 
 std::string FlagSet::Help() const {
+  // Help texts start in one column; a flag spelled wider than kMaxColumn gets a line of its own.
+  constexpr size_t kMaxColumn = 24;
   std::vector<std::pair<std::string, const Flag*>> lines;
   size_t width = 0;
   for (const auto& flag : flags_) {
@@ -305,14 +307,19 @@ std::string FlagSet::Help() const {
     for (const std::string& alias : flag->aliases_) absl::StrAppend(&spellings, alias, ", ");
     absl::StrAppend(&spellings, "--", flag->name_);
     if (flag->takes_value_) absl::StrAppend(&spellings, " ", flag->value_name_);
-    width = std::max(width, spellings.size());
+    if (spellings.size() <= kMaxColumn) width = std::max(width, spellings.size());
     lines.emplace_back(std::move(spellings), flag.get());
   }
-  std::string help = absl::StrCat(synopsis_, "flags:\n");
   lines.emplace_back("-h, --help", nullptr);
+  width = std::max(width, lines.back().first.size());
+  std::string help = absl::StrCat(synopsis_, "flags:\n");
   for (const auto& [spellings, flag] : lines) {
-    absl::StrAppend(&help, "  ", spellings,
-                    std::string(width + 2 - std::min(width, spellings.size()), ' '));
+    absl::StrAppend(&help, "  ", spellings);
+    if (spellings.size() > width) {
+      absl::StrAppend(&help, "\n", std::string(width + 4, ' '));
+    } else {
+      absl::StrAppend(&help, std::string(width + 2 - spellings.size(), ' '));
+    }
     if (flag == nullptr) {
       absl::StrAppend(&help, "print this help and exit\n");
       continue;
