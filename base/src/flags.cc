@@ -13,12 +13,13 @@ namespace crosslink::base {
 namespace {
 
 // "an integer >= 1 and <= 65535", from a flag's bounds.
-std::string Expectation(absl::string_view kind, std::optional<double> min,
-                        std::optional<double> above, std::optional<double> max) {
+template <typename Bounds>
+std::string Expectation(absl::string_view kind, const Bounds& b) {
   std::vector<std::string> parts;
-  if (min.has_value()) parts.push_back(absl::StrCat(">= ", *min));
-  if (above.has_value()) parts.push_back(absl::StrCat("> ", *above));
-  if (max.has_value()) parts.push_back(absl::StrCat("<= ", *max));
+  if (b.min.has_value()) parts.push_back(absl::StrCat(">= ", *b.min));
+  if (b.above.has_value()) parts.push_back(absl::StrCat("> ", *b.above));
+  if (b.max.has_value()) parts.push_back(absl::StrCat("<= ", *b.max));
+  if (b.below.has_value()) parts.push_back(absl::StrCat("< ", *b.below));
   return parts.empty() ? std::string(kind) : absl::StrCat(kind, " ", absl::StrJoin(parts, " and "));
 }
 
@@ -61,15 +62,19 @@ absl::StatusOr<int64_t> ParseByteSize(absl::string_view flag, absl::string_view 
 }
 
 FlagSet::Flag& FlagSet::Flag::Min(double lo) {
-  min_ = lo;
+  bounds_.min = lo;
   return *this;
 }
 FlagSet::Flag& FlagSet::Flag::Above(double lo) {
-  above_ = lo;
+  bounds_.above = lo;
   return *this;
 }
 FlagSet::Flag& FlagSet::Flag::Max(double hi) {
-  max_ = hi;
+  bounds_.max = hi;
+  return *this;
+}
+FlagSet::Flag& FlagSet::Flag::Below(double hi) {
+  bounds_.below = hi;
   return *this;
 }
 FlagSet::Flag& FlagSet::Flag::Required() {
@@ -106,10 +111,15 @@ FlagSet::Flag& FlagSet::Add(absl::string_view name, absl::string_view help, std:
 }
 
 // Numbers share one check: the type, then the bounds the flag states.
-template <typename T>
-static absl::Status SetNumber(absl::string_view name, absl::string_view kind,
-                              std::optional<double> min, std::optional<double> above,
-                              std::optional<double> max, absl::string_view value, T* dest) {
+template <typename Bounds>
+bool InBounds(double x, const Bounds& b) {
+  return (!b.min.has_value() || x >= *b.min) && (!b.above.has_value() || x > *b.above) &&
+         (!b.max.has_value() || x <= *b.max) && (!b.below.has_value() || x < *b.below);
+}
+
+template <typename T, typename Bounds>
+absl::Status SetNumber(absl::string_view name, absl::string_view kind, const Bounds& bounds,
+                       absl::string_view value, T* dest) {
   T parsed{};
   bool ok;
   if constexpr (std::is_floating_point_v<T>) {
@@ -117,12 +127,9 @@ static absl::Status SetNumber(absl::string_view name, absl::string_view kind,
   } else {
     ok = absl::SimpleAtoi(value, &parsed);
   }
-  const double x = static_cast<double>(parsed);
-  ok = ok && (!min.has_value() || x >= *min) && (!above.has_value() || x > *above) &&
-       (!max.has_value() || x <= *max);
-  if (!ok) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--", name, " expects ", Expectation(kind, min, above, max), ", got '", value, "'"));
+  if (!ok || !InBounds(static_cast<double>(parsed), bounds)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, " expects ", Expectation(kind, bounds), ", got '", value, "'"));
   }
   *dest = parsed;
   return absl::OkStatus();
@@ -137,19 +144,25 @@ FlagSet::Flag& FlagSet::String(absl::string_view name, std::string* dest, absl::
 
 FlagSet::Flag& FlagSet::Int(absl::string_view name, int* dest, absl::string_view help) {
   return Add(name, help, "N", absl::StrCat(*dest), [dest](const Flag& f, absl::string_view value) {
-    return SetNumber(f.name_, "an integer", f.min_, f.above_, f.max_, value, dest);
+    return SetNumber(f.name_, "an integer", f.bounds_, value, dest);
   });
 }
 
 FlagSet::Flag& FlagSet::Int64(absl::string_view name, int64_t* dest, absl::string_view help) {
   return Add(name, help, "N", absl::StrCat(*dest), [dest](const Flag& f, absl::string_view value) {
-    return SetNumber(f.name_, "an integer", f.min_, f.above_, f.max_, value, dest);
+    return SetNumber(f.name_, "an integer", f.bounds_, value, dest);
+  });
+}
+
+FlagSet::Flag& FlagSet::Uint64(absl::string_view name, uint64_t* dest, absl::string_view help) {
+  return Add(name, help, "N", absl::StrCat(*dest), [dest](const Flag& f, absl::string_view value) {
+    return SetNumber(f.name_, "an unsigned integer", f.bounds_, value, dest);
   });
 }
 
 FlagSet::Flag& FlagSet::Double(absl::string_view name, double* dest, absl::string_view help) {
   return Add(name, help, "X", absl::StrCat(*dest), [dest](const Flag& f, absl::string_view value) {
-    return SetNumber(f.name_, "a number", f.min_, f.above_, f.max_, value, dest);
+    return SetNumber(f.name_, "a number", f.bounds_, value, dest);
   });
 }
 
@@ -158,11 +171,10 @@ FlagSet::Flag& FlagSet::ByteSize(absl::string_view name, int64_t* dest, absl::st
              [dest](const Flag& f, absl::string_view value) -> absl::Status {
                absl::StatusOr<int64_t> bytes = ParseByteSize(absl::StrCat("--", f.name_), value);
                if (!bytes.ok()) return bytes.status();
-               const double x = static_cast<double>(*bytes);
-               if ((f.min_.has_value() && x < *f.min_) || (f.max_.has_value() && x > *f.max_)) {
-                 return absl::InvalidArgumentError(absl::StrCat(
-                     "--", f.name_, " expects ", Expectation("a size", f.min_, f.above_, f.max_),
-                     " bytes, got '", value, "'"));
+               if (!InBounds(static_cast<double>(*bytes), f.bounds_)) {
+                 return absl::InvalidArgumentError(absl::StrCat("--", f.name_, " expects ",
+                                                                Expectation("a size", f.bounds_),
+                                                                " bytes, got '", value, "'"));
                }
                *dest = *bytes;
                return absl::OkStatus();

@@ -8,7 +8,8 @@
 // Syntax: `--name value` and `--name=value`; switches take no value (`--predicted`); a flag may
 // have other spellings (`-n` for crosslink-run's --num-ranks). `-h` and `--help` ask for help.
 // `--` ends the flags; what follows is returned untouched. Numbers are checked for their type and
-// for the bounds a flag states (Min, Above, Max); byte sizes take K, M, G suffixes (ParseByteSize).
+// for the bounds a flag states (Min, Above, Max, Below); byte sizes take K, M, G suffixes
+// (ParseByteSize).
 //
 // Mains use ParseMain: --help prints Help() to stdout and exits 0; a usage error (unknown flag,
 // missing or bad value, missing required flag, unexpected argument) prints
@@ -52,6 +53,7 @@ class FlagSet {
     Flag& Min(double lo);                 // numbers: value >= lo
     Flag& Above(double lo);               // numbers: value > lo
     Flag& Max(double hi);                 // numbers: value <= hi
+    Flag& Below(double hi);               // numbers: value < hi
     Flag& Required();                     // a usage error when not given
     Flag& Alias(std::string spelling);    // another spelling, dashes included ("-n")
     Flag& ValueName(std::string name);    // the value's name in --help ("SECONDS")
@@ -67,7 +69,9 @@ class FlagSet {
     bool takes_value_ = true;
     bool required_ = false;
     bool given_ = false;
-    std::optional<double> min_, above_, max_;
+    struct Bounds {
+      std::optional<double> min, above, max, below;
+    } bounds_;
     std::function<absl::Status(const Flag& flag, absl::string_view value)> set_;
   };
 
@@ -88,6 +92,7 @@ class FlagSet {
   Flag& String(absl::string_view name, std::string* dest, absl::string_view help);
   Flag& Int(absl::string_view name, int* dest, absl::string_view help);
   Flag& Int64(absl::string_view name, int64_t* dest, absl::string_view help);
+  Flag& Uint64(absl::string_view name, uint64_t* dest, absl::string_view help);
   Flag& Double(absl::string_view name, double* dest, absl::string_view help);
   Flag& ByteSize(absl::string_view name, int64_t* dest, absl::string_view help);
   // One of `choices`, stored as given.
