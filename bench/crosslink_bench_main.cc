@@ -49,6 +49,7 @@
 #include "bench/lib/oracle_bound.h"
 #include "bench/lib/report_table.h"
 #include "bench/lib/ring_bound.h"
+#include "bench/lib/wire_compression_flag.h"
 #include "crosslink/base/flags.h"
 #include "crosslink/base/status_macros.h"
 #include "crosslink/collectives/compression/wire_codec.h"
@@ -125,17 +126,8 @@ void DeclareFlags(base::FlagSet& flags, BenchArgs* args, std::string* baseline) 
       .ValueName("SECONDS");
   flags.Choice("transport", &args->transport, {"auto", "shm", "tcp"},
                "same-host data connections (auto: shared memory in ideal jobs)");
-  flags
-      .Custom(
-          "compress", "none|bf16|int8",
-          [args](absl::string_view value) {
-            if (collectives::ParseWireCompression(std::string(value).c_str(), &args->compress)) {
-              return absl::OkStatus();
-            }
-            return absl::InvalidArgumentError(absl::StrCat("bad value \"", value, "\""));
-          },
-          "wire compression; #wrong then counts results outside its error bound")
-      .DefaultText("none");
+  WireCompressionFlag(flags, &args->compress,
+                      "wire compression; #wrong then counts results outside its error bound");
 }
 
 // What the flags leave to check and derive.
@@ -468,7 +460,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> raw(argv + 1, argv + argc);
   if (crosslink::bench::IsOrbitMode(raw)) return crosslink::bench::RunOrbitMode(raw);
   if (raw.empty() || raw[0] != "allreduce") {
-    if (!raw.empty() && (raw[0] == "-h" || raw[0] == "--help")) {
+    if (!raw.empty() && crosslink::base::IsHelpArgument(raw[0])) {
       std::cout << crosslink::bench::kModes;
       return 0;
     }

@@ -36,6 +36,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "bench/lib/wire_compression_flag.h"
 #include "crosslink/base/flags.h"
 #include "crosslink/base/status_macros.h"
 #include "crosslink/collectives/allreduce.h"
@@ -94,17 +95,8 @@ void DeclareFlags(base::FlagSet& flags, Args* a) {
   flags.Double("deadline-s", &a->deadline_s, "orbit seconds a transfer may wait").Above(0);
   flags.Int64("segment-bytes", &a->segment_bytes, "largest segment a plan sends").Min(1);
   flags.Switch("explain", &a->explain, "print the plan's choices");
-  flags
-      .Custom(
-          "compress", "none|bf16|int8",
-          [a](absl::string_view value) {
-            if (collectives::ParseWireCompression(std::string(value).c_str(), &a->compress)) {
-              return absl::OkStatus();
-            }
-            return absl::InvalidArgumentError(absl::StrCat("bad value '", value, "'"));
-          },
-          "size messages as compressed (the oracle's stay uncompressed)")
-      .DefaultText("none");
+  bench::WireCompressionFlag(flags, &a->compress,
+                             "size messages as compressed (the oracle's stay uncompressed)");
 }
 
 // The cluster's satellites, then the extra ranks spread by index (see the header comment).
@@ -247,9 +239,7 @@ int main(int argc, char** argv) {
   crosslink::Args args;
   crosslink::DeclareFlags(flags, &args);
   if (argc < 2 || std::string(argv[1]) != "allreduce") {
-    const bool help =
-        argc >= 2 && (std::string(argv[1]) == "-h" || std::string(argv[1]) == "--help");
-    if (help) {
+    if (argc >= 2 && crosslink::base::IsHelpArgument(argv[1])) {
       std::cout << flags.Help();
       return 0;
     }

@@ -25,6 +25,8 @@ std::string Expectation(absl::string_view kind, const Bounds& b) {
 
 }  // namespace
 
+bool IsHelpArgument(absl::string_view arg) { return arg == "-h" || arg == "--help"; }
+
 absl::StatusOr<int64_t> ParseByteSize(absl::string_view flag, absl::string_view text) {
   const std::string original(text);
   int64_t scale = 1;
@@ -142,28 +144,26 @@ FlagSet::Flag& FlagSet::String(absl::string_view name, std::string* dest, absl::
   });
 }
 
+template <typename T>
+FlagSet::Flag& FlagSet::Number(absl::string_view name, T* dest, absl::string_view help,
+                               absl::string_view kind, std::string value_name) {
+  return Add(name, help, std::move(value_name), absl::StrCat(*dest),
+             [dest, kind](const Flag& f, absl::string_view value) {
+               return SetNumber(f.name_, kind, f.bounds_, value, dest);
+             });
+}
+
 FlagSet::Flag& FlagSet::Int(absl::string_view name, int* dest, absl::string_view help) {
-  return Add(name, help, "N", absl::StrCat(*dest), [dest](const Flag& f, absl::string_view value) {
-    return SetNumber(f.name_, "an integer", f.bounds_, value, dest);
-  });
+  return Number(name, dest, help, "an integer", "N");
 }
-
 FlagSet::Flag& FlagSet::Int64(absl::string_view name, int64_t* dest, absl::string_view help) {
-  return Add(name, help, "N", absl::StrCat(*dest), [dest](const Flag& f, absl::string_view value) {
-    return SetNumber(f.name_, "an integer", f.bounds_, value, dest);
-  });
+  return Number(name, dest, help, "an integer", "N");
 }
-
 FlagSet::Flag& FlagSet::Uint64(absl::string_view name, uint64_t* dest, absl::string_view help) {
-  return Add(name, help, "N", absl::StrCat(*dest), [dest](const Flag& f, absl::string_view value) {
-    return SetNumber(f.name_, "an unsigned integer", f.bounds_, value, dest);
-  });
+  return Number(name, dest, help, "an unsigned integer", "N");
 }
-
 FlagSet::Flag& FlagSet::Double(absl::string_view name, double* dest, absl::string_view help) {
-  return Add(name, help, "X", absl::StrCat(*dest), [dest](const Flag& f, absl::string_view value) {
-    return SetNumber(f.name_, "a number", f.bounds_, value, dest);
-  });
+  return Number(name, dest, help, "a number", "X");
 }
 
 FlagSet::Flag& FlagSet::ByteSize(absl::string_view name, int64_t* dest, absl::string_view help) {
@@ -236,7 +236,7 @@ absl::StatusOr<FlagSet::Parsed> FlagSet::Parse(absl::Span<const std::string> arg
   size_t i = 0;
   for (; i < args.size(); ++i) {
     const std::string& arg = args[i];
-    if (arg == "-h" || arg == "--help") {
+    if (IsHelpArgument(arg)) {
       parsed.help = true;
       return parsed;
     }

@@ -38,6 +38,9 @@ namespace crosslink::base {
 // of 1024). kInvalidArgument naming `flag` for anything else or a size <= 0.
 absl::StatusOr<int64_t> ParseByteSize(absl::string_view flag, absl::string_view text);
 
+// "-h" or "--help": for programs that dispatch on a subcommand before a FlagSet parses.
+bool IsHelpArgument(absl::string_view arg);
+
 class FlagSet {
  public:
   // What the arguments that are not flags mean.
@@ -125,6 +128,10 @@ class FlagSet {
   Flag& Add(absl::string_view name, absl::string_view help, std::string value_name,
             std::string default_text,
             std::function<absl::Status(const Flag&, absl::string_view)> set);
+  // Int, Int64, Uint64, Double: `kind` names the type in errors ("an integer").
+  template <typename T>
+  Flag& Number(absl::string_view name, T* dest, absl::string_view help, absl::string_view kind,
+               std::string value_name);
   Flag* Find(absl::string_view spelling);
 
   std::string command_;
