@@ -22,16 +22,17 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "crosslink/base/flags.h"
 #include "crosslink/base/status_macros.h"
 #include "crosslink/runtime/communicator.h"
 #include "crosslink/runtime/launcher.h"
@@ -57,41 +58,18 @@ constexpr char kUsage[] =
     "usage: crosslink-bucket-overlap-bench [--ranks N] [--model cnn|mlp] [--batch B] [--steps S]\n"
     "         [--rounds R] [--bucket-kib K] [--mlp-width W] [--csv OUT]\n";
 
-absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
-  Args args;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (flag == "--help" || flag == "-h") {
-      std::fputs(kUsage, stdout);
-      std::exit(0);
-    }
-    if (i + 1 >= argc) return absl::InvalidArgumentError(absl::StrCat(flag, " needs a value"));
-    const char* value = argv[++i];
-    bool ok = true;
-    if (flag == "--ranks") {
-      ok = absl::SimpleAtoi(value, &args.ranks) && args.ranks >= 1;
-    } else if (flag == "--model") {
-      args.model = value;
-      ok = args.model == "cnn" || args.model == "mlp";
-    } else if (flag == "--batch") {
-      ok = absl::SimpleAtoi(value, &args.batch) && args.batch > 0;
-    } else if (flag == "--steps") {
-      ok = absl::SimpleAtoi(value, &args.steps) && args.steps > 0;
-    } else if (flag == "--rounds") {
-      ok = absl::SimpleAtoi(value, &args.rounds) && args.rounds > 0;
-    } else if (flag == "--bucket-kib") {
-      ok = absl::SimpleAtoi(value, &args.bucket_kib) && args.bucket_kib > 0;
-    } else if (flag == "--mlp-width") {
-      ok = absl::SimpleAtoi(value, &args.mlp_width) && args.mlp_width > 0;
-    } else if (flag == "--csv") {
-      args.csv = value;
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown flag ", flag));
-    }
-    if (!ok)
-      return absl::InvalidArgumentError(absl::StrCat("bad value \"", value, "\" for ", flag));
-  }
-  return args;
+// Parses argv into *args; nullopt to carry on, else the exit code.
+std::optional<int> ParseArgs(int argc, char** argv, Args* args) {
+  base::FlagSet flags("crosslink-bucket-overlap-bench", kUsage);
+  flags.Int("ranks", &args->ranks, "ranks to launch").Min(1);
+  flags.Choice("model", &args->model, {"cnn", "mlp"}, "the model under test");
+  flags.Int64("batch", &args->batch, "examples per rank per step").Min(1);
+  flags.Int("steps", &args->steps, "steps per round and variant").Min(1);
+  flags.Int("rounds", &args->rounds, "timed rounds after one warm-up round").Min(1);
+  flags.Int64("bucket-kib", &args->bucket_kib, "gradient bucket size in KiB").Min(1);
+  flags.Int64("mlp-width", &args->mlp_width, "the MLP's hidden width").Min(1).ValueName("W");
+  flags.String("csv", &args->csv, "write the results as CSV here").ValueName("OUT");
+  return flags.ParseMain(argc, argv);
 }
 
 // The model under test: Fashion-MNIST's CNN (compute-heavy for its 0.2 M parameters) or a
@@ -226,16 +204,14 @@ int LaunchSelf(const Args& args, int argc, char** argv) {
 }  // namespace crosslink::bench
 
 int main(int argc, char** argv) {
-  absl::StatusOr<crosslink::bench::Args> args = crosslink::bench::ParseArgs(argc, argv);
-  if (!args.ok()) {
-    std::fprintf(stderr, "crosslink-bucket-overlap-bench: %s\n%s",
-                 std::string(args.status().message()).c_str(), crosslink::bench::kUsage);
-    return 2;
+  crosslink::bench::Args args;
+  if (std::optional<int> exit_code = crosslink::bench::ParseArgs(argc, argv, &args)) {
+    return *exit_code;
   }
-  if (std::getenv("RANK") == nullptr) return crosslink::bench::LaunchSelf(*args, argc, argv);
+  if (std::getenv("RANK") == nullptr) return crosslink::bench::LaunchSelf(args, argc, argv);
   // One compute thread per rank: the ranks share the machine's cores.
   ::torch::set_num_threads(1);
-  const absl::Status status = crosslink::bench::RunRank(*args);
+  const absl::Status status = crosslink::bench::RunRank(args);
   if (!status.ok()) {
     std::fprintf(stderr, "crosslink-bucket-overlap-bench rank %s: %s\n", std::getenv("RANK"),
                  status.ToString().c_str());

@@ -11,14 +11,16 @@
 // steps. Prints one line per run and a final summary line; with a scenario also the time taken to
 // build the constellation (TLE parsing and SGP4 initialisation).
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "crosslink/base/flags.h"
 #include "crosslink/linkmodel/contact_plan.h"
 #include "crosslink/linkmodel/contact_plan_builder.h"
 #include "crosslink/linkmodel/scenario.h"
@@ -35,55 +37,38 @@ struct Options {
   int threads = 0;
   double step_s = 0.0;      // 0: the scenario's, or 1 s for the built-in shell
   double duration_s = 0.0;  // 0: the scenario's, or one orbit (5,730 s)
-  long steps = 0;
+  int64_t steps = 0;
   int repeat = 1;
 };
 
-[[noreturn]] void Usage(const char* why) {
-  std::fprintf(
-      stderr,
-      "crosslink-contact-plan-bench: %s\nusage: crosslink-contact-plan-bench [--scenario FILE] "
-      "[--truth] [--threads N] [--step_s S] [--duration_s D] [--steps N] [--repeat R]\n",
-      why);
-  std::exit(2);
-}
+constexpr char kUsage[] =
+    "usage: crosslink-contact-plan-bench [--scenario FILE] [--truth] [--threads N] [--step_s S]\n"
+    "                                    [--duration_s D] [--steps N] [--repeat R]\n"
+    "Builds the 72x22 plus-grid contact plan (or the scenario's) and reports the wall time.\n";
 
-Options Parse(int argc, char** argv) {
-  Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    auto value = [&]() -> const char* {
-      if (i + 1 >= argc) Usage(("missing value after " + std::string(arg)).c_str());
-      return argv[++i];
-    };
-    if (arg == "--scenario") {
-      o.scenario = value();
-    } else if (arg == "--truth") {
-      o.truth = true;
-    } else if (arg == "--threads") {
-      o.threads = std::atoi(value());
-    } else if (arg == "--step_s") {
-      o.step_s = std::atof(value());
-    } else if (arg == "--duration_s") {
-      o.duration_s = std::atof(value());
-    } else if (arg == "--steps") {
-      o.steps = std::atol(value());
-    } else if (arg == "--repeat") {
-      o.repeat = std::max(1, std::atoi(value()));
-    } else if (arg == "--help" || arg == "-h") {
-      Usage("builds the 72x22 plus-grid contact plan and reports the wall time");
-    } else {
-      Usage(("unknown option " + std::string(arg)).c_str());
-    }
-  }
-  if (o.steps > 0) o.duration_s = o.steps * (o.step_s > 0 ? o.step_s : 1.0);
-  return o;
+// Parses argv into *o; nullopt to carry on, else the exit code.
+std::optional<int> Parse(int argc, char** argv, Options* o) {
+  crosslink::base::FlagSet flags("crosslink-contact-plan-bench", kUsage);
+  flags.String("scenario", &o->scenario, "build this scenario instead of the built-in shell")
+      .ValueName("FILE");
+  flags.Switch("truth", &o->truth, "build the true plan (faults included), not the predicted");
+  flags.Int("threads", &o->threads, "threads (0: all hardware threads)").Min(0);
+  flags.Double("step_s", &o->step_s, "time step (0: the scenario's, or 1 s)").Min(0).ValueName("S");
+  flags.Double("duration_s", &o->duration_s, "time window (0: the scenario's, or one orbit)")
+      .Min(0)
+      .ValueName("D");
+  flags.Int64("steps", &o->steps, "set the window to N steps instead").Min(0).DefaultText("");
+  flags.Int("repeat", &o->repeat, "runs").Min(1).ValueName("R");
+  if (std::optional<int> exit_code = flags.ParseMain(argc, argv)) return exit_code;
+  if (o->steps > 0) o->duration_s = o->steps * (o->step_s > 0 ? o->step_s : 1.0);
+  return std::nullopt;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Options options = Parse(argc, argv);
+  Options options;
+  if (std::optional<int> exit_code = Parse(argc, argv, &options)) return *exit_code;
   // The built-in case: the 72 x 22 shell (WalkerConfig's defaults: F 39, 550 km, 53 deg).
   crosslink::linkmodel::Scenario scenario;
   scenario.name = "walker 72x22 plus-grid";

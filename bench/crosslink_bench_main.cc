@@ -14,14 +14,13 @@
 //
 // Without RANK in the environment it launches N ranks of itself through the runtime's launcher
 // (the code crosslink-run runs); with RANK set (crosslink-run, or by hand) it is one rank. Rank 0
-// prints the table: nccl-tests' columns (GB/s = 10^9 bytes/s, busbw = algbw * 2(n-1)/n) plus the
-// ring lower bound for the links in use (bench/lib/ring_bound.h), the ratio to it and the outages
-// met. For `ideal` the bound uses one loopback stream's measured rate and latency (over the
-// transport the ranks use: shared memory or TCP); for a scenario, the slowest hop of the ring rank
-// i -> i+1 between the ranks' satellites at the current orbit time. Where the ranks' links go down
-// during a size's timed iterations (the true contact plan), the bound is the oracle instead
-// (bench/lib/oracle_bound.h): the simulator's best completion time given the truth, from the orbit
-// time each iteration started, averaged; the bound_kind CSV column says which. `resent` sums
+// prints the table: nccl-tests' columns (GB/s = 10^9 bytes/s, busbw = algbw * 2(n-1)/n) plus a
+// lower bound on the time, the ratio to it and the outages met. For `ideal` the bound is the ring
+// bound (bench/lib/ring_bound.h) at one loopback stream's measured rate and latency (over the
+// transport the ranks use: shared memory or TCP). For a scenario, with outages or without, it is
+// the oracle (bench/lib/oracle_bound.h): the simulator's best completion time over the true
+// contact plan for the job's ranks, with each pair's real latency and rate, from the orbit time
+// each iteration started, averaged; the bound_kind CSV column says which. `resent` sums
 // CollectiveStats::chunks_resent over ranks and iterations, `participants` is the fewest ranks an
 // iteration had. Sizes take K, M, G suffixes (powers of 1024). With --baseline gloo, each size's
 // timed iterations alternate between Crosslink and Gloo in 5 rounds (same warmup, same iterations,
@@ -39,19 +38,19 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bench/crosslink_bench_orbit.h"
 #include "bench/lib/allreduce_pattern.h"
 #include "bench/lib/bench_csv.h"
 #include "bench/lib/bench_plot.h"
-#include "bench/lib/flag_reader.h"
 #include "bench/lib/gloo_baseline.h"
 #include "bench/lib/loopback_probe.h"
 #include "bench/lib/oracle_bound.h"
 #include "bench/lib/report_table.h"
 #include "bench/lib/ring_bound.h"
+#include "bench/lib/wire_compression_flag.h"
+#include "crosslink/base/flags.h"
 #include "crosslink/base/status_macros.h"
 #include "crosslink/collectives/compression/wire_codec.h"
 #include "crosslink/collectives/transport/shm_transport.h"
@@ -98,79 +97,51 @@ constexpr char kUsage[] =
     "--max-bytes B\n"
     "         [--step-factor F] [--iters K] [--warmup W] [--algo A] [--csv OUT]\n"
     "         [--plot OUT.png] [--baseline gloo] [--timeout SECONDS] [--transport T]\n"
-    "       A: ring|tree|auto|naive-ring|contact-aware (naive-ring = ring in rank order)\n"
-    "       [--compress none|bf16|int8]: wire compression; #wrong then counts results outside\n"
-    "       its error bound (collectives/compression/wire_codec.h)\n"
-    "       T: auto (shared memory between ranks of this host in ideal jobs)|shm|tcp\n"
-    "usage: crosslink-bench orbit --scenario FILE --ranks N --bytes S --algo A ... "
-    "(bench/crosslink_bench_orbit.h)\n";
+    "         [--compress none|bf16|int8]\n";
+constexpr char kModes[] =
+    "usage: crosslink-bench allreduce ...   (crosslink-bench allreduce --help for its flags)\n"
+    "       crosslink-bench orbit ...       (crosslink-bench orbit --help; "
+    "bench/crosslink_bench_orbit.h)\n";
 
-absl::StatusOr<BenchArgs> ParseArgs(const std::vector<std::string>& argv) {
-  BenchArgs args;
-  if (argv.empty() || argv[0] != "allreduce") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the first argument must be the collective (allreduce)\n", kUsage));
+// The allreduce mode's flags, writing into *args.
+void DeclareFlags(base::FlagSet& flags, BenchArgs* args, std::string* baseline) {
+  flags.Int("ranks", &args->ranks, "ranks to launch").Min(1);
+  flags.String("scenario", &args->scenario, "scenario file, or ideal (loopback links)")
+      .ValueName("FILE|ideal");
+  flags.ByteSize("min-bytes", &args->min_bytes, "smallest size (K, M, G: powers of 1024)")
+      .Required();
+  flags.ByteSize("max-bytes", &args->max_bytes, "largest size").Required();
+  flags.Double("step-factor", &args->step_factor, "each size is the last times F")
+      .Above(1)
+      .ValueName("F");
+  flags.Int("iters", &args->iters, "timed iterations per size").Min(1);
+  flags.Int("warmup", &args->warmup, "untimed iterations per size first").Min(0);
+  flags.Choice("algo", &args->algo_name, {"ring", "tree", "auto", "naive-ring", "contact-aware"},
+               "naive-ring: the ring in rank order, holding through outages");
+  flags.String("csv", &args->csv, "write the rows as CSV here").ValueName("OUT");
+  flags.String("plot", &args->plot, "plot bus bandwidth against size here").ValueName("OUT.png");
+  flags.Choice("baseline", baseline, {"gloo"}, "also time Gloo's ring allreduce, interleaved");
+  flags.Double("timeout", &args->timeout_s, "each collective's timeout")
+      .Above(0)
+      .ValueName("SECONDS");
+  flags.Choice("transport", &args->transport, {"auto", "shm", "tcp"},
+               "same-host data connections (auto: shared memory in ideal jobs)");
+  WireCompressionFlag(flags, &args->compress,
+                      "wire compression; #wrong then counts results outside its error bound");
+}
+
+// What the flags leave to check and derive.
+absl::Status FinishArgs(BenchArgs& args, const std::string& baseline) {
+  if (args.min_bytes > args.max_bytes) {
+    return absl::InvalidArgumentError("--min-bytes must not be above --max-bytes");
   }
-  args.collective = argv[0];
-  for (size_t i = 1; i < argv.size(); ++i) {
-    absl::StatusOr<std::pair<std::string, std::string>> flag_value =
-        crosslink::bench::TakeFlagValue(argv, i, kUsage);
-    if (!flag_value.ok()) return flag_value.status();
-    const auto& [flag, value] = *flag_value;
-    auto bad = [&] {
-      return absl::InvalidArgumentError(absl::StrCat(flag, ": bad value \"", value, "\""));
-    };
-    if (flag == "--ranks") {
-      if (!absl::SimpleAtoi(value, &args.ranks) || args.ranks < 1) return bad();
-    } else if (flag == "--scenario") {
-      args.scenario = value;
-    } else if (flag == "--min-bytes") {
-      ASSIGN_OR_RETURN(args.min_bytes, crosslink::bench::ParseByteSize(flag, value));
-    } else if (flag == "--max-bytes") {
-      ASSIGN_OR_RETURN(args.max_bytes, crosslink::bench::ParseByteSize(flag, value));
-    } else if (flag == "--step-factor") {
-      if (!absl::SimpleAtod(value, &args.step_factor) || args.step_factor <= 1.0) return bad();
-    } else if (flag == "--iters") {
-      if (!absl::SimpleAtoi(value, &args.iters) || args.iters < 1) return bad();
-    } else if (flag == "--warmup") {
-      if (!absl::SimpleAtoi(value, &args.warmup) || args.warmup < 0) return bad();
-    } else if (flag == "--algo") {
-      args.auto_algo = value == "auto";
-      args.algo_name = value;
-      if (value == "contact-aware") {
-        args.contact_aware = true;
-      } else if (value == "ring" || value == "naive-ring") {
-        args.algo = AllreduceAlgorithm::kRing;
-      } else if (value == "tree") {
-        args.algo = AllreduceAlgorithm::kTree;
-      } else if (value == "auto") {
-        args.algo = AllreduceAlgorithm::kAuto;
-      } else {
-        return bad();
-      }
-    } else if (flag == "--csv") {
-      args.csv = value;
-    } else if (flag == "--plot") {
-      args.plot = value;
-    } else if (flag == "--baseline") {
-      if (value != "gloo") return bad();
-      args.gloo = true;
-    } else if (flag == "--compress") {
-      if (!collectives::ParseWireCompression(value.c_str(), &args.compress)) return bad();
-    } else if (flag == "--timeout") {
-      if (!absl::SimpleAtod(value, &args.timeout_s) || args.timeout_s <= 0) return bad();
-    } else if (flag == "--transport") {
-      if (value != "tcp" && value != "shm" && value != "auto") return bad();
-      args.transport = value;
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown flag ", flag, "\n", kUsage));
-    }
-  }
-  if (args.min_bytes == 0 || args.max_bytes == 0 || args.min_bytes > args.max_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--min-bytes and --max-bytes are required, min <= max\n", kUsage));
-  }
-  return args;
+  args.gloo = baseline == "gloo";
+  args.auto_algo = args.algo_name == "auto";
+  args.contact_aware = args.algo_name == "contact-aware";
+  args.algo = args.algo_name == "ring" || args.algo_name == "naive-ring" ? AllreduceAlgorithm::kRing
+              : args.algo_name == "tree"                                 ? AllreduceAlgorithm::kTree
+                                         : AllreduceAlgorithm::kAuto;
+  return absl::OkStatus();
 }
 
 std::vector<int64_t> Sizes(const BenchArgs& args) {
@@ -280,20 +251,24 @@ absl::Status RunRank(const BenchArgs& args) {
                    Communicator::CreateFromEnvironment(absl::Seconds(120)));
   const int n = comm->world_size();
   const bool root = comm->rank() == 0;
-  // A scenario that starts with a ring hop cut off has no ring bound (rate 0); the oracle is one.
+  // The ring's link parameters, for the header (and, ideal, the bound). A scenario that starts
+  // with a ring hop cut off has none (rate 0); its bound is the oracle anyway.
   absl::StatusOr<RingLinkParams> link_or = BoundParams(*comm, args);
   if (!link_or.ok() && (comm->true_plan() == nullptr || !absl::IsUnavailable(link_or.status()))) {
     return link_or.status();
   }
   const RingLinkParams link = link_or.value_or(RingLinkParams{});
-  // Rank 0 simulates the oracle for the iterations' start times after timing (oracle_bound.h).
+  // On a scenario the bound is the oracle (oracle_bound.h), outages or not: rank 0 simulates it
+  // for the iterations' start times after timing.
   std::optional<OracleBound> oracle;
   if (root && comm->true_plan() != nullptr) {
     OracleBoundOptions oracle_options;
     oracle_options.time_scale = comm->clock()->time_scale();
     oracle_options.simulator.deadline_s = args.timeout_s;
-    ASSIGN_OR_RETURN(
-        oracle, OracleBound::Create(comm->true_plan(), comm->rank_satellites(), oracle_options));
+    // rank_satellites() lists the scenario's whole cluster; the job's ranks are its first n.
+    std::vector<int> sats(comm->rank_satellites().begin(), comm->rank_satellites().begin() + n);
+    ASSIGN_OR_RETURN(oracle,
+                     OracleBound::Create(comm->true_plan(), std::move(sats), oracle_options));
   }
   if (root) {
     const char* requested = std::getenv("CROSSLINK_TRANSPORT");
@@ -377,7 +352,6 @@ absl::Status RunRank(const BenchArgs& args) {
     }
     const double time_us = absl::ToDoubleMicroseconds(elapsed) / args.iters;
     const int64_t outages = comm->outages_met() - outages_before;
-    const double end_orbit_s = oracle.has_value() ? comm->clock()->OrbitNow() : 0.0;
     // The timed loops reduced sums of sums; the checks reduce fresh data once, after all timing.
     FillPattern(comm->rank(), absl::MakeSpan(data));
     RETURN_IF_ERROR(
@@ -414,17 +388,15 @@ absl::Status RunRank(const BenchArgs& args) {
                      Combine(*comm, static_cast<double>(tally.participants), ReduceOp::kMin));
     row.resent = static_cast<int64_t>(resent_sum);
     row.participants = static_cast<int>(participants_min);
-    if (link.rate_bytes_per_s > 0) {
+    if (oracle.has_value()) {
+      ASSIGN_OR_RETURN(double oracle_s, oracle->MeanWallSeconds(bytes, tally.starts_orbit_s));
+      row.bound_kind = "oracle";
+      row.bound_us = oracle_s * 1e6;
+    } else if (link.rate_bytes_per_s > 0) {
       row.bound_kind = "ring";
       row.bound_us = RingAllreduceBoundS(n, static_cast<double>(bytes), link.rate_bytes_per_s,
                                          link.latency_s) *
                      1e6;
-    }
-    if (oracle.has_value() && RankLinksHaveDownTime(*comm->true_plan(), comm->rank_satellites(),
-                                                    tally.starts_orbit_s.front(), end_orbit_s)) {
-      ASSIGN_OR_RETURN(double oracle_s, oracle->MeanWallSeconds(bytes, tally.starts_orbit_s));
-      row.bound_kind = "oracle";
-      row.bound_us = oracle_s * 1e6;
     }
     FillDerivedColumns(row);
     rows.push_back(row);
@@ -487,17 +459,31 @@ absl::Status RunRank(const BenchArgs& args) {
 int main(int argc, char** argv) {
   std::vector<std::string> raw(argv + 1, argv + argc);
   if (crosslink::bench::IsOrbitMode(raw)) return crosslink::bench::RunOrbitMode(raw);
-  absl::StatusOr<crosslink::bench::BenchArgs> args = crosslink::bench::ParseArgs(raw);
-  if (!args.ok()) {
-    std::cerr << "crosslink-bench: " << args.status().message() << "\n";
+  if (raw.empty() || raw[0] != "allreduce") {
+    if (!raw.empty() && crosslink::base::IsHelpArgument(raw[0])) {
+      std::cout << crosslink::bench::kModes;
+      return 0;
+    }
+    std::cerr << "crosslink-bench: the first argument must be the mode (allreduce or orbit)\n"
+              << crosslink::bench::kModes;
+    return 2;
+  }
+  crosslink::bench::BenchArgs args;
+  args.collective = raw[0];
+  std::string baseline;
+  crosslink::base::FlagSet flags("crosslink-bench allreduce", crosslink::bench::kUsage);
+  crosslink::bench::DeclareFlags(flags, &args, &baseline);
+  if (std::optional<int> exit_code = flags.ParseMain(argc, argv, 2)) return *exit_code;
+  if (absl::Status s = crosslink::bench::FinishArgs(args, baseline); !s.ok()) {
+    std::cerr << flags.UsageError(s.message());
     return 2;
   }
   // Through the environment, so that the ranks (launched below, or by crosslink-run) see it.
-  if (!args->transport.empty()) ::setenv("CROSSLINK_TRANSPORT", args->transport.c_str(), 1);
+  if (!args.transport.empty()) ::setenv("CROSSLINK_TRANSPORT", args.transport.c_str(), 1);
   // The baseline waits for its links as NCCL or Gloo would (0: keep a mode set by the caller).
-  if (args->algo_name == "naive-ring") ::setenv("CROSSLINK_OUTAGE_MODE", "hold", 0);
-  if (std::getenv("RANK") == nullptr) return crosslink::bench::LaunchSelf(*args, argc, argv);
-  absl::Status status = crosslink::bench::RunRank(*args);
+  if (args.algo_name == "naive-ring") ::setenv("CROSSLINK_OUTAGE_MODE", "hold", 0);
+  if (std::getenv("RANK") == nullptr) return crosslink::bench::LaunchSelf(args, argc, argv);
+  absl::Status status = crosslink::bench::RunRank(args);
   if (!status.ok()) {
     const char* rank = std::getenv("RANK");
     std::cerr << "crosslink-bench rank " << rank << ": " << status << "\n";

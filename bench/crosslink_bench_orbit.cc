@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -19,7 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "bench/lib/allreduce_pattern.h"
-#include "bench/lib/flag_reader.h"
+#include "crosslink/base/flags.h"
 #include "crosslink/base/status_macros.h"
 #include "crosslink/linkmodel/scenario.h"
 #include "crosslink/linkmodel/scenario_builder.h"
@@ -56,61 +57,44 @@ constexpr char kUsage[] =
     "         [--compare naive-ring]\n"
     "       A: contact-aware|naive-ring|ring|tree|auto\n";
 
-bool KnownAlgo(const std::string& a) {
-  return a == "contact-aware" || a == "naive-ring" || a == "ring" || a == "tree" || a == "auto";
-}
+std::vector<std::string> Algos() { return {"contact-aware", "naive-ring", "ring", "tree", "auto"}; }
 
-absl::StatusOr<OrbitArgs> Parse(const std::vector<std::string>& argv) {
-  OrbitArgs args;
-  for (size_t i = 1; i < argv.size(); ++i) {
-    absl::StatusOr<std::pair<std::string, std::string>> flag_value =
-        crosslink::bench::TakeFlagValue(argv, i, kUsage);
-    if (!flag_value.ok()) return flag_value.status();
-    const auto& [flag, value] = *flag_value;
-    bool ok = true;
-    if (flag == "--scenario") {
-      args.scenario = value;
-    } else if (flag == "--ranks") {
-      ok = absl::SimpleAtoi(value, &args.ranks) && args.ranks >= 2;
-    } else if (flag == "--bytes") {
-      absl::StatusOr<int64_t> bytes = crosslink::bench::ParseByteSize(flag, value);
-      if (!bytes.ok()) return bytes.status();
-      args.bytes = *bytes;
-      ok = args.bytes >= 8;
-    } else if (flag == "--algo") {
-      args.algo = value;
-      ok = KnownAlgo(value);
-    } else if (flag == "--compare") {
-      args.compare = value;
-      ok = KnownAlgo(value);
-    } else if (flag == "--iters") {
-      ok = absl::SimpleAtoi(value, &args.iters) && args.iters >= 1;
-    } else if (flag == "--orbit-s") {
-      ok = absl::SimpleAtod(value, &args.orbit_s) && args.orbit_s > 0;
-    } else if (flag == "--start-s") {
-      ok = absl::SimpleAtod(value, &args.start_s) && args.start_s >= 0;
-    } else if (flag == "--time-scale") {
-      ok = absl::SimpleAtod(value, &args.time_scale) && args.time_scale > 0;
-    } else if (flag == "--deadline-s") {
-      ok = absl::SimpleAtod(value, &args.deadline_s) && args.deadline_s > 0;
-    } else if (flag == "--csv") {
-      args.csv = value;
-    } else if (flag == "--plot") {
-      args.plot = value;
-    } else if (flag == "--rank-dir") {
-      args.rank_dir = value;
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown flag ", flag, "\n", kUsage));
-    }
-    if (!ok) return absl::InvalidArgumentError(absl::StrCat(flag, ": bad value \"", value, "\""));
+// Parses the orbit mode's flags (argv[0] is "orbit"); nullopt to carry on, else the exit code.
+std::optional<int> Parse(const std::vector<std::string>& argv, OrbitArgs* args) {
+  base::FlagSet flags("crosslink-bench orbit", kUsage);
+  flags.String("scenario", &args->scenario, "the scenario file").ValueName("FILE").Required();
+  flags.Int("ranks", &args->ranks, "ranks to launch").Min(2);
+  flags.ByteSize("bytes", &args->bytes, "allreduce size (K, M, G: powers of 1024)").Min(8);
+  flags.Choice("algo", &args->algo, Algos(), "the algorithm");
+  flags.Int("iters", &args->iters, "iterations to run").Min(1).DefaultText("");
+  flags.Double("orbit-s", &args->orbit_s, "orbit seconds to cover instead")
+      .Above(0)
+      .DefaultText("");
+  flags.Double("start-s", &args->start_s, "orbit time to start at").Min(0).ValueName("T0");
+  flags.Double("time-scale", &args->time_scale, "orbit seconds per wall second")
+      .Above(0)
+      .DefaultText("the scenario's");
+  flags.Double("deadline-s", &args->deadline_s, "each collective's deadline").Above(0);
+  flags.String("csv", &args->csv, "write the iterations as CSV here").ValueName("OUT");
+  flags.String("plot", &args->plot, "plot wall time against orbit time here").ValueName("OUT.png");
+  flags.Choice("compare", &args->compare, Algos(), "a second algorithm to run and plot beside");
+  flags.String("rank-dir", &args->rank_dir, "(internal) where ranks write their rows");
+  absl::StatusOr<base::FlagSet::Parsed> parsed =
+      flags.Parse(absl::MakeConstSpan(argv).subspan(std::min<size_t>(1, argv.size())));
+  if (parsed.ok() && parsed->help) {
+    std::cout << flags.Help();
+    return 0;
   }
-  if (args.scenario.empty() || args.scenario == "ideal") {
-    return absl::InvalidArgumentError(absl::StrCat("--scenario FILE is required\n", kUsage));
+  absl::Status status = parsed.status();
+  if (status.ok() && args->scenario == "ideal") {
+    status = absl::InvalidArgumentError("--scenario FILE is required (not ideal)");
   }
-  if ((args.iters == 0) == (args.orbit_s == 0)) {
-    return absl::InvalidArgumentError(absl::StrCat("give one of --iters and --orbit-s\n", kUsage));
+  if (status.ok() && (args->iters == 0) == (args->orbit_s == 0)) {
+    status = absl::InvalidArgumentError("give one of --iters and --orbit-s");
   }
-  return args;
+  if (status.ok()) return std::nullopt;
+  std::cerr << flags.UsageError(status.message());
+  return 2;
 }
 
 // One iteration as one rank saw it.
@@ -403,13 +387,10 @@ bool IsOrbitMode(const std::vector<std::string>& args) {
 }
 
 int RunOrbitMode(const std::vector<std::string>& argv) {
-  absl::StatusOr<OrbitArgs> args = Parse(argv);
-  if (!args.ok()) {
-    std::cerr << "crosslink-bench orbit: " << args.status().message() << "\n";
-    return 2;
-  }
-  if (std::getenv("RANK") == nullptr) return Launch(*args);
-  absl::Status status = RunRank(*args);
+  OrbitArgs args;
+  if (std::optional<int> exit_code = Parse(argv, &args)) return *exit_code;
+  if (std::getenv("RANK") == nullptr) return Launch(args);
+  absl::Status status = RunRank(args);
   if (!status.ok()) {
     std::cerr << "crosslink-bench orbit rank " << std::getenv("RANK") << ": " << status << "\n";
     return 1;

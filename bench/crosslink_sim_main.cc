@@ -27,15 +27,17 @@
 #include <fstream>
 #include <iostream>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "bench/lib/flag_reader.h"
+#include "bench/lib/wire_compression_flag.h"
+#include "crosslink/base/flags.h"
 #include "crosslink/base/status_macros.h"
 #include "crosslink/collectives/algorithms.h"
 #include "crosslink/collectives/planning/plan_choice.h"
@@ -58,14 +60,14 @@ double SecondsSince(Clock::time_point t0) {
 struct Args {
   std::string scenario;
   int ranks = 8;
-  size_t bytes = 64 << 20;
+  int64_t bytes = 64 << 20;
   std::string algo = "contact-aware";
   double start_s = 0;
   int iters = 1;
   std::string csv;
   double reduce_rate_Bps = collectives::SimulatorOptions{}.reduce_rate_Bps;
   double deadline_s = collectives::SimulatorOptions{}.deadline_s;
-  size_t segment_bytes = 512 << 10;
+  int64_t segment_bytes = 512 << 10;
   bool explain = false;
   // --compress: the simulated plan's wire compression (the oracle stays uncompressed).
   collectives::WireCompression compress = collectives::WireCompression::kNone;
@@ -78,54 +80,24 @@ constexpr char kUsage[] =
     "[--explain]\n"
     "         [--compress none|bf16|int8] (messages sized as compressed; the oracle is not)\n";
 
-absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
-  if (argc < 2 || std::string(argv[1]) != "allreduce") {
-    return absl::InvalidArgumentError(std::string("expected the command 'allreduce'\n") + kUsage);
-  }
-  Args a;
-  for (int i = 2; i < argc; ++i) {
-    const std::string key = argv[i];
-    if (key == "--explain") {
-      a.explain = true;
-      continue;
-    }
-    if (i + 1 >= argc) return absl::InvalidArgumentError(key + " needs a value\n" + kUsage);
-    const std::string value = argv[++i];
-    bool ok = true;
-    if (key == "--scenario") {
-      a.scenario = value;
-    } else if (key == "--ranks") {
-      ok = absl::SimpleAtoi(value, &a.ranks) && a.ranks >= 1;
-    } else if (key == "--bytes") {
-      absl::StatusOr<int64_t> bytes = crosslink::bench::ParseByteSize(key, value);
-      if (!bytes.ok()) return bytes.status();
-      a.bytes = *bytes;
-    } else if (key == "--algo") {
-      a.algo = value;
-      ok = value == "ring" || value == "tree" || value == "auto" || value == "contact-aware" ||
-           value == "naive-ring";
-    } else if (key == "--start-s") {
-      ok = absl::SimpleAtod(value, &a.start_s) && a.start_s >= 0;
-    } else if (key == "--iters") {
-      ok = absl::SimpleAtoi(value, &a.iters) && a.iters >= 1;
-    } else if (key == "--csv") {
-      a.csv = value;
-    } else if (key == "--reduce-rate-Bps") {
-      ok = absl::SimpleAtod(value, &a.reduce_rate_Bps) && a.reduce_rate_Bps > 0;
-    } else if (key == "--deadline-s") {
-      ok = absl::SimpleAtod(value, &a.deadline_s) && a.deadline_s > 0;
-    } else if (key == "--compress") {
-      ok = collectives::ParseWireCompression(value.c_str(), &a.compress);
-    } else if (key == "--segment-bytes") {
-      ok = absl::SimpleAtoi(value, &a.segment_bytes) && a.segment_bytes > 0;
-    } else {
-      return absl::InvalidArgumentError("unknown option " + key + "\n" + kUsage);
-    }
-    if (!ok) return absl::InvalidArgumentError("bad value '" + value + "' for " + key);
-  }
-  if (a.scenario.empty())
-    return absl::InvalidArgumentError(std::string("--scenario is required\n") + kUsage);
-  return a;
+// The allreduce command's flags, writing into *a.
+void DeclareFlags(base::FlagSet& flags, Args* a) {
+  flags.String("scenario", &a->scenario, "the scenario file").ValueName("FILE").Required();
+  flags.Int("ranks", &a->ranks, "ranks (the cluster's satellites first)").Min(1);
+  flags.ByteSize("bytes", &a->bytes, "allreduce size (K, M, G: powers of 1024)");
+  flags.Choice("algo", &a->algo, {"ring", "tree", "auto", "contact-aware", "naive-ring"},
+               "the planner");
+  flags.Double("start-s", &a->start_s, "orbit time of the first iteration").Min(0).ValueName("T");
+  flags.Int("iters", &a->iters, "iterations, back to back").Min(1);
+  flags.String("csv", &a->csv, "write the iterations as CSV here").ValueName("OUT");
+  flags.Double("reduce-rate-Bps", &a->reduce_rate_Bps, "bytes per second a rank reduces")
+      .Above(0)
+      .ValueName("R");
+  flags.Double("deadline-s", &a->deadline_s, "orbit seconds a transfer may wait").Above(0);
+  flags.Int64("segment-bytes", &a->segment_bytes, "largest segment a plan sends").Min(1);
+  flags.Switch("explain", &a->explain, "print the plan's choices");
+  bench::WireCompressionFlag(flags, &a->compress,
+                             "size messages as compressed (the oracle's stay uncompressed)");
 }
 
 // The cluster's satellites, then the extra ranks spread by index (see the header comment).
@@ -268,12 +240,19 @@ absl::Status Run(const Args& a) {
 }  // namespace crosslink
 
 int main(int argc, char** argv) {
-  absl::StatusOr<crosslink::Args> args = crosslink::ParseArgs(argc, argv);
-  if (!args.ok()) {
-    std::fprintf(stderr, "crosslink-sim: %s\n", std::string(args.status().message()).c_str());
+  crosslink::base::FlagSet flags("crosslink-sim allreduce", crosslink::kUsage);
+  crosslink::Args args;
+  crosslink::DeclareFlags(flags, &args);
+  if (argc < 2 || std::string(argv[1]) != "allreduce") {
+    if (argc >= 2 && crosslink::base::IsHelpArgument(argv[1])) {
+      std::cout << flags.Help();
+      return 0;
+    }
+    std::cerr << flags.UsageError("expected the command 'allreduce'");
     return 2;
   }
-  absl::Status s = crosslink::Run(*args);
+  if (std::optional<int> exit_code = flags.ParseMain(argc, argv, 2)) return *exit_code;
+  absl::Status s = crosslink::Run(args);
   if (!s.ok()) {
     std::fprintf(stderr, "crosslink-sim: %s\n", s.ToString().c_str());
     return 1;

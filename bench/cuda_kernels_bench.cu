@@ -12,12 +12,16 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "crosslink/base/flags.h"
 #include "crosslink/collectives/compression/int8_blockwise.h"
 #include "crosslink/collectives/cuda/cuda_status.h"
 #include "crosslink/collectives/cuda/device_cast.h"
@@ -76,23 +80,29 @@ int main(int argc, char** argv) {
   std::vector<size_t> sizes_mib = {64, 256};
   int iters = 20;
   std::string csv_path;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--sizes-mib" && i + 1 < argc) {
-      sizes_mib.clear();
-      for (char* tok = std::strtok(argv[++i], ","); tok != nullptr;
-           tok = std::strtok(nullptr, ",")) {
-        sizes_mib.push_back(std::strtoull(tok, nullptr, 10));
-      }
-    } else if (arg == "--iters" && i + 1 < argc) {
-      iters = std::atoi(argv[++i]);
-    } else if (arg == "--csv" && i + 1 < argc) {
-      csv_path = argv[++i];
-    } else {
-      std::fprintf(stderr, "usage: %s [--sizes-mib 64,256] [--iters 20] [--csv PATH]\n", argv[0]);
-      return 2;
-    }
-  }
+  crosslink::base::FlagSet flags(
+      "crosslink-cuda-kernels-bench",
+      "usage: crosslink-cuda-kernels-bench [--sizes-mib 64,256] [--iters 20] [--csv PATH]\n");
+  flags
+      .Custom(
+          "sizes-mib", "A,B,...",
+          [&sizes_mib](absl::string_view value) {
+            sizes_mib.clear();
+            for (absl::string_view part : absl::StrSplit(value, ',')) {
+              size_t mib = 0;
+              if (!absl::SimpleAtoi(part, &mib) || mib == 0) {
+                return absl::InvalidArgumentError(
+                    absl::StrCat("expects sizes in MiB separated by commas, got '", value, "'"));
+              }
+              sizes_mib.push_back(mib);
+            }
+            return absl::OkStatus();
+          },
+          "buffer sizes in MiB")
+      .DefaultText("64,256");
+  flags.Int("iters", &iters, "launches timed per figure").Min(1);
+  flags.String("csv", &csv_path, "write the figures as CSV here").ValueName("PATH");
+  if (std::optional<int> exit_code = flags.ParseMain(argc, argv)) return *exit_code;
   if (const absl::Status device = cuda::CheckCudaDevicePresent(); !device.ok()) {
     std::fprintf(stderr,
                  "crosslink-cuda-kernels-bench: no CUDA device (%s); this benchmark needs a GPU\n",

@@ -1,10 +1,13 @@
-// The oracle bound, crosslink-bench's yardstick on scenarios with outages. The ring bound
-// (ring_bound.h) assumes links that stay up; where the ranks' links go down during the run, the
-// best a collective can do depends on when it starts, so the bound is the simulator's oracle
-// (simulator.h SimulateOracle): the best completion time among the contact-aware ring and tree
-// planned from the TRUE contact plan and the naive ring, simulated over the truth from the orbit
-// time each iteration started. A planner that sees only the prediction cannot beat it with these
-// shapes (bar the simulator's approximations), so time / oracle >= about 1 and 1.0 is perfect.
+// The oracle bound, crosslink-bench's yardstick on every scenario run. The best a collective can
+// do over the ranks' links depends on their real per-pair latencies and rates (neighbours one hop
+// apart, others relayed over several) and, where links go down, on when it starts; so the bound
+// is the simulator's oracle (simulator.h SimulateOracle): the best completion time among the
+// contact-aware ring and tree planned from the TRUE contact plan and the naive ring, simulated
+// over the truth from the orbit time each iteration started. A planner that sees only the
+// prediction cannot beat it with these shapes (bar the simulator's approximations), nor can the
+// rank-order ring or tree on links that stay up, so time / oracle >= about 1 and 1.0 is perfect.
+// (The ring bound of ring_bound.h, with the worst hop's latency on every step, is no lower bound
+// when the ranks' hops differ: the tree or a better ring order avoids the slow hop.)
 //
 // Time frames. The link emulator applies rate and latency unscaled (wall seconds) and plays
 // outages at time_scale orbit seconds per wall second (link_emulator.h), so with time_scale != 1
@@ -31,8 +34,8 @@
 namespace crosslink::bench {
 
 // True when some candidate link between two of the ranks' satellites is not up (any state but
-// kUp, so re-acquisition counts) at some instant of [t0_s, t1_s] (orbit seconds): the scenarios
-// and spans where crosslink-bench's bound is the oracle rather than the ring bound.
+// kUp, so re-acquisition counts) at some instant of [t0_s, t1_s] (orbit seconds): the spans where
+// the oracle depends on the start time.
 bool RankLinksHaveDownTime(const linkmodel::ContactPlan& truth,
                            const std::vector<int>& rank_satellites, double t0_s, double t1_s);
 

@@ -1,6 +1,6 @@
 // One benchmark result row and the table crosslink-bench prints: nccl-tests' columns (size,
-// count, type, redop, time, algbw, busbw, #wrong) followed by Crosslink's own (the ring lower
-// bound, the ratio to it, outages met, and optional chunks resent and participants).
+// count, type, redop, time, algbw, busbw, #wrong) followed by Crosslink's own (a lower bound
+// on the time, the ratio to it, outages met, and optional chunks resent and participants).
 //
 // Units: GB/s is 10^9 bytes per second, never 2^30 (nccl-tests' convention; Gloo's benchmark
 // divides by 2^30 and calls it GB/s, which overstates nothing but compares with nothing).
@@ -28,8 +28,8 @@ struct BenchRow {
   double algbw_gbs = 0;
   double busbw_gbs = 0;
   int64_t wrong = 0;  // elements that differ from the expected result (summed over ranks)
-  // The lower bound for this size: the ring bound (ring_bound.h) on links that stay up, the
-  // oracle (oracle_bound.h) where the ranks' links went down during the timed iterations; 0 when
+  // The lower bound for this size: the ring bound (ring_bound.h) on ideal links, the oracle
+  // (oracle_bound.h) on a scenario's; 0 when
   // none is known (then bound_ratio is 0 too). bound_kind says which: "ring", "oracle" or "".
   double bound_us = 0;
   double bound_ratio = 0;  // time_us / bound_us: 1.0 is perfect

@@ -1,7 +1,8 @@
-// The ring bound, the yardstick of crosslink-bench's bound_ratio column. A ring allreduce of S
-// bytes over n ranks moves 2(n-1)/n * S bytes through each rank's outgoing link in 2(n-1)
-// dependent steps; over links of rate B (bytes/s) and one-way latency alpha (s) an unsegmented
-// ring therefore takes at least
+// The ring bound, crosslink-bench's bound_ratio yardstick on ideal links (on a scenario it is the
+// oracle, oracle_bound.h: with ranks a different number of hops apart, this is no lower bound). A
+// ring allreduce of S bytes over n ranks moves 2(n-1)/n * S bytes through each rank's outgoing
+// link in 2(n-1) dependent steps; over links of rate B (bytes/s) and one-way latency alpha (s) an
+// unsegmented ring therefore takes at least
 //   bound_s = 2(n-1)/n * S/B + 2(n-1) * alpha
 // (the alpha-beta model's ring time, cost_model.h). A segmented, pipelined ring overlaps the
 // steps' latencies with later segments' transfers, so it can come in below this by up to about

@@ -24,6 +24,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <iostream>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -41,6 +42,7 @@
 #include "common/progress_bar.h"
 #include "common/training_job.h"
 #include "common/training_report.h"
+#include "crosslink/base/flags.h"
 #include "crosslink/base/status_macros.h"
 #include "crosslink/torch/gradient_bucketer.h"
 
@@ -69,53 +71,41 @@ constexpr char kUsage[] =
     "         [--embd C] [--lr LR] [--csv OUT] [--plot OUT.png] [--scenario FILE] [--seed S]\n"
     "         [--eval-windows W] [--sample N] [--digest 0|1]\n";
 
-absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
-  Flags flags;
-  RETURN_IF_ERROR(
-      ParseFlagPairs(argc, argv, kUsage, [&flags](std::string_view flag, const char* value) {
-        bool ok = true;
-        if (flag == "--text") {
-          flags.text = value;
-        } else if (flag == "--scenario") {
-          flags.scenario = value;
-        } else if (flag == "--epochs") {
-          ok = absl::SimpleAtoi(value, &flags.epochs) && flags.epochs > 0;
-        } else if (flag == "--steps") {
-          ok = absl::SimpleAtoi(value, &flags.steps) && flags.steps > 0;
-        } else if (flag == "--batch") {
-          ok = absl::SimpleAtoi(value, &flags.batch) && flags.batch > 0;
-        } else if (flag == "--block") {
-          ok = absl::SimpleAtoi(value, &flags.model.block) && flags.model.block > 0;
-        } else if (flag == "--layers") {
-          ok = absl::SimpleAtoi(value, &flags.model.layers) && flags.model.layers > 0;
-        } else if (flag == "--heads") {
-          ok = absl::SimpleAtoi(value, &flags.model.heads) && flags.model.heads > 0;
-        } else if (flag == "--embd") {
-          ok = absl::SimpleAtoi(value, &flags.model.embd) && flags.model.embd > 0;
-        } else if (flag == "--lr") {
-          ok = absl::SimpleAtod(value, &flags.lr) && flags.lr > 0;
-        } else if (flag == "--csv") {
-          flags.csv = value;
-        } else if (flag == "--plot") {
-          flags.plot = value;
-        } else if (flag == "--seed") {
-          ok = absl::SimpleAtoi(value, &flags.seed);
-        } else if (flag == "--eval-windows") {
-          ok = absl::SimpleAtoi(value, &flags.eval_windows) && flags.eval_windows > 0;
-        } else if (flag == "--sample") {
-          ok = absl::SimpleAtoi(value, &flags.sample_chars) && flags.sample_chars >= 0;
-        } else if (flag == "--digest") {
-          ok = absl::SimpleAtob(value, &flags.digest);
-        } else {
-          return FlagResult::kUnknownFlag;
-        }
-        return ok ? FlagResult::kOk : FlagResult::kBadValue;
-      }));
-  if (flags.model.embd % flags.model.heads != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--embd ", flags.model.embd, " is not a multiple of --heads ", flags.model.heads));
+// Parses argv into *flags; nullopt to carry on, else the exit code.
+std::optional<int> ParseFlags(int argc, char** argv, Flags* flags) {
+  base::FlagSet set("train_char_transformer", kUsage);
+  set.String("text", &flags->text, "the text to learn").ValueName("FILE");
+  set.String("scenario", &flags->scenario, "scenario, when no launcher names one")
+      .ValueName("FILE");
+  set.Int("epochs", &flags->epochs, "epochs").Min(1);
+  set.Int64("steps", &flags->steps, "steps per epoch").Min(1);
+  set.Int64("batch", &flags->batch, "windows per rank per step").Min(1);
+  set.Int64("block", &flags->model.block, "context length in characters").Min(1);
+  set.Int64("layers", &flags->model.layers, "transformer layers").Min(1);
+  set.Int64("heads", &flags->model.heads, "attention heads").Min(1);
+  set.Int64("embd", &flags->model.embd, "embedding width (a multiple of --heads)").Min(1);
+  set.Double("lr", &flags->lr, "AdamW learning rate").Above(0);
+  set.String("csv", &flags->csv, "write the per-epoch report here").ValueName("OUT");
+  set.String("plot", &flags->plot, "plot the report here").ValueName("OUT.png");
+  set.Uint64("seed", &flags->seed, "model and data seed");
+  set.Int64("eval-windows", &flags->eval_windows, "validation windows per evaluation").Min(1);
+  set.Int64("sample", &flags->sample_chars, "characters to sample at the end").Min(0);
+  set.Custom(
+         "digest", "0|1",
+         [flags](absl::string_view value) {
+           return absl::SimpleAtob(value, &flags->digest)
+                      ? absl::OkStatus()
+                      : absl::InvalidArgumentError(absl::StrCat("bad value \"", value, "\""));
+         },
+         "print every rank's parameter digest at the end")
+      .DefaultText("0");
+  if (std::optional<int> exit_code = set.ParseMain(argc, argv)) return exit_code;
+  if (flags->model.embd % flags->model.heads != 0) {
+    std::cerr << set.UsageError(absl::StrCat("--embd ", flags->model.embd,
+                                             " is not a multiple of --heads ", flags->model.heads));
+    return 2;
   }
-  return flags;
+  return std::nullopt;
 }
 
 // Mean next-character cross-entropy (nats) over `windows` windows of the validation text spread
@@ -304,15 +294,13 @@ absl::Status Train(Flags flags) {
 }  // namespace crosslink::examples
 
 int main(int argc, char** argv) {
-  auto flags = crosslink::examples::ParseFlags(argc, argv);
-  if (!flags.ok()) {
-    std::fprintf(stderr, "train_char_transformer: %s\n%s",
-                 std::string(flags.status().message()).c_str(), crosslink::examples::kUsage);
-    return 2;
+  crosslink::examples::Flags flags;
+  if (std::optional<int> exit_code = crosslink::examples::ParseFlags(argc, argv, &flags)) {
+    return *exit_code;
   }
   // One thread per rank: the ranks of a local job share the machine's cores.
   ::torch::set_num_threads(1);
-  const absl::Status status = crosslink::examples::Train(*std::move(flags));
+  const absl::Status status = crosslink::examples::Train(std::move(flags));
   if (!status.ok()) {
     std::fprintf(stderr, "train_char_transformer: %s\n", status.ToString().c_str());
     return 1;

@@ -11,30 +11,6 @@
 
 namespace crosslink::examples {
 
-absl::Status ParseFlagPairs(
-    int argc, char** argv, std::string_view usage,
-    const std::function<FlagResult(std::string_view flag, const char* value)>& set) {
-  for (int i = 1; i < argc; ++i) {
-    // A std::string: Debian's absl::StrCat does not take std::string_view.
-    const std::string flag = argv[i];
-    if (flag == "--help" || flag == "-h") {
-      std::fwrite(usage.data(), 1, usage.size(), stdout);
-      std::exit(0);
-    }
-    if (i + 1 >= argc) return absl::InvalidArgumentError(absl::StrCat(flag, " needs a value"));
-    const char* value = argv[++i];
-    switch (set(flag, value)) {
-      case FlagResult::kOk:
-        break;
-      case FlagResult::kBadValue:
-        return absl::InvalidArgumentError(absl::StrCat("bad value \"", value, "\" for ", flag));
-      case FlagResult::kUnknownFlag:
-        return absl::InvalidArgumentError(absl::StrCat("unknown flag ", flag));
-    }
-  }
-  return absl::OkStatus();
-}
-
 std::string TrainingJob::scenario_name() const {
   return comm->scenario() != nullptr ? comm->scenario()->name : "none (ideal links)";
 }

@@ -1,20 +1,18 @@
 // What every example training program does around its training loop, whatever it trains:
-// parse "--flag value" pairs, join the job (crosslink-run, Slurm, Open MPI or torchrun-style
+// join the job (crosslink-run, Slurm, Open MPI or torchrun-style
 // variables), start every rank from rank 0's weights, sum a few figures over the ranks, find the
 // intervals in which rank 0's links were down (for the plots), and fingerprint the parameters
 // (to show that data-parallel ranks hold the same model).
 //
 // Blocking: JoinJob blocks until every rank joined (bounded by its timeout); the collectives
 // block as TensorCollectives' do (each bounded by its CollectiveOptions' timeout). Not
-// thread-safe: call from the training thread. Errors: the runtime's codes (communicator.h);
-// ParseFlagPairs kInvalidArgument naming the flag.
+// thread-safe: call from the training thread. Errors: the runtime's codes (communicator.h).
 #ifndef CROSSLINK_EXAMPLES_COMMON_TRAINING_JOB_H_
 #define CROSSLINK_EXAMPLES_COMMON_TRAINING_JOB_H_
 
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -28,15 +26,6 @@
 #include "crosslink/torch/tensor_collectives.h"
 
 namespace crosslink::examples {
-
-// What a flag setter says about one "--flag value" pair.
-enum class FlagResult { kOk, kBadValue, kUnknownFlag };
-
-// Calls set(flag, value) for every "--flag value" pair of argv; "--help" / "-h" print `usage` to
-// stdout and exit 0. kInvalidArgument for a flag without a value, an unknown flag or a bad value.
-absl::Status ParseFlagPairs(
-    int argc, char** argv, std::string_view usage,
-    const std::function<FlagResult(std::string_view flag, const char* value)>& set);
 
 // One rank's handle on the job: the communicator and the one TensorCollectives every collective
 // of the program goes through (tensor_collectives.h).

@@ -33,13 +33,13 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/progress_bar.h"
 #include "common/training_job.h"
 #include "common/training_report.h"
+#include "crosslink/base/flags.h"
 #include "crosslink/base/status_macros.h"
 #include "crosslink/torch/diloco.h"
 #include "crosslink/torch/gradient_bucketer.h"
@@ -74,50 +74,36 @@ constexpr char kUsage[] =
     "         [--diloco H [--outer-lr L] [--outer-momentum M] [--diloco-shift S]\n"
     "                     [--diloco-wire fp32|bf16]]\n";
 
-absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
-  Flags flags;
-  RETURN_IF_ERROR(
-      ParseFlagPairs(argc, argv, kUsage, [&flags](std::string_view flag, const char* value) {
-        bool ok = true;
-        if (flag == "--scenario") {
-          flags.scenario = value;
-        } else if (flag == "--epochs") {
-          ok = absl::SimpleAtoi(value, &flags.epochs) && flags.epochs > 0;
-        } else if (flag == "--batch") {
-          ok = absl::SimpleAtoi(value, &flags.batch) && flags.batch > 0;
-        } else if (flag == "--lr") {
-          ok = absl::SimpleAtod(value, &flags.lr) && flags.lr > 0;
-        } else if (flag == "--csv") {
-          flags.csv = value;
-        } else if (flag == "--plot") {
-          flags.plot = value;
-        } else if (flag == "--train-limit") {
-          ok = absl::SimpleAtoi(value, &flags.train_limit) && flags.train_limit >= 0;
-        } else if (flag == "--data") {
-          flags.data_dir = value;
-        } else if (flag == "--seed") {
-          ok = absl::SimpleAtoi(value, &flags.seed);
-        } else if (flag == "--diloco") {
-          ok = absl::SimpleAtoi(value, &flags.diloco_steps) && flags.diloco_steps > 0;
-        } else if (flag == "--outer-lr") {
-          ok = absl::SimpleAtod(value, &flags.outer_lr) && flags.outer_lr > 0;
-        } else if (flag == "--outer-momentum") {
-          ok = absl::SimpleAtod(value, &flags.outer_momentum) && flags.outer_momentum >= 0 &&
-               flags.outer_momentum < 1;
-        } else if (flag == "--bucket-kb") {
-          ok = absl::SimpleAtoi(value, &flags.bucket_kb) && flags.bucket_kb > 0;
-        } else if (flag == "--diloco-wire") {
-          const std::string_view wire = value;
-          ok = wire == "fp32" || wire == "bf16";
-          flags.diloco_bf16 = wire == "bf16";
-        } else if (flag == "--diloco-shift") {
-          ok = absl::SimpleAtoi(value, &flags.diloco_shift) && flags.diloco_shift >= 0;
-        } else {
-          return FlagResult::kUnknownFlag;
-        }
-        return ok ? FlagResult::kOk : FlagResult::kBadValue;
-      }));
-  return flags;
+// Parses argv into *flags; nullopt to carry on, else the exit code.
+std::optional<int> ParseFlags(int argc, char** argv, Flags* flags) {
+  std::string wire = "fp32";
+  base::FlagSet set("train_fashion_mnist", kUsage);
+  set.String("scenario", &flags->scenario, "scenario, when no launcher names one")
+      .ValueName("FILE");
+  set.Int("epochs", &flags->epochs, "epochs").Min(1);
+  set.Int64("batch", &flags->batch, "examples per rank per step").Min(1);
+  set.Double("lr", &flags->lr, "Adam learning rate").Above(0);
+  set.String("csv", &flags->csv, "write the per-epoch report here").ValueName("OUT");
+  set.String("plot", &flags->plot, "plot the report here").ValueName("OUT.png");
+  set.Int64("train-limit", &flags->train_limit, "first N training examples (0: all)").Min(0);
+  set.String("data", &flags->data_dir, "the Fashion-MNIST IDX files").ValueName("DIR");
+  set.Uint64("seed", &flags->seed, "model and data seed");
+  set.Int64("bucket-kb", &flags->bucket_kb, "gradient bucket size (default: from the links)")
+      .Min(1)
+      .DefaultText("");
+  set.Int64("diloco", &flags->diloco_steps, "DiLoCo: inner steps H between syncs")
+      .Min(1)
+      .ValueName("H")
+      .DefaultText("");
+  set.Double("outer-lr", &flags->outer_lr, "DiLoCo outer Nesterov learning rate").Above(0);
+  set.Double("outer-momentum", &flags->outer_momentum, "DiLoCo outer momentum").Min(0).Below(1);
+  set.Int64("diloco-shift", &flags->diloco_shift,
+            "DiLoCo: steps a sync may move into a contact window")
+      .Min(0);
+  set.Choice("diloco-wire", &wire, {"fp32", "bf16"}, "how pseudo-gradients travel");
+  if (std::optional<int> exit_code = set.ParseMain(argc, argv)) return exit_code;
+  flags->diloco_bf16 = wire == "bf16";
+  return std::nullopt;
 }
 
 // Fraction of this rank's share of `data` (every world_size-th example) the model classifies
@@ -369,15 +355,13 @@ absl::Status Train(const Flags& flags) {
 }  // namespace crosslink::examples
 
 int main(int argc, char** argv) {
-  auto flags = crosslink::examples::ParseFlags(argc, argv);
-  if (!flags.ok()) {
-    std::fprintf(stderr, "train_fashion_mnist: %s\n%s",
-                 std::string(flags.status().message()).c_str(), crosslink::examples::kUsage);
-    return 2;
+  crosslink::examples::Flags flags;
+  if (std::optional<int> exit_code = crosslink::examples::ParseFlags(argc, argv, &flags)) {
+    return *exit_code;
   }
   // One thread per rank: the ranks of a local job share the machine's cores.
   ::torch::set_num_threads(1);
-  const absl::Status status = crosslink::examples::Train(*flags);
+  const absl::Status status = crosslink::examples::Train(flags);
   if (!status.ok()) {
     std::fprintf(stderr, "train_fashion_mnist: %s\n", status.ToString().c_str());
     return 1;

@@ -3,12 +3,12 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
-#include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
-#include "command_flags.h"
+#include "crosslink/base/flags.h"
 #include "crosslink/linkmodel/availability_plot.h"
 #include "crosslink/linkmodel/contact_plan_csv.h"
 #include "crosslink/linkmodel/ion_contact_plan.h"
@@ -33,28 +33,21 @@ int Fail(const absl::Status& status) {
 }  // namespace
 
 int RunContacts(int argc, char** argv) {
-  const ParsedFlags flags = ParseFlags(
-      argc, argv, 1, {"scenario", "csv", "ion", "plot", "outages", "threads"}, {"predicted"});
-  if (flags.help) {
-    std::cout << kUsage;
-    return 0;
-  }
-  if (flags.error.empty() && (!flags.Has("scenario") || !flags.Has("csv"))) {
-    std::cerr << "crosslink-linkmodel contacts: --scenario and --csv are required\n" << kUsage;
-    return 2;
-  }
-  if (!flags.error.empty()) {
-    std::cerr << "crosslink-linkmodel contacts: " << flags.error << "\n" << kUsage;
-    return 2;
-  }
+  std::string scenario_path, csv, ion, plot, outages;
   int threads = 0;
-  if (flags.Has("threads") && (!absl::SimpleAtoi(flags.Get("threads"), &threads) || threads < 0)) {
-    std::cerr << "crosslink-linkmodel contacts: --threads must be a count >= 0\n";
-    return 2;
-  }
-  const bool predicted = flags.switches.contains("predicted");
+  bool predicted = false;
+  base::FlagSet flags("crosslink-linkmodel contacts", kUsage);
+  flags.String("scenario", &scenario_path, "the scenario file").ValueName("FILE").Required();
+  flags.String("csv", &csv, "write one CSV row per up-interval here").ValueName("OUT").Required();
+  flags.String("ion", &ion, "write the ION-DTN contact plan here").ValueName("OUT");
+  flags.String("plot", &plot, "draw the availability plot here").ValueName("OUT.png");
+  flags.String("outages", &outages, "write the down segments with their cause here")
+      .ValueName("OUT");
+  flags.Switch("predicted", &predicted, "the predicted plan (geometry only), not the true one");
+  flags.Int("threads", &threads, "threads building the plan (0: all hardware threads)").Min(0);
+  if (std::optional<int> exit_code = flags.ParseMain(argc, argv)) return *exit_code;
 
-  absl::StatusOr<Scenario> scenario = LoadScenario(flags.Get("scenario"));
+  absl::StatusOr<Scenario> scenario = LoadScenario(scenario_path);
   if (!scenario.ok()) return Fail(scenario.status());
   const absl::Time start = absl::Now();
   absl::StatusOr<Constellation> constellation = BuildConstellation(*scenario);
@@ -67,23 +60,23 @@ int RunContacts(int argc, char** argv) {
   std::cout << "scenario " << scenario->name << ": " << plan->num_satellites() << " satellites, "
             << plan->links().size() << " candidate links, " << (predicted ? "predicted" : "true")
             << " plan built in " << build_s << " s\n";
-  if (absl::Status s = WriteContactPlanCsv(*plan, flags.Get("csv")); !s.ok()) return Fail(s);
-  std::cout << "wrote " << flags.Get("csv") << " (" << plan->Contacts().size() << " contacts)\n";
-  if (flags.Has("ion")) {
-    if (absl::Status s = WriteIonContactPlan(*plan, flags.Get("ion")); !s.ok()) return Fail(s);
-    std::cout << "wrote " << flags.Get("ion") << " (ION-DTN contact plan)\n";
+  if (absl::Status s = WriteContactPlanCsv(*plan, csv); !s.ok()) return Fail(s);
+  std::cout << "wrote " << csv << " (" << plan->Contacts().size() << " contacts)\n";
+  if (!ion.empty()) {
+    if (absl::Status s = WriteIonContactPlan(*plan, ion); !s.ok()) return Fail(s);
+    std::cout << "wrote " << ion << " (ION-DTN contact plan)\n";
   }
-  if (flags.Has("outages")) {
-    if (absl::Status s = WriteOutageCsv(*plan, flags.Get("outages")); !s.ok()) return Fail(s);
-    std::cout << "wrote " << flags.Get("outages") << " (outages with cause)\n";
+  if (!outages.empty()) {
+    if (absl::Status s = WriteOutageCsv(*plan, outages); !s.ok()) return Fail(s);
+    std::cout << "wrote " << outages << " (outages with cause)\n";
   }
-  if (flags.Has("plot")) {
+  if (!plot.empty()) {
     AvailabilityPlotOptions options;
     options.title = "Link availability, " + scenario->name;
-    if (absl::Status s = WriteAvailabilityPlot(*plan, flags.Get("plot"), options); !s.ok()) {
+    if (absl::Status s = WriteAvailabilityPlot(*plan, plot, options); !s.ok()) {
       return Fail(s);
     }
-    std::cout << "wrote " << flags.Get("plot") << " (availability plot)\n";
+    std::cout << "wrote " << plot << " (availability plot)\n";
   }
   return 0;
 }

@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "contacts_command.h"
+#include "crosslink/base/flags.h"
 #include "propagate_command.h"
 #include "summary_command.h"
 
@@ -42,7 +43,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string_view name = argv[1];
-  if (name == "-h" || name == "--help" || name == "help") {
+  if (crosslink::base::IsHelpArgument(argv[1]) || name == "help") {
     PrintUsage(stdout);
     return 0;
   }

@@ -5,12 +5,15 @@
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <string>
-#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "crosslink/base/flags.h"
 #include "crosslink/linkmodel/sgp4.h"
 #include "crosslink/linkmodel/tle.h"
 
@@ -23,68 +26,12 @@ constexpr char kUsage[] =
     "  Prints SGP4 states (TEME, km and km/s) as CSV for t = A, A+C, ... up to B and B itself,\n"
     "  t in minutes since each TLE's epoch. Without --sat: every satellite in FILE.\n";
 
-int UsageError(std::string_view message) {
-  std::cerr << "crosslink-linkmodel propagate: " << message << "\n" << kUsage;
-  return 2;
-}
-
 struct PropagateArgs {
   std::string tle_file;
   std::vector<int64_t> sats;
   double start_min = NAN, stop_min = NAN, step_min = NAN;
-  bool verify_checksums = true;
+  bool no_checksum = false;
 };
-
-// Parses `--name value` and `--name=value`; --sat may repeat, so the shared single-value flag
-// parser does not fit. Returns an error text, empty on success.
-std::string ParseArgs(int argc, char** argv, PropagateArgs& args, bool& help) {
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "-h" || arg == "--help") {
-      help = true;
-      return "";
-    }
-    if (arg == "--no-checksum") {
-      args.verify_checksums = false;
-      continue;
-    }
-    if (arg.substr(0, 2) != "--") return "unexpected argument '" + std::string(arg) + "'";
-    std::string name(arg.substr(2));
-    std::string value;
-    if (const size_t eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name.resize(eq);
-    } else {
-      if (i + 1 >= argc) return "--" + name + " needs a value";
-      value = argv[++i];
-    }
-    if (name == "tle") {
-      args.tle_file = value;
-    } else if (name == "sat") {
-      int64_t id = 0;
-      if (!absl::SimpleAtoi(value, &id) || id < 0)
-        return "--sat needs a NORAD number, got '" + value + "'";
-      args.sats.push_back(id);
-    } else if (name == "start-min" || name == "stop-min" || name == "step-min") {
-      double x = 0;
-      if (!absl::SimpleAtod(value, &x) || !std::isfinite(x)) {
-        return "--" + name + " needs a number of minutes, got '" + value + "'";
-      }
-      (name == "start-min"  ? args.start_min
-       : name == "stop-min" ? args.stop_min
-                            : args.step_min) = x;
-    } else {
-      return "unknown option --" + name;
-    }
-  }
-  if (args.tle_file.empty()) return "--tle is required";
-  if (std::isnan(args.start_min) || std::isnan(args.stop_min) || std::isnan(args.step_min)) {
-    return "--start-min, --stop-min and --step-min are required";
-  }
-  if (!(args.step_min > 0.0)) return "--step-min must be positive";
-  if (args.stop_min < args.start_min) return "--stop-min must not be below --start-min";
-  return "";
-}
 
 // One CSV row per time until the first error, which goes to stderr.
 void PropagateOne(const Tle& tle, const PropagateArgs& args) {
@@ -114,18 +61,37 @@ void PropagateOne(const Tle& tle, const PropagateArgs& args) {
 
 int RunPropagate(int argc, char** argv) {
   PropagateArgs args;
-  bool help = false;
-  const std::string error = ParseArgs(argc, argv, args, help);
-  if (help) {
-    std::cout << kUsage;
-    return 0;
+  base::FlagSet flags("crosslink-linkmodel propagate", kUsage);
+  flags.String("tle", &args.tle_file, "the TLE file").ValueName("FILE").Required();
+  flags.Custom(
+      "sat", "NORAD",
+      [&args](absl::string_view value) {
+        int64_t id = 0;
+        if (!absl::SimpleAtoi(value, &id) || id < 0) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("needs a NORAD number, got '", value, "'"));
+        }
+        args.sats.push_back(id);
+        return absl::OkStatus();
+      },
+      "a satellite to propagate (repeat for more; default: all in FILE)");
+  flags.Double("start-min", &args.start_min, "first time, minutes since each TLE's epoch")
+      .ValueName("A")
+      .Required();
+  flags.Double("stop-min", &args.stop_min, "last time, minutes").ValueName("B").Required();
+  flags.Double("step-min", &args.step_min, "time step, minutes").ValueName("C").Above(0).Required();
+  flags.Switch("no-checksum", &args.no_checksum, "do not verify the TLE lines' checksums");
+  if (std::optional<int> exit_code = flags.ParseMain(argc, argv)) return *exit_code;
+  if (args.stop_min < args.start_min) {
+    std::cerr << flags.UsageError("--stop-min must not be below --start-min");
+    return 2;
   }
-  if (!error.empty()) return UsageError(error);
+  const bool verify_checksums = !args.no_checksum;
 
   TleOptions options;
-  options.verify_checksums = args.verify_checksums;
+  options.verify_checksums = verify_checksums;
   absl::StatusOr<std::vector<Tle>> tles = LoadTleFile(args.tle_file, options);
-  if (!tles.ok() && args.verify_checksums) {
+  if (!tles.ok() && verify_checksums) {
     // A file that parses once checksums are ignored (Vallado's SGP4-VER.TLE has hand-edited
     // cases) is propagated with a warning: the states are still what the elements say.
     TleOptions lax = options;

@@ -2,14 +2,14 @@
 #include "summary_command.h"
 
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "command_flags.h"
+#include "crosslink/base/flags.h"
 #include "crosslink/linkmodel/availability_plot.h"
 #include "crosslink/linkmodel/contact_plan_summary.h"
 #include "crosslink/linkmodel/scenario.h"
@@ -47,24 +47,15 @@ double SecondsSince(absl::Time start) { return absl::ToDoubleSeconds(absl::Now()
 }  // namespace
 
 int RunSummary(int argc, char** argv) {
-  const ParsedFlags flags = ParseFlags(argc, argv, 1, {"scenario", "plot", "threads"}, {});
-  if (flags.help) {
-    std::cout << kUsage;
-    return 0;
-  }
-  if (!flags.error.empty() || !flags.Has("scenario")) {
-    std::cerr << "crosslink-linkmodel summary: "
-              << (flags.error.empty() ? "--scenario is required" : flags.error) << "\n"
-              << kUsage;
-    return 2;
-  }
+  std::string scenario_path, plot;
   int threads = 0;
-  if (flags.Has("threads") && (!absl::SimpleAtoi(flags.Get("threads"), &threads) || threads < 0)) {
-    std::cerr << "crosslink-linkmodel summary: --threads must be a count >= 0\n";
-    return 2;
-  }
+  base::FlagSet flags("crosslink-linkmodel summary", kUsage);
+  flags.String("scenario", &scenario_path, "the scenario file").ValueName("FILE").Required();
+  flags.String("plot", &plot, "draw the true plan's availability plot here").ValueName("OUT.png");
+  flags.Int("threads", &threads, "threads building the plans (0: all hardware threads)").Min(0);
+  if (std::optional<int> exit_code = flags.ParseMain(argc, argv)) return *exit_code;
 
-  absl::StatusOr<Scenario> scenario = LoadScenario(flags.Get("scenario"));
+  absl::StatusOr<Scenario> scenario = LoadScenario(scenario_path);
   if (!scenario.ok()) return Fail(scenario.status());
 
   absl::Time start = absl::Now();
@@ -111,13 +102,13 @@ int RunSummary(int argc, char** argv) {
                    "Wall time: constellation %.3f s, predicted plan %.3f s, true plan %.3f s\n",
                    constellation_s, predicted_s, truth_s);
 
-  if (flags.Has("plot")) {
+  if (!plot.empty()) {
     AvailabilityPlotOptions options;
     options.title = "Link availability, " + scenario->name;
-    if (absl::Status s = WriteAvailabilityPlot(*truth, flags.Get("plot"), options); !s.ok()) {
+    if (absl::Status s = WriteAvailabilityPlot(*truth, plot, options); !s.ok()) {
       return Fail(s);
     }
-    std::cout << "Wrote " << flags.Get("plot") << "\n";
+    std::cout << "Wrote " << plot << "\n";
   }
   return 0;
 }

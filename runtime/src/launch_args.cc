@@ -2,31 +2,60 @@
 // that do not touch processes (launcher.cc runs them).
 #include <string.h>
 
-#include <cmath>
+#include <memory>
+#include <utility>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "crosslink/base/flags.h"
+#include "crosslink/base/status_macros.h"
 #include "crosslink/runtime/launcher.h"
 
 namespace crosslink::runtime {
 namespace {
 
-absl::StatusOr<absl::Duration> ParseSeconds(const std::string& flag, const std::string& value) {
-  double seconds = 0;
-  if (!absl::SimpleAtod(value, &seconds) || !std::isfinite(seconds) || seconds <= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, " expects a positive number of seconds, got '", value, "'"));
-  }
-  return absl::Seconds(seconds);
-}
+constexpr char kSynopsis[] =
+    "usage: crosslink-run -n N [--scenario FILE] [--timeout SECONDS] [--port P]\n"
+    "                     [--grace SECONDS] [--output prefix|raw] -- PROGRAM [ARGS...]\n"
+    "Starts the job coordinator on 127.0.0.1 and N ranks of PROGRAM with RANK, WORLD_SIZE,\n"
+    "LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT, CROSSLINK_JOB_TOKEN (and\n"
+    "CROSSLINK_SCENARIO) set. Output lines are prefixed \"[rank i] \" (--output raw passes\n"
+    "them through). When a rank fails the others learn it from the coordinator and are\n"
+    "terminated after --grace seconds (default 5). Exit code: 0 when all ranks exit 0,\n"
+    "else the first failing rank's status (128+signal when killed), 124 on --timeout.\n";
 
-absl::StatusOr<int> ParseInt(const std::string& flag, const std::string& value, int lo, int hi) {
-  int n = 0;
-  if (!absl::SimpleAtoi(value, &n) || n < lo || n > hi) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, " expects an integer in ", lo, "..", hi, ", got '", value, "'"));
-  }
-  return n;
+// What the flags write before they become LaunchOptions.
+struct LaunchFlagValues {
+  int num_ranks = 0;
+  std::string scenario;
+  double timeout_s = 0;
+  double grace_s = 5;
+  int port = 0;
+  std::string output = "prefix";
+};
+
+// crosslink-run's flags, writing into *values. Everything from PROGRAM on is left unparsed.
+std::unique_ptr<base::FlagSet> LaunchFlags(LaunchFlagValues* values) {
+  auto flags = std::make_unique<base::FlagSet>("crosslink-run", kSynopsis,
+                                               base::FlagSet::Positionals::kStopAtFirst);
+  flags->Int("num-ranks", &values->num_ranks, "ranks to start")
+      .Alias("-n")
+      .Min(1)
+      .Max(4096)
+      .Required()
+      .DefaultText("");
+  flags->String("scenario", &values->scenario, "scenario file the ranks run over")
+      .ValueName("FILE");
+  flags->Double("timeout", &values->timeout_s, "end the job (exit 124) after this long")
+      .Above(0)
+      .ValueName("SECONDS")
+      .DefaultText("none");
+  flags->Int("port", &values->port, "coordinator port (0: an ephemeral one)").Min(0).Max(65535);
+  flags->Double("grace", &values->grace_s, "after a rank fails, seconds the others get to exit")
+      .Above(0)
+      .ValueName("SECONDS");
+  flags->Choice("output", &values->output, {"prefix", "raw"},
+                "\"[rank i] \" before each output line, or raw pass-through");
+  return flags;
 }
 
 }  // namespace
@@ -39,85 +68,26 @@ std::string RankExit::Describe() const {
 }
 
 std::string LaunchUsage() {
-  return "usage: crosslink-run -n N [--scenario FILE] [--timeout SECONDS] [--port P]\n"
-         "                     [--grace SECONDS] [--output prefix|raw] -- PROGRAM [ARGS...]\n"
-         "Starts the job coordinator on 127.0.0.1 and N ranks of PROGRAM with RANK, WORLD_SIZE,\n"
-         "LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT, CROSSLINK_JOB_TOKEN (and\n"
-         "CROSSLINK_SCENARIO) set. Output lines are prefixed \"[rank i] \" (--output raw passes\n"
-         "them through). When a rank fails the others learn it from the coordinator and are\n"
-         "terminated after --grace seconds (default 5). Exit code: 0 when all ranks exit 0,\n"
-         "else the first failing rank's status (128+signal when killed), 124 on --timeout.\n";
+  LaunchFlagValues values;
+  return LaunchFlags(&values)->Help();
 }
 
 absl::StatusOr<LaunchOptions> ParseLaunchArgs(const std::vector<std::string>& args) {
+  LaunchFlagValues values;
+  std::unique_ptr<base::FlagSet> flags = LaunchFlags(&values);
+  ASSIGN_OR_RETURN(base::FlagSet::Parsed parsed, flags->Parse(args));
   LaunchOptions options;
-  size_t i = 0;
-  const auto value_of = [&](const std::string& arg, const std::string& flag,
-                            std::string* value) -> absl::Status {
-    if (arg.size() > flag.size() && arg[flag.size()] == '=') {
-      *value = arg.substr(flag.size() + 1);
-      return absl::OkStatus();
-    }
-    if (i + 1 >= args.size()) {
-      return absl::InvalidArgumentError(absl::StrCat(flag, " needs a value"));
-    }
-    *value = args[++i];
-    return absl::OkStatus();
-  };
-  const auto is_flag = [](const std::string& arg, const std::string& flag) {
-    return arg == flag || (arg.rfind(flag + "=", 0) == 0);
-  };
-  bool have_n = false;
-  for (; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    std::string value;
-    if (arg == "--") {
-      ++i;
-      break;
-    }
-    if (is_flag(arg, "-n") || is_flag(arg, "--num-ranks")) {
-      const std::string flag = arg.rfind("--", 0) == 0 ? "--num-ranks" : "-n";
-      if (absl::Status s = value_of(arg, flag, &value); !s.ok()) return s;
-      absl::StatusOr<int> n = ParseInt(flag, value, 1, 4096);
-      if (!n.ok()) return n.status();
-      options.num_ranks = *n;
-      have_n = true;
-    } else if (is_flag(arg, "--scenario")) {
-      if (absl::Status s = value_of(arg, "--scenario", &value); !s.ok()) return s;
-      options.scenario_path = value;
-    } else if (is_flag(arg, "--timeout")) {
-      if (absl::Status s = value_of(arg, "--timeout", &value); !s.ok()) return s;
-      absl::StatusOr<absl::Duration> d = ParseSeconds("--timeout", value);
-      if (!d.ok()) return d.status();
-      options.timeout = *d;
-    } else if (is_flag(arg, "--grace")) {
-      if (absl::Status s = value_of(arg, "--grace", &value); !s.ok()) return s;
-      absl::StatusOr<absl::Duration> d = ParseSeconds("--grace", value);
-      if (!d.ok()) return d.status();
-      options.grace_period = *d;
-    } else if (is_flag(arg, "--port")) {
-      if (absl::Status s = value_of(arg, "--port", &value); !s.ok()) return s;
-      absl::StatusOr<int> port = ParseInt("--port", value, 0, 65535);
-      if (!port.ok()) return port.status();
-      options.port = *port;
-    } else if (is_flag(arg, "--output")) {
-      if (absl::Status s = value_of(arg, "--output", &value); !s.ok()) return s;
-      if (value == "prefix") {
-        options.output = OutputMode::kPrefix;
-      } else if (value == "raw") {
-        options.output = OutputMode::kPassThrough;
-      } else {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--output expects 'prefix' or 'raw', got '", value, "'"));
-      }
-    } else if (!arg.empty() && arg[0] == '-') {
-      return absl::InvalidArgumentError(absl::StrCat("unknown option '", arg, "'"));
-    } else {
-      break;  // The program, without "--".
-    }
+  if (parsed.help) {
+    options.help = true;
+    return options;
   }
-  options.command.assign(args.begin() + std::min(i, args.size()), args.end());
-  if (!have_n) return absl::InvalidArgumentError("-n N (the number of ranks) is required");
+  options.num_ranks = values.num_ranks;
+  options.scenario_path = values.scenario;
+  if (flags->Given("timeout")) options.timeout = absl::Seconds(values.timeout_s);
+  options.grace_period = absl::Seconds(values.grace_s);
+  options.port = values.port;
+  options.output = values.output == "raw" ? OutputMode::kPassThrough : OutputMode::kPrefix;
+  options.command = std::move(parsed.rest);
   if (options.command.empty()) {
     return absl::InvalidArgumentError("no program given: put it after '--'");
   }

@@ -20,16 +20,16 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
   const std::vector<std::string> args(argv + 1, argv + argc);
-  if (!args.empty() && (args[0] == "-h" || args[0] == "--help")) {
-    std::cout << crosslink::runtime::LaunchUsage();
-    return 0;
-  }
   absl::StatusOr<crosslink::runtime::LaunchOptions> options =
       crosslink::runtime::ParseLaunchArgs(args);
   if (!options.ok()) {
     std::cerr << "crosslink-run: " << options.status().message() << "\n"
               << crosslink::runtime::LaunchUsage();
     return 2;
+  }
+  if (options->help) {
+    std::cout << crosslink::runtime::LaunchUsage();
+    return 0;
   }
   absl::StatusOr<crosslink::runtime::LaunchResult> result =
       crosslink::runtime::RunLocalJob(*options);

@@ -19,6 +19,7 @@
 namespace crosslink::linkmodel {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
@@ -127,6 +128,29 @@ TEST_F(LinkmodelCliTest, MistakesFailWithAMessage) {
   run = RunCli("summary --scenario s.toml --bogus");
   EXPECT_EQ(run.exit_status, 2);
   EXPECT_THAT(run.output, HasSubstr("--bogus"));
+  run = RunCli("contacts --scenario s.toml --csv c.csv --threads=-1");
+  EXPECT_EQ(run.exit_status, 2);
+  EXPECT_THAT(run.output, HasSubstr("--threads"));
+}
+
+TEST_F(LinkmodelCliTest, HelpListsEachCommandsFlagsAndExitsZero) {
+  CliRun run = RunCli("--help");
+  EXPECT_EQ(run.exit_status, 0);
+  EXPECT_THAT(run.output,
+              AllOf(HasSubstr("propagate"), HasSubstr("contacts"), HasSubstr("summary")));
+  run = RunCli("contacts --help");
+  EXPECT_EQ(run.exit_status, 0);
+  for (const char* flag :
+       {"--scenario FILE", "--csv", "--ion", "--plot", "--outages", "--predicted", "--threads"}) {
+    EXPECT_THAT(run.output, HasSubstr(flag));
+  }
+  run = RunCli("summary --help");
+  EXPECT_EQ(run.exit_status, 0);
+  EXPECT_THAT(run.output,
+              AllOf(HasSubstr("--scenario"), HasSubstr("--plot"), Not(HasSubstr("--predicted"))));
+  run = RunCli("propagate -h");
+  EXPECT_EQ(run.exit_status, 0);
+  EXPECT_THAT(run.output, AllOf(HasSubstr("--tle"), HasSubstr("--sat"), HasSubstr("--step-min")));
 }
 
 }  // namespace

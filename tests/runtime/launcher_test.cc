@@ -22,6 +22,7 @@
 
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 struct RunResult {
@@ -32,8 +33,9 @@ struct RunResult {
 
 std::string Bin(const std::string& name) { return std::string(CROSSLINK_BIN_DIR) + "/" + name; }
 
-RunResult CrosslinkRun(const std::string& args) {
-  const std::string command = absl::StrCat(Bin("crosslink-run"), " ", args, " 2>&1");
+// Runs program `tool` of the bin folder with `args`.
+RunResult RunTool(const std::string& tool, const std::string& args) {
+  const std::string command = absl::StrCat(Bin(tool), " ", args, " 2>&1");
   RunResult run;
   const absl::Time start = absl::Now();
   FILE* pipe = popen(command.c_str(), "r");
@@ -46,6 +48,8 @@ RunResult CrosslinkRun(const std::string& args) {
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return run;
 }
+
+RunResult CrosslinkRun(const std::string& args) { return RunTool("crosslink-run", args); }
 
 // The lines rank `rank` printed, without the "[rank i] " prefix.
 std::vector<std::string> RankLines(const std::string& output, int rank) {
@@ -172,6 +176,52 @@ TEST(LauncherTest, BadCommandLinesAreRefused) {
   const RunResult missing = CrosslinkRun("-n 2 -- /nonexistent/program");
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_THAT(missing.output, HasSubstr("/nonexistent/program"));
+  const RunResult unknown = CrosslinkRun("-n 2 --bogus 1 -- /bin/true");
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_THAT(unknown.output, HasSubstr("unknown flag '--bogus'"));
+  const RunResult bad = CrosslinkRun("-n 2 --timeout=soon -- /bin/true");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.output, HasSubstr("--timeout"));
+}
+
+TEST(LauncherTest, HelpListsEveryFlagAndExitsZero) {
+  const RunResult help = CrosslinkRun("--help");
+  EXPECT_EQ(help.exit_code, 0) << help.output;
+  for (const char* flag :
+       {"-n, --num-ranks", "--scenario", "--timeout", "--port", "--grace", "--output"}) {
+    EXPECT_THAT(help.output, HasSubstr(flag));
+  }
+  // After the program, --help is the program's: crosslink-run passes it on untouched.
+  const RunResult passed = CrosslinkRun("-n 1 --output raw -- /bin/echo x --help");
+  EXPECT_EQ(passed.exit_code, 0) << passed.output;
+  EXPECT_THAT(passed.output, HasSubstr("x --help\n"));
+  EXPECT_THAT(passed.output, ::testing::Not(HasSubstr("--num-ranks")));
+}
+
+// crosslink-bench launches its ranks through the same launcher; its modes have flags of their own.
+TEST(LauncherTest, CrosslinkBenchHelpAndUsageErrors) {
+  RunResult run = RunTool("crosslink-bench", "--help");
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, AllOf(HasSubstr("allreduce"), HasSubstr("orbit")));
+  run = RunTool("crosslink-bench", "allreduce --help");
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  for (const char* flag : {"--ranks", "--scenario", "--min-bytes", "--max-bytes", "--step-factor",
+                           "--algo", "--baseline", "--transport", "--compress"}) {
+    EXPECT_THAT(run.output, HasSubstr(flag));
+  }
+  run = RunTool("crosslink-bench", "orbit --help");
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, AllOf(HasSubstr("--orbit-s"), HasSubstr("--compare")));
+  run = RunTool("crosslink-bench", "allreduce --min-bytes 1M --max-bytes 4M --bogus 1");
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.output, HasSubstr("unknown flag '--bogus'"));
+  run = RunTool("crosslink-bench", "allreduce --min-bytes=1Q --max-bytes 4M");
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.output, HasSubstr("--min-bytes"));
+  run = RunTool("crosslink-bench", "orbit --scenario s.toml --iters 1 --orbit-s 5");
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.output, HasSubstr("one of --iters and --orbit-s"));
+  EXPECT_EQ(RunTool("crosslink-bench", "gather").exit_code, 2);
 }
 
 }  // namespace

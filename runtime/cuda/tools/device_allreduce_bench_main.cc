@@ -18,15 +18,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "crosslink/base/flags.h"
 #include "crosslink/runtime/communicator.h"
 #include "crosslink/runtime/cuda/hierarchical_allreduce.h"
 #include "crosslink/runtime/launch_env.h"
@@ -47,30 +48,27 @@ struct Flags {
   int stage_mib = 0;  // 0: kDeviceSegmentBytes
 };
 
-bool ParseFlags(int argc, char** argv, Flags& flags) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    const bool has_value = i + 1 < argc;
-    if (arg == "--mib" && has_value) {
-      if (!absl::SimpleAtoi(argv[++i], &flags.mib) || flags.mib < 1) return false;
-    } else if (arg == "--iters" && has_value) {
-      if (!absl::SimpleAtoi(argv[++i], &flags.iters) || flags.iters < 1) return false;
-    } else if (arg == "--mode" && has_value) {
-      flags.mode = argv[++i];
-      if (flags.mode != "flat" && flags.mode != "hierarchical") return false;
-    } else if (arg == "--gpus-per-node" && has_value) {
-      if (!absl::SimpleAtoi(argv[++i], &flags.gpus_per_node) || flags.gpus_per_node < 1) {
-        return false;
-      }
-    } else if (arg == "--stage-mib" && has_value) {
-      if (!absl::SimpleAtoi(argv[++i], &flags.stage_mib) || flags.stage_mib < 1) return false;
-    } else if (arg == "--nccl-one-gpu") {
-      flags.nccl_one_gpu = true;
-    } else {
-      return false;
-    }
-  }
-  return true;
+constexpr char kUsage[] =
+    "usage: crosslink-run -n N -- crosslink-device-allreduce-bench [--mib 64] [--iters 10]\n"
+    "           [--mode flat|hierarchical] [--gpus-per-node G] [--nccl-one-gpu] [--stage-mib M]\n";
+
+// Parses argv into *flags; nullopt to carry on, else the exit code (2 for bad flags).
+std::optional<int> ParseFlags(int argc, char** argv, Flags* flags) {
+  base::FlagSet set("crosslink-device-allreduce-bench", kUsage);
+  set.Int("mib", &flags->mib, "buffer size in MiB").Min(1);
+  set.Int("iters", &flags->iters, "timed iterations").Min(1);
+  set.Choice("mode", &flags->mode, {"flat", "hierarchical"},
+             "host against device buffers, or the hierarchical allreduce");
+  set.Int("gpus-per-node", &flags->gpus_per_node, "hierarchical: GPUs per node")
+      .Min(1)
+      .ValueName("G")
+      .DefaultText("the launcher's local world size");
+  set.Switch("nccl-one-gpu", &flags->nccl_one_gpu, "run the NCCL steps even with one GPU per node");
+  set.Int("stage-mib", &flags->stage_mib, "flat: staged pieces' size in MiB")
+      .Min(1)
+      .ValueName("M")
+      .DefaultText("");
+  return set.ParseMain(argc, argv);
 }
 
 // Times `iters` runs of `run` (after one warm-up run) between barriers, so every rank's clock
@@ -113,13 +111,7 @@ void Report(const Communicator& comm, std::string_view what, size_t bytes, doubl
 
 int Main(int argc, char** argv) {
   Flags flags;
-  if (!ParseFlags(argc, argv, flags)) {
-    std::fprintf(stderr,
-                 "usage: %s [--mib 64] [--iters 10] [--mode flat|hierarchical] "
-                 "[--gpus-per-node G] [--nccl-one-gpu] [--stage-mib M]\n",
-                 argv[0]);
-    return 2;
-  }
+  if (std::optional<int> exit_code = ParseFlags(argc, argv, &flags)) return *exit_code;
   absl::StatusOr<LaunchEnv> env = LaunchEnvFromProcess();
   if (!env.ok()) {
     std::fprintf(stderr, "%s\n", env.status().ToString().c_str());

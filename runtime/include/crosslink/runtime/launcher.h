@@ -60,6 +60,8 @@ struct LaunchOptions {
   absl::Duration heartbeat_interval = absl::Seconds(1);
   int heartbeat_miss_count = 3;
   absl::Duration rendezvous_timeout = absl::Minutes(5);
+  // ParseLaunchArgs met -h or --help (nothing else was checked): print LaunchUsage(), run nothing.
+  bool help = false;
 };
 
 // How one rank ended.
@@ -95,10 +97,11 @@ struct LaunchResult {
 // Parses crosslink-run's arguments (without argv[0]):
 //   -n N [--scenario FILE] [--timeout SECONDS] [--port P] [--grace SECONDS]
 //   [--output prefix|raw] -- PROGRAM ARGS...
-// Options take "--opt VALUE" or "--opt=VALUE". kInvalidArgument naming the bad argument.
+// Options take "--opt VALUE" or "--opt=VALUE" (crosslink/base/flags.h); the program may also
+// follow the options without "--". kInvalidArgument naming the bad argument.
 absl::StatusOr<LaunchOptions> ParseLaunchArgs(const std::vector<std::string>& args);
 
-// The usage text for crosslink-run.
+// crosslink-run's --help: the usage text and one line per flag.
 std::string LaunchUsage();
 
 // Runs the job to the end (see the file comment). Errors (kInvalidArgument for bad options,
