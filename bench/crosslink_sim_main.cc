@@ -40,9 +40,9 @@
 #include "crosslink/base/flags.h"
 #include "crosslink/base/status_macros.h"
 #include "crosslink/collectives/algorithms.h"
-#include "crosslink/collectives/planning/plan_choice.h"
 #include "crosslink/collectives/compression/wire_codec.h"
 #include "crosslink/collectives/contact_aware_planner.h"
+#include "crosslink/collectives/planning/plan_choice.h"
 #include "crosslink/collectives/simulator.h"
 #include "crosslink/linkmodel/scenario.h"
 #include "crosslink/linkmodel/scenario_builder.h"
@@ -143,8 +143,8 @@ absl::StatusOr<collectives::Plan> MakePlan(const Args& a, const linkmodel::Conta
   hints.rate_bps = predicted.physics().rate_bps;
   return collectives::PlanCollective(collectives::ResolveAlgorithm(
       collectives::MakeCollectiveSpec(collectives::CollectiveKind::kAllreduce, a.ranks, count,
-                                      collectives::DataType::kFloat32,
-                                      collectives::ReduceOp::kSum, 0, ar),
+                                      collectives::DataType::kFloat32, collectives::ReduceOp::kSum,
+                                      0, ar),
       hints));
 }
 

@@ -279,31 +279,14 @@ absl::Status Train(Flags flags) {
                 static_cast<unsigned long long>(ParameterDigest(model->parameters())));
     std::fflush(stdout);
   }
-  // Nobody leaves while a peer may still read from its connections (rank 0 may also host the
-  // coordinator); and every digest line is out before rank 0's final line.
-  RETURN_IF_ERROR(job.collectives->Barrier());
-  if (leader) {
-    std::printf("final val_loss=%.4f outages=%lld wall_s=%.1f\n", val_loss,
-                static_cast<long long>(outages), wall_s);
-    std::fflush(stdout);
-  }
-  return absl::OkStatus();
+  return FinishJob(job, "val_loss", val_loss, outages, wall_s);
 }
 
 }  // namespace
 }  // namespace crosslink::examples
 
 int main(int argc, char** argv) {
-  crosslink::examples::Flags flags;
-  if (std::optional<int> exit_code = crosslink::examples::ParseFlags(argc, argv, &flags)) {
-    return *exit_code;
-  }
-  // One thread per rank: the ranks of a local job share the machine's cores.
-  ::torch::set_num_threads(1);
-  const absl::Status status = crosslink::examples::Train(std::move(flags));
-  if (!status.ok()) {
-    std::fprintf(stderr, "train_char_transformer: %s\n", status.ToString().c_str());
-    return 1;
-  }
-  return 0;
+  return crosslink::examples::ExampleMain(argc, argv, "train_char_transformer",
+                                          crosslink::examples::ParseFlags,
+                                          crosslink::examples::Train);
 }

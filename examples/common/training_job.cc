@@ -1,6 +1,7 @@
 #include "common/training_job.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -98,6 +99,19 @@ uint64_t ParameterDigest(const std::vector<at::Tensor>& parameters) {
     }
   }
   return hash;
+}
+
+void SetOneTorchThread() { at::set_num_threads(1); }
+
+absl::Status FinishJob(TrainingJob& job, std::string_view metric, double value, int64_t outages,
+                       double wall_s) {
+  RETURN_IF_ERROR(job.collectives->Barrier());
+  if (job.leader()) {
+    std::printf("final %s=%.4f outages=%lld wall_s=%.1f\n", std::string(metric).c_str(), value,
+                static_cast<long long>(outages), wall_s);
+    std::fflush(stdout);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace crosslink::examples

@@ -13,7 +13,9 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -39,6 +41,9 @@ struct TrainingJob {
   std::string scenario_name() const;
 };
 
+// torch::set_num_threads(1), out of line so that ExampleMain needs no torch header.
+void SetOneTorchThread();
+
 // Joins the job from the launcher's environment. `scenario_flag` (a program's --scenario) names
 // the scenario when no launcher did (an embedded coordinator then serves it to every rank);
 // under crosslink-run the launcher's --scenario is the one played, and rank 0 says on stderr
@@ -58,6 +63,30 @@ absl::Status SumOverRanks(TrainingJob& job, std::vector<double>& values);
 // without a scenario.
 std::pair<std::vector<std::pair<double, double>>, std::string> RankZeroOutages(
     const TrainingJob& job, absl::Time train_start, double until_s);
+
+// The end of every example: no rank leaves while a peer may still read from its connections (rank
+// 0 may also host the coordinator, and every rank's own lines must be out first), then the
+// leader prints the job's last line, "final <metric>=<value> outages=<n> wall_s=<s>", which
+// tests and scripts read. Collective.
+absl::Status FinishJob(TrainingJob& job, std::string_view metric, double value, int64_t outages,
+                       double wall_s);
+
+// An example's main(): `parse` reads the flags (an exit code when the program should stop there:
+// --help, a usage error), then one torch thread per rank (the ranks of a local job share the
+// machine's cores), then `train`; a failure is printed as "<program>: <status>" and exits 1.
+template <typename Flags, typename Train>
+int ExampleMain(int argc, char** argv, std::string_view program,
+                std::optional<int> (*parse)(int, char**, Flags*), Train train) {
+  Flags flags;
+  if (std::optional<int> exit_code = parse(argc, argv, &flags)) return *exit_code;
+  SetOneTorchThread();
+  const absl::Status status = train(std::move(flags));
+  if (!status.ok()) {
+    std::fprintf(stderr, "%s: %s\n", std::string(program).c_str(), status.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
 
 // FNV-1a (64 bit) over the bytes of the parameters, in order: equal on two ranks exactly when
 // their parameters are bitwise equal (up to hash collisions). CPU tensors.

@@ -340,31 +340,14 @@ absl::Status Train(const Flags& flags) {
       }
     }
   }
-  // Nobody leaves while a peer may still read from its connections (rank 0 may also host the
-  // coordinator).
-  RETURN_IF_ERROR(job.collectives->Barrier());
-  if (leader) {
-    std::printf("final test_accuracy=%.4f outages=%lld wall_s=%.1f\n", test_accuracy,
-                static_cast<long long>(outages), wall_s);
-    std::fflush(stdout);
-  }
-  return absl::OkStatus();
+  return FinishJob(job, "test_accuracy", test_accuracy, outages, wall_s);
 }
 
 }  // namespace
 }  // namespace crosslink::examples
 
 int main(int argc, char** argv) {
-  crosslink::examples::Flags flags;
-  if (std::optional<int> exit_code = crosslink::examples::ParseFlags(argc, argv, &flags)) {
-    return *exit_code;
-  }
-  // One thread per rank: the ranks of a local job share the machine's cores.
-  ::torch::set_num_threads(1);
-  const absl::Status status = crosslink::examples::Train(flags);
-  if (!status.ok()) {
-    std::fprintf(stderr, "train_fashion_mnist: %s\n", status.ToString().c_str());
-    return 1;
-  }
-  return 0;
+  return crosslink::examples::ExampleMain(argc, argv, "train_fashion_mnist",
+                                          crosslink::examples::ParseFlags,
+                                          crosslink::examples::Train);
 }

@@ -48,10 +48,9 @@ absl::Status Communicator::Run(CollectiveKind kind, size_t count, DataType type,
   // Every collective takes a sequence number, whether it succeeds or not (collective_context.h).
   const uint64_t sequence = context.sequence;
   const absl::Cleanup advance = [&context] { ++context.sequence; };
-  const std::string what = absl::StrCat("rank ", rank_, " ",
-                                        std::string(collectives::CollectiveKindName(kind)), " #",
-                                        sequence, " (", count, " ",
-                                        std::string(collectives::DataTypeName(type)), ")");
+  const std::string what =
+      absl::StrCat("rank ", rank_, " ", std::string(collectives::CollectiveKindName(kind)), " #",
+                   sequence, " (", count, " ", std::string(collectives::DataTypeName(type)), ")");
   {
     absl::MutexLock lock(&impl_->state_mu);
     if (!impl_->broken.ok()) {
@@ -198,8 +197,7 @@ absl::Status Communicator::Broadcast(void* data, size_t count, DataType type, in
 #if CROSSLINK_RUNTIME_CUDA
   if (IsDeviceBuffer(data)) return DeviceBroadcast(*this, data, count, type, root, options);
 #endif
-  return Run(CollectiveKind::kBroadcast, count, type, ReduceOp::kSum, root, data, nullptr,
-             options);
+  return Run(CollectiveKind::kBroadcast, count, type, ReduceOp::kSum, root, data, nullptr, options);
 }
 
 absl::Status Communicator::Barrier(const CollectiveOptions& options) {

@@ -11,8 +11,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/time/time.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "communicator_reconnect.h"
 #include "crosslink/collectives/collective_context.h"
 #include "crosslink/collectives/collective_spec.h"
@@ -98,8 +98,8 @@ struct PartialAllreduce {
 // the latest `deadline`.
 PartialAllreduce PreparePartialAllreduce(Communicator& comm, Communicator::Impl& impl,
                                          const collectives::CollectiveSpec& spec,
-                                         int min_participants, uint64_t sequence,
-                                         absl::Time start, absl::Time deadline);
+                                         int min_participants, uint64_t sequence, absl::Time start,
+                                         absl::Time deadline);
 
 }  // namespace crosslink::runtime
 

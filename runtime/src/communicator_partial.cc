@@ -85,8 +85,7 @@ constexpr absl::Duration kChangeSlack = absl::Microseconds(200);
 
 // This rank's view of its own links now (participant_policy.h ObserveLinks, with the ranks the
 // coordinator declared dead as down), and the wall instant the first of them changes state.
-std::string ObserveOwnLinks(Communicator& comm, Communicator::Impl& impl,
-                            absl::Time* next_change) {
+std::string ObserveOwnLinks(Communicator& comm, Communicator::Impl& impl, absl::Time* next_change) {
   const int n = comm.world_size();
   const Membership membership = comm.membership();
   std::vector<bool> dead(n, false);
@@ -180,14 +179,13 @@ absl::StatusOr<ParticipantDecision> Decide(Communicator& comm, Communicator::Imp
       const std::vector<std::string> parts = absl::StrSplit(*event, ' ');
       if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &r) || !absl::SimpleAtoi(parts[1], &v) ||
           r <= 0 || r >= n) {
-        return absl::InvalidArgumentError(absl::StrCat("bad partial-allreduce event \"", *event,
-                                                       "\" under ", agreement.Key("")));
+        return absl::InvalidArgumentError(
+            absl::StrCat("bad partial-allreduce event \"", *event, "\" under ", agreement.Key("")));
       }
       if (v <= versions[r]) continue;
       ASSIGN_OR_RETURN(std::string bits,
                        kv.KvGet(agreement.Key(absl::StrCat("state/", r, "/", v)), deadline));
-      if (static_cast<int>(bits.size()) != n ||
-          bits.find_first_not_of("01") != std::string::npos) {
+      if (static_cast<int>(bits.size()) != n || bits.find_first_not_of("01") != std::string::npos) {
         return absl::InvalidArgumentError(
             absl::StrCat("rank ", r, " published link state \"", bits, "\" for ", n, " ranks"));
       }
@@ -237,8 +235,8 @@ absl::StatusOr<ParticipantDecision> AwaitDecision(Communicator& comm, Communicat
 
 PartialAllreduce PreparePartialAllreduce(Communicator& comm, Communicator::Impl& impl,
                                          const collectives::CollectiveSpec& spec,
-                                         int min_participants, uint64_t sequence,
-                                         absl::Time start, absl::Time deadline) {
+                                         int min_participants, uint64_t sequence, absl::Time start,
+                                         absl::Time deadline) {
   const int n = comm.world_size();
   const int rank = comm.rank();
   PartialAllreduce out;

@@ -60,10 +60,9 @@ absl::StatusOr<std::pair<double, double>> AgreePlanningTime(Communicator& comm, 
   const std::vector<std::string> parts = absl::StrSplit(value, ' ');
   if (parts.size() != 2 || !absl::SimpleAtod(parts[0], &time.first) ||
       !absl::SimpleAtod(parts[1], &time.second)) {
-    return absl::InvalidArgumentError(absl::StrCat("rank ", comm.rank(),
-                                                   ": bad contact-aware planning time \"", value,
-                                                   "\" published by rank 0 under ",
-                                                   agreement.Key("decision")));
+    return absl::InvalidArgumentError(
+        absl::StrCat("rank ", comm.rank(), ": bad contact-aware planning time \"", value,
+                     "\" published by rank 0 under ", agreement.Key("decision")));
   }
   return time;
 }

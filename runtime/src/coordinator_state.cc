@@ -79,8 +79,8 @@ absl::Status CoordinatorState::ShutdownStatusLocked() const {
 
 absl::Status CoordinatorState::InterruptedStatusLocked(WaitEnd end, int rank) const {
   if (end == WaitEnd::kShutdown) return ShutdownStatusLocked();
-  return absl::CancelledError(
-      rank >= 0 ? absl::StrCat("rank ", rank, " cancelled its call") : "the caller cancelled its call");
+  return absl::CancelledError(rank >= 0 ? absl::StrCat("rank ", rank, " cancelled its call")
+                                        : "the caller cancelled its call");
 }
 
 CoordinatorState::WaitEnd CoordinatorState::WaitLocked(const std::function<bool()>& done,

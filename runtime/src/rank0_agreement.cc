@@ -37,15 +37,13 @@ absl::StatusOr<std::string> Rank0Agreement::Await(absl::Time deadline, const Wak
                                              ": rank 0, which decides for every rank (", prefix_,
                                              "), died before deciding (", dead->reason, ")"));
     }
-    const absl::Time until =
-        std::min({deadline, on_wake ? next_wake : absl::InfiniteFuture(),
-                  absl::Now() + kDeciderCheck});
+    const absl::Time until = std::min(
+        {deadline, on_wake ? next_wake : absl::InfiniteFuture(), absl::Now() + kDeciderCheck});
     absl::StatusOr<std::string> text = comm_.coordinator().KvGet(key, until);
     if (text.ok()) return text;
     if (text.status().code() != absl::StatusCode::kDeadlineExceeded || absl::Now() >= deadline) {
-      return absl::Status(text.status().code(),
-                          absl::StrCat("no decision from rank 0 under ", key, ": ",
-                                       text.status().message()));
+      return absl::Status(text.status().code(), absl::StrCat("no decision from rank 0 under ", key,
+                                                             ": ", text.status().message()));
     }
     if (on_wake) {
       absl::StatusOr<absl::Time> wake = on_wake();

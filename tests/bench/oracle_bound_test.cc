@@ -140,11 +140,13 @@ TEST(OracleBoundTest, ALowerBoundOnLinksThatStayUp) {
       ASSERT_TRUE(oracle_s.ok()) << oracle_s.status();
       EXPECT_GE(*oracle_s, diameter_s) << "t=" << t << " bytes=" << bytes;
       // What the runtime may run: the rank-order ring and tree, and contact-aware planning.
-      collectives::PlanRequest request;
-      request.world_size = n;
-      request.count = count;
-      for (auto* planner_fn : {&collectives::PlanRingAllreduce, &collectives::PlanTreeAllreduce}) {
-        absl::StatusOr<collectives::Plan> plan = (*planner_fn)(request);
+      collectives::CollectiveSpec spec;
+      spec.world_size = n;
+      spec.count = count;
+      for (auto algorithm : {collectives::AllreduceAlgorithm::kRing,
+                             collectives::AllreduceAlgorithm::kTree}) {
+        spec.algorithm = algorithm;
+        absl::StatusOr<collectives::Plan> plan = collectives::PlanCollective(spec);
         ASSERT_TRUE(plan.ok()) << plan.status();
         absl::StatusOr<collectives::SimulationResult> run =
             collectives::SimulatePlan(*plan, *s.truth, s.sats, t, simulator);

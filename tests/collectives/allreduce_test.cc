@@ -2,7 +2,6 @@
 // size x awkward count, bit for bit against a reference reduced in the algorithm's order, and
 // bit-identical on every rank.
 #include "crosslink/collectives/allreduce.h"
-#include "crosslink/collectives/planning/plan_choice.h"
 
 #include <cstring>
 #include <string>
@@ -10,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "collective_test_util.h"
 #include "crosslink/collectives/algorithms.h"
+#include "crosslink/collectives/planning/plan_choice.h"
 #include "gtest/gtest.h"
 
 namespace crosslink::collectives {
@@ -128,8 +128,8 @@ TEST(AllreduceTest, AutoPicksTreeForSmallAndRingForLargeBuffers) {
   const LinkCostHints hints{5e-3, 10e9};
   auto plan = [&](size_t count) {
     return PlanCollective(ResolveAlgorithm(MakeCollectiveSpec(CollectiveKind::kAllreduce, 8, count,
-                                                              DataType::kFloat32, ReduceOp::kSum,
-                                                              0, CollectiveOptions{}),
+                                                              DataType::kFloat32, ReduceOp::kSum, 0,
+                                                              CollectiveOptions{}),
                                            hints),
                           0);
   };

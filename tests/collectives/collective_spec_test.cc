@@ -12,16 +12,16 @@ TEST(CollectiveSpecTest, MakeCollectiveSpecKeepsAllreduceChoicesForAllreduceOnly
   options.contact_aware = true;
   options.compression = WireCompression::kInt8;
   options.max_segment_bytes = 4096;
-  const CollectiveSpec allreduce = MakeCollectiveSpec(CollectiveKind::kAllreduce, 4, 100,
-                                                      DataType::kFloat32, ReduceOp::kAvg, 0, options);
+  const CollectiveSpec allreduce = MakeCollectiveSpec(
+      CollectiveKind::kAllreduce, 4, 100, DataType::kFloat32, ReduceOp::kAvg, 0, options);
   EXPECT_EQ(allreduce.algorithm, AllreduceAlgorithm::kTree);
   EXPECT_TRUE(allreduce.contact_aware);
   EXPECT_EQ(allreduce.compression, WireCompression::kInt8);
   EXPECT_EQ(allreduce.max_segment_bytes, 4096u);
   // Other kinds, and other types, ignore what only a float32 allreduce uses, so that two ranks
   // that pass different irrelevant options still hold equal specs (and plan signatures).
-  const CollectiveSpec broadcast = MakeCollectiveSpec(CollectiveKind::kBroadcast, 4, 100,
-                                                      DataType::kFloat32, ReduceOp::kSum, 2, options);
+  const CollectiveSpec broadcast = MakeCollectiveSpec(
+      CollectiveKind::kBroadcast, 4, 100, DataType::kFloat32, ReduceOp::kSum, 2, options);
   EXPECT_EQ(broadcast.algorithm, AllreduceAlgorithm::kAuto);
   EXPECT_FALSE(broadcast.contact_aware);
   EXPECT_EQ(broadcast.compression, WireCompression::kNone);
@@ -67,8 +67,7 @@ TEST(CollectiveSpecTest, ValidateRejectsEachBadField) {
   EXPECT_EQ(code([](CollectiveSpec& s) { s.max_segment_bytes = 0; }), kBad);
   EXPECT_EQ(code([](CollectiveSpec& s) { s.algorithm = static_cast<AllreduceAlgorithm>(7); }),
             kBad);
-  EXPECT_EQ(code([](CollectiveSpec& s) { s.compression = static_cast<WireCompression>(9); }),
-            kBad);
+  EXPECT_EQ(code([](CollectiveSpec& s) { s.compression = static_cast<WireCompression>(9); }), kBad);
   EXPECT_EQ(code([](CollectiveSpec& s) { s.participants = {0, 0}; }), kBad);
   EXPECT_EQ(code([](CollectiveSpec& s) { s.participants = {3}; }), kBad);
 }

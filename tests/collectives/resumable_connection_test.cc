@@ -271,7 +271,7 @@ TEST(ResumableConnectionTest, AllreduceWithARingLinkCutIsBitIdenticalToAnUncutRu
     }
     std::vector<Bytes> buffers = inputs;
     std::vector<absl::Status> statuses = mesh.Run([&](int r) {
-      AllreduceOptions options;
+      CollectiveOptions options;
       options.algorithm = AllreduceAlgorithm::kRing;
       options.max_segment_bytes = 2048;
       options.deadline = absl::Now() + absl::Seconds(30);

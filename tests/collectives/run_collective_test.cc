@@ -150,8 +150,7 @@ TEST(RunCollectiveTest, FailuresNameGroupRanksNotPlanRanks) {
       {1, 2});
   for (int r : {1, 2}) {
     EXPECT_EQ(statuses[r].code(), absl::StatusCode::kInvalidArgument) << statuses[r];
-    EXPECT_EQ(std::string(statuses[r].message()).find("rank 0"), std::string::npos)
-        << statuses[r];
+    EXPECT_EQ(std::string(statuses[r].message()).find("rank 0"), std::string::npos) << statuses[r];
   }
 }
 

@@ -99,7 +99,7 @@ TEST(TcpConnectionTest, RingAllreduceForwardsFusedCrcsCorrectly) {
   for (DataType type : {DataType::kFloat32, DataType::kInt32, DataType::kInt64}) {
     constexpr int kRanks = 3;
     TcpMesh mesh(kRanks);
-    PlanRequest request;
+    CollectiveSpec request;
     request.world_size = kRanks;
     request.count = 100'003;  // uneven blocks, several segments each, pieces and tails
     request.type = type;

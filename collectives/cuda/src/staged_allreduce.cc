@@ -1,7 +1,5 @@
 #include "crosslink/collectives/cuda/staged_allreduce.h"
 
-#include "absl/time/clock.h"
-
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -10,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "crosslink/base/status_macros.h"
 #include "crosslink/collectives/cuda/cuda_status.h"
 #include "crosslink/collectives/cuda/device_pointer.h"

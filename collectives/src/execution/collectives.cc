@@ -10,8 +10,8 @@
 namespace crosslink::collectives {
 namespace {
 
-absl::Status Run(const CollectiveContext& context, CollectiveKind kind, size_t count,
-                 DataType type, ReduceOp op, int root, void* data, const void* input,
+absl::Status Run(const CollectiveContext& context, CollectiveKind kind, size_t count, DataType type,
+                 ReduceOp op, int root, void* data, const void* input,
                  const CollectiveOptions& options) {
   const absl::Time start = absl::Now();
   if (options.min_participants != 0) {
@@ -19,7 +19,8 @@ absl::Status Run(const CollectiveContext& context, CollectiveKind kind, size_t c
         "rank ", context.rank, " ", std::string(CollectiveKindName(kind)), ": min_participants ",
         options.min_participants, " needs an agreement channel (the runtime's Communicator)"));
   }
-  CollectiveSpec spec = MakeCollectiveSpec(kind, context.world_size, count, type, op, root, options);
+  CollectiveSpec spec =
+      MakeCollectiveSpec(kind, context.world_size, count, type, op, root, options);
   spec.contact_aware = false;  // no agreed orbit time at this layer (allreduce.h)
   return RunCollective(context, spec, {data, input, options.error_feedback},
                        options.Deadline(start));
@@ -34,8 +35,7 @@ absl::Status Allreduce(const CollectiveContext& context, void* buffer, size_t co
 
 absl::Status ReduceScatter(const CollectiveContext& context, void* buffer, size_t count,
                            DataType type, ReduceOp op, const CollectiveOptions& options) {
-  return Run(context, CollectiveKind::kReduceScatter, count, type, op, 0, buffer, nullptr,
-             options);
+  return Run(context, CollectiveKind::kReduceScatter, count, type, op, 0, buffer, nullptr, options);
 }
 
 absl::Status Allgather(const CollectiveContext& context, const void* input, void* output,

@@ -15,16 +15,16 @@ absl::Status RunCollective(const CollectiveContext& context, const CollectiveSpe
                            std::string* algorithm) {
   if (requested.world_size != context.world_size ||
       static_cast<int>(context.connections.size()) != context.world_size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "rank ", context.rank, ": a ", DescribeSpec(requested), " for a world of ",
-        requested.world_size, " ranks in a group of ", context.world_size, " with ",
-        context.connections.size(), " connections"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("rank ", context.rank, ": a ", DescribeSpec(requested), " for a world of ",
+                     requested.world_size, " ranks in a group of ", context.world_size, " with ",
+                     context.connections.size(), " connections"));
   }
   const CollectiveSpec spec = ResolveAlgorithm(requested, context.cost_hints);
   const int plan_rank = spec.PlanRank(context.rank);
   if (plan_rank < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("rank ", context.rank, " is not a participant of ",
-                                                   DescribeSpec(spec)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("rank ", context.rank, " is not a participant of ", DescribeSpec(spec)));
   }
   std::shared_ptr<const Plan> plan;
   if (context.plan_cache != nullptr) {

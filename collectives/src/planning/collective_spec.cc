@@ -68,9 +68,9 @@ absl::Status ValidateSpec(const CollectiveSpec& spec) {
   std::vector<bool> seen(spec.world_size, false);
   for (int r : spec.participants) {
     if (r < 0 || r >= spec.world_size || seen[r]) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "participants {%s}: rank %d repeats or lies outside world size %d",
-          absl::StrJoin(spec.participants, ","), r, spec.world_size));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("participants {%s}: rank %d repeats or lies outside world size %d",
+                          absl::StrJoin(spec.participants, ","), r, spec.world_size));
     }
     seen[r] = true;
   }

@@ -72,8 +72,7 @@ absl::StatusOr<ContactAwareResolution> ResolveContactAware(const CollectiveSpec&
                                                    std::string(CollectiveKindName(spec.kind)),
                                                    ": only allreduce has a contact-aware plan"));
   }
-  if (inputs.predicted == nullptr ||
-      static_cast<int>(inputs.satellites.size()) < spec.world_size) {
+  if (inputs.predicted == nullptr || static_cast<int>(inputs.satellites.size()) < spec.world_size) {
     return absl::InvalidArgumentError(
         absl::StrCat("contact-aware planning needs the predicted plan and a satellite for each of ",
                      spec.world_size, " ranks (", inputs.satellites.size(), " given)"));

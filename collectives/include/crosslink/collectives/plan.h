@@ -71,7 +71,7 @@ struct Plan {
   // How float32 messages travel (compression/wire_codec.h); kNone for every other type. Part of
   // the plan's signature. Offsets, counts and segments stay in float32 elements either way.
   WireCompression compression = WireCompression::kNone;
-  // ranks[r] is rank r's ordered step list. A plan made for one rank (PlanRequest::only_rank)
+  // ranks[r] is rank r's ordered step list. A plan made for one rank (algorithms.h's only_rank)
   // leaves the other lists empty.
   std::vector<std::vector<Step>> ranks;
 };

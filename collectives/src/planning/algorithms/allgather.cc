@@ -1,15 +1,16 @@
 // Ring allgather (see algorithms.h): each rank first copies its contribution into its block of
 // the output (skipped by the executor when the caller passed it in place), then the ring moves
 // every block n-1 hops.
-#include "crosslink/collectives/algorithms.h"
 #include "crosslink/base/status_macros.h"
+#include "crosslink/collectives/algorithms.h"
 #include "plan_builder.h"
 
 namespace crosslink::collectives {
 
 absl::StatusOr<Plan> PlanAllgather(const CollectiveSpec& spec, int only_rank) {
   constexpr char kName[] = "ring_allgather";
-  ASSIGN_OR_RETURN(const internal::PlanRequest request, internal::RequestFor(spec, only_rank, kName));
+  ASSIGN_OR_RETURN(const internal::PlanRequest request,
+                   internal::RequestFor(spec, only_rank, kName));
   const uint64_t chunks =
       static_cast<uint64_t>(request.world_size) * internal::RingSegmentsPerBlock(request);
   if (absl::Status s = internal::CheckChunkSpace(chunks, kName); !s.ok()) return s;

@@ -2,8 +2,8 @@
 // to rank + 2^k and waits for one from rank - 2^k. After ceil(log2 n) rounds every rank has
 // heard, directly or through others, from every rank, so none leaves before all arrived. Works
 // for any n, unlike pairwise exchange.
-#include "crosslink/collectives/algorithms.h"
 #include "crosslink/base/status_macros.h"
+#include "crosslink/collectives/algorithms.h"
 #include "plan_builder.h"
 
 namespace crosslink::collectives {

@@ -1,14 +1,15 @@
 // Binomial-tree broadcast (see algorithms.h): every segment goes root -> children, largest
 // subtree first; a rank forwards segment k as soon as it arrived, while k+1 is still on its way.
-#include "crosslink/collectives/algorithms.h"
 #include "crosslink/base/status_macros.h"
+#include "crosslink/collectives/algorithms.h"
 #include "plan_builder.h"
 
 namespace crosslink::collectives {
 
 absl::StatusOr<Plan> PlanBroadcast(const CollectiveSpec& spec, int only_rank) {
   constexpr char kName[] = "tree_broadcast";
-  ASSIGN_OR_RETURN(const internal::PlanRequest request, internal::RequestFor(spec, only_rank, kName));
+  ASSIGN_OR_RETURN(const internal::PlanRequest request,
+                   internal::RequestFor(spec, only_rank, kName));
   const size_t seg_elems = SegmentElements(request.max_segment_bytes, request.type);
   const size_t segments = SegmentCount(request.count, seg_elems);
   if (absl::Status s = internal::CheckChunkSpace(segments, kName); !s.ok()) return s;

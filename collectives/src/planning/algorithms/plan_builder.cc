@@ -23,12 +23,12 @@ absl::StatusOr<PlanRequest> RequestFor(const CollectiveSpec& spec, int only_rank
   request.only_rank = only_rank;
   request.compression = spec.compression;
   if (only_rank >= request.world_size) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: only_rank %d outside world size %d", algorithm, only_rank, request.world_size));
+    return absl::InvalidArgumentError(absl::StrFormat("%s: only_rank %d outside world size %d",
+                                                      algorithm, only_rank, request.world_size));
   }
   if (request.root < 0) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: root %d is not one of the participants", algorithm, spec.root));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: root %d is not one of the participants", algorithm, spec.root));
   }
   return request;
 }

@@ -2,15 +2,16 @@
 // Chunk numbers: reduce-scatter segments first (block * segments_per_block + segment), then the
 // allgather's, offset by n * segments_per_block.
 #include "absl/strings/str_format.h"
-#include "crosslink/collectives/algorithms.h"
 #include "crosslink/base/status_macros.h"
+#include "crosslink/collectives/algorithms.h"
 #include "plan_builder.h"
 
 namespace crosslink::collectives {
 
 absl::StatusOr<Plan> PlanRingAllreduce(const CollectiveSpec& spec, int only_rank) {
   constexpr char kName[] = "ring_allreduce";
-  ASSIGN_OR_RETURN(const internal::PlanRequest request, internal::RequestFor(spec, only_rank, kName));
+  ASSIGN_OR_RETURN(const internal::PlanRequest request,
+                   internal::RequestFor(spec, only_rank, kName));
   const uint64_t per_phase =
       static_cast<uint64_t>(request.world_size) * internal::RingSegmentsPerBlock(request);
   if (absl::Status s = internal::CheckChunkSpace(2 * per_phase, kName); !s.ok()) return s;

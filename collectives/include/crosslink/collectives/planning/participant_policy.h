@@ -38,7 +38,8 @@ struct LinkObservation {
   std::string bits;
   double until_s = 0;
 };
-LinkObservation ObserveLinks(int rank, const std::vector<std::shared_ptr<const LinkTimeline>>& timelines,
+LinkObservation ObserveLinks(int rank,
+                             const std::vector<std::shared_ptr<const LinkTimeline>>& timelines,
                              const std::vector<bool>& dead, std::optional<double> t_s);
 
 // up[a][b]: both a and b are candidates and each sees the other's link up in its newest state.
@@ -54,7 +55,7 @@ std::vector<bool> LargestUpClique(const std::vector<std::vector<bool>>& up,
 struct ParticipantDecision {
   enum class Kind { kAll, kPartial, kFail };
   Kind kind = Kind::kAll;
-  std::vector<bool> set;   // contributors (kAll: everyone; kFail: the reachable ones)
+  std::vector<bool> set;  // contributors (kAll: everyone; kFail: the reachable ones)
   // The decider's choice of ring or tree when the caller left kAuto (every rank must run the
   // same, and each rank's own links differ); kAuto otherwise.
   AllreduceAlgorithm algorithm = AllreduceAlgorithm::kAuto;
