@@ -1,13 +1,14 @@
 // Communicator: the collectives. Each call becomes one spec (collective_spec.h), whose open
 // choices are settled with the other ranks (a partial allreduce's participants, a contact-aware
-// plan's orbit time: rank 0 decides), then takes collectives' one execution path (RunCollective,
-// plans cached per resolved spec), and its failure is mapped to the communicator's contract
-// (communicator.h): the status names this rank, the collective and its sequence number, and a
-// rank the coordinator declared dead.
+// plan's orbit time: the decider, rank 0 or the lowest live rank, decides), then takes collectives'
+// one execution path (RunCollective, plans cached per resolved spec), and its failure is mapped to
+// the communicator's contract (communicator.h): the status names this rank, the collective and its
+// sequence number, and a rank the coordinator declared dead.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
@@ -61,8 +62,38 @@ absl::Status Communicator::Run(CollectiveKind kind, size_t count, DataType type,
     }
   }
 
+  // Elastic: rebuild the mesh among the live ranks when the membership moved
+  // (communicator_elastic.cc); a rebuild that met another death fails this call only.
+  if (absl::Status mesh = EnsureMesh(*this, *impl_, deadline); !mesh.ok()) {
+    absl::Status status(mesh.code(), absl::StrCat(what, ": ", mesh.message()));
+    absl::MutexLock lock(&impl_->state_mu);
+    if (mesh.code() != absl::StatusCode::kAborted) impl_->broken = status;
+    return status;
+  }
+  // The deaths a failure of this collective may be explained by: those after the epoch its mesh
+  // was built for (every death without elastic, where the mesh never changes).
+  const int64_t mesh_epoch = impl_->elastic ? impl_->mesh_epoch : 0;
+
   CollectiveSpec spec =
       collectives::MakeCollectiveSpec(kind, world_size_, count, type, op, root, options);
+  const int live_count = static_cast<int>(impl_->live.size());
+  std::vector<bool> live_mask(world_size_, live_count == 0);
+  for (int r : impl_->live) live_mask[r] = true;
+  if (impl_->elastic && live_count < world_size_) {
+    // The contact-aware and partial resolutions below plan over these.
+    if (kind == CollectiveKind::kAllgather || kind == CollectiveKind::kReduceScatter) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(what, ": not available once ranks have died (their layout is by rank); ",
+                       live_count, " of ", world_size_, " ranks live"));
+    }
+    if (kind == CollectiveKind::kBroadcast && !live_mask[root]) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ": broadcast root ", root, " is dead"));
+    }
+    spec.participants = impl_->live;
+    // The plan builder wants the (unused) root of the other kinds among the participants: the
+    // decider, which every partial subset keeps too.
+    if (kind != CollectiveKind::kBroadcast) spec.root = impl_->live.front();
+  }
   // Without a predicted plan every link looks alike: the rank-order plans serve.
   if (impl_->predicted_plan == nullptr) spec.contact_aware = false;
   const bool contact_aware = spec.contact_aware;
@@ -81,7 +112,15 @@ absl::Status Communicator::Run(CollectiveKind kind, size_t count, DataType type,
                            .contributors = partial.contributors,
                            .participants = partial.participants,
                            .elapsed = absl::Now() - start};
-      if (!partial.mesh_in_step) impl_->broken = status;
+      if (!partial.mesh_in_step) {
+        if (const DeadRank* dead = impl_->membership.FirstDeathAfter(mesh_epoch);
+            impl_->elastic && dead != nullptr) {
+          // Elastic: a death explains it; the next collective runs among the survivors.
+          return absl::AbortedError(absl::StrCat(what, " aborted: rank ", dead->rank, " died (",
+                                                 dead->reason, "); ", status.message()));
+        }
+        impl_->broken = status;
+      }
       return status;
     }
     if (partial.decided) spec = partial.spec;
@@ -111,9 +150,8 @@ absl::Status Communicator::Run(CollectiveKind kind, size_t count, DataType type,
   stats.outages_met = outages_met() - outages_before;
   stats.chunks_resent = MessagesResent(*impl_) - resent_before;
   stats.elapsed = absl::Now() - start;
-  stats.contributors =
-      partial.contributors.empty() ? std::vector<bool>(world_size_, true) : partial.contributors;
-  stats.participants = partial.contributors.empty() ? world_size_ : partial.participants;
+  stats.contributors = partial.contributors.empty() ? live_mask : partial.contributors;
+  stats.participants = partial.contributors.empty() ? spec.plan_world_size() : partial.participants;
   if (contact_aware && status.ok()) {
     impl_->last_contact_aware_orbit_s = clock_->OrbitAt(absl::Now()) - clock_->OrbitAt(start);
   }
@@ -128,14 +166,16 @@ absl::Status Communicator::Run(CollectiveKind kind, size_t count, DataType type,
     bool known = false;
     {
       absl::MutexLock lock(&impl_->state_mu);
-      known = !impl_->membership.dead_ranks.empty();
+      known = impl_->membership.FirstDeathAfter(mesh_epoch) != nullptr;
     }
     while (!known && absl::Now() < until) {
       absl::StatusOr<Membership> membership = client_->Heartbeat(until);
       if (!membership.ok()) break;  // the coordinator is gone: keep the error we have
-      if (!membership->dead_ranks.empty()) {
+      if (membership->FirstDeathAfter(mesh_epoch) != nullptr) {
         absl::MutexLock lock(&impl_->state_mu);
-        impl_->membership = *std::move(membership);
+        if (membership->epoch > impl_->membership.epoch) {
+          impl_->membership = *std::move(membership);
+        }
         known = true;
       } else {
         absl::SleepFor(absl::Milliseconds(20));
@@ -148,12 +188,13 @@ absl::Status Communicator::Run(CollectiveKind kind, size_t count, DataType type,
 
   // A dead rank explains most failures better than the connection error it caused: report it
   // as kAborted, naming the rank and the coordinator's reason.
-  if (!impl_->membership.dead_ranks.empty() &&
-      status.code() != absl::StatusCode::kInvalidArgument &&
+  // (Elastic: the communicator stays usable; the next collective runs among the survivors.)
+  if (const DeadRank* dead = impl_->membership.FirstDeathAfter(mesh_epoch);
+      dead != nullptr && status.code() != absl::StatusCode::kInvalidArgument &&
       status.code() != absl::StatusCode::kDataLoss) {
-    const DeadRank& dead = impl_->membership.dead_ranks.front();
-    status = absl::AbortedError(absl::StrCat(what, " aborted: rank ", dead.rank, " died (",
-                                             dead.reason, "); ", status.message()));
+    status = absl::AbortedError(absl::StrCat(what, " aborted: rank ", dead->rank, " died (",
+                                             dead->reason, "); ", status.message()));
+    if (impl_->elastic) return status;
   } else if (!absl::StartsWith(status.message(), absl::StrCat("rank ", rank_, ":"))) {
     // The executor's messages already name this rank, the collective and its sequence number.
     status = absl::Status(status.code(), absl::StrCat(what, ": ", status.message()));

@@ -40,13 +40,17 @@ std::string RankExit::Describe() const {
 
 std::string LaunchUsage() {
   return "usage: crosslink-run -n N [--scenario FILE] [--timeout SECONDS] [--port P]\n"
-         "                     [--grace SECONDS] [--output prefix|raw] -- PROGRAM [ARGS...]\n"
+         "                     [--grace SECONDS] [--min-ranks M] [--output prefix|raw]\n"
+         "                     -- PROGRAM [ARGS...]\n"
          "Starts the job coordinator on 127.0.0.1 and N ranks of PROGRAM with RANK, WORLD_SIZE,\n"
          "LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT, CROSSLINK_JOB_TOKEN (and\n"
          "CROSSLINK_SCENARIO) set. Output lines are prefixed \"[rank i] \" (--output raw passes\n"
          "them through). When a rank fails the others learn it from the coordinator and are\n"
          "terminated after --grace seconds (default 5). Exit code: 0 when all ranks exit 0,\n"
-         "else the first failing rank's status (128+signal when killed), 124 on --timeout.\n";
+         "else the first failing rank's status (128+signal when killed), 124 on --timeout.\n"
+         "--min-ranks M (default N, for elastic jobs: CROSSLINK_ELASTIC=1): a failure after\n"
+         "which at least M ranks still run is tolerated; the job then exits 0 when every rank\n"
+         "still running exits 0.\n";
 }
 
 absl::StatusOr<LaunchOptions> ParseLaunchArgs(const std::vector<std::string>& args) {
@@ -100,6 +104,11 @@ absl::StatusOr<LaunchOptions> ParseLaunchArgs(const std::vector<std::string>& ar
       absl::StatusOr<int> port = ParseInt("--port", value, 0, 65535);
       if (!port.ok()) return port.status();
       options.port = *port;
+    } else if (is_flag(arg, "--min-ranks")) {
+      if (absl::Status s = value_of(arg, "--min-ranks", &value); !s.ok()) return s;
+      absl::StatusOr<int> m = ParseInt("--min-ranks", value, 1, 4096);
+      if (!m.ok()) return m.status();
+      options.min_ranks = *m;
     } else if (is_flag(arg, "--output")) {
       if (absl::Status s = value_of(arg, "--output", &value); !s.ok()) return s;
       if (value == "prefix") {
@@ -118,6 +127,10 @@ absl::StatusOr<LaunchOptions> ParseLaunchArgs(const std::vector<std::string>& ar
   }
   options.command.assign(args.begin() + std::min(i, args.size()), args.end());
   if (!have_n) return absl::InvalidArgumentError("-n N (the number of ranks) is required");
+  if (options.min_ranks > options.num_ranks) {
+    return absl::InvalidArgumentError(absl::StrCat("--min-ranks ", options.min_ranks,
+                                                   " exceeds the ", options.num_ranks, " ranks"));
+  }
   if (options.command.empty()) {
     return absl::InvalidArgumentError("no program given: put it after '--'");
   }
