@@ -58,7 +58,10 @@ int RanksOnThisHost(const std::vector<std::string>& addresses, int rank) {
 void EmulateLink(Communicator& comm, Communicator::Impl& impl, int peer) {
   auto emulator = std::make_unique<collectives::LinkEmulator>(
       std::move(impl.connections[peer]), impl.timelines[peer], comm.clock(), impl.emulator_options);
-  impl.emulators[peer] = emulator.get();
+  {
+    absl::MutexLock lock(&impl.state_mu);  // outages_met() reads the entries
+    impl.emulators[peer] = emulator.get();
+  }
   impl.connections[peer] = std::move(emulator);
 }
 
@@ -406,8 +409,12 @@ CollectiveStats Communicator::last_stats() const {
 
 int64_t Communicator::outages_met() const {
   int64_t outages = 0;
-  for (collectives::LinkEmulator* emulator : impl_->emulators) {
-    if (emulator != nullptr) outages += emulator->counters().outages_met;
+  {
+    absl::MutexLock lock(&impl_->state_mu);
+    outages = impl_->retired_outages;
+    for (collectives::LinkEmulator* emulator : impl_->emulators) {
+      if (emulator != nullptr) outages += emulator->counters().outages_met;
+    }
   }
   if (impl_->resumer != nullptr) outages += impl_->resumer->outages_met();
   return outages;

@@ -34,6 +34,26 @@ namespace {
 constexpr absl::Duration kDeathReportWait = absl::Milliseconds(500);
 }  // namespace
 
+bool AwaitDeathReport(Communicator::Impl& impl, CoordinatorClient& client, int64_t since_epoch,
+                      absl::Time deadline) {
+  const absl::Time until = std::min(deadline, absl::Now() + kDeathReportWait);
+  {
+    absl::MutexLock lock(&impl.state_mu);
+    if (impl.membership.FirstDeathAfter(since_epoch) != nullptr) return true;
+  }
+  while (absl::Now() < until) {
+    absl::StatusOr<Membership> membership = client.Heartbeat(until);
+    if (!membership.ok()) return false;  // the coordinator is gone: keep the error we have
+    if (membership->FirstDeathAfter(since_epoch) != nullptr) {
+      absl::MutexLock lock(&impl.state_mu);
+      if (membership->epoch > impl.membership.epoch) impl.membership = *std::move(membership);
+      return true;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return false;
+}
+
 using collectives::CollectiveKind;
 using collectives::CollectiveSpec;
 using collectives::DataType;
@@ -106,6 +126,9 @@ absl::Status Communicator::Run(CollectiveKind kind, size_t count, DataType type,
     if (!partial.status.ok()) {
       absl::Status status(partial.status.code(),
                           absl::StrCat(what, ": ", partial.status.message()));
+      // Elastic: a death explains a failed agreement (asked of the coordinator before the lock).
+      const bool death_known = impl_->elastic && !partial.mesh_in_step &&
+                               AwaitDeathReport(*impl_, *client_, mesh_epoch, deadline);
       absl::MutexLock lock(&impl_->state_mu);
       impl_->last_stats = {.sequence = sequence,
                            .algorithm = "partial_allreduce",
@@ -114,8 +137,8 @@ absl::Status Communicator::Run(CollectiveKind kind, size_t count, DataType type,
                            .elapsed = absl::Now() - start};
       if (!partial.mesh_in_step) {
         if (const DeadRank* dead = impl_->membership.FirstDeathAfter(mesh_epoch);
-            impl_->elastic && dead != nullptr) {
-          // Elastic: a death explains it; the next collective runs among the survivors.
+            death_known && dead != nullptr) {
+          // The next collective runs among the survivors.
           return absl::AbortedError(absl::StrCat(what, " aborted: rank ", dead->rank, " died (",
                                                  dead->reason, "); ", status.message()));
         }
@@ -162,25 +185,7 @@ absl::Status Communicator::Run(CollectiveKind kind, size_t count, DataType type,
     // launcher reports the death to the coordinator within milliseconds, but the heartbeat thread
     // hears of it only at its next beat, so ask the coordinator now (briefly, and never past the
     // collective's deadline) to name the rank that died rather than the one that gave up.
-    const absl::Time until = std::min(deadline, absl::Now() + kDeathReportWait);
-    bool known = false;
-    {
-      absl::MutexLock lock(&impl_->state_mu);
-      known = impl_->membership.FirstDeathAfter(mesh_epoch) != nullptr;
-    }
-    while (!known && absl::Now() < until) {
-      absl::StatusOr<Membership> membership = client_->Heartbeat(until);
-      if (!membership.ok()) break;  // the coordinator is gone: keep the error we have
-      if (membership->FirstDeathAfter(mesh_epoch) != nullptr) {
-        absl::MutexLock lock(&impl_->state_mu);
-        if (membership->epoch > impl_->membership.epoch) {
-          impl_->membership = *std::move(membership);
-        }
-        known = true;
-      } else {
-        absl::SleepFor(absl::Milliseconds(20));
-      }
-    }
+    AwaitDeathReport(*impl_, *client_, mesh_epoch, deadline);
   }
   absl::MutexLock lock(&impl_->state_mu);
   impl_->last_stats = stats;

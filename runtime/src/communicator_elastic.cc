@@ -56,18 +56,24 @@ absl::Status EnsureMesh(Communicator& comm, Communicator::Impl& impl, absl::Time
   const int64_t epoch = membership.epoch;
   const std::vector<int>& live = membership.alive_ranks;
 
-  // Retire the old mesh (nothing left to retire when an earlier attempt did).
+  // Retire the old mesh (nothing left to retire when an earlier attempt did). Closing may wait
+  // for a resumable link's goodbye, so it happens outside state_mu.
+  const size_t first_retired = impl.graveyard.size();
   {
     absl::MutexLock lock(&impl.state_mu);
     for (int p = 0; p < static_cast<int>(impl.connections.size()); ++p) {
       impl.collective.connections[p] = nullptr;
-      impl.emulators[p] = nullptr;
+      if (impl.emulators[p] != nullptr) {
+        impl.retired_outages += impl.emulators[p]->counters().outages_met;
+        impl.emulators[p] = nullptr;
+      }
       impl.raw_connections[p] = nullptr;
-      if (impl.connections[p] == nullptr) continue;
-      impl.connections[p]->Close(absl::AbortedError(
-          absl::StrCat("rank ", rank, " rebuilds its mesh for membership epoch ", epoch)));
-      impl.graveyard.push_back(std::move(impl.connections[p]));
+      if (impl.connections[p] != nullptr) impl.graveyard.push_back(std::move(impl.connections[p]));
     }
+  }
+  for (size_t i = first_retired; i < impl.graveyard.size(); ++i) {
+    impl.graveyard[i]->Close(absl::AbortedError(
+        absl::StrCat("rank ", rank, " rebuilds its mesh for membership epoch ", epoch)));
   }
 
   const std::string barrier = absl::StrCat("crosslink/elastic/mesh/", epoch);
@@ -76,7 +82,15 @@ absl::Status EnsureMesh(Communicator& comm, Communicator::Impl& impl, absl::Time
         s.code(), absl::StrCat("rank ", rank, ": rebuilding the mesh for epoch ", epoch,
                                " (live ranks [", absl::StrJoin(live, ", "), "]): ", s.message()));
   }
-  RETURN_IF_ERROR(ConnectMesh(comm, impl, live, deadline));
+  if (absl::Status connected = ConnectMesh(comm, impl, live, deadline); !connected.ok()) {
+    // A peer that died while this rank dialled or awaited it: the membership moved again.
+    if (AwaitDeathReport(impl, comm.coordinator(), epoch, deadline)) {
+      return absl::AbortedError(absl::StrCat("rank ", rank, ": rebuilding the mesh for epoch ",
+                                             epoch, ": the membership moved again: ",
+                                             connected.message()));
+    }
+    return connected;
+  }
 
   absl::MutexLock lock(&impl.state_mu);
   for (int p : live) {

@@ -37,7 +37,8 @@ class Communicator::Impl {
   // them, under collective_mu, when it rebuilds its mesh (communicator_elastic.cc).
   std::vector<std::unique_ptr<collectives::Connection>> connections;
   // Connections an elastic mesh rebuild replaced: closed, but kept until the communicator is
-  // destroyed, because the heartbeat thread may still hold raw pointers to them.
+  // destroyed, because the heartbeat thread may still hold raw pointers to them. Touched under
+  // collective_mu only.
   std::vector<std::unique_ptr<collectives::Connection>> graveyard;
   // How connections travel (data_transport.h SummarizeTransports), fixed after Create.
   std::string transport_summary;
@@ -47,8 +48,11 @@ class Communicator::Impl {
   std::vector<collectives::Connection*> raw_connections ABSL_GUARDED_BY(state_mu);
   bool connections_ready ABSL_GUARDED_BY(state_mu) = false;
   // emulators[p]: the LinkEmulator of connections[p], or nullptr (ideal job, p == rank, or a
-  // resumable link, whose emulators the resumer tracks as they are replaced).
+  // resumable link, whose emulators the resumer tracks as they are replaced). After Create its
+  // entries change only under state_mu (an elastic mesh rebuild), which outages_met() holds.
   std::vector<collectives::LinkEmulator*> emulators;
+  // Outages met by the emulators of connections a mesh rebuild retired.
+  int64_t retired_outages ABSL_GUARDED_BY(state_mu) = 0;
   // timelines[p]: the truth of the link rank -> p, for the cost model; nullptr when ideal.
   std::vector<std::shared_ptr<const collectives::LinkTimeline>> timelines;
   // The options of every LinkEmulator of this rank, those the resumer makes later included.
@@ -93,13 +97,21 @@ inline int DeciderRank(const Communicator::Impl& impl)
   return impl.live.empty() ? 0 : impl.live.front();
 }
 
+// Whether the coordinator knows of a death after membership epoch `since_epoch`: at once when
+// impl.membership does, else asking the coordinator (which hears of a death from the launcher
+// within milliseconds, before the heartbeats do) for at most half a second, never past
+// `deadline`; a newer view it returns is stored in impl.membership. False when it reports none by
+// then or cannot be reached.
+bool AwaitDeathReport(Communicator::Impl& impl, CoordinatorClient& client, int64_t since_epoch,
+                      absl::Time deadline);
+
 // Elastic mode (communicator_elastic.cc): when the coordinator's membership epoch (the newest the
 // heartbeats or any coordinator call of this rank saw) differs from impl.mesh_epoch, rebuilds the
 // mesh among the live ranks of the current epoch: closes the old connections, passes a coordinator
 // barrier for the epoch with every live rank, reconnects every live pair (the lower rank dials)
 // and publishes the new connections. OK at once when nothing changed or !impl.elastic.
-// Errors: kAborted when the membership moved again (the next call retries), kAborted when this
-// rank was declared dead, kDeadlineExceeded, kUnavailable (a peer cannot be reached).
+// Errors: kAborted when the membership moved again, before or while connecting (the next call
+// retries), kAborted when this rank was declared dead, kDeadlineExceeded, kUnavailable (a peer cannot be reached).
 absl::Status EnsureMesh(Communicator& comm, Communicator::Impl& impl, absl::Time deadline)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(impl.collective_mu);
 

@@ -8,7 +8,8 @@
 //   mid    SIGKILL from a second thread once the victim has entered its first allreduce;
 //   idle   SIGKILL before the collectives, and the survivors wait (at most 10 s) until their
 //          heartbeats report the death before they run theirs, which must then succeed over the
-//          survivors without a kAborted.
+//          survivors without a kAborted (the wait polls Communicator::membership(): what is
+//          tested is that the heartbeat thread's view alone makes the next collective rebuild).
 // The collectives: a kSum allreduce of rank-dependent values, checked exactly against the sum over
 // the live ranks (the quorum's, or in idle mode the membership's); a kAvg allreduce of
 // 3 * (rank + 1), checked against the mean over them (exact in float for these values); with
@@ -138,6 +139,7 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
       if (how == "exit") _exit(9);
       if (how != "mid") raise(SIGKILL);
+      entering_collective.store(false);  // set again by RunStep just before the allreduce
       std::thread([] {
         while (!entering_collective.load()) std::this_thread::yield();
         raise(SIGKILL);
