@@ -67,29 +67,34 @@ absl::Status Communicator::Run(CollectiveKind kind, size_t count, DataType type,
   const absl::Time start = absl::Now();
   const absl::Time deadline = options.Deadline(start);
   // Every collective takes a sequence number, whether it succeeds or not (collective_context.h).
-  const uint64_t sequence = context.sequence;
   const absl::Cleanup advance = [&context] { ++context.sequence; };
-  const std::string what = absl::StrCat("rank ", rank_, " ",
-                                        std::string(collectives::CollectiveKindName(kind)), " #",
-                                        sequence, " (", count, " ",
-                                        std::string(collectives::DataTypeName(type)), ")");
+  const auto describe = [&](uint64_t sequence) {
+    return absl::StrCat("rank ", rank_, " ", std::string(collectives::CollectiveKindName(kind)),
+                        " #", sequence, " (", count, " ",
+                        std::string(collectives::DataTypeName(type)), ")");
+  };
   {
     absl::MutexLock lock(&impl_->state_mu);
     if (!impl_->broken.ok()) {
       return absl::FailedPreconditionError(
-          absl::StrCat(what, ": the communicator failed earlier and its links are out of step: ",
+          absl::StrCat(describe(context.sequence),
+                       ": the communicator failed earlier and its links are out of step: ",
                        impl_->broken.ToString()));
     }
   }
 
   // Elastic: rebuild the mesh among the live ranks when the membership moved
-  // (communicator_elastic.cc); a rebuild that met another death fails this call only.
+  // (communicator_elastic.cc); a rebuild that met another death fails this call only. A rebuild
+  // also restarts the sequence numbers for its epoch, the same on every live rank.
   if (absl::Status mesh = EnsureMesh(*this, *impl_, deadline); !mesh.ok()) {
-    absl::Status status(mesh.code(), absl::StrCat(what, ": ", mesh.message()));
+    absl::Status status(mesh.code(),
+                        absl::StrCat(describe(context.sequence), ": ", mesh.message()));
     absl::MutexLock lock(&impl_->state_mu);
     if (mesh.code() != absl::StatusCode::kAborted) impl_->broken = status;
     return status;
   }
+  const uint64_t sequence = context.sequence;
+  const std::string what = describe(sequence);
   // The deaths a failure of this collective may be explained by: those after the epoch its mesh
   // was built for (every death without elastic, where the mesh never changes).
   const int64_t mesh_epoch = impl_->elastic ? impl_->mesh_epoch : 0;

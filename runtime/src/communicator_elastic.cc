@@ -9,17 +9,24 @@
 // does). The collectives then run with spec.participants = the live ranks (communicator_
 // collectives.cc), whose plans the plan cache builds anew since the spec differs.
 //
-// Quorum: a fresh membership view from the coordinator (the heartbeats may lag a death by an
-// interval), the mesh rebuilt for it, then the barrier crosslink/quorum/<n>/<epoch>, n counting
-// the quorums that succeeded: every live rank either passes it within the epoch or has it aborted
-// (the coordinator's barrier refuses an arrival from a stale epoch and aborts the waiters when the
-// epoch moves), so the retried call of every rank meets under the same name.
+// A rebuild also restarts the collectives' sequence numbers at epoch * 2^40 + 1 on every live
+// rank: a collective that met the death may have succeeded on some survivors and failed on others,
+// and a program that goes on after a failure (as the training loop below does) would otherwise
+// run collectives whose numbers differ between ranks.
 //
-// ShouldCommit: each rank writes its vote under crosslink/commit/<m>/<rank> (a transient key),
-// then passes the barrier crosslink/commit/<m> with the quorum's epoch, then reads the votes of
-// every live rank. The barrier has the same all-or-none outcome as the quorum's, and every rank
-// reads the same votes, so every live rank returns the same answer: false when the barrier was
-// aborted (the epoch changed) or some vote is "0".
+// Quorum: a fresh membership view from the coordinator (the heartbeats may lag a death by an
+// interval), the mesh rebuilt for it, then the coordinator barrier crosslink/quorum with the epoch:
+// every live rank either passes it within the epoch or has it aborted (the coordinator's barrier
+// refuses an arrival from a stale epoch and aborts the waiters when the epoch moves), so the
+// retried calls of every rank meet in the next round. The barrier's name is the same every step
+// (its rounds pair up in order, as any barrier's), so the coordinator's state does not grow with
+// the steps.
+//
+// ShouldCommit: each rank writes its vote under crosslink/commit/<m>/<rank> (a transient key; m
+// counts the calls), then passes the barrier crosslink/commit with the quorum's epoch, then reads
+// the votes of every live rank. The barrier has the same all-or-none outcome as the quorum's, and
+// every rank reads the same votes, so every live rank returns the same answer: false when the
+// barrier was aborted (the epoch changed) or some vote is "0".
 //
 // Limits: a death during a rebuild's dials can leave a connection from the aborted attempt in the
 // transport's accept queue; the retried rebuild may then accept that stale one, and the next
@@ -99,6 +106,10 @@ absl::Status EnsureMesh(Communicator& comm, Communicator::Impl& impl, absl::Time
   }
   impl.mesh_epoch = epoch;
   impl.live = live;
+  // The survivors may have left the last epoch at different sequence numbers (a collective that
+  // met the death can succeed on some and fail on others); the new epoch numbers afresh, past
+  // every number of the earlier epochs (each has 2^40 of its own), so agreement keys never repeat.
+  impl.collective.sequence = (static_cast<uint64_t>(epoch) << 40) + 1;
   return absl::OkStatus();
 }
 
@@ -134,8 +145,7 @@ absl::StatusOr<Quorum> Communicator::Quorum(absl::Time deadline) {
     return status;
   }
   const int64_t epoch = impl_->mesh_epoch;
-  const absl::Status agreed = client_->Barrier(
-      absl::StrCat("crosslink/quorum/", impl_->quorums + 1, "/", epoch), deadline, epoch);
+  const absl::Status agreed = client_->Barrier("crosslink/quorum", deadline, epoch);
   if (!agreed.ok()) {
     return absl::Status(agreed.code(),
                         absl::StrCat(what, " (epoch ", epoch, "): ", agreed.message()));
@@ -162,8 +172,7 @@ absl::StatusOr<bool> Communicator::ShouldCommit(bool local_ok, absl::Time deadli
       !s.ok()) {
     return named(s);
   }
-  const absl::Status barrier =
-      client_->Barrier(absl::StrCat("crosslink/commit/", round), deadline, epoch);
+  const absl::Status barrier = client_->Barrier("crosslink/commit", deadline, epoch);
   // Aborted on every live rank alike: the membership moved since the quorum.
   if (barrier.code() == absl::StatusCode::kAborted) return false;
   if (!barrier.ok()) return named(barrier);

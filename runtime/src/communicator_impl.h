@@ -77,8 +77,8 @@ class Communicator::Impl {
   std::vector<std::string> data_addresses;  // every rank's, from Register, for redialling
   int64_t mesh_epoch ABSL_GUARDED_BY(collective_mu) = 0;
   std::vector<int> live ABSL_GUARDED_BY(collective_mu);
-  // Quorum() calls that succeeded, the epoch of the last one (0: none yet) and ShouldCommit()
-  // calls: they name the coordinator barriers, so every rank must make the same calls.
+  // Quorum() calls that succeeded (for messages), the epoch of the last one (0: none yet) and
+  // ShouldCommit() calls (they name the votes' keys, so every rank must make the same calls).
   uint64_t quorums ABSL_GUARDED_BY(collective_mu) = 0;
   int64_t quorum_epoch ABSL_GUARDED_BY(collective_mu) = 0;
   uint64_t commits ABSL_GUARDED_BY(collective_mu) = 0;
@@ -111,7 +111,8 @@ bool AwaitDeathReport(Communicator::Impl& impl, CoordinatorClient& client, int64
 // barrier for the epoch with every live rank, reconnects every live pair (the lower rank dials)
 // and publishes the new connections. OK at once when nothing changed or !impl.elastic.
 // Errors: kAborted when the membership moved again, before or while connecting (the next call
-// retries), kAborted when this rank was declared dead, kDeadlineExceeded, kUnavailable (a peer cannot be reached).
+// retries), kAborted when this rank was declared dead, kDeadlineExceeded, kUnavailable (a peer
+// cannot be reached).
 absl::Status EnsureMesh(Communicator& comm, Communicator::Impl& impl, absl::Time deadline)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(impl.collective_mu);
 

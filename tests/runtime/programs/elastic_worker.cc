@@ -15,7 +15,8 @@
 // 3 * (rank + 1), checked against the mean over them (exact in float for these values); with
 // "partial", a kSum allreduce of 1 with min_participants = 2, and with "contact" (a job with a
 // scenario) a contact-aware kSum allreduce of 1: both agreements are decided by the lowest live
-// rank.
+// rank; a broadcast from the lowest live rank; a barrier; once a rank has died, an allgather,
+// which must be refused with kFailedPrecondition (and leave the communicator usable).
 // Each step prints one line:
 //   "step S epoch E live 0,1,3 status CODE commit 0|1"
 // (CODE the first collective failure's code, OK when none), the failure's message on a line of
@@ -93,6 +94,23 @@ absl::Status RunStep(Communicator& comm, const std::vector<int>& live, bool part
     if (!s.ok()) return s;
     if (one != static_cast<float>(live.size())) {
       return absl::InternalError(absl::StrCat("sum of ones is ", one, ", expected ", live.size()));
+    }
+  }
+  // A broadcast from the lowest live rank and a barrier run over the live ranks too.
+  float token = static_cast<float>(comm.rank() + 100);
+  s = comm.Broadcast(&token, 1, DataType::kFloat32, live.front(), options);
+  if (!s.ok()) return s;
+  if (token != static_cast<float>(live.front() + 100)) {
+    return absl::InternalError(absl::StrCat("broadcast gave ", token, " from rank ", live.front()));
+  }
+  s = comm.Barrier(options);
+  if (!s.ok()) return s;
+  if (static_cast<int>(live.size()) < comm.world_size()) {
+    // Laid out by rank: refused once a rank has died, without breaking the communicator.
+    std::vector<float> all(comm.world_size());
+    s = comm.Allgather(&token, all.data(), 1, DataType::kFloat32, options);
+    if (s.code() != absl::StatusCode::kFailedPrecondition) {
+      return absl::InternalError(absl::StrCat("allgather after a death: ", s.ToString()));
     }
   }
   return absl::OkStatus();
