@@ -115,9 +115,6 @@ absl::Status Communicator::Run(CollectiveKind kind, size_t count, DataType type,
       return absl::InvalidArgumentError(absl::StrCat(what, ": broadcast root ", root, " is dead"));
     }
     spec.participants = impl_->live;
-    // The plan builder wants the (unused) root of the other kinds among the participants: the
-    // decider, which every partial subset keeps too.
-    if (kind != CollectiveKind::kBroadcast) spec.root = impl_->live.front();
   }
   // Without a predicted plan every link looks alike: the rank-order plans serve.
   if (impl_->predicted_plan == nullptr) spec.contact_aware = false;
@@ -134,7 +131,7 @@ absl::Status Communicator::Run(CollectiveKind kind, size_t count, DataType type,
       // Elastic: a death explains a failed agreement (asked of the coordinator before the lock).
       const bool death_known = impl_->elastic && !partial.mesh_in_step &&
                                AwaitDeathReport(*impl_, *client_, mesh_epoch, deadline);
-      absl::MutexLock lock(&impl_->state_mu);
+      absl::ReleasableMutexLock lock(&impl_->state_mu);
       impl_->last_stats = {.sequence = sequence,
                            .algorithm = "partial_allreduce",
                            .contributors = partial.contributors,
@@ -144,8 +141,11 @@ absl::Status Communicator::Run(CollectiveKind kind, size_t count, DataType type,
         if (const DeadRank* dead = impl_->membership.FirstDeathAfter(mesh_epoch);
             death_known && dead != nullptr) {
           // The next collective runs among the survivors.
-          return absl::AbortedError(absl::StrCat(what, " aborted: rank ", dead->rank, " died (",
-                                                 dead->reason, "); ", status.message()));
+          status = absl::AbortedError(absl::StrCat(what, " aborted: rank ", dead->rank, " died (",
+                                                   dead->reason, "); ", status.message()));
+          lock.Release();
+          RetireMesh(*this, *impl_, status);
+          return status;
         }
         impl_->broken = status;
       }
@@ -164,6 +164,11 @@ absl::Status Communicator::Run(CollectiveKind kind, size_t count, DataType type,
     spec = *std::move(resolved);
   }
 
+  // Only a broadcast uses its root, but the plan builder wants every spec's among the
+  // participants: a subset without rank 0 (survivors, a partial result) roots at its first.
+  if (kind != CollectiveKind::kBroadcast && spec.PlanRank(spec.root) < 0) {
+    spec.root = spec.GroupRank(0);
+  }
   const int64_t outages_before = outages_met();
   const int64_t resent_before = MessagesResent(*impl_);  // communicator_reconnect.h
   CollectiveStats stats;
@@ -192,19 +197,23 @@ absl::Status Communicator::Run(CollectiveKind kind, size_t count, DataType type,
     // collective's deadline) to name the rank that died rather than the one that gave up.
     AwaitDeathReport(*impl_, *client_, mesh_epoch, deadline);
   }
-  absl::MutexLock lock(&impl_->state_mu);
+  absl::ReleasableMutexLock lock(&impl_->state_mu);
   impl_->last_stats = stats;
   if (status.ok()) return status;
 
   // A dead rank explains most failures better than the connection error it caused: report it
   // as kAborted, naming the rank and the coordinator's reason.
-  // (Elastic: the communicator stays usable; the next collective runs among the survivors.)
   if (const DeadRank* dead = impl_->membership.FirstDeathAfter(mesh_epoch);
       dead != nullptr && status.code() != absl::StatusCode::kInvalidArgument &&
       status.code() != absl::StatusCode::kDataLoss) {
     status = absl::AbortedError(absl::StrCat(what, " aborted: rank ", dead->rank, " died (",
                                              dead->reason, "); ", status.message()));
-    if (impl_->elastic) return status;
+    if (impl_->elastic) {
+      // The communicator stays usable: the next collective runs among the survivors.
+      lock.Release();
+      RetireMesh(*this, *impl_, status);
+      return status;
+    }
   } else if (!absl::StartsWith(status.message(), absl::StrCat("rank ", rank_, ":"))) {
     // The executor's messages already name this rank, the collective and its sequence number.
     status = absl::Status(status.code(), absl::StrCat(what, ": ", status.message()));

@@ -2,12 +2,14 @@
 // program sees). Three pieces:
 //
 // The mesh rebuild (EnsureMesh), before a collective whose membership epoch differs from the one
-// the mesh was built for: every live rank closes its old connections (kept in Impl::graveyard:
-// the heartbeat thread may still hold raw pointers to them), passes the coordinator barrier
-// crosslink/elastic/mesh/<epoch> (with the epoch, so a further death aborts it on every rank
-// alike), then the lower rank of every live pair dials the higher one (ConnectMesh, as Create
-// does). The collectives then run with spec.participants = the live ranks (communicator_
-// collectives.cc), whose plans the plan cache builds anew since the spec differs.
+// the mesh was built for: every live rank closes its old connections (RetireMesh; already when a
+// collective failed on the death, so that a survivor whose collective went on over the old mesh
+// fails promptly; they are kept in Impl::graveyard: the heartbeat thread may still hold raw
+// pointers to them), passes the coordinator barrier crosslink/elastic/mesh/<epoch> (with the
+// epoch, so a further death aborts it on every rank alike), then the lower rank of every live pair
+// dials the higher one (ConnectMesh, as Create does). The collectives then run with
+// spec.participants = the live ranks (communicator_collectives.cc), whose plans the plan cache
+// builds anew since the spec differs.
 //
 // A rebuild also restarts the collectives' sequence numbers at epoch * 2^40 + 1 on every live
 // rank: a collective that met the death may have succeeded on some survivors and failed on others,
@@ -45,6 +47,24 @@
 
 namespace crosslink::runtime {
 
+void RetireMesh(Communicator& comm, Communicator::Impl& impl, const absl::Status& why) {
+  // Closing may wait for a resumable link's goodbye, so it happens outside state_mu.
+  const size_t first_retired = impl.graveyard.size();
+  {
+    absl::MutexLock lock(&impl.state_mu);
+    for (int p = 0; p < static_cast<int>(impl.connections.size()); ++p) {
+      impl.collective.connections[p] = nullptr;
+      if (impl.emulators[p] != nullptr) {
+        impl.retired_outages += impl.emulators[p]->counters().outages_met;
+        impl.emulators[p] = nullptr;
+      }
+      impl.raw_connections[p] = nullptr;
+      if (impl.connections[p] != nullptr) impl.graveyard.push_back(std::move(impl.connections[p]));
+    }
+  }
+  for (size_t i = first_retired; i < impl.graveyard.size(); ++i) impl.graveyard[i]->Close(why);
+}
+
 absl::Status EnsureMesh(Communicator& comm, Communicator::Impl& impl, absl::Time deadline) {
   if (!impl.elastic) return absl::OkStatus();
   // The heartbeats' view, or a newer one another coordinator call of this rank brought back.
@@ -63,25 +83,10 @@ absl::Status EnsureMesh(Communicator& comm, Communicator::Impl& impl, absl::Time
   const int64_t epoch = membership.epoch;
   const std::vector<int>& live = membership.alive_ranks;
 
-  // Retire the old mesh (nothing left to retire when an earlier attempt did). Closing may wait
-  // for a resumable link's goodbye, so it happens outside state_mu.
-  const size_t first_retired = impl.graveyard.size();
-  {
-    absl::MutexLock lock(&impl.state_mu);
-    for (int p = 0; p < static_cast<int>(impl.connections.size()); ++p) {
-      impl.collective.connections[p] = nullptr;
-      if (impl.emulators[p] != nullptr) {
-        impl.retired_outages += impl.emulators[p]->counters().outages_met;
-        impl.emulators[p] = nullptr;
-      }
-      impl.raw_connections[p] = nullptr;
-      if (impl.connections[p] != nullptr) impl.graveyard.push_back(std::move(impl.connections[p]));
-    }
-  }
-  for (size_t i = first_retired; i < impl.graveyard.size(); ++i) {
-    impl.graveyard[i]->Close(absl::AbortedError(
-        absl::StrCat("rank ", rank, " rebuilds its mesh for membership epoch ", epoch)));
-  }
+  // Retire the old mesh (nothing left to retire when a failed collective or attempt did).
+  RetireMesh(comm, impl,
+             absl::AbortedError(
+                 absl::StrCat("rank ", rank, " rebuilds its mesh for membership epoch ", epoch)));
 
   const std::string barrier = absl::StrCat("crosslink/elastic/mesh/", epoch);
   if (absl::Status s = comm.coordinator().Barrier(barrier, deadline, epoch); !s.ok()) {

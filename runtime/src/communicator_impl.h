@@ -116,6 +116,13 @@ bool AwaitDeathReport(Communicator::Impl& impl, CoordinatorClient& client, int64
 absl::Status EnsureMesh(Communicator& comm, Communicator::Impl& impl, absl::Time deadline)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(impl.collective_mu);
 
+// Elastic mode: closes every connection of the current mesh with `why` and moves it to
+// impl.graveyard, so that a survivor still running a collective over the old mesh fails at once
+// instead of waiting for its deadline; EnsureMesh then builds the new one. Does nothing to an
+// already retired mesh.
+void RetireMesh(Communicator& comm, Communicator::Impl& impl, const absl::Status& why)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(impl.collective_mu);
+
 // The full mesh among `members` (ascending, this rank included): connects to the members above
 // this rank and accepts the ones below (through impl.resumer when it owns the accept loop), into
 // impl.connections, then wraps new plain connections in LinkEmulators when the job plays a

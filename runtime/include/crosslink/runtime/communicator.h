@@ -5,10 +5,11 @@
 // LinkEmulator that plays the scenario's true contact plan (geometry and faults) in wall time, so
 // that the collectives meet the latency, rate and outages of the crosslinks between the ranks'
 // satellites. Then it runs collectives on host (and, with crosslink::cuda, device) buffers: each
-// becomes one collectives::CollectiveSpec, whose open choices rank 0 settles for every rank when
-// they depend on what only one rank can know (a contact-aware plan's orbit time, a partial
-// result's participants), and takes collectives' one execution path (run_collective.h) over the
-// communicator's CollectiveContext, the mesh.
+// becomes one collectives::CollectiveSpec, whose open choices one rank (rank 0, or the lowest live
+// rank once an elastic job has lost ranks) settles for every rank when they depend on what only
+// one rank can know (a contact-aware plan's orbit time, a partial result's participants), and takes
+// collectives' one execution path (run_collective.h) over the communicator's CollectiveContext, the
+// mesh.
 //
 // Scenarios: ranks map to satellites through the scenario's [cluster] satellites (rank i ->
 // element i); orbit time runs at [time] time_scale orbit seconds per wall second from a wall
