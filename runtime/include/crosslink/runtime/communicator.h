@@ -31,6 +31,7 @@
 //   job (or a new Communicator in a new job). The exceptions are a partial allreduce's own
 //   outcomes (CollectiveOptions::min_participants: left out, too few reachable), which run nothing
 //   and leave the mesh in step.
+// - Buffers are borrowed for the call; on failure their contents are unspecified.
 // - Elastic mode (CommunicatorOptions::elastic, CROSSLINK_ELASTIC=1; crosslink-run --min-ranks
 //   keeps the survivors running): a rank's death does not end the communicator. The collective
 //   that meets it fails once with kAborted naming the dead rank (on some survivors it may have
@@ -45,8 +46,11 @@
 //   (a cut link without resume, a disagreement, kDataLoss, a rebuild that cannot connect) break
 //   the communicator with kFailedPrecondition as above. Allgather and ReduceScatter, whose
 //   layouts are by rank, fail with kFailedPrecondition once a rank has died; a Broadcast whose
-//   root died fails with kInvalidArgument. Dead ranks do not come back (rejoin with state transfer
-//   is not implemented yet). Without elastic, nothing of this applies.
+//   root died fails with kInvalidArgument. "Every rank" in the contract above means every live
+//   rank: after a failed collective the survivors may go on having issued different numbers of
+//   collectives in that step (the rebuild realigns them), but from the next Quorum on they must
+//   call the same methods in the same order again. Dead ranks do not come back (rejoin with state
+//   transfer is not implemented yet). Without elastic, nothing of this applies.
 //
 // The elastic training loop (TorchFT's pattern), which keeps every survivor's state identical even
 // when a rank dies mid-collective and the collective succeeded on some survivors only:
@@ -56,7 +60,6 @@
 //     absl::StatusOr<bool> commit = comm.ShouldCommit(status.ok(), deadline);
 //     if (commit.ok() && *commit) optimizer.Step();  // else drop the step, every survivor alike
 //   }
-// - Buffers are borrowed for the call; on failure their contents are unspecified.
 //
 // Thread-safety: one collective at a time per communicator. Calls from several threads are
 // serialised by a mutex, but their order would then differ between ranks, so a program must issue
