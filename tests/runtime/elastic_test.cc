@@ -129,6 +129,32 @@ TEST(ElasticTest, SurvivorsOfARankKilledMidCollectiveGoOnAmongThemselves) {
   ExpectShrunk(RunElasticJob(absl::StrCat("2 mid ", kSteps)), 2, "0,1,3", /*may_succeed=*/true);
 }
 
+TEST(ElasticTest, ASecondDeathShrinksTheJobAgain) {
+  // Rank 2 dies in step 2, rank 3 in step 3 (after the quorum of epoch 2): ranks 0 and 1 go on in
+  // epoch 3.
+  const ElasticJob job = RunElasticJob("2,3 kill 6");
+  EXPECT_EQ(job.exit_code, 0) << job.output;
+  for (int rank : {0, 1}) {
+    SCOPED_TRACE(absl::StrCat("rank ", rank));
+    EXPECT_EQ(job.results.count(rank) ? job.results.at(rank) : "", "OK") << job.output;
+    const auto& steps = job.steps.count(rank) ? job.steps.at(rank) : std::map<int, Step>{};
+    ASSERT_EQ(steps.size(), 6u) << job.output;
+    EXPECT_EQ(steps.at(2).status, "ABORTED");
+    EXPECT_EQ(steps.at(2).commit, 0);
+    EXPECT_EQ(steps.at(3).epoch, 2);
+    EXPECT_EQ(steps.at(3).live, "0,1,3");
+    EXPECT_EQ(steps.at(3).status, "ABORTED");
+    EXPECT_THAT(steps.at(3).error, HasSubstr("rank 3 died"));
+    EXPECT_EQ(steps.at(3).commit, 0);
+    for (int step : {4, 5}) {
+      EXPECT_EQ(steps.at(step).epoch, 3);
+      EXPECT_EQ(steps.at(step).live, "0,1");
+      EXPECT_EQ(steps.at(step).status, "OK") << steps.at(step).error;
+      EXPECT_EQ(steps.at(step).commit, 1);
+    }
+  }
+}
+
 TEST(ElasticTest, WhenRankZeroDiesRankOneDecidesThePartialAgreement) {
   ExpectShrunk(RunElasticJob(absl::StrCat("0 exit ", kSteps, " partial")), 0, "1,2,3",
                /*may_succeed=*/false);

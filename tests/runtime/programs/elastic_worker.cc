@@ -2,7 +2,7 @@
 // job, started through the real crosslink-run (with --min-ranks). Every rank joins with
 // CROSSLINK_ELASTIC=1 and runs STEPS steps of the elastic training loop (communicator.h): Quorum
 // (retried on kAborted), the step's collectives, ShouldCommit(they all succeeded). The victim dies
-// in step 2, after its quorum; HOW:
+// in step 2, after its quorum (VICTIM may list two ranks, "2,3": the second dies in step 3); HOW:
 //   kill   SIGKILL before the step's collectives;
 //   exit   exit status 9 there;
 //   mid    SIGKILL from a second thread once the victim has entered its first allreduce;
@@ -37,6 +37,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "crosslink/runtime/communicator.h"
 
@@ -125,7 +126,10 @@ int main(int argc, char** argv) {
                  "[contact]\n");
     return 2;
   }
-  const int victim = std::atoi(argv[1]);
+  // The rank that dies in step kDeathStep + i is victims[i].
+  std::vector<int> victims;
+  for (absl::string_view v : absl::StrSplit(argv[1], ','))
+    victims.push_back(std::atoi(std::string(v).c_str()));
   const std::string how = argv[2];
   const int steps = std::atoi(argv[3]);
   bool partial = false;
@@ -153,7 +157,9 @@ int main(int argc, char** argv) {
       break;
     }
     std::vector<int> live = quorum->live_ranks;
-    if (comm.rank() == victim && step == kDeathStep) {
+    const int death = step - kDeathStep;
+    const int victim = death >= 0 && death < static_cast<int>(victims.size()) ? victims[death] : -1;
+    if (comm.rank() == victim) {
       std::fflush(stdout);
       if (how == "exit") _exit(9);
       if (how != "mid") raise(SIGKILL);
@@ -163,7 +169,7 @@ int main(int argc, char** argv) {
         raise(SIGKILL);
       }).detach();
     }
-    if (how == "idle" && step == kDeathStep && comm.rank() != victim) {
+    if (how == "idle" && victim >= 0) {
       const absl::Time until = absl::Now() + absl::Seconds(10);
       while (comm.membership().epoch == quorum->epoch && absl::Now() < until) {
         absl::SleepFor(absl::Milliseconds(20));
