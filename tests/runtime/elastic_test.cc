@@ -40,11 +40,12 @@ struct ElasticJob {
   std::map<int, std::string> results;        // by rank: "OK" or "FAILED: ..."
 };
 
-// Runs the worker on kRanks ranks with --min-ranks 2 (and the scenario, when given); parses every
-// rank's step lines.
-ElasticJob RunElasticJob(const std::string& worker_args, const std::string& scenario = "") {
-  std::string command =
-      absl::StrCat(CROSSLINK_BIN_DIR, "/crosslink-run -n ", kRanks, " --min-ranks 2 --timeout 60");
+// Runs the worker on kRanks ranks with --min-ranks 2 (and the scenario and environment settings
+// such as "CROSSLINK_RESUME=0", when given); parses every rank's step lines.
+ElasticJob RunElasticJob(const std::string& worker_args, const std::string& scenario = "",
+                         const std::string& environment = "") {
+  std::string command = absl::StrCat(environment, " ", CROSSLINK_BIN_DIR, "/crosslink-run -n ",
+                                     kRanks, " --min-ranks 2 --timeout 60");
   if (!scenario.empty()) {
     absl::StrAppend(&command, " --scenario ", CROSSLINK_SOURCE_DIR, "/tests/runtime/data/",
                     scenario);
@@ -166,6 +167,13 @@ TEST(ElasticTest, WhenRankZeroDiesRankOneDecidesOverEmulatedResumableLinks) {
   ExpectShrunk(
       RunElasticJob(absl::StrCat("0 exit ", kSteps, " partial contact"), "formation-4.toml"), 0,
       "1,2,3", /*may_succeed=*/false);
+}
+
+TEST(ElasticTest, WhenRankZeroDiesTheRebuiltLinksAreEmulatedWithoutResume) {
+  // Without resume the rebuild dials plain connections and wraps them in LinkEmulators itself.
+  ExpectShrunk(RunElasticJob(absl::StrCat("0 exit ", kSteps, " contact"), "formation-4.toml",
+                             "CROSSLINK_RESUME=0"),
+               0, "1,2,3", /*may_succeed=*/false);
 }
 
 TEST(ElasticTest, ADeathSeenWhileIdleRebuildsTheMeshBeforeTheNextCollective) {
