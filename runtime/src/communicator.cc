@@ -55,11 +55,80 @@ int RanksOnThisHost(const std::vector<std::string>& addresses, int rank) {
 
 }  // namespace
 
+void EmulateLink(Communicator& comm, Communicator::Impl& impl, int peer) {
+  auto emulator = std::make_unique<collectives::LinkEmulator>(
+      std::move(impl.connections[peer]), impl.timelines[peer], comm.clock(), impl.emulator_options);
+  {
+    absl::MutexLock lock(&impl.state_mu);  // outages_met() reads the entries
+    impl.emulators[peer] = emulator.get();
+  }
+  impl.connections[peer] = std::move(emulator);
+}
+
+absl::Status ConnectMesh(Communicator& comm, Communicator::Impl& impl,
+                         const std::vector<int>& members, absl::Time deadline) {
+  const int rank = comm.rank();
+  // With resume the resumer's loop owns the accept queue: each pair reconnects through it, and
+  // its connections come back emulated already.
+  if (impl.resumer != nullptr) {
+    for (int p : members) {
+      if (p == rank) continue;
+      absl::StatusOr<std::unique_ptr<collectives::Connection>> connection =
+          impl.resumer->Reconnect(p, deadline);
+      if (!connection.ok()) {
+        return absl::Status(
+            connection.status().code(),
+            absl::StrCat("communicator rank ", rank, ": no data connection to rank ", p, ": ",
+                         connection.status().message()));
+      }
+      impl.connections[p] = *std::move(connection);
+    }
+    return absl::OkStatus();
+  }
+  // Every rank connects to the members above it, then accepts the ones below. The transport's
+  // accept thread takes connections before Accept is called, so the connects of all ranks
+  // proceed at once and no rank waits for another to reach its accept loop.
+  int below = 0;
+  for (int p : members) {
+    if (p < rank) ++below;
+    if (p <= rank) continue;
+    ASSIGN_OR_RETURN(impl.connections[p],
+                     impl.context->Connect(p, impl.data_addresses[p], deadline));
+  }
+  for (int accepted = 0; accepted < below; ++accepted) {
+    auto peer = impl.context->Accept(deadline);
+    if (!peer.ok()) {
+      std::vector<int> missing;
+      for (int p : members) {
+        if (p < rank && impl.connections[p] == nullptr) missing.push_back(p);
+      }
+      return absl::Status(
+          peer.status().code(),
+          absl::StrCat("communicator rank ", rank, ": no data connection from ranks [",
+                       absl::StrJoin(missing, ", "), "]: ", peer.status().message()));
+    }
+    auto& [peer_rank, connection] = *peer;
+    if (peer_rank < 0 || peer_rank >= rank || impl.connections[peer_rank] != nullptr ||
+        !std::binary_search(members.begin(), members.end(), peer_rank)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "communicator rank ", rank, ": unexpected data connection from rank ", peer_rank));
+    }
+    impl.connections[peer_rank] = std::move(connection);
+  }
+  // Create wraps its first mesh after building the timelines; a rebuilt mesh plays them at once.
+  for (int p : members) {
+    if (p != rank && p < static_cast<int>(impl.timelines.size()) && impl.timelines[p] != nullptr) {
+      EmulateLink(comm, impl, p);
+    }
+  }
+  return absl::OkStatus();
+}
+
 Communicator::Communicator() : impl_(std::make_unique<Impl>()) {}
 
 Communicator::~Communicator() {
   if (client_ != nullptr) client_->StopHeartbeats();
-  for (auto& connection : impl_->connections) {
+  for (auto& connection : impl_->connections) {  // the graveyard's are closed already
     if (connection != nullptr) {
       connection->Close(
           absl::UnavailableError(absl::StrCat("rank ", rank_, " closed its communicator")));
@@ -121,35 +190,13 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
   heartbeat.on_error = [self](const absl::Status& s) { self->OnHeartbeatError(s); };
   RETURN_IF_ERROR(comm->client_->StartHeartbeats(std::move(heartbeat)));
 
-  // Full mesh: every rank connects to the ranks above it, then accepts the ones below. The
-  // transport's accept thread takes connections before Accept is called, so the connects of all
-  // ranks proceed at once and no rank waits for another to reach its accept loop.
   SetSharedMemoryOffer(shm_context, options.transport,
                        options.ideal || IsIdealScenarioText(world.scenario_text));
   impl.connections.resize(n);
-  for (int p = rank + 1; p < n; ++p) {
-    ASSIGN_OR_RETURN(impl.connections[p],
-                     impl.context->Connect(p, world.data_addresses[p], deadline));
-  }
-  for (int accepted = 0; accepted < rank; ++accepted) {
-    auto peer = impl.context->Accept(deadline);
-    if (!peer.ok()) {
-      std::vector<int> missing;
-      for (int p = 0; p < rank; ++p) {
-        if (impl.connections[p] == nullptr) missing.push_back(p);
-      }
-      return absl::Status(
-          peer.status().code(),
-          absl::StrCat("communicator rank ", rank, ": no data connection from ranks [",
-                       absl::StrJoin(missing, ", "), "]: ", peer.status().message()));
-    }
-    auto& [peer_rank, connection] = *peer;
-    if (peer_rank < 0 || peer_rank >= rank || impl.connections[peer_rank] != nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "communicator rank ", rank, ": unexpected data connection from rank ", peer_rank));
-    }
-    impl.connections[peer_rank] = std::move(connection);
-  }
+  impl.data_addresses = world.data_addresses;
+  std::vector<int> everyone(n);
+  for (int p = 0; p < n; ++p) everyone[p] = p;
+  RETURN_IF_ERROR(ConnectMesh(*comm, impl, everyone, deadline));
 
   impl.transport_summary = SummarizeTransports(impl.connections);
 
@@ -214,24 +261,27 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
                                                    comm->rank_satellites_[p]));
       impl.timelines[p] =
           std::make_shared<const collectives::ContactPlanTimeline>(std::move(timeline));
-      auto emulator = std::make_unique<collectives::LinkEmulator>(
-          std::move(impl.connections[p]), impl.timelines[p], comm->clock_, emulator_options);
-      impl.emulators[p] = emulator.get();
-      impl.connections[p] = std::move(emulator);
+      EmulateLink(*comm, impl, p);
     }
     comm->scenario_ = std::move(scenario);
     // In cut mode, cut links resume instead of failing (communicator_reconnect.h).
     RETURN_IF_ERROR(EnableResume(*comm, impl, options, world.data_addresses));
   }
-  impl.raw_connections.assign(n, nullptr);
-  for (int p = 0; p < n; ++p) impl.raw_connections[p] = impl.connections[p].get();
+  {
+    absl::MutexLock lock(&impl.state_mu);
+    impl.raw_connections.assign(n, nullptr);
+    for (int p = 0; p < n; ++p) impl.raw_connections[p] = impl.connections[p].get();
+  }
   {
     absl::MutexLock lock(&impl.collective_mu);
+    impl.elastic = options.elastic;
+    impl.mesh_epoch = world.membership.epoch;
+    impl.live = everyone;
     collectives::CollectiveContext& context = impl.collective;
     context.rank = rank;
     context.world_size = n;
     context.job_id = comm->transport_job_id_;
-    context.connections = impl.raw_connections;
+    for (const auto& connection : impl.connections) context.connections.push_back(connection.get());
     context.sequence = 1;
     context.plan_cache = std::make_shared<collectives::PlanCache>();
     // kAuto must pick the same algorithm on every rank: a rank choosing ring while its peers
@@ -277,6 +327,9 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::CreateFromEnvironmen
   if (const char* t = std::getenv("CROSSLINK_TRANSPORT"); t != nullptr && *t != '\0') {
     ASSIGN_OR_RETURN(options.transport, ParseDataTransport(t));
   }
+  if (const char* elastic = std::getenv("CROSSLINK_ELASTIC"); elastic != nullptr) {
+    options.elastic = std::string(elastic) == "1";
+  }
   if (const char* mode = std::getenv("CROSSLINK_OUTAGE_MODE"); mode != nullptr && *mode != '\0') {
     const std::string value = mode;
     if (value == "cut") {
@@ -302,17 +355,22 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::CreateFromEnvironmen
 }
 
 void Communicator::OnMembershipChange(const Membership& membership) {
+  std::vector<collectives::Connection*> connections;
   {
     absl::MutexLock lock(&impl_->state_mu);
-    impl_->membership = membership;
+    // Views only move forward (a collective's own query may have stored a newer one).
+    if (membership.epoch >= impl_->membership.epoch) impl_->membership = membership;
     // During Create the mesh is still being built; Create applies the membership at its end.
     if (!impl_->connections_ready) return;
+    // An elastic rebuild keeps replaced connections alive (Impl::graveyard), so the pointers
+    // stay valid after the lock is released.
+    connections = impl_->raw_connections;
   }
   // Close the connections to dead ranks so that a collective waiting on one fails at once,
   // with a status that names the rank and why the coordinator declared it dead.
   for (const DeadRank& dead : membership.dead_ranks) {
     if (dead.rank == rank_ || dead.rank < 0 || dead.rank >= world_size_) continue;
-    collectives::Connection* connection = impl_->raw_connections[dead.rank];
+    collectives::Connection* connection = connections[dead.rank];
     if (connection == nullptr) continue;
     connection->Close(absl::AbortedError(absl::StrCat("rank ", dead.rank, " died (", dead.reason,
                                                       ", membership epoch ", dead.epoch, ")")));
@@ -328,11 +386,13 @@ void Communicator::OnHeartbeatError(const absl::Status& status) {
   // Only a verdict on this rank itself ends its collectives: a coordinator that went away
   // (the job is ending) does not make the data plane wrong.
   if (status.code() != absl::StatusCode::kAborted) return;
+  std::vector<collectives::Connection*> connections;
   {
     absl::MutexLock lock(&impl_->state_mu);
     if (!impl_->connections_ready) return;
+    connections = impl_->raw_connections;
   }
-  for (collectives::Connection* connection : impl_->raw_connections) {
+  for (collectives::Connection* connection : connections) {
     if (connection != nullptr) connection->Close(status);
   }
 }
@@ -349,8 +409,12 @@ CollectiveStats Communicator::last_stats() const {
 
 int64_t Communicator::outages_met() const {
   int64_t outages = 0;
-  for (collectives::LinkEmulator* emulator : impl_->emulators) {
-    if (emulator != nullptr) outages += emulator->counters().outages_met;
+  {
+    absl::MutexLock lock(&impl_->state_mu);
+    outages = impl_->retired_outages;
+    for (collectives::LinkEmulator* emulator : impl_->emulators) {
+      if (emulator != nullptr) outages += emulator->counters().outages_met;
+    }
   }
   if (impl_->resumer != nullptr) outages += impl_->resumer->outages_met();
   return outages;

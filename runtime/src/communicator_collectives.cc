@@ -1,13 +1,14 @@
 // Communicator: the collectives. Each call becomes one spec (collective_spec.h), whose open
 // choices are settled with the other ranks (a partial allreduce's participants, a contact-aware
-// plan's orbit time: rank 0 decides), then takes collectives' one execution path (RunCollective,
-// plans cached per resolved spec), and its failure is mapped to the communicator's contract
-// (communicator.h): the status names this rank, the collective and its sequence number, and a
-// rank the coordinator declared dead.
+// plan's orbit time: the decider, rank 0 or the lowest live rank, decides), then takes collectives'
+// one execution path (RunCollective, plans cached per resolved spec), and its failure is mapped to
+// the communicator's contract (communicator.h): the status names this rank, the collective and its
+// sequence number, and a rank the coordinator declared dead.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
@@ -33,6 +34,26 @@ namespace {
 constexpr absl::Duration kDeathReportWait = absl::Milliseconds(500);
 }  // namespace
 
+bool AwaitDeathReport(Communicator::Impl& impl, CoordinatorClient& client, int64_t since_epoch,
+                      absl::Time deadline) {
+  const absl::Time until = std::min(deadline, absl::Now() + kDeathReportWait);
+  {
+    absl::MutexLock lock(&impl.state_mu);
+    if (impl.membership.FirstDeathAfter(since_epoch) != nullptr) return true;
+  }
+  while (absl::Now() < until) {
+    absl::StatusOr<Membership> membership = client.Heartbeat(until);
+    if (!membership.ok()) return false;  // the coordinator is gone: keep the error we have
+    if (membership->FirstDeathAfter(since_epoch) != nullptr) {
+      absl::MutexLock lock(&impl.state_mu);
+      if (membership->epoch > impl.membership.epoch) impl.membership = *std::move(membership);
+      return true;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return false;
+}
+
 using collectives::CollectiveKind;
 using collectives::CollectiveSpec;
 using collectives::DataType;
@@ -46,22 +67,55 @@ absl::Status Communicator::Run(CollectiveKind kind, size_t count, DataType type,
   const absl::Time start = absl::Now();
   const absl::Time deadline = options.Deadline(start);
   // Every collective takes a sequence number, whether it succeeds or not (collective_context.h).
-  const uint64_t sequence = context.sequence;
   const absl::Cleanup advance = [&context] { ++context.sequence; };
-  const std::string what =
-      absl::StrCat("rank ", rank_, " ", std::string(collectives::CollectiveKindName(kind)), " #",
-                   sequence, " (", count, " ", std::string(collectives::DataTypeName(type)), ")");
+  const auto describe = [&](uint64_t sequence) {
+    return absl::StrCat("rank ", rank_, " ", std::string(collectives::CollectiveKindName(kind)),
+                        " #", sequence, " (", count, " ",
+                        std::string(collectives::DataTypeName(type)), ")");
+  };
   {
     absl::MutexLock lock(&impl_->state_mu);
     if (!impl_->broken.ok()) {
       return absl::FailedPreconditionError(
-          absl::StrCat(what, ": the communicator failed earlier and its links are out of step: ",
+          absl::StrCat(describe(context.sequence),
+                       ": the communicator failed earlier and its links are out of step: ",
                        impl_->broken.ToString()));
     }
   }
 
+  // Elastic: rebuild the mesh among the live ranks when the membership moved
+  // (communicator_elastic.cc); a rebuild that met another death fails this call only. A rebuild
+  // also restarts the sequence numbers for its epoch, the same on every live rank.
+  if (absl::Status mesh = EnsureMesh(*this, *impl_, deadline); !mesh.ok()) {
+    absl::Status status(mesh.code(),
+                        absl::StrCat(describe(context.sequence), ": ", mesh.message()));
+    absl::MutexLock lock(&impl_->state_mu);
+    if (mesh.code() != absl::StatusCode::kAborted) impl_->broken = status;
+    return status;
+  }
+  const uint64_t sequence = context.sequence;
+  const std::string what = describe(sequence);
+  // The deaths a failure of this collective may be explained by: those after the epoch its mesh
+  // was built for (every death without elastic, where the mesh never changes).
+  const int64_t mesh_epoch = impl_->elastic ? impl_->mesh_epoch : 0;
+
   CollectiveSpec spec =
       collectives::MakeCollectiveSpec(kind, world_size_, count, type, op, root, options);
+  const int live_count = static_cast<int>(impl_->live.size());
+  std::vector<bool> live_mask(world_size_, live_count == 0);
+  for (int r : impl_->live) live_mask[r] = true;
+  if (impl_->elastic && live_count < world_size_) {
+    // The contact-aware and partial resolutions below plan over these.
+    if (kind == CollectiveKind::kAllgather || kind == CollectiveKind::kReduceScatter) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(what, ": not available once ranks have died (their layout is by rank); ",
+                       live_count, " of ", world_size_, " ranks live"));
+    }
+    if (kind == CollectiveKind::kBroadcast && !live_mask[root]) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ": broadcast root ", root, " is dead"));
+    }
+    spec.participants = impl_->live;
+  }
   // Without a predicted plan every link looks alike: the rank-order plans serve.
   if (impl_->predicted_plan == nullptr) spec.contact_aware = false;
   const bool contact_aware = spec.contact_aware;
@@ -74,13 +128,27 @@ absl::Status Communicator::Run(CollectiveKind kind, size_t count, DataType type,
     if (!partial.status.ok()) {
       absl::Status status(partial.status.code(),
                           absl::StrCat(what, ": ", partial.status.message()));
-      absl::MutexLock lock(&impl_->state_mu);
+      // Elastic: a death explains a failed agreement (asked of the coordinator before the lock).
+      const bool death_known = impl_->elastic && !partial.mesh_in_step &&
+                               AwaitDeathReport(*impl_, *client_, mesh_epoch, deadline);
+      absl::ReleasableMutexLock lock(&impl_->state_mu);
       impl_->last_stats = {.sequence = sequence,
                            .algorithm = "partial_allreduce",
                            .contributors = partial.contributors,
                            .participants = partial.participants,
                            .elapsed = absl::Now() - start};
-      if (!partial.mesh_in_step) impl_->broken = status;
+      if (!partial.mesh_in_step) {
+        if (const DeadRank* dead = impl_->membership.FirstDeathAfter(mesh_epoch);
+            death_known && dead != nullptr) {
+          // The next collective runs among the survivors.
+          status = absl::AbortedError(absl::StrCat(what, " aborted: rank ", dead->rank, " died (",
+                                                   dead->reason, "); ", status.message()));
+          lock.Release();
+          RetireMesh(*this, *impl_, status);
+          return status;
+        }
+        impl_->broken = status;
+      }
       return status;
     }
     if (partial.decided) spec = partial.spec;
@@ -96,6 +164,11 @@ absl::Status Communicator::Run(CollectiveKind kind, size_t count, DataType type,
     spec = *std::move(resolved);
   }
 
+  // Only a broadcast uses its root, but the plan builder wants every spec's among the
+  // participants: a subset without rank 0 (survivors, a partial result) roots at its first.
+  if (kind != CollectiveKind::kBroadcast && spec.PlanRank(spec.root) < 0) {
+    spec.root = spec.GroupRank(0);
+  }
   const int64_t outages_before = outages_met();
   const int64_t resent_before = MessagesResent(*impl_);  // communicator_reconnect.h
   CollectiveStats stats;
@@ -110,9 +183,8 @@ absl::Status Communicator::Run(CollectiveKind kind, size_t count, DataType type,
   stats.outages_met = outages_met() - outages_before;
   stats.chunks_resent = MessagesResent(*impl_) - resent_before;
   stats.elapsed = absl::Now() - start;
-  stats.contributors =
-      partial.contributors.empty() ? std::vector<bool>(world_size_, true) : partial.contributors;
-  stats.participants = partial.contributors.empty() ? world_size_ : partial.participants;
+  stats.contributors = partial.contributors.empty() ? live_mask : partial.contributors;
+  stats.participants = partial.contributors.empty() ? spec.plan_world_size() : partial.participants;
   if (contact_aware && status.ok()) {
     impl_->last_contact_aware_orbit_s = clock_->OrbitAt(absl::Now()) - clock_->OrbitAt(start);
   }
@@ -123,36 +195,25 @@ absl::Status Communicator::Run(CollectiveKind kind, size_t count, DataType type,
     // launcher reports the death to the coordinator within milliseconds, but the heartbeat thread
     // hears of it only at its next beat, so ask the coordinator now (briefly, and never past the
     // collective's deadline) to name the rank that died rather than the one that gave up.
-    const absl::Time until = std::min(deadline, absl::Now() + kDeathReportWait);
-    bool known = false;
-    {
-      absl::MutexLock lock(&impl_->state_mu);
-      known = !impl_->membership.dead_ranks.empty();
-    }
-    while (!known && absl::Now() < until) {
-      absl::StatusOr<Membership> membership = client_->Heartbeat(until);
-      if (!membership.ok()) break;  // the coordinator is gone: keep the error we have
-      if (!membership->dead_ranks.empty()) {
-        absl::MutexLock lock(&impl_->state_mu);
-        impl_->membership = *std::move(membership);
-        known = true;
-      } else {
-        absl::SleepFor(absl::Milliseconds(20));
-      }
-    }
+    AwaitDeathReport(*impl_, *client_, mesh_epoch, deadline);
   }
-  absl::MutexLock lock(&impl_->state_mu);
+  absl::ReleasableMutexLock lock(&impl_->state_mu);
   impl_->last_stats = stats;
   if (status.ok()) return status;
 
   // A dead rank explains most failures better than the connection error it caused: report it
   // as kAborted, naming the rank and the coordinator's reason.
-  if (!impl_->membership.dead_ranks.empty() &&
-      status.code() != absl::StatusCode::kInvalidArgument &&
+  if (const DeadRank* dead = impl_->membership.FirstDeathAfter(mesh_epoch);
+      dead != nullptr && status.code() != absl::StatusCode::kInvalidArgument &&
       status.code() != absl::StatusCode::kDataLoss) {
-    const DeadRank& dead = impl_->membership.dead_ranks.front();
-    status = absl::AbortedError(absl::StrCat(what, " aborted: rank ", dead.rank, " died (",
-                                             dead.reason, "); ", status.message()));
+    status = absl::AbortedError(absl::StrCat(what, " aborted: rank ", dead->rank, " died (",
+                                             dead->reason, "); ", status.message()));
+    if (impl_->elastic) {
+      // The communicator stays usable: the next collective runs among the survivors.
+      lock.Release();
+      RetireMesh(*this, *impl_, status);
+      return status;
+    }
   } else if (!absl::StartsWith(status.message(), absl::StrCat("rank ", rank_, ":"))) {
     // The executor's messages already name this rank, the collective and its sequence number.
     status = absl::Status(status.code(), absl::StrCat(what, ": ", status.message()));

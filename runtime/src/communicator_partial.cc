@@ -6,18 +6,20 @@
 //
 // Why an agreement at all: the ranks must run the SAME plan over the SAME subset, or they would
 // wait on each other until the deadline. Which links are up is local knowledge (a laser terminal
-// sees its own links), so the ranks pool it through the rank-0 agreement (rank0_agreement.h),
+// sees its own links), so the ranks pool it through the decider agreement (decider_agreement.h),
 // whose key-value store is out of band: the ground segment reaches every satellite even when its
-// crosslinks are down. The policy rank 0 decides with (who is reachable, the largest clique, the
-// cutoff) is collectives' (planning/participant_policy.h); this file is the protocol.
+// crosslinks are down. The decider is rank 0, or in an elastic job whose membership shrank the
+// lowest live rank ("every rank" below then means every live rank). The policy it decides with
+// (who is reachable, the largest clique, the cutoff) is collectives'
+// (planning/participant_policy.h); this file is the protocol.
 //
-// The protocol, for collective #seq (keys under crosslink/partial/<seq>/, Rank0Agreement::Key):
+// The protocol, for collective #seq (keys under crosslink/partial/<seq>/, DeciderAgreement::Key):
 // 1. Every rank r reads the up/down state of its own links (timelines[p]->At(now).up: direct, or
 //    routed through relays; a rank the coordinator declared dead counts as down) and publishes it
 //    as a string of '0'/'1' under state/<r>/<v>, v = 0, 1, ... for each new observation, then
 //    announces it as event number e (KvAdd on "events") under event/<e> = "<r> <v>".
-// 2. Rank 0, the decider, folds the events into the newest state of every rank and decides as
-//    soon as every rank is reachable (all states present, every link up as seen from both ends):
+// 2. The decider folds the events into the newest state of every rank and decides as soon as
+//    every rank is reachable (all states present, every link up as seen from both ends):
 //    decision "all", and the ordinary full collective runs. Otherwise it waits for the next event
 //    (a long poll, no sleeping) until the cutoff, then decides on the largest set of ranks that are
 //    pairwise up (a clique: any plan over them only crosses up links), if it has at least
@@ -44,16 +46,16 @@
 // KvSet and one long poll per rank: 5-25 ms measured with 4 ranks on a loaded 2-core machine, in
 // partial_allreduce_test's steps 5 and 6); with 0 nothing changes.
 //
-// Algorithm: with CollectiveOptions::algorithm kAuto, rank 0 also picks ring or tree (cost model,
-// its own links) and every rank runs that, for a full collective too: each rank's own choice
+// Algorithm: with CollectiveOptions::algorithm kAuto, the decider also picks ring or tree (cost
+// model, its own links) and every rank runs that, for a full collective too: each rank's own choice
 // reads its own links, and a rank whose links were just down would choose differently.
 // The coordinator expires the keys 30 minutes after their last write (a few hundred bytes per
 // collective).
 //
 // Limits: a rank that dies between KvAdd and announcing its event leaves a gap the decider waits
-// on until the cutoff (the decision then ignores later events); if rank 0 dies, the others learn
-// it from the coordinator's membership (heartbeats) while they wait for its decision, and fail
-// with kAborted naming it instead of waiting for the deadline.
+// on until the cutoff (the decision then ignores later events); if the decider dies, the others
+// learn it from the coordinator's membership (heartbeats) while they wait for its decision, and
+// fail with kAborted naming it instead of waiting for the deadline.
 #include <algorithm>
 #include <cmath>
 #include <optional>
@@ -70,7 +72,7 @@
 #include "crosslink/collectives/cost_model.h"
 #include "crosslink/collectives/planning/participant_policy.h"
 #include "crosslink/collectives/planning/plan_choice.h"
-#include "rank0_agreement.h"
+#include "decider_agreement.h"
 
 namespace crosslink::runtime {
 
@@ -102,7 +104,7 @@ std::string ObserveOwnLinks(Communicator& comm, Communicator::Impl& impl, absl::
 }
 
 // Publishes this rank's link state as observation `version` and announces it.
-absl::Status PublishState(Communicator& comm, const Rank0Agreement& agreement, int version,
+absl::Status PublishState(Communicator& comm, const DeciderAgreement& agreement, int version,
                           const std::string& bits, absl::Time deadline) {
   CoordinatorClient& kv = comm.coordinator();
   RETURN_IF_ERROR(
@@ -130,23 +132,26 @@ double EstimateS(Communicator& comm, Communicator::Impl& impl, int k, size_t byt
                                                  : collectives::RingAllreduceTimeS(k, bytes, hints);
 }
 
-// Rank 0: gathers the states until every rank is reachable or the cutoff, then decides.
+// The decider: gathers the states until every live rank is reachable or the cutoff, then decides.
 absl::StatusOr<ParticipantDecision> Decide(Communicator& comm, Communicator::Impl& impl,
-                                           const Rank0Agreement& agreement,
+                                           const DeciderAgreement& agreement,
                                            const collectives::CollectiveSpec& spec,
                                            int min_participants, absl::Time start,
                                            absl::Time deadline) {
   const int n = comm.world_size();
+  const int decider = agreement.decider();
+  // The ranks of the mesh's membership epoch (every rank until one dies); the others are dead.
+  const int live = spec.plan_world_size();
   CoordinatorClient& kv = comm.coordinator();
   const size_t bytes = spec.count * collectives::DataTypeSize(spec.type);
   AllreduceAlgorithm auto_algorithm = AllreduceAlgorithm::kRing;
-  const absl::Time cutoff =
-      collectives::PartialCutoff(EstimateS(comm, impl, n, bytes, &auto_algorithm), start, deadline);
+  const absl::Time cutoff = collectives::PartialCutoff(
+      EstimateS(comm, impl, live, bytes, &auto_algorithm), start, deadline);
 
   std::vector<std::optional<std::string>> states(n);
   std::vector<int> versions(n, -1);
   absl::Time own_change;
-  states[0] = ObserveOwnLinks(comm, impl, &own_change);
+  states[decider] = ObserveOwnLinks(comm, impl, &own_change);
   int64_t next_event = 1;
   ParticipantDecision decision;
   while (true) {
@@ -160,7 +165,7 @@ absl::StatusOr<ParticipantDecision> Decide(Communicator& comm, Communicator::Imp
     decision.set =
         collectives::LargestUpClique(collectives::MutuallyUp(states, candidate), candidate);
     const int k = static_cast<int>(std::count(decision.set.begin(), decision.set.end(), true));
-    if (k == n) {
+    if (k == live) {
       decision.kind = ParticipantDecision::Kind::kAll;
       break;
     }
@@ -178,9 +183,9 @@ absl::StatusOr<ParticipantDecision> Decide(Communicator& comm, Communicator::Imp
       int v = -1;
       const std::vector<std::string> parts = absl::StrSplit(*event, ' ');
       if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &r) || !absl::SimpleAtoi(parts[1], &v) ||
-          r <= 0 || r >= n) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("bad partial-allreduce event \"", *event, "\" under ", agreement.Key("")));
+          r < 0 || r >= n || r == decider) {
+        return absl::InvalidArgumentError(absl::StrCat("bad partial-allreduce event \"", *event,
+                                                       "\" under ", agreement.Key("")));
       }
       if (v <= versions[r]) continue;
       ASSIGN_OR_RETURN(std::string bits,
@@ -192,7 +197,7 @@ absl::StatusOr<ParticipantDecision> Decide(Communicator& comm, Communicator::Imp
       versions[r] = v;
       states[r] = std::move(bits);
     } else if (event.status().code() == absl::StatusCode::kDeadlineExceeded) {
-      states[0] = ObserveOwnLinks(comm, impl, &own_change);
+      states[decider] = ObserveOwnLinks(comm, impl, &own_change);
     } else {
       return event.status();
     }
@@ -207,9 +212,10 @@ absl::StatusOr<ParticipantDecision> Decide(Communicator& comm, Communicator::Imp
   return decision;
 }
 
-// Ranks other than 0: publish, then wait for the decision, publishing again on each change.
+// Ranks other than the decider: publish, then wait for the decision, publishing again on each
+// change.
 absl::StatusOr<ParticipantDecision> AwaitDecision(Communicator& comm, Communicator::Impl& impl,
-                                                  const Rank0Agreement& agreement,
+                                                  const DeciderAgreement& agreement,
                                                   absl::Time deadline) {
   absl::Time next_change;
   std::string bits = ObserveOwnLinks(comm, impl, &next_change);
@@ -240,8 +246,9 @@ PartialAllreduce PreparePartialAllreduce(Communicator& comm, Communicator::Impl&
   const int n = comm.world_size();
   const int rank = comm.rank();
   PartialAllreduce out;
-  out.contributors.assign(n, true);
-  out.participants = n;
+  out.contributors.assign(n, spec.participants.empty());
+  for (int r : spec.participants) out.contributors[r] = true;
+  out.participants = spec.plan_world_size();
   if (min_participants < 0 || min_participants > n) {
     out.status = absl::InvalidArgumentError(
         absl::StrCat("min_participants ", min_participants, " outside [0, ", n, "]"));
@@ -249,10 +256,11 @@ PartialAllreduce PreparePartialAllreduce(Communicator& comm, Communicator::Impl&
     out.participants = 0;
     return out;
   }
-  const Rank0Agreement agreement(comm, "partial", sequence);
+  const DeciderAgreement agreement(comm, "partial", sequence, DeciderRank(impl));
   absl::StatusOr<ParticipantDecision> decision =
-      rank == 0 ? Decide(comm, impl, agreement, spec, min_participants, start, deadline)
-                : AwaitDecision(comm, impl, agreement, deadline);
+      rank == agreement.decider()
+          ? Decide(comm, impl, agreement, spec, min_participants, start, deadline)
+          : AwaitDecision(comm, impl, agreement, deadline);
   if (!decision.ok()) {
     // Other ranks may have read a decision that counts this rank in and are now waiting on it.
     out.status = absl::Status(decision.status().code(),

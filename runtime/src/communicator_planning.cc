@@ -3,19 +3,19 @@
 // the same time from the same predicted contact plan, or the ranks would run different rings and
 // wait on each other until the deadline.
 //
-// The agreed planning time: rank 0 reads its scenario clock when it enters the collective and
-// publishes it through the rank-0 agreement (rank0_agreement.h) — exactly: flooring it to a
-// quantum would plan for an instant before the collective runs, and miss an outage that starts in
-// between; the other ranks wait for it. The cost is one key-value round trip per contact-aware
-// collective (about a millisecond on one machine).
+// The agreed planning time: the decider (rank 0, or the lowest live rank of an elastic job) reads
+// its scenario clock when it enters the collective and publishes it through the decider agreement
+// (decider_agreement.h) — exactly: flooring it to a quantum would plan for an instant before the
+// collective runs, and miss an outage that starts in between; the other ranks wait for it. The cost
+// is one key-value round trip per contact-aware collective (about a millisecond on one machine).
 //
 // The horizon guard: the planner judges a link by whether it stays up for its cost-model estimate
 // of the collective, which assumes the scenario's link rates. An emulated (or real) collective can
 // take far longer (a 2-core host runs 8 ranks' copies and reductions at a few GB/s, not at
 // 400 Gbit/s), and then a link that the planner saw "up for 0.1 s more" drops mid-collective. So
-// rank 0 also publishes a guard: twice the orbit duration of the last contact-aware collective it
-// ran (collectives' plan_choice.h ContactAwareInputs::guard_s says what the choice does with it).
-// Rank 0 publishes both numbers, so every rank still plans the same.
+// the decider also publishes a guard: twice the orbit duration of the last contact-aware collective
+// it ran (collectives' plan_choice.h ContactAwareInputs::guard_s says what the choice does with
+// it). The decider publishes both numbers, so every rank still plans the same.
 //
 // What is chosen (ring or tree, and the rank order) is collectives' decision
 // (ResolveContactAware); the order becomes the spec's participants, and the plan is the standard
@@ -33,7 +33,7 @@
 #include "crosslink/base/status_macros.h"
 #include "crosslink/collectives/planning/plan_choice.h"
 #include "crosslink/runtime/communicator.h"
-#include "rank0_agreement.h"
+#include "decider_agreement.h"
 
 namespace crosslink::runtime {
 
@@ -44,12 +44,12 @@ bool DebugEnabled() {
   return debug != nullptr && std::string(debug) == "1";
 }
 
-// The planning time and guard, as rank 0 decided them.
+// The planning time and guard, as the decider decided them.
 absl::StatusOr<std::pair<double, double>> AgreePlanningTime(Communicator& comm, double guard_s,
-                                                            uint64_t sequence,
+                                                            uint64_t sequence, int decider,
                                                             absl::Time deadline) {
-  Rank0Agreement agreement(comm, "contact_aware", sequence);
-  if (comm.rank() == 0) {
+  DeciderAgreement agreement(comm, "contact_aware", sequence, decider);
+  if (comm.rank() == decider) {
     const double t_s = comm.clock()->OrbitNow();
     // %.17g round-trips a double exactly, so every rank plans at bit-identical times.
     RETURN_IF_ERROR(agreement.Publish(absl::StrFormat("%.17g %.17g", t_s, guard_s), deadline));
@@ -62,7 +62,7 @@ absl::StatusOr<std::pair<double, double>> AgreePlanningTime(Communicator& comm, 
       !absl::SimpleAtod(parts[1], &time.second)) {
     return absl::InvalidArgumentError(
         absl::StrCat("rank ", comm.rank(), ": bad contact-aware planning time \"", value,
-                     "\" published by rank 0 under ", agreement.Key("decision")));
+                     "\" published by rank ", decider, " under ", agreement.Key("decision")));
   }
   return time;
 }
@@ -77,7 +77,7 @@ absl::StatusOr<collectives::CollectiveSpec> ResolveContactAwareSpec(
     Communicator& comm, Communicator::Impl& impl, const collectives::CollectiveSpec& spec,
     uint64_t sequence, absl::Time deadline) {
   ASSIGN_OR_RETURN(const auto time, AgreePlanningTime(comm, impl.last_contact_aware_orbit_s * 2,
-                                                      sequence, deadline));
+                                                      sequence, DeciderRank(impl), deadline));
   collectives::ContactAwareInputs inputs;
   inputs.predicted = impl.predicted_plan.get();
   inputs.satellites.assign(comm.rank_satellites().begin(),

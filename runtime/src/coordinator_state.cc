@@ -293,10 +293,11 @@ absl::StatusOr<Membership> CoordinatorState::Barrier(std::string name, int rank,
 
 namespace {
 
-// Prefixes of the keys the runtime writes once or a few times per collective (the contact-aware
-// planning time, the partial allreduce's agreement): they expire (CoordinatorOptions).
+// Prefixes of the keys the runtime writes once or a few times per collective or step (the
+// contact-aware planning time, the partial allreduce's agreement, an elastic job's commit votes):
+// they expire (CoordinatorOptions).
 constexpr std::string_view kTransientKeyPrefixes[] = {"crosslink/contact_aware/",
-                                                      "crosslink/partial/"};
+                                                      "crosslink/partial/", "crosslink/commit/"};
 
 bool IsTransientKey(std::string_view key) {
   for (std::string_view prefix : kTransientKeyPrefixes) {

@@ -15,13 +15,17 @@ namespace {
 
 constexpr char kSynopsis[] =
     "usage: crosslink-run -n N [--scenario FILE] [--timeout SECONDS] [--port P]\n"
-    "                     [--grace SECONDS] [--output prefix|raw] -- PROGRAM [ARGS...]\n"
+    "                     [--grace SECONDS] [--min-ranks M] [--output prefix|raw]\n"
+    "                     -- PROGRAM [ARGS...]\n"
     "Starts the job coordinator on 127.0.0.1 and N ranks of PROGRAM with RANK, WORLD_SIZE,\n"
     "LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT, CROSSLINK_JOB_TOKEN (and\n"
     "CROSSLINK_SCENARIO) set. Output lines are prefixed \"[rank i] \" (--output raw passes\n"
     "them through). When a rank fails the others learn it from the coordinator and are\n"
     "terminated after --grace seconds (default 5). Exit code: 0 when all ranks exit 0,\n"
-    "else the first failing rank's status (128+signal when killed), 124 on --timeout.\n";
+    "else the first failing rank's status (128+signal when killed), 124 on --timeout.\n"
+    "--min-ranks M (default N, for elastic jobs: CROSSLINK_ELASTIC=1): a failure after\n"
+    "which at least M ranks still run is tolerated; the job then exits 0 when every rank\n"
+    "still running exits 0.\n";
 
 // What the flags write before they become LaunchOptions.
 struct LaunchFlagValues {
@@ -30,6 +34,7 @@ struct LaunchFlagValues {
   double timeout_s = 0;
   double grace_s = 5;
   int port = 0;
+  int min_ranks = 0;
   std::string output = "prefix";
 };
 
@@ -53,6 +58,13 @@ std::unique_ptr<base::FlagSet> LaunchFlags(LaunchFlagValues* values) {
   flags->Double("grace", &values->grace_s, "after a rank fails, seconds the others get to exit")
       .Above(0)
       .ValueName("SECONDS");
+  flags
+      ->Int("min-ranks", &values->min_ranks,
+            "ranks that must keep running after a failure for the job to go on")
+      .Min(1)
+      .Max(4096)
+      .ValueName("M")
+      .DefaultText("N");
   flags->Choice("output", &values->output, {"prefix", "raw"},
                 "\"[rank i] \" before each output line, or raw pass-through");
   return flags;
@@ -86,10 +98,15 @@ absl::StatusOr<LaunchOptions> ParseLaunchArgs(const std::vector<std::string>& ar
   if (flags->Given("timeout")) options.timeout = absl::Seconds(values.timeout_s);
   options.grace_period = absl::Seconds(values.grace_s);
   options.port = values.port;
+  options.min_ranks = values.min_ranks;
   options.output = values.output == "raw" ? OutputMode::kPassThrough : OutputMode::kPrefix;
   options.command = std::move(parsed.rest);
   if (options.command.empty()) {
     return absl::InvalidArgumentError("no program given: put it after '--'");
+  }
+  if (options.min_ranks > options.num_ranks) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--min-ranks ", options.min_ranks, " exceeds -n ", options.num_ranks));
   }
   return options;
 }

@@ -17,6 +17,7 @@
 #include <sstream>
 #include <utility>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -237,7 +238,17 @@ void Job::OnExit(Rank& rank, int wait_status) {
                                        : absl::StrCat("rank ", rank.rank, " ", exit.Describe());
   server_->ReportFailure(rank.rank, reason).IgnoreError();  // Fails only for an invalid rank.
   if (exit.ok() || killing_ || result_.first_failure.has_value()) return;
-  result_.first_failure = exit;
+  // --min-ranks: an elastic job carries on while enough ranks still run.
+  const int running = static_cast<int>(
+      std::count_if(ranks_.begin(), ranks_.end(), [](const Rank& r) { return r.running; }));
+  const int min_ranks = options_.min_ranks > 0 ? options_.min_ranks : options_.num_ranks;
+  if (running >= min_ranks) {
+    result_.tolerated_failures.push_back(exit);
+    return;
+  }
+  // Below the minimum: today's ending, with the first failure (a tolerated one included).
+  result_.first_failure =
+      result_.tolerated_failures.empty() ? exit : result_.tolerated_failures.front();
   terminate_at_ = std::min(terminate_at_, absl::Now() + options_.grace_period);
 }
 
@@ -256,8 +267,13 @@ void Job::Reap() {
 std::string Job::Summary(const LaunchResult& result) const {
   const double wall_s = absl::ToDoubleSeconds(absl::Now() - start_);
   std::vector<int> ok, failed_later, terminated;
+  std::vector<int> tolerated;  // the first failure apart, when the job ended on it
+  for (const RankExit& e : result.tolerated_failures) {
+    if (!result.first_failure || e.rank != result.first_failure->rank) tolerated.push_back(e.rank);
+  }
   for (const RankExit& e : result.exits) {
     if (result.first_failure && e.rank == result.first_failure->rank) continue;
+    if (absl::c_linear_search(tolerated, e.rank)) continue;
     if (e.ok()) {
       ok.push_back(e.rank);
     } else if (e.terminated_by_launcher) {
@@ -277,9 +293,16 @@ std::string Job::Summary(const LaunchResult& result) const {
                         absl::StrFormat("%.1f", result.first_failure->wall_s), "s");
   } else if (result.timed_out) {
     line = absl::StrCat("timeout of ", absl::FormatDuration(options_.timeout), " exceeded");
+  } else if (!tolerated.empty()) {
+    line = absl::StrCat("ranks ", list(tolerated), " failed and the job went on without them (",
+                        "--min-ranks ", options_.min_ranks, ")");
   } else {
     return absl::StrCat("all ", options_.num_ranks, " ranks exited with status 0 in ",
                         absl::StrFormat("%.1f", wall_s), "s");
+  }
+  if (!tolerated.empty() && (result.first_failure || result.timed_out)) {
+    absl::StrAppend(&line, "; ranks ", list(tolerated), " failed and were tolerated (--min-ranks ",
+                    options_.min_ranks, ")");
   }
   if (!failed_later.empty()) absl::StrAppend(&line, "; ranks ", list(failed_later), " failed too");
   if (!terminated.empty()) {
@@ -378,10 +401,14 @@ absl::StatusOr<LaunchResult> Job::Supervise(int signal_fd) {
   } else if (result_.timed_out) {
     result_.exit_code = 124;  // What timeout(1) returns, so scripts treat both alike.
   } else {
-    // No failure before the launcher started killing (e.g. an interrupt): the first non-zero exit.
+    // No failure before the launcher started killing (e.g. an interrupt): the first non-zero exit
+    // that --min-ranks did not tolerate.
     result_.exit_code = 0;
     for (const RankExit& e : result_.exits) {
-      if (!e.ok()) {
+      const bool tolerated =
+          std::any_of(result_.tolerated_failures.begin(), result_.tolerated_failures.end(),
+                      [&e](const RankExit& t) { return t.rank == e.rank; });
+      if (!e.ok() && !tolerated) {
         result_.first_failure = e;
         result_.exit_code = e.ExitCode();
         break;

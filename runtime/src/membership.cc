@@ -12,6 +12,13 @@ const DeadRank* Membership::FindDead(int rank) const {
   return nullptr;
 }
 
+const DeadRank* Membership::FirstDeathAfter(int64_t since_epoch) const {
+  for (const DeadRank& dead : dead_ranks) {
+    if (dead.epoch > since_epoch) return &dead;
+  }
+  return nullptr;
+}
+
 std::string Membership::ToString() const {
   std::string out =
       absl::StrCat("epoch ", epoch, ": alive [", absl::StrJoin(alive_ranks, ", "), "]");

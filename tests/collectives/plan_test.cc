@@ -57,6 +57,22 @@ TEST(PlanTest, EverySendMatchesItsPeersReceiveForEveryPlannerAndShape) {
   }
 }
 
+TEST(PlanTest, EveryPlannerRunsOverASubsetWithoutRankZero) {
+  // An elastic job whose rank 0 died: the survivors {1, 2, 3} of a group of 4, rooted at one of
+  // them (the barrier ignores its root).
+  for (const auto& [name, planner] : kPlanners) {
+    CollectiveSpec request;
+    request.world_size = 4;
+    request.count = 1001;
+    request.participants = {1, 2, 3};
+    request.root = 1;
+    absl::StatusOr<Plan> plan = planner(request, -1);
+    ASSERT_TRUE(plan.ok()) << name << ": " << plan.status();
+    EXPECT_EQ(plan->world_size, 3) << name;
+    EXPECT_TRUE(PlanIsConsistent(*plan).ok()) << name << ": " << PlanIsConsistent(*plan);
+  }
+}
+
 TEST(PlanTest, SegmentsNeverExceedTheLimitAndCoverEveryElement) {
   CollectiveSpec request;
   request.world_size = 5;

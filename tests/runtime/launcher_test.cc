@@ -100,6 +100,24 @@ TEST(LauncherTest, FailingRankSetsExitCodeAndIsNamed) {
   EXPECT_THAT(run.output, HasSubstr("rank 1 failed first: exited with status 3"));
 }
 
+TEST(LauncherTest, MinRanksKeepsTheJobGoingAfterAFailure) {
+  // Ranks 0 and 2 still run when rank 1 fails (they wait for its exit's report), so with
+  // --min-ranks 2 the job goes on and exits 0 because they do.
+  const RunResult run = CrosslinkRun(absl::StrCat("-n 3 --min-ranks 2 --grace 30 --timeout 60 -- ",
+                                                  Bin("crosslink-test-exit-code"), " 3 1 wait"));
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("ranks [1] failed and the job went on without them"));
+  EXPECT_THAT(run.output, HasSubstr("ranks [0, 2] exited 0"));
+  EXPECT_LT(run.wall, absl::Seconds(15)) << run.output;  // not ended by the 30 s grace period
+}
+
+TEST(LauncherTest, FailureBelowMinRanksEndsTheJobAsWithout) {
+  const RunResult run = CrosslinkRun(absl::StrCat("-n 3 --min-ranks 3 --timeout 60 -- ",
+                                                  Bin("crosslink-test-exit-code"), " 3 1 wait"));
+  EXPECT_EQ(run.exit_code, 3) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("rank 1 failed first: exited with status 3"));
+}
+
 TEST(LauncherTest, SurvivorsOfAKilledRankFailFastNamingIt) {
   // A 30 s grace period: if the survivors did not learn of the death through the coordinator,
   // only the launcher's SIGTERM at 30 s would end them.
@@ -170,9 +188,11 @@ TEST(LauncherTest, SigtermIsForwardedToEveryRank) {
 }
 
 TEST(LauncherTest, BadCommandLinesAreRefused) {
-  EXPECT_EQ(CrosslinkRun("-- /bin/true").exit_code, 2);       // No -n.
-  EXPECT_EQ(CrosslinkRun("-n 0 -- /bin/true").exit_code, 2);  // No ranks.
-  EXPECT_EQ(CrosslinkRun("-n 2").exit_code, 2);               // No program.
+  EXPECT_EQ(CrosslinkRun("-- /bin/true").exit_code, 2);                     // No -n.
+  EXPECT_EQ(CrosslinkRun("-n 0 -- /bin/true").exit_code, 2);                // No ranks.
+  EXPECT_EQ(CrosslinkRun("-n 2").exit_code, 2);                             // No program.
+  EXPECT_EQ(CrosslinkRun("-n 2 --min-ranks 3 -- /bin/true").exit_code, 2);  // More than -n.
+  EXPECT_EQ(CrosslinkRun("-n 2 --min-ranks 0 -- /bin/true").exit_code, 2);
   const RunResult missing = CrosslinkRun("-n 2 -- /nonexistent/program");
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_THAT(missing.output, HasSubstr("/nonexistent/program"));

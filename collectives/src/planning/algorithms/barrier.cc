@@ -13,7 +13,7 @@ absl::StatusOr<Plan> PlanBarrier(const CollectiveSpec& spec, int only_rank) {
   CollectiveSpec normalized = spec;
   normalized.count = 0;
   normalized.op = ReduceOp::kSum;
-  normalized.root = 0;
+  normalized.root = spec.GroupRank(0);  // unused: any participant (a subset may lack rank 0)
   normalized.max_segment_bytes = 64;  // only empty messages: keep the staging slots small
   normalized.compression = WireCompression::kNone;
   ASSIGN_OR_RETURN(const internal::PlanRequest request,

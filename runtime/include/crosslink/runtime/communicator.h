@@ -5,10 +5,11 @@
 // LinkEmulator that plays the scenario's true contact plan (geometry and faults) in wall time, so
 // that the collectives meet the latency, rate and outages of the crosslinks between the ranks'
 // satellites. Then it runs collectives on host (and, with crosslink::cuda, device) buffers: each
-// becomes one collectives::CollectiveSpec, whose open choices rank 0 settles for every rank when
-// they depend on what only one rank can know (a contact-aware plan's orbit time, a partial
-// result's participants), and takes collectives' one execution path (run_collective.h) over the
-// communicator's CollectiveContext, the mesh.
+// becomes one collectives::CollectiveSpec, whose open choices one rank (rank 0, or the lowest live
+// rank once an elastic job has lost ranks) settles for every rank when they depend on what only
+// one rank can know (a contact-aware plan's orbit time, a partial result's participants), and takes
+// collectives' one execution path (run_collective.h) over the communicator's CollectiveContext, the
+// mesh.
 //
 // Scenarios: ranks map to satellites through the scenario's [cluster] satellites (rank i ->
 // element i); orbit time runs at [time] time_scale orbit seconds per wall second from a wall
@@ -31,6 +32,34 @@
 //   outcomes (CollectiveOptions::min_participants: left out, too few reachable), which run nothing
 //   and leave the mesh in step.
 // - Buffers are borrowed for the call; on failure their contents are unspecified.
+// - Elastic mode (CommunicatorOptions::elastic, CROSSLINK_ELASTIC=1; crosslink-run --min-ranks
+//   keeps the survivors running): a rank's death does not end the communicator. The collective
+//   that meets it fails once with kAborted naming the dead rank (on some survivors it may have
+//   finished: see the training-loop pattern below), and does not break the communicator. Before
+//   the next collective (whenever the coordinator's membership epoch differs from the one the
+//   mesh was built for, a death seen while idle included) every live rank rebuilds the mesh among
+//   the live ranks (a coordinator barrier for the epoch, then the lower rank of each pair dials),
+//   and the collectives run over the live ranks only: kAvg divides by the live count, the
+//   contact-aware and partial agreements are decided by the lowest live rank instead of rank 0,
+//   and a partial allreduce's "every rank" means every live rank. A rebuild that meets another
+//   death fails with kAborted (the next call retries); only failures that no death explains
+//   (a cut link without resume, a disagreement, kDataLoss, a rebuild that cannot connect) break
+//   the communicator with kFailedPrecondition as above. Allgather and ReduceScatter, whose
+//   layouts are by rank, fail with kFailedPrecondition once a rank has died; a Broadcast whose
+//   root died fails with kInvalidArgument. "Every rank" in the contract above means every live
+//   rank: after a failed collective the survivors may go on having issued different numbers of
+//   collectives in that step (the rebuild realigns them), but from the next Quorum on they must
+//   call the same methods in the same order again. Dead ranks do not come back (rejoin with state
+//   transfer is not implemented yet). Without elastic, nothing of this applies.
+//
+// The elastic training loop (TorchFT's pattern), which keeps every survivor's state identical even
+// when a rank dies mid-collective and the collective succeeded on some survivors only:
+//   for (step...) {
+//     auto quorum = comm.Quorum(deadline);          // retry on kAborted
+//     absl::Status status = comm.Allreduce(grads, ..., kAvg);
+//     absl::StatusOr<bool> commit = comm.ShouldCommit(status.ok(), deadline);
+//     if (commit.ok() && *commit) optimizer.Step();  // else drop the step, every survivor alike
+//   }
 //
 // Thread-safety: one collective at a time per communicator. Calls from several threads are
 // serialised by a mutex, but their order would then differ between ranks, so a program must issue
@@ -114,6 +143,15 @@ struct CommunicatorOptions {
   // Same-host data connections (CROSSLINK_TRANSPORT=auto|tcp|shm in CreateFromEnvironment).
   // Ranks may differ: a connection uses shared memory only when both ends agree.
   DataTransport transport = DataTransport::kAuto;
+  // Survive the death of other ranks (see "Elastic mode" above; CROSSLINK_ELASTIC=1 in
+  // CreateFromEnvironment). Every rank of a job must pass the same value.
+  bool elastic = false;
+};
+
+// A membership every live rank agreed on (Communicator::Quorum).
+struct Quorum {
+  int64_t epoch = 0;
+  std::vector<int> live_ranks;  // ascending
 };
 
 // What a caller may choose per collective: timeout and deadline, algorithm, contact_aware,
@@ -149,7 +187,7 @@ class Communicator {
   // CROSSLINK_COORDINATOR=embedded|external|auto (host_coordinator: "embedded" makes rank 0 host
   // the coordinator on MASTER_ADDR:MASTER_PORT, "external" expects one running there, as
   // crosslink-run's; "auto", the default, embeds under Slurm and Open MPI, which run none) and
-  // CROSSLINK_COORDINATOR_BIND (coordinator_bind_address).
+  // CROSSLINK_COORDINATOR_BIND (coordinator_bind_address) and CROSSLINK_ELASTIC=1 (elastic).
   static absl::StatusOr<std::unique_ptr<Communicator>> CreateFromEnvironment(
       absl::Duration timeout);
 
@@ -182,6 +220,23 @@ class Communicator {
                          const CollectiveOptions& options = {});
   // Returns once every rank has entered.
   absl::Status Barrier(const CollectiveOptions& options = {});
+
+  // Elastic mode: the step-level quorum (TorchFT's start_quorum). Collective over the live ranks:
+  // rebuilds the mesh for the coordinator's current membership epoch if needed, then passes a
+  // coordinator barrier with every live rank; returns the epoch and live ranks, the same on every
+  // live rank. Blocks until then, at the latest `deadline`. Errors: kAborted when the membership
+  // changed meanwhile (call again: every live rank then agrees on the new epoch),
+  // kDeadlineExceeded, kUnavailable (coordinator gone), kFailedPrecondition (not elastic, or the
+  // communicator is broken). Without a death it returns epoch 1 and every rank.
+  absl::StatusOr<runtime::Quorum> Quorum(absl::Time deadline);
+  // Elastic mode: whether to commit the step (TorchFT's should_commit). Collective over the live
+  // ranks, through the coordinator only (it works when data links are broken): true on every live
+  // rank iff every live rank passed local_ok = true and the membership epoch did not change since
+  // the last Quorum (or since the mesh was built, before any Quorum); false on every live rank
+  // otherwise. Every live rank must call it once per step. Blocks until every live rank has
+  // called it or `deadline` (kDeadlineExceeded); kUnavailable when the coordinator is gone;
+  // kFailedPrecondition when not elastic.
+  absl::StatusOr<bool> ShouldCommit(bool local_ok, absl::Time deadline);
 
   // The stats of the last collective this communicator ran (successful or not).
   CollectiveStats last_stats() const;

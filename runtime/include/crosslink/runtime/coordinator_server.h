@@ -49,10 +49,10 @@ struct CoordinatorOptions {
   // DEADLINE_EXCEEDED naming the ranks that never came.
   absl::Duration rendezvous_timeout = absl::InfiniteDuration();
   // The runtime's own per-collective keys ("crosslink/contact_aware/...", "crosslink/partial/...",
-  // one or a few per collective) are dropped this long after their last write, so a job of
-  // millions of collectives does not grow the store without bound. Every rank reads them within
-  // its collective's deadline (5 minutes by default), so the default leaves a wide margin. Other
-  // keys stay until the job ends.
+  // one or a few per collective; "crosslink/commit/...", one per rank and elastic step) are dropped
+  // this long after their last write, so a job of millions of collectives does not grow the store
+  // without bound. Every rank reads them within its collective's deadline (5 minutes by default),
+  // so the default leaves a wide margin. Other keys stay until the job ends.
   absl::Duration transient_key_lifetime = absl::Minutes(30);
 };
 

@@ -11,13 +11,18 @@
 //   signal as a death, "rank 2 was killed by signal 9 (SIGKILL)"; a clean exit as a departure), so
 //   the other ranks see it in their heartbeats and blocked barriers fail with kAborted naming it
 //   rather than hang. After the first failure, ranks still running get grace_period to fail on
-//   their own, then SIGTERM, then SIGKILL.
+//   their own, then SIGTERM, then SIGKILL. With min_ranks M (--min-ranks, for elastic jobs:
+//   communicator.h), a failure after which at least M ranks still run is tolerated: it is
+//   reported to the coordinator as above, but the other ranks go on; the first failure that leaves
+//   fewer than M running ends the job as above.
 // - Signals: SIGINT / SIGTERM sent to the launcher are forwarded to every rank (each rank runs in
 //   its own process group, so its children get them too); a second one kills the ranks.
 // - Timeout: when `timeout` passes, every rank is killed with SIGKILL.
 //
 // Exit code: 0 when every rank exited 0; otherwise the first failing rank's exit status, or
 // 128 + signal number when it was killed; 124 when the timeout fired before any rank failed.
+// With tolerated failures (min_ranks): 0 when every rank that was still running after them exited
+// 0; when the job fell below min_ranks, the first failure's code (a tolerated one included).
 //
 // Blocking and threads: RunLocalJob blocks until every rank has been reaped. It blocks SIGCHLD,
 // SIGINT and SIGTERM in the calling thread and reads them from a signalfd, so it must be called
@@ -62,6 +67,9 @@ struct LaunchOptions {
   absl::Duration rendezvous_timeout = absl::Minutes(5);
   // ParseLaunchArgs met -h or --help (nothing else was checked): print LaunchUsage(), run nothing.
   bool help = false;
+  // Ranks that must keep running for the job to go on after a failure (see the file comment);
+  // 0 means num_ranks: any failure ends the job.
+  int min_ranks = 0;
 };
 
 // How one rank ended.
@@ -86,8 +94,11 @@ struct LaunchResult {
   int exit_code = 0;
   // In the order the launcher reaped them.
   std::vector<RankExit> exits;
-  // The first rank that failed on its own (not one the launcher killed after it).
+  // The first rank that failed on its own (not one the launcher killed after it) when the job
+  // ended because of it.
   std::optional<RankExit> first_failure;
+  // Failures the job went on without (min_ranks), in the order they happened.
+  std::vector<RankExit> tolerated_failures;
   bool timed_out = false;
   // One line, e.g. "rank 1 failed first: exited with status 3 after 0.2s; ranks [0, 2] exited 0;
   // exit code 3".
@@ -96,7 +107,7 @@ struct LaunchResult {
 
 // Parses crosslink-run's arguments (without argv[0]):
 //   -n N [--scenario FILE] [--timeout SECONDS] [--port P] [--grace SECONDS]
-//   [--output prefix|raw] -- PROGRAM ARGS...
+//   [--min-ranks M] [--output prefix|raw] -- PROGRAM ARGS...
 // Options take "--opt VALUE" or "--opt=VALUE" (crosslink/base/flags.h); the program may also
 // follow the options without "--". kInvalidArgument naming the bad argument.
 absl::StatusOr<LaunchOptions> ParseLaunchArgs(const std::vector<std::string>& args);

@@ -32,6 +32,9 @@ struct Membership {
 
   // The dead rank's entry, or nullptr when `rank` is not dead.
   const DeadRank* FindDead(int rank) const;
+  // The first death (in the order they happened) that started an epoch after `since_epoch`, or
+  // nullptr: the deaths a view of epoch `since_epoch` does not know. Every death for 0.
+  const DeadRank* FirstDeathAfter(int64_t since_epoch) const;
   // "epoch 2: alive [0, 1, 3]; dead: rank 2 exited with status 9".
   std::string ToString() const;
 

@@ -3,7 +3,7 @@
 // agreement apart from execution, as NCCL keeps graph/ apart from transport/: these functions
 // decide from inputs that every rank must already share (the group's link hints, the predicted
 // contact plan and an agreed orbit time); agreeing on those inputs is the caller's (the
-// runtime's rank-0 agreement, runtime/src/rank0_agreement.h); running the plan is
+// runtime's decider agreement, runtime/src/decider_agreement.h); running the plan is
 // run_collective.h's.
 //
 // Thread-safety: pure functions. Blocking: CPU only (milliseconds at 8 ranks for the

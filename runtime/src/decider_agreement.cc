@@ -1,4 +1,4 @@
-#include "rank0_agreement.h"
+#include "decider_agreement.h"
 
 #include <algorithm>
 
@@ -8,33 +8,36 @@
 namespace crosslink::runtime {
 namespace {
 
-// How often a rank waiting for rank 0's decision looks whether rank 0 is still alive: the
+// How often a rank waiting for the decider's decision looks whether the decider is still alive: the
 // heartbeat thread updates the membership about as often, and a quarter second is negligible
 // against the seconds a dead rank costs anyway.
 constexpr absl::Duration kDeciderCheck = absl::Milliseconds(250);
 
 }  // namespace
 
-Rank0Agreement::Rank0Agreement(Communicator& comm, std::string_view topic, uint64_t sequence)
+DeciderAgreement::DeciderAgreement(Communicator& comm, std::string_view topic, uint64_t sequence,
+                                   int decider)
     : comm_(comm),
       prefix_(absl::StrCat("crosslink/", std::string(topic), "/", sequence, "/")),
-      sequence_(sequence) {}
+      sequence_(sequence),
+      decider_(decider) {}
 
-std::string Rank0Agreement::Key(std::string_view name) const {
+std::string DeciderAgreement::Key(std::string_view name) const {
   return absl::StrCat(prefix_, std::string(name));
 }
 
-absl::Status Rank0Agreement::Publish(std::string_view decision, absl::Time deadline) const {
+absl::Status DeciderAgreement::Publish(std::string_view decision, absl::Time deadline) const {
   return comm_.coordinator().KvSet(Key("decision"), std::string(decision), deadline);
 }
 
-absl::StatusOr<std::string> Rank0Agreement::Await(absl::Time deadline, const WakeFn& on_wake,
-                                                  absl::Time next_wake) const {
+absl::StatusOr<std::string> DeciderAgreement::Await(absl::Time deadline, const WakeFn& on_wake,
+                                                    absl::Time next_wake) const {
   const std::string key = Key("decision");
   while (true) {
-    if (const Membership m = comm_.membership(); const DeadRank* dead = m.FindDead(0)) {
+    if (const Membership m = comm_.membership(); const DeadRank* dead = m.FindDead(decider_)) {
       return absl::AbortedError(absl::StrCat("rank ", comm_.rank(), " collective #", sequence_,
-                                             ": rank 0, which decides for every rank (", prefix_,
+                                             ": rank ", decider_,
+                                             ", which decides for every rank (", prefix_,
                                              "), died before deciding (", dead->reason, ")"));
     }
     const absl::Time until = std::min(
@@ -42,8 +45,9 @@ absl::StatusOr<std::string> Rank0Agreement::Await(absl::Time deadline, const Wak
     absl::StatusOr<std::string> text = comm_.coordinator().KvGet(key, until);
     if (text.ok()) return text;
     if (text.status().code() != absl::StatusCode::kDeadlineExceeded || absl::Now() >= deadline) {
-      return absl::Status(text.status().code(), absl::StrCat("no decision from rank 0 under ", key,
-                                                             ": ", text.status().message()));
+      return absl::Status(text.status().code(),
+                          absl::StrCat("no decision from rank ", decider_, " under ", key, ": ",
+                                       text.status().message()));
     }
     if (on_wake) {
       absl::StatusOr<absl::Time> wake = on_wake();
