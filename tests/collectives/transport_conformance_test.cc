@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstring>
 #include <functional>
+#include <ostream>
 #include <numeric>
 #include <set>
 #include <thread>
@@ -168,22 +169,31 @@ Backend Resumable(Backend base) {
                  });
 }
 
-std::vector<std::function<Backend()>> AllBackends() {
-  std::vector<std::function<Backend()>> all;
+// A test parameter: makes its backend when a test starts (so that instantiating the suite opens
+// no sockets) and prints as the backend's name in test names and logs.
+struct BackendFactory {
+  std::function<Backend()> make;
+  friend void PrintTo(const BackendFactory& factory, std::ostream* os) {
+    *os << factory.make().name;
+  }
+};
+
+std::vector<BackendFactory> AllBackends() {
+  std::vector<BackendFactory> all;
   for (Backend (*bare)() : {InProcBackend, TcpBackend, ShmBackend}) {
-    all.push_back(bare);
-    all.push_back([bare] { return Emulated(bare()); });
-    all.push_back([bare] { return Resumable(bare()); });
+    all.push_back({bare});
+    all.push_back({[bare] { return Emulated(bare()); }});
+    all.push_back({[bare] { return Resumable(bare()); }});
   }
   // The runtime's links in cut mode with resume.
-  all.push_back([] { return Resumable(Emulated(TcpBackend())); });
+  all.push_back({[] { return Resumable(Emulated(TcpBackend())); }});
   return all;
 }
 
-class TransportConformanceTest : public ::testing::TestWithParam<std::function<Backend()>> {
+class TransportConformanceTest : public ::testing::TestWithParam<BackendFactory> {
  protected:
   void SetUp() override {
-    backend_ = GetParam()();
+    backend_ = GetParam().make();
     ctx0_ = backend_.make_context(0, kJob);
     ctx1_ = backend_.make_context(1, kJob);
     auto c01 = ctx0_->Connect(1, ctx1_->address(), In(absl::Seconds(10)));
@@ -465,7 +475,7 @@ TEST_P(TransportConformanceTest, MeshBuiltByConnectingFirstThenAccepting) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TransportConformanceTest, ::testing::ValuesIn(AllBackends()),
-                         [](const auto& info) { return info.param().name; });
+                         [](const auto& info) { return info.param.make().name; });
 
 TEST(InProcMeshTest, EveryRankReachesEveryOther) {
   auto mesh = MakeInProcMesh(4, kJob);

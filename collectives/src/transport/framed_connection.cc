@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "crosslink/collectives/transport/frame.h"
 
 namespace crosslink::collectives::transport_internal {
 
@@ -38,5 +39,16 @@ void FramedConnection::Close(absl::Status reason) {
 absl::Status FramedConnection::status() const { return matcher_.status(); }
 
 void FramedConnection::CorruptNextReceiveForTesting() { matcher_.CorruptNextReceiveForTesting(); }
+
+std::optional<FrameMatcher::Arrival> FramedConnection::DecodeAndClaim(
+    absl::Span<const std::byte> raw_header, uint64_t job_id, FrameHeader* header) {
+  absl::StatusOr<FrameHeader> decoded = DecodeFrameHeader(raw_header, job_id, *describe_);
+  if (!decoded.ok()) {
+    matcher_.Fail(decoded.status());
+    return std::nullopt;
+  }
+  *header = *decoded;
+  return matcher_.Claim(*header, kUnexpectedWait);
+}
 
 }  // namespace crosslink::collectives::transport_internal

@@ -13,9 +13,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "crosslink/collectives/transport/test_hooks.h"
 #include "crosslink/collectives/transport/transport.h"
 #include "frame_matcher.h"
@@ -42,6 +45,20 @@ class FramedConnection : public Connection, public CorruptibleForTesting {
   // `describe` names the connection ("rank 2 -> rank 3 (tcp 127.0.0.1:40123)"). `on_fail` runs
   // once, on the first failure (FrameMatcher's), after construction at the earliest.
   FramedConnection(std::string describe, std::function<void()> on_fail);
+
+  // How long a received frame's payload waits in the byte stream (socket or ring) for its receive
+  // to be posted before the backend moves it to an unexpected-message buffer instead. Leaving it
+  // there holds back a sender that runs ahead at no cost (TCP's flow control, the ring's
+  // capacity); the bound keeps any plan deadlock-free, since a peer may post its receive only
+  // after one of its own sends completes.
+  static constexpr absl::Duration kUnexpectedWait = absl::Milliseconds(50);
+
+  // A backend's receiver thread, once it has a frame header's bytes: decodes them (for `job_id`)
+  // and claims the receive the frame completes (FrameMatcher::Claim, waiting at most
+  // kUnexpectedWait). A bad header fails the connection. nullopt: the connection failed, or the
+  // frame was queued as unexpected; the backend then stops or reads the next frame.
+  std::optional<FrameMatcher::Arrival> DecodeAndClaim(absl::Span<const std::byte> raw_header,
+                                                      uint64_t job_id, FrameHeader* header);
 
   // The name of the connection, shared with the matcher's handles.
   const std::shared_ptr<const std::string> describe_;

@@ -18,11 +18,6 @@
 namespace crosslink::collectives::shm_internal {
 namespace {
 
-// As over TCP (tcp_connection.cc): how long a payload waits in the ring for its receive to be
-// posted before the receiver moves it to an unexpected-message buffer. Leaving it in the ring
-// holds back a sender that runs ahead at no cost; the bound keeps any plan deadlock-free.
-constexpr absl::Duration kUnexpectedWait = absl::Milliseconds(50);
-
 // Every frame in a ring starts with a record word: the frame header follows, then either the
 // payload (kInline) or the payload's address in the sender's memory (kPull), which the receiver
 // reads with process_vm_readv and acknowledges through the ring's pulled counter.
@@ -196,37 +191,32 @@ void ShmConnection::ReceiverLoop() {
           absl::StrFormat("%s: unknown ring record kind %d", *describe_, kind)));
       return;
     }
-    absl::StatusOr<FrameHeader> header =
-        DecodeFrameHeader(absl::MakeConstSpan(raw).subspan(sizeof(kind)), job_id_, *describe_);
-    if (!header.ok()) {
-      matcher().Fail(header.status());
-      return;
-    }
     // As over TCP, the payload stays in the ring while the matcher waits (briefly) for its
     // receive to be posted.
+    FrameHeader header;
     std::optional<transport_internal::FrameMatcher::Arrival> arrival =
-        matcher().Claim(*header, kUnexpectedWait);
+        DecodeAndClaim(absl::MakeConstSpan(raw).subspan(sizeof(kind)), job_id_, &header);
     if (!arrival.has_value()) return;
     uint32_t crc = 0;
     if (kind == kPull) {
       absl::Status pulled =
-          Pull(arrival->data(), header->length, address, &crc, arrival->corrupt());
+          Pull(arrival->data(), header.length, address, &crc, arrival->corrupt());
       if (pulled.ok()) in_.SignalPulled();
       if (!pulled.ok()) {
         matcher().Fail(pulled);
         matcher().DropArrival(*std::move(arrival));
         return;
       }
-    } else if (!ReadRing(arrival->data(), header->length, &crc, arrival->corrupt())) {
+    } else if (!ReadRing(arrival->data(), header.length, &crc, arrival->corrupt())) {
       if (!matcher().failed()) {
         FailPeerGone(absl::StrFormat("in the payload of a %d-byte message (sequence %d chunk %d)",
-                                     header->length, header->sequence, header->chunk));
+                                     header.length, header.sequence, header.chunk));
       }
       matcher().DropArrival(*std::move(arrival));
       return;
     }
-    if (arrival->corrupt() && header->length == 0) crc ^= 1;
-    if (absl::Status error = CheckPayloadCrc(*header, crc, *describe_); !error.ok()) {
+    if (arrival->corrupt() && header.length == 0) crc ^= 1;
+    if (absl::Status error = CheckPayloadCrc(header, crc, *describe_); !error.ok()) {
       matcher().FailArrival(*std::move(arrival), std::move(error));
       return;
     }

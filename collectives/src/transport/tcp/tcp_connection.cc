@@ -23,9 +23,6 @@ namespace {
 // is not computed long before its bytes leave.
 constexpr size_t kBatchPayloadBytes = 256 * 1024;
 constexpr size_t kMaxBatchOps = 64;  // 2 iovecs each, well under IOV_MAX (1024)
-// How long the receiver keeps a frame's payload in the socket waiting for its receive to be
-// posted before it reads it into an unexpected-message buffer instead (see ReceiverLoop).
-constexpr absl::Duration kUnexpectedWait = absl::Milliseconds(50);
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
@@ -155,21 +152,15 @@ void TcpConnection::ReceiverLoop() {
                                 err < 0 ? "peer closed" : ErrnoText(err))));
       return;
     }
-    absl::StatusOr<FrameHeader> header = DecodeFrameHeader(raw, job_id_, *describe_);
-    if (!header.ok()) {
-      matcher().Fail(header.status());
-      return;
-    }
     // The payload stays in the socket while the matcher waits (briefly) for its receive to be
     // posted: TCP's own flow control then holds back a sender that runs ahead (as a ring's first
     // step does, with a whole block ready at once), at no cost, where reading it now would copy
-    // it into a fresh heap buffer (page faults, a cold extra memcpy later). The wait is bounded
-    // so that a peer whose receive is posted only after one of its own sends completes cannot
-    // deadlock with us.
+    // it into a fresh heap buffer (page faults, a cold extra memcpy later).
+    FrameHeader header;
     std::optional<transport_internal::FrameMatcher::Arrival> arrival =
-        matcher().Claim(*header, kUnexpectedWait);
+        DecodeAndClaim(raw, job_id_, &header);
     if (!arrival.has_value()) return;
-    if (absl::Status error = ReadPayload(*header, arrival->data(), arrival->corrupt());
+    if (absl::Status error = ReadPayload(header, arrival->data(), arrival->corrupt());
         !error.ok()) {
       matcher().FailArrival(*std::move(arrival), std::move(error));
       return;
