@@ -9,8 +9,7 @@ namespace crosslink::collectives {
 
 absl::StatusOr<Plan> PlanAllgather(const CollectiveSpec& spec, int only_rank) {
   constexpr char kName[] = "ring_allgather";
-  ASSIGN_OR_RETURN(const internal::PlanRequest request,
-                   internal::RequestFor(spec, only_rank, kName));
+  ASSIGN_OR_RETURN(const internal::PlanShape request, internal::ShapeFor(spec, only_rank, kName));
   const uint64_t chunks =
       static_cast<uint64_t>(request.world_size) * internal::RingSegmentsPerBlock(request);
   if (absl::Status s = internal::CheckChunkSpace(chunks, kName); !s.ok()) return s;

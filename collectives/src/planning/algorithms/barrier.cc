@@ -14,10 +14,10 @@ absl::StatusOr<Plan> PlanBarrier(const CollectiveSpec& spec, int only_rank) {
   normalized.count = 0;
   normalized.op = ReduceOp::kSum;
   normalized.root = spec.GroupRank(0);  // unused: any participant (a subset may lack rank 0)
-  normalized.max_segment_bytes = 64;  // only empty messages: keep the staging slots small
+  normalized.max_segment_bytes = 64;    // only empty messages: keep the staging slots small
   normalized.compression = WireCompression::kNone;
-  ASSIGN_OR_RETURN(const internal::PlanRequest request,
-                   internal::RequestFor(normalized, only_rank, kName));
+  ASSIGN_OR_RETURN(const internal::PlanShape request,
+                   internal::ShapeFor(normalized, only_rank, kName));
   Plan plan = internal::MakePlanShell(request, kName, CollectiveKind::kBarrier);
   const int n = request.world_size;
   for (int r = 0; r < n; ++r) {

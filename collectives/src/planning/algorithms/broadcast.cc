@@ -8,8 +8,7 @@ namespace crosslink::collectives {
 
 absl::StatusOr<Plan> PlanBroadcast(const CollectiveSpec& spec, int only_rank) {
   constexpr char kName[] = "tree_broadcast";
-  ASSIGN_OR_RETURN(const internal::PlanRequest request,
-                   internal::RequestFor(spec, only_rank, kName));
+  ASSIGN_OR_RETURN(const internal::PlanShape request, internal::ShapeFor(spec, only_rank, kName));
   const size_t seg_elems = SegmentElements(request.max_segment_bytes, request.type);
   const size_t segments = SegmentCount(request.count, seg_elems);
   if (absl::Status s = internal::CheckChunkSpace(segments, kName); !s.ok()) return s;

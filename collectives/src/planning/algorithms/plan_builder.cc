@@ -8,12 +8,12 @@
 
 namespace crosslink::collectives::internal {
 
-absl::StatusOr<PlanRequest> RequestFor(const CollectiveSpec& spec, int only_rank,
-                                       const char* algorithm) {
+absl::StatusOr<PlanShape> ShapeFor(const CollectiveSpec& spec, int only_rank,
+                                   const char* algorithm) {
   if (absl::Status s = ValidateSpec(spec); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(algorithm, ": ", s.message()));
   }
-  PlanRequest request;
+  PlanShape request;
   request.world_size = spec.plan_world_size();
   request.count = spec.count;
   request.type = spec.type;
@@ -33,7 +33,7 @@ absl::StatusOr<PlanRequest> RequestFor(const CollectiveSpec& spec, int only_rank
   return request;
 }
 
-Plan MakePlanShell(const PlanRequest& request, const char* algorithm, CollectiveKind kind) {
+Plan MakePlanShell(const PlanShape& request, const char* algorithm, CollectiveKind kind) {
   Plan plan;
   plan.algorithm = algorithm;
   plan.kind = kind;
@@ -59,7 +59,7 @@ absl::Status CheckChunkSpace(uint64_t chunks, const char* algorithm) {
   return absl::OkStatus();
 }
 
-size_t RingSegmentsPerBlock(const PlanRequest& request) {
+size_t RingSegmentsPerBlock(const PlanShape& request) {
   const Range largest = BlockRange(request.count, request.world_size, 0);
   return SegmentCount(largest.count, SegmentElements(request.max_segment_bytes, request.type));
 }
@@ -74,7 +74,7 @@ namespace {
 // successor and takes block (rank - s - block_shift - 1) from its predecessor with `recv_op`,
 // segment by segment, so sends and receives of a stage interleave and pipeline. Reduce-scatter
 // shifts by 1 and reduces; allgather shifts by 0 and copies.
-void AppendRingPhase(const PlanRequest& request, int rank, uint32_t chunk_base, uint32_t stage_base,
+void AppendRingPhase(const PlanShape& request, int rank, uint32_t chunk_base, uint32_t stage_base,
                      int block_shift, StepOp recv_op, std::vector<Step>& steps) {
   const int n = request.world_size;
   const size_t seg_elems = SegmentElements(request.max_segment_bytes, request.type);
@@ -107,7 +107,7 @@ void AppendRingPhase(const PlanRequest& request, int rank, uint32_t chunk_base, 
 
 }  // namespace
 
-void AppendRingReduceScatter(const PlanRequest& request, int rank, uint32_t chunk_base,
+void AppendRingReduceScatter(const PlanShape& request, int rank, uint32_t chunk_base,
                              uint32_t stage_base, std::vector<Step>& steps) {
   const int n = request.world_size;
   if (n == 1) {
@@ -124,7 +124,7 @@ void AppendRingReduceScatter(const PlanRequest& request, int rank, uint32_t chun
   }
 }
 
-void AppendRingAllgather(const PlanRequest& request, int rank, uint32_t chunk_base,
+void AppendRingAllgather(const PlanShape& request, int rank, uint32_t chunk_base,
                          uint32_t stage_base, std::vector<Step>& steps) {
   AppendRingPhase(request, rank, chunk_base, stage_base, /*block_shift=*/0, StepOp::kRecv, steps);
 }

@@ -7,8 +7,7 @@ namespace crosslink::collectives {
 
 absl::StatusOr<Plan> PlanReduceScatter(const CollectiveSpec& spec, int only_rank) {
   constexpr char kName[] = "ring_reduce_scatter";
-  ASSIGN_OR_RETURN(const internal::PlanRequest request,
-                   internal::RequestFor(spec, only_rank, kName));
+  ASSIGN_OR_RETURN(const internal::PlanShape request, internal::ShapeFor(spec, only_rank, kName));
   const uint64_t chunks =
       static_cast<uint64_t>(request.world_size) * internal::RingSegmentsPerBlock(request);
   if (absl::Status s = internal::CheckChunkSpace(chunks, kName); !s.ok()) return s;

@@ -10,8 +10,7 @@ namespace crosslink::collectives {
 
 absl::StatusOr<Plan> PlanRingAllreduce(const CollectiveSpec& spec, int only_rank) {
   constexpr char kName[] = "ring_allreduce";
-  ASSIGN_OR_RETURN(const internal::PlanRequest request,
-                   internal::RequestFor(spec, only_rank, kName));
+  ASSIGN_OR_RETURN(const internal::PlanShape request, internal::ShapeFor(spec, only_rank, kName));
   const uint64_t per_phase =
       static_cast<uint64_t>(request.world_size) * internal::RingSegmentsPerBlock(request);
   if (absl::Status s = internal::CheckChunkSpace(2 * per_phase, kName); !s.ok()) return s;

@@ -15,8 +15,7 @@ namespace crosslink::collectives {
 
 absl::StatusOr<Plan> PlanTreeAllreduce(const CollectiveSpec& spec, int only_rank) {
   constexpr char kName[] = "tree_allreduce";
-  ASSIGN_OR_RETURN(const internal::PlanRequest request,
-                   internal::RequestFor(spec, only_rank, kName));
+  ASSIGN_OR_RETURN(const internal::PlanShape request, internal::ShapeFor(spec, only_rank, kName));
   const size_t seg_elems = SegmentElements(request.max_segment_bytes, request.type);
   const size_t segments = SegmentCount(request.count, seg_elems);
   if (absl::Status s = internal::CheckChunkSpace(2 * static_cast<uint64_t>(segments), kName);
