@@ -257,6 +257,18 @@ absl::StatusOr<ContactPlan> BuildContactPlan(const Constellation& constellation,
   }
   ASSIGN_OR_RETURN(std::vector<CandidateLink> candidates,
                    MakeCandidateLinks(constellation, physics));
+  const Builder builder(constellation, time, physics, candidates);
+  // Every link keeps a float per range sample: bound the product before allocating (in double,
+  // which cannot overflow here).
+  const double range_values =
+      static_cast<double>(builder.num_range_samples()) * static_cast<double>(candidates.size());
+  if (range_values > kMaxRangeValues) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "time.duration_s %g at one range sample per %g s over %d links is %g range samples; at "
+        "most %g are allowed (shorten the window or use fewer satellites)",
+        time.duration_s, builder.range_step_s(), candidates.size(), range_values,
+        kMaxRangeValues));
+  }
   std::vector<std::vector<FaultInterval>> fault_intervals;
   if (include_faults) {
     ASSIGN_OR_RETURN(
@@ -265,7 +277,6 @@ absl::StatusOr<ContactPlan> BuildContactPlan(const Constellation& constellation,
                        time.duration_s));
   }
 
-  const Builder builder(constellation, time, physics, candidates);
   std::vector<Link> links(candidates.size());
   for (size_t i = 0; i < candidates.size(); ++i) {
     links[i].a = candidates[i].a;

@@ -38,6 +38,12 @@ absl::Status CheckMeans(std::string_view what, double mtbf_s, double mttr_s) {
   return absl::OkStatus();
 }
 
+// Expected number of down intervals stored for one alternating process over duration_s (mean
+// cycle mtbf + mttr); 0 when the process is off.
+double ExpectedOutages(double mtbf_s, double mttr_s, double duration_s) {
+  return mtbf_s > 0.0 ? duration_s / (mtbf_s + mttr_s) : 0.0;
+}
+
 // Alternating renewal process starting up at 0: appends its down intervals within the window.
 void DrawOutages(FaultRng& rng, double mtbf_s, double mttr_s, double duration_s,
                  std::vector<FaultInterval>& out) {
@@ -97,6 +103,25 @@ absl::StatusOr<std::vector<std::vector<FaultInterval>>> GenerateFaults(
     double duration_s) {
   RETURN_IF_ERROR(CheckMeans("link", config.link_mtbf_s, config.link_mttr_s));
   RETURN_IF_ERROR(CheckMeans("satellite", config.satellite_mtbf_s, config.satellite_mttr_s));
+  if (num_satellites < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("num_satellites must be non-negative, got %d", num_satellites));
+  }
+  // Bound the memory before drawing: every link holds its own faults and the resets of both
+  // ends, and the resets are held once more per satellite.
+  const double num_links = static_cast<double>(links.size());
+  const double expected =
+      num_links * ExpectedOutages(config.link_mtbf_s, config.link_mttr_s, duration_s) +
+      (2.0 * num_links + num_satellites) *
+          ExpectedOutages(config.satellite_mtbf_s, config.satellite_mttr_s, duration_s);
+  if (!(expected <= kMaxExpectedFaultIntervals)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "faults: %g s with faults.link_mtbf_s %g + faults.link_mttr_s %g over %d links and "
+        "faults.satellite_mtbf_s %g + faults.satellite_mttr_s %g over %d satellites expect %g "
+        "outages; at most %g are allowed",
+        duration_s, config.link_mtbf_s, config.link_mttr_s, links.size(), config.satellite_mtbf_s,
+        config.satellite_mttr_s, num_satellites, expected, kMaxExpectedFaultIntervals));
+  }
   std::vector<std::vector<FaultInterval>> result(links.size());
   std::vector<std::vector<FaultInterval>> resets(num_satellites);
   if (config.satellite_mtbf_s > 0.0) {

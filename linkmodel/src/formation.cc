@@ -110,6 +110,14 @@ absl::StatusOr<Constellation> MakeFormation(const std::vector<FormationConfig>& 
   if (clusters.empty()) {
     return absl::InvalidArgumentError("formation: at least one cluster is needed");
   }
+  int64_t total = 0;
+  for (const FormationConfig& c : clusters) total += std::max(c.count, 0);
+  if (total > kMaxSatellites) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("formation: the clusters' counts add up to %d satellites; at most %d are "
+                        "allowed",
+                        total, kMaxSatellites));
+  }
   Constellation constellation;
   constellation.epoch = epoch;
   for (size_t c = 0; c < clusters.size(); ++c) {

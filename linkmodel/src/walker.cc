@@ -1,6 +1,7 @@
 #include "crosslink/linkmodel/walker.h"
 
 #include <cmath>
+#include <cstdint>
 #include <memory>
 
 #include "absl/status/status.h"
@@ -22,6 +23,13 @@ absl::StatusOr<Constellation> MakeWalkerDelta(const WalkerConfig& config, absl::
   if (config.planes < 1) return Invalid("planes", "must be at least 1", config.planes);
   if (config.sats_per_plane < 1) {
     return Invalid("sats_per_plane", "must be at least 1", config.sats_per_plane);
+  }
+  // 64-bit product: planes and sats_per_plane each fit an int, their product need not.
+  const int64_t total64 = static_cast<int64_t>(config.planes) * config.sats_per_plane;
+  if (total64 > kMaxSatellites) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "walker.planes * walker.sats_per_plane is %d * %d = %d satellites; at most %d are allowed",
+        config.planes, config.sats_per_plane, total64, kMaxSatellites));
   }
   if (config.phasing < 0 || config.phasing >= config.planes) {
     return Invalid("phasing", "must be in [0, planes)", config.phasing);
@@ -45,7 +53,7 @@ absl::StatusOr<Constellation> MakeWalkerDelta(const WalkerConfig& config, absl::
   constellation.sats_per_plane = config.sats_per_plane;
   constellation.walker_phasing = config.phasing;
   constellation.walker_raan_spread_deg = config.raan_spread_deg;
-  const int total = config.planes * config.sats_per_plane;
+  const int total = static_cast<int>(total64);
   constellation.satellites.reserve(total);
   for (int p = 0; p < config.planes; ++p) {
     for (int s = 0; s < config.sats_per_plane; ++s) {

@@ -292,5 +292,17 @@ TEST(ContactPlanBuilderTest, RejectsBadTime) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// The 1e9-sample cap ignored the links: 1e7 samples are allowed, but 1e7 range samples over the
+// shell's links would be > 1e9 floats. Rejected before anything is allocated or propagated.
+TEST(ContactPlanBuilderTest, RejectsMoreRangeSamplesThanTheCapOverAllLinks) {
+  const Constellation c = PolarShell();
+  TimeConfig time = OneOrbit(10.0);
+  time.duration_s = 1e8;
+  const absl::Status s = BuildContactPlan(c, time, Physics(), {}, false).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), testing::HasSubstr("time.duration_s"));
+  EXPECT_THAT(s.message(), testing::HasSubstr("links"));
+}
+
 }  // namespace
 }  // namespace crosslink::linkmodel

@@ -1,6 +1,7 @@
 #include "crosslink/linkmodel/faults.h"
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -111,6 +112,28 @@ TEST(FaultsTest, DisabledWhenZeroAndValidated) {
   EXPECT_EQ(GenerateFaults({.link_mtbf_s = 10, .link_mttr_s = 0}, Chain(3), 3, 100).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(GenerateFaults({.satellite_mtbf_s = -1}, Chain(3), 3, 100).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// A year with a millisecond MTBF expected ~1e10 intervals and drew them until memory ran out;
+// now the expected count is bounded before anything is drawn.
+TEST(FaultsTest, RejectsMoreExpectedOutagesThanTheCap) {
+  const absl::Status links =
+      GenerateFaults({.link_mtbf_s = 1e-3, .link_mttr_s = 1e-3}, Chain(3), 3, 3e7).status();
+  EXPECT_EQ(links.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(links.message().find("faults.link_mtbf_s"), std::string::npos);
+  EXPECT_NE(links.message().find("at most 1e+08"), std::string::npos);
+  EXPECT_EQ(GenerateFaults({.satellite_mtbf_s = 1e-3, .satellite_mttr_s = 1e-3}, Chain(3), 3, 3e7)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  // The count grows with the links: fine for 10 links, too many for 10^6.
+  const FaultConfig hourly{.link_mtbf_s = 3600, .link_mttr_s = 60};
+  EXPECT_TRUE(GenerateFaults(hourly, Chain(10), 10, 3e7).ok());
+  const std::vector<CandidateLink> many(1'000'000, CandidateLink{0, 1, false});
+  EXPECT_EQ(GenerateFaults(hourly, many, 2, 3e7).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(GenerateFaults(FaultConfig{}, Chain(3), -1, 100).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 

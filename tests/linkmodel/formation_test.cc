@@ -120,5 +120,13 @@ TEST(FormationTest, RejectsBadValues) {
   EXPECT_EQ(MakeFormation({FormationConfig{.count = 1}}, kEpoch)->satellites.size(), 1u);
 }
 
+// Each cluster's count is bounded by the loader, their sum was not.
+TEST(FormationTest, RejectsMoreThanMaxSatellitesOverAllClusters) {
+  const std::vector<FormationConfig> clusters(3, FormationConfig{.count = 40000});
+  const absl::Status s = MakeFormation(clusters, kEpoch).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("at most 100000"), std::string::npos) << s;
+}
+
 }  // namespace
 }  // namespace crosslink::linkmodel

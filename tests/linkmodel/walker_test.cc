@@ -121,5 +121,22 @@ TEST(WalkerTest, RejectsBadValuesNamingTheKey) {
             std::string::npos);
 }
 
+// planes * sats_per_plane overflowed int (50000 * 50000 wraps negative): bounded in 64 bits.
+TEST(WalkerTest, RejectsMoreThanMaxSatellitesNamingBothKeys) {
+  const absl::Status huge = MakeWalkerDelta({.planes = 50000, .sats_per_plane = 50000}, kEpoch)
+                                .status();
+  EXPECT_EQ(huge.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(huge.message().find("walker.planes * walker.sats_per_plane"), std::string::npos);
+  EXPECT_NE(huge.message().find("100000"), std::string::npos);
+  EXPECT_EQ(MakeWalkerDelta({.planes = 1000, .sats_per_plane = 101, .phasing = 0}, kEpoch)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<Constellation> at_limit =
+      MakeWalkerDelta({.planes = 1000, .sats_per_plane = 100, .phasing = 0}, kEpoch);
+  ASSERT_TRUE(at_limit.ok()) << at_limit.status();
+  EXPECT_EQ(static_cast<int64_t>(at_limit->satellites.size()), kMaxSatellites);
+}
+
 }  // namespace
 }  // namespace crosslink::linkmodel

@@ -16,6 +16,10 @@
 
 namespace crosslink::linkmodel {
 
+// The most satellites a generated constellation may hold (Walker: planes * sats_per_plane); more
+// is a typo, not a shell, and would exhaust memory before any error surfaced.
+inline constexpr int64_t kMaxSatellites = 100'000;
+
 struct Satellite {
   // Unique within the constellation: the trimmed TLE name line, `P<plane>S<slot>` for Walker
   // shells (zero-based), `C<cluster>S<index>` for formation clusters.

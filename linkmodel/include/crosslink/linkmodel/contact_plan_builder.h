@@ -13,7 +13,8 @@
 // result is the same bit for bit for any thread count. Blocks the caller until done; thread-safe
 // (reads the constellation, which must not change meanwhile).
 //
-// Status codes: kInvalidArgument for bad time settings, topology or fault parameters, or a
+// Status codes: kInvalidArgument for bad time settings (including more than 1e9 samples, or more
+// than kMaxRangeValues range samples over all links), topology or fault parameters, or a
 // satellite without a propagator;
 // kOutOfRange naming the satellite and the orbit time when a propagator cannot give a state
 // (a decayed SGP4 satellite).
@@ -34,6 +35,10 @@ inline constexpr double kEdgeToleranceS = 0.01;
 // against thousands of km), so ten-second samples keep latency well under a microsecond off
 // while the plan stays small.
 double RangeSampleStepS(double step_s);
+
+// The most range samples a plan may hold over all its links together (4 bytes each): the
+// window's range samples times the number of candidate links.
+inline constexpr double kMaxRangeValues = 1e9;
 
 absl::StatusOr<ContactPlan> BuildContactPlan(const Constellation& constellation,
                                              const TimeConfig& time, const LinkPhysics& physics,

@@ -38,9 +38,16 @@ struct FaultInterval {
   double end_s = 0;
 };
 
+// The most outage intervals a fault draw may expect to store (about 16 bytes each):
+// duration_s / (mtbf + mttr) per link, plus the satellite resets counted once per satellite and
+// once per link end.
+inline constexpr double kMaxExpectedFaultIntervals = 1e8;
+
 // Down intervals of each candidate link over [0, duration_s), sorted, merged, clipped to the
 // window: result[i] belongs to links[i]. Link faults and the resets of both ends are combined.
-// kInvalidArgument when a mean is negative or not finite, or an MTBF is set without its MTTR.
+// kInvalidArgument when a mean is negative or not finite, an MTBF is set without its MTTR,
+// num_satellites is negative, or the expected number of intervals exceeds
+// kMaxExpectedFaultIntervals (checked before anything is drawn).
 absl::StatusOr<std::vector<std::vector<FaultInterval>>> GenerateFaults(
     const FaultConfig& config, const std::vector<CandidateLink>& links, int num_satellites,
     double duration_s);

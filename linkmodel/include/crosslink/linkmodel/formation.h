@@ -33,7 +33,8 @@ absl::StatusOr<CircularOrbit> FormationReferenceOrbit(const FormationConfig& con
 
 // Satellites of the clusters, named C<cluster>S<index>, plane = cluster index, slot = index.
 // Index 0 of each cluster sits on the reference orbit (rho = 0). kInvalidArgument naming the
-// cluster and key (formation[1].count, ...) when a value is out of range. Thread-safe.
+// cluster and key (formation[1].count, ...) when a value is out of range, or when the counts add
+// up to more than kMaxSatellites. Thread-safe.
 absl::StatusOr<Constellation> MakeFormation(const std::vector<FormationConfig>& clusters,
                                             absl::Time epoch);
 

@@ -15,7 +15,8 @@ namespace crosslink::linkmodel {
 // Plane p (0-based) flies at RAAN raan_offset + p * raan_spread / planes; slot s of it starts at
 // argument of latitude 360 s / S + 360 F p / T (F = phasing). Satellites are named P<p>S<s>, stored
 // plane by plane (index = p * S + s), with plane and slot set. kInvalidArgument naming the key
-// (walker.planes, ...) when a value is out of range. Pure function; thread-safe.
+// (walker.planes, ...) when a value is out of range, or when planes * sats_per_plane exceeds
+// kMaxSatellites. Pure function; thread-safe.
 absl::StatusOr<Constellation> MakeWalkerDelta(const WalkerConfig& config, absl::Time epoch);
 
 }  // namespace crosslink::linkmodel
