@@ -377,6 +377,26 @@ TEST(ResumableConnectionTest, AcknowledgementsFreeTheCopiesWithoutAPostedReceive
   EXPECT_EQ(pair.a->counters().messages_unacked, 0);
 }
 
+TEST(ResumableConnectionTest, AcknowledgementBeyondTheMessagesSentFailsTheConnection) {
+  // The peer's end is a bare connection that forges an ack for 5 messages after 2 were sent:
+  // accepting it would drop copies a later resume needs.
+  Switchboard board(0, 1);
+  auto [ea, eb] = MakeInProcPair(0, 1, kJob);
+  ResumableConnection a(std::move(ea), board.Dialer(), ResumableOptions{});
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  Bytes in(10);
+  auto recv = a.Recv(absl::MakeSpan(in));
+  for (int i = 0; i < 2; ++i) a.Send(FrameHeader{}, Bytes(10, std::byte{1}));
+  FrameHeader ack{.chunk = kResumeControlChunk, .tag = kAckTag};
+  ack.sequence = 5;
+  ASSERT_TRUE(eb->Send(ack, {})->Wait(deadline).ok());
+  const absl::Status s = recv->Wait(deadline);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("acknowledged 5 messages, but only 2"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr(a.Describe()));
+  EXPECT_EQ(board.dials(), 0);
+}
+
 // Connection::RecvAllocated, which the pump relies on: the buffer takes the message's size,
 // whether the receive was posted before the message arrived or after, in line with Recv.
 void CheckRecvAllocated(Connection& from, Connection& to) {

@@ -271,6 +271,20 @@ void ResumableConnection::PumpLoop() {
 
 bool ResumableConnection::OnControl(const FrameHeader& header) {
   if (header.tag == kAckTag) {
+    absl::Status forged;
+    {
+      absl::MutexLock lock(&core_->mu);
+      if (header.sequence > core_->sent) {
+        // Dropping copies for messages never sent would lose ones a later resume must resend.
+        forged = absl::DataLossError(absl::StrFormat(
+            "%s: the peer acknowledged %d messages, but only %d were sent", describe_,
+            header.sequence, core_->sent));
+      }
+    }
+    if (!forged.ok()) {
+      FailForGood(std::move(forged));
+      return false;
+    }
     absl::MutexLock lock(&core_->mu);
     while (!core_->unacked.empty() && core_->unacked.front()->index <= header.sequence) {
       core_->unacked.front()->done = true;
