@@ -397,6 +397,21 @@ TEST(ResumableConnectionTest, AcknowledgementBeyondTheMessagesSentFailsTheConnec
   EXPECT_EQ(board.dials(), 0);
 }
 
+TEST(ResumableConnectionTest, HeldBytesBeyondTheBoundFailTheConnection) {
+  // b posts no receive: a's messages are held by b's pump, 16 bytes at most.
+  Switchboard board(0, 1);
+  ResumablePair pair = MakePair(board, 0, 0, ResumableOptions{.max_held_bytes = 16});
+  for (int i = 0; i < 3; ++i) pair.a->Send(FrameHeader{}, Bytes(8, std::byte{1}));
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (pair.b->status().ok() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));  // polling a status, not ordering threads
+  }
+  const absl::Status s = pair.b->status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("exceed the 16 bytes held"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr(pair.b->Describe()));
+}
+
 // Connection::RecvAllocated, which the pump relies on: the buffer takes the message's size,
 // whether the receive was posted before the message arrived or after, in line with Recv.
 void CheckRecvAllocated(Connection& from, Connection& to) {
