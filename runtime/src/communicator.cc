@@ -171,7 +171,9 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
   client_options.job_token = options.job_token;
   client_options.rank = rank;
   ASSIGN_OR_RETURN(comm->client_, CoordinatorClient::Create(client_options));
-  ASSIGN_OR_RETURN(World world, comm->client_->Register(n, impl.context->address(), deadline));
+  ASSIGN_OR_RETURN(const std::string data_address,
+                   RegisteredDataAddress(impl.context->address(), options.coordinator_address));
+  ASSIGN_OR_RETURN(World world, comm->client_->Register(n, data_address, deadline));
   if (world.world_size != n || static_cast<int>(world.data_addresses.size()) != n) {
     return absl::InvalidArgumentError(absl::StrCat(
         "communicator rank ", rank, ": coordinator reports a world of ", world.world_size,

@@ -24,6 +24,15 @@ namespace crosslink::runtime {
 absl::StatusOr<std::unique_ptr<collectives::ShmContext>> MakeDataContext(
     int rank, uint64_t job_id, const CommunicatorOptions& options);
 
+// The address to register with the coordinator for a context listening on `listen_address`
+// ("host:port" or "[v6]:port"). A wildcard host (0.0.0.0, [::]) is no address a peer can dial:
+// it is replaced by this host's address on the route to the coordinator at
+// `coordinator_address` (the source address the kernel picks for it; nothing is sent). Other
+// addresses are returned as they are. kFailedPrecondition naming both addresses when no route
+// is found (set CROSSLINK_LISTEN_HOST to a routable address then).
+absl::StatusOr<std::string> RegisteredDataAddress(const std::string& listen_address,
+                                                  const std::string& coordinator_address);
+
 // Before connecting the mesh: offer shared memory for kShm, and for kAuto in an ideal job (no
 // LinkEmulator: copies, not emulated link rates, then set the pace).
 void SetSharedMemoryOffer(collectives::ShmContext& context, DataTransport transport,

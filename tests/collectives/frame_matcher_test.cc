@@ -23,9 +23,10 @@ using ::testing::HasSubstr;
 
 absl::Time Soon() { return absl::Now() + absl::Seconds(5); }
 
-std::unique_ptr<FrameMatcher> MakeMatcher(int* failures) {
+std::unique_ptr<FrameMatcher> MakeMatcher(int* failures,
+                                          FrameMatcher::Limits limits = FrameMatcher::Limits()) {
   return std::make_unique<FrameMatcher>(std::make_shared<const std::string>("test connection"),
-                                        [failures] { ++*failures; });
+                                        [failures] { ++*failures; }, limits);
 }
 
 FrameHeader Header(uint64_t length, uint32_t chunk) {
@@ -123,6 +124,50 @@ TEST(FrameMatcherTest, MessageLongerThanThePostedBufferFailsTheConnection) {
   auto short_recv = late->Recv(absl::MakeSpan(small));
   EXPECT_EQ(short_recv->Wait(Soon()).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(late->status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(FrameMatcherTest, HeaderBeyondTheFrameLimitFailsTheConnectionWithoutAllocating) {
+  // A forged header announcing 1 PiB: the connection fails with kInvalidArgument naming it; the
+  // receiver thread gets nullopt (no allocation attempted, no exception).
+  int failures = 0;
+  auto early = MakeMatcher(&failures);
+  EXPECT_FALSE(early->Claim(Header(uint64_t{1} << 50, 4), absl::ZeroDuration()).has_value());
+  EXPECT_EQ(early->status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(early->status().message()), HasSubstr("test connection"));
+  EXPECT_THAT(std::string(early->status().message()), HasSubstr("more than the 1073741824 bytes"));
+  EXPECT_EQ(failures, 1);
+
+  // Also into a posted RecvAllocated, which would otherwise be resized to the announced length.
+  auto posted = MakeMatcher(&failures);
+  auto recv = posted->RecvAllocated(std::make_shared<std::vector<std::byte>>());
+  EXPECT_FALSE(posted->Claim(Header(uint64_t{1} << 50, 4), absl::ZeroDuration()).has_value());
+  EXPECT_EQ(recv->Wait(Soon()).code(), absl::StatusCode::kInvalidArgument);
+
+  // The limit is per connection: one byte over a configured limit fails, the limit itself passes.
+  auto limited = MakeMatcher(&failures, {.max_frame_bytes = 8});
+  Arrive(*limited, "eight by", 1);
+  EXPECT_TRUE(limited->status().ok());
+  EXPECT_FALSE(limited->Claim(Header(9, 2), absl::ZeroDuration()).has_value());
+  EXPECT_EQ(limited->status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(FrameMatcherTest, UnexpectedBytesBeyondTheBoundFailTheConnection) {
+  int failures = 0;
+  auto matcher = MakeMatcher(&failures, {.max_unexpected_bytes = 16});
+  Arrive(*matcher, "eight by", 1);
+  Arrive(*matcher, "eight by", 2);  // 16 bytes held: exactly the bound
+  // A posted receive takes one message and frees its bytes.
+  std::vector<std::byte> buffer(8);
+  ASSERT_TRUE(matcher->Recv(absl::MakeSpan(buffer))->Wait(Soon()).ok());
+  Arrive(*matcher, "eight by", 3);
+  EXPECT_TRUE(matcher->status().ok());
+  // One more byte would hold 17.
+  EXPECT_FALSE(matcher->Claim(Header(1, 4), absl::ZeroDuration()).has_value());
+  const absl::Status status = matcher->status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("test connection"));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("exceed the 16 bytes buffered"));
+  EXPECT_EQ(failures, 1);
 }
 
 TEST(FrameMatcherTest, FirstFailureIsStickyAndCompletesEverythingQueuedOrPosted) {

@@ -377,6 +377,41 @@ TEST(ResumableConnectionTest, AcknowledgementsFreeTheCopiesWithoutAPostedReceive
   EXPECT_EQ(pair.a->counters().messages_unacked, 0);
 }
 
+TEST(ResumableConnectionTest, AcknowledgementBeyondTheMessagesSentFailsTheConnection) {
+  // The peer's end is a bare connection that forges an ack for 5 messages after 2 were sent:
+  // accepting it would drop copies a later resume needs.
+  Switchboard board(0, 1);
+  auto [ea, eb] = MakeInProcPair(0, 1, kJob);
+  ResumableConnection a(std::move(ea), board.Dialer(), ResumableOptions{});
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  Bytes in(10);
+  auto recv = a.Recv(absl::MakeSpan(in));
+  for (int i = 0; i < 2; ++i) a.Send(FrameHeader{}, Bytes(10, std::byte{1}));
+  FrameHeader ack{.chunk = kResumeControlChunk, .tag = kAckTag};
+  ack.sequence = 5;
+  ASSERT_TRUE(eb->Send(ack, {})->Wait(deadline).ok());
+  const absl::Status s = recv->Wait(deadline);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("acknowledged 5 messages, but only 2"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr(a.Describe()));
+  EXPECT_EQ(board.dials(), 0);
+}
+
+TEST(ResumableConnectionTest, HeldBytesBeyondTheBoundFailTheConnection) {
+  // b posts no receive: a's messages are held by b's pump, 16 bytes at most.
+  Switchboard board(0, 1);
+  ResumablePair pair = MakePair(board, 0, 0, ResumableOptions{.max_held_bytes = 16});
+  for (int i = 0; i < 3; ++i) pair.a->Send(FrameHeader{}, Bytes(8, std::byte{1}));
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (pair.b->status().ok() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));  // polling a status, not ordering threads
+  }
+  const absl::Status s = pair.b->status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("exceed the 16 bytes held"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr(pair.b->Describe()));
+}
+
 // Connection::RecvAllocated, which the pump relies on: the buffer takes the message's size,
 // whether the receive was posted before the message arrived or after, in line with Recv.
 void CheckRecvAllocated(Connection& from, Connection& to) {

@@ -2,6 +2,12 @@
 // CRC (SendWithCrc) is what the receiver checks, a sender that runs far ahead of the posted
 // receives loses nothing, and the executor's fused reduce-and-CRC forwarding gives correct
 // results over real sockets (a wrong forwarded CRC would fail the collective with kDataLoss).
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <filesystem>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -65,6 +71,51 @@ TEST(TcpConnectionTest, SendWithCrcDeliversAndTheReceiverChecksTheGivenCrc) {
   recv = mesh.conns[1][0]->Recv(absl::MakeSpan(in));
   mesh.conns[0][1]->SendWithCrc(FrameHeader{.sequence = 4}, payload, Crc32c(payload) ^ 1);
   EXPECT_EQ(recv->Wait(In(absl::Seconds(10))).code(), absl::StatusCode::kDataLoss);
+}
+
+// Every connected TCP socket of this process (the descriptors in /proc/self/fd).
+std::vector<int> ConnectedTcpSockets() {
+  std::vector<int> fds;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    const int fd = std::stoi(entry.path().filename().string());
+    int type = 0, listening = 1, nodelay = 0;
+    socklen_t len = sizeof(int);
+    sockaddr_storage peer{};
+    socklen_t peer_len = sizeof(peer);
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) continue;
+    len = sizeof(int);
+    ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len);
+    len = sizeof(int);
+    // Not TCP (a Unix socket) fails here.
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &len) != 0) continue;
+    if (listening != 0 || ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) {
+      continue;
+    }
+    fds.push_back(fd);
+  }
+  return fds;
+}
+
+TEST(TcpConnectionTest, DataSocketsDetectAHalfOpenLinkWithinABoundedTime) {
+  // A peer that vanishes without closing must be noticed in seconds, not after Linux's defaults
+  // (keepalive off; ~15 min of retransmissions).
+  TcpMesh mesh(2);
+  const std::vector<int> fds = ConnectedTcpSockets();
+  ASSERT_GE(fds.size(), 2u);  // both ends of the one connection
+  for (int fd : fds) {
+    int value = 0;
+    socklen_t len = sizeof(value);
+    ASSERT_EQ(::getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &value, &len), 0);
+    EXPECT_EQ(value, 1) << fd;
+    unsigned timeout_ms = 0;
+    len = sizeof(timeout_ms);
+    ASSERT_EQ(::getsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout_ms, &len), 0);
+    EXPECT_GT(timeout_ms, 0u) << fd;
+    EXPECT_LE(timeout_ms, 60'000u) << fd;
+    len = sizeof(value);
+    ASSERT_EQ(::getsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &value, &len), 0);
+    EXPECT_LE(value, 30) << fd;
+  }
 }
 
 TEST(TcpConnectionTest, SenderFarAheadOfPostedReceivesLosesNothing) {

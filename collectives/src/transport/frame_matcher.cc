@@ -1,6 +1,7 @@
 #include "frame_matcher.h"
 
 #include <cstring>
+#include <new>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -9,11 +10,12 @@
 namespace crosslink::collectives::transport_internal {
 
 FrameMatcher::FrameMatcher(std::shared_ptr<const std::string> describe,
-                           std::function<void()> on_fail)
+                           std::function<void()> on_fail, Limits limits)
     : describe_(std::move(describe)),
       send_what_(std::make_shared<const std::string>(absl::StrCat("send on ", *describe_))),
       recv_what_(std::make_shared<const std::string>(absl::StrCat("recv on ", *describe_))),
-      on_fail_(std::move(on_fail)) {}
+      on_fail_(std::move(on_fail)),
+      limits_(limits) {}
 
 std::shared_ptr<Handle> FrameMatcher::Send(const FrameHeader& header,
                                            absl::Span<const std::byte> payload) {
@@ -65,6 +67,7 @@ std::shared_ptr<RecvHandle> FrameMatcher::Post(PostedRecv recv) {
     }
     message = std::move(unexpected_.front());
     unexpected_.pop_front();
+    unexpected_bytes_ -= message.header.length;
   }
   DeliverUnexpected(std::move(message), std::move(recv));
   return completion;
@@ -72,7 +75,14 @@ std::shared_ptr<RecvHandle> FrameMatcher::Post(PostedRecv recv) {
 
 bool FrameMatcher::FitBuffer(const FrameHeader& header, PostedRecv& recv) {
   if (recv.allocated != nullptr) {
-    recv.allocated->resize(header.length);
+    try {
+      recv.allocated->resize(header.length);
+    } catch (const std::bad_alloc&) {
+      const absl::Status error = AllocationFailed(header);
+      Fail(error);
+      recv.completion->Complete(error);
+      return false;
+    }
     recv.buffer = absl::MakeSpan(*recv.allocated);
   }
   if (header.length <= recv.buffer.size()) return true;
@@ -84,6 +94,12 @@ bool FrameMatcher::FitBuffer(const FrameHeader& header, PostedRecv& recv) {
   Fail(error);
   recv.completion->Complete(error);
   return false;
+}
+
+absl::Status FrameMatcher::AllocationFailed(const FrameHeader& header) const {
+  return absl::ResourceExhaustedError(
+      absl::StrFormat("%s: cannot allocate %d bytes for a message (sequence %d chunk %d)",
+                      *describe_, header.length, header.sequence, header.chunk));
 }
 
 void FrameMatcher::DeliverUnexpected(Unexpected message, PostedRecv recv) {
@@ -114,6 +130,13 @@ bool FrameMatcher::TakeSends(size_t max_ops, size_t max_payload_bytes, std::vect
 
 std::optional<FrameMatcher::Arrival> FrameMatcher::Claim(const FrameHeader& header,
                                                          absl::Duration unexpected_wait) {
+  if (header.length > limits_.max_frame_bytes) {
+    Fail(absl::InvalidArgumentError(absl::StrFormat(
+        "%s: frame header announces %d payload bytes (sequence %d chunk %d), more than the %d "
+        "bytes a frame may carry",
+        *describe_, header.length, header.sequence, header.chunk, limits_.max_frame_bytes)));
+    return std::nullopt;
+  }
   PostedRecv recv;
   Arrival arrival;
   arrival.header_ = header;
@@ -132,16 +155,41 @@ std::optional<FrameMatcher::Arrival> FrameMatcher::Claim(const FrameHeader& head
       posted_.pop_front();
     }
   }
-  if (recv.completion != nullptr) {
-    // Zero copy: the payload goes straight into the caller's buffer.
-    if (!FitBuffer(header, recv)) return std::nullopt;
-    arrival.completion_ = std::move(recv.completion);
-    arrival.data_ = recv.buffer.data();
-  } else {
-    arrival.unexpected_.reset(new std::byte[header.length]);
-    arrival.data_ = arrival.unexpected_.get();
+  if (recv.completion == nullptr) {
+    if (!ClaimUnexpected(header, arrival)) return std::nullopt;
+    return arrival;
   }
+  // Zero copy: the payload goes straight into the caller's buffer.
+  if (!FitBuffer(header, recv)) return std::nullopt;
+  arrival.completion_ = std::move(recv.completion);
+  arrival.data_ = recv.buffer.data();
   return arrival;
+}
+
+bool FrameMatcher::ClaimUnexpected(const FrameHeader& header, Arrival& arrival) {
+  uint64_t queued = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    queued = unexpected_bytes_;
+  }
+  // Only this (the receiver) thread adds to unexpected_bytes_, so the check cannot go stale.
+  if (queued > limits_.max_unexpected_bytes ||
+      header.length > limits_.max_unexpected_bytes - queued) {
+    Fail(absl::ResourceExhaustedError(absl::StrFormat(
+        "%s: %d bytes of messages arrived before their receives were posted and a further %d "
+        "(sequence %d chunk %d) would exceed the %d bytes buffered per connection; the peer is "
+        "sending far ahead of this rank",
+        *describe_, queued, header.length, header.sequence, header.chunk,
+        limits_.max_unexpected_bytes)));
+    return false;
+  }
+  arrival.unexpected_.reset(new (std::nothrow) std::byte[header.length]);
+  if (arrival.unexpected_ == nullptr) {
+    Fail(AllocationFailed(header));
+    return false;
+  }
+  arrival.data_ = arrival.unexpected_.get();
+  return true;
 }
 
 void FrameMatcher::Deliver(Arrival arrival) {
@@ -155,6 +203,7 @@ void FrameMatcher::Deliver(Arrival arrival) {
     absl::MutexLock lock(&mu_);
     if (!status_.ok()) return;
     if (posted_.empty()) {
+      unexpected_bytes_ += message.header.length;
       unexpected_.push_back(std::move(message));
       return;
     }
@@ -184,6 +233,7 @@ void FrameMatcher::Fail(absl::Status reason) {
     sends.swap(send_queue_);
     recvs.swap(posted_);
     unexpected_.clear();
+    unexpected_bytes_ = 0;
     failed_.store(true, std::memory_order_release);
   }
   if (on_fail_) on_fail_();

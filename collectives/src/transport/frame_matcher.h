@@ -39,6 +39,25 @@
 
 namespace crosslink::collectives::transport_internal {
 
+// What one connection accepts from its peer; exceeding either fails that connection (never the
+// process) with a status naming it. The defaults are far above what any plan sends.
+struct FrameLimits {
+  // A frame's payload length. The executor sends one segment per frame, at most the plan's
+  // max_segment_bytes (512 KiB by default); 1 GiB leaves room for any sane segment limit while
+  // keeping a forged header from making the receiver allocate without bound. A longer header
+  // fails the connection with kInvalidArgument: no correct sender produces it, so the input is
+  // malformed rather than merely too much.
+  uint64_t max_frame_bytes = uint64_t{1} << 30;
+  // Payload bytes held as unexpected messages (arrived before their receive was posted). The
+  // executor keeps up to kRecvWindow (8) receives of max_segment_bytes posted per peer, so
+  // unexpected messages are what a peer sends beyond that window: a few MiB while both ranks
+  // run the same collective, more only when one rank enters it late while its peer has already
+  // sent (every frame of the peer's sends whose dependencies are met). 1 GiB covers that skew
+  // for collectives up to 1 GiB per peer; beyond it the connection fails with
+  // kResourceExhausted (a legitimate stream, but more than this rank will buffer for it).
+  uint64_t max_unexpected_bytes = uint64_t{1} << 30;
+};
+
 class FrameMatcher {
  public:
   struct SendOp {
@@ -70,10 +89,14 @@ class FrameMatcher {
     bool corrupt_ = false;
   };
 
+  using Limits = FrameLimits;
+
+
   // `describe` names the connection in error messages and handle names. `on_fail` runs once, on
   // the thread whose Fail made the status sticky, outside the mutex and before the queued
   // operations complete: the backend wakes its threads and tells the peer there.
-  FrameMatcher(std::shared_ptr<const std::string> describe, std::function<void()> on_fail);
+  FrameMatcher(std::shared_ptr<const std::string> describe, std::function<void()> on_fail,
+               Limits limits = Limits());
   FrameMatcher(const FrameMatcher&) = delete;
   FrameMatcher& operator=(const FrameMatcher&) = delete;
 
@@ -99,8 +122,11 @@ class FrameMatcher {
   // a payload may stay in the socket or ring (holding back a sender that runs ahead) instead of
   // being copied; not for a header-only frame (failure news must not be delayed), nor while
   // messages wait unclaimed (the owner is not posting; a backlog must not cost the wait again).
-  // nullopt: the connection failed (perhaps just now, by a posted buffer too short for the
-  // message, which completes that receive with kInvalidArgument); the receiver should stop.
+  // nullopt: the connection failed (perhaps just now: by a posted buffer too short for the
+  // message, which completes that receive with kInvalidArgument; by a header beyond
+  // Limits::max_frame_bytes, kInvalidArgument; by an unexpected message that would exceed
+  // Limits::max_unexpected_bytes, or an allocation that failed, kResourceExhausted); the
+  // receiver should stop. Never throws.
   std::optional<Arrival> Claim(const FrameHeader& header, absl::Duration unexpected_wait);
   // The payload is in place and its checksum verified: completes the receive with the header,
   // or keeps the message as unexpected (or hands it to a receive posted meanwhile).
@@ -138,11 +164,17 @@ class FrameMatcher {
   bool FitBuffer(const FrameHeader& header, PostedRecv& recv);
   // Copies an unexpected message into a posted receive and completes it.
   void DeliverUnexpected(Unexpected message, PostedRecv recv);
+  // Claim with no receive posted: allocates the unexpected-message buffer for `header` within
+  // Limits::max_unexpected_bytes; false after failing the connection (kResourceExhausted).
+  bool ClaimUnexpected(const FrameHeader& header, Arrival& arrival);
+  // kResourceExhausted: `header`'s payload could not be allocated.
+  absl::Status AllocationFailed(const FrameHeader& header) const;
 
   const std::shared_ptr<const std::string> describe_;
   const std::shared_ptr<const std::string> send_what_;
   const std::shared_ptr<const std::string> recv_what_;
   const std::function<void()> on_fail_;
+  const Limits limits_;
   std::atomic<bool> failed_{false};
 
   mutable absl::Mutex mu_;
@@ -150,6 +182,7 @@ class FrameMatcher {
   std::deque<SendOp> send_queue_ ABSL_GUARDED_BY(mu_);
   std::deque<PostedRecv> posted_ ABSL_GUARDED_BY(mu_);
   std::deque<Unexpected> unexpected_ ABSL_GUARDED_BY(mu_);  // never non-empty while posted_ is
+  uint64_t unexpected_bytes_ ABSL_GUARDED_BY(mu_) = 0;      // payload bytes in unexpected_
   bool corrupt_next_ ABSL_GUARDED_BY(mu_) = false;
 };
 

@@ -178,6 +178,7 @@ std::shared_ptr<RecvHandle> ResumableConnection::Post(PostedRecv recv) {
     }
     message = std::move(held_.front());
     held_.pop_front();
+    held_bytes_ -= message.payload.size();
   }
   DeliverHeld(std::move(message), std::move(recv));
   return completion;
@@ -244,6 +245,7 @@ void ResumableConnection::PumpLoop() {
     PostedRecv recv;
     bool into_target = false;
     bool copy_held = false;
+    absl::Status too_much;
     {
       absl::MutexLock lock(&core_->mu);
       if (!core_->final.ok()) return;
@@ -256,10 +258,22 @@ void ResumableConnection::PumpLoop() {
         recv = std::move(posted_.front());
         posted_.pop_front();
         copy_held = true;
+      } else if (scratch->size() > options_.max_held_bytes - held_bytes_) {
+        too_much = absl::ResourceExhaustedError(absl::StrFormat(
+            "%s: %d bytes of messages arrived before their receives were posted and a further "
+            "%d (sequence %d chunk %d) would exceed the %d bytes held per connection; the peer "
+            "is sending far ahead of this rank",
+            describe_, held_bytes_, scratch->size(), header.sequence, header.chunk,
+            options_.max_held_bytes));
       } else {
+        held_bytes_ += scratch->size();
         held_.push_back(Held{header, std::move(*scratch)});
       }
-      if (inner_ == inner) inner->Send(Control(kAckTag, received_), {});
+      if (too_much.ok() && inner_ == inner) inner->Send(Control(kAckTag, received_), {});
+    }
+    if (!too_much.ok()) {
+      FailForGood(std::move(too_much));
+      return;
     }
     if (into_target) {
       recv.completion->Complete(absl::OkStatus(), &header);
@@ -271,6 +285,20 @@ void ResumableConnection::PumpLoop() {
 
 bool ResumableConnection::OnControl(const FrameHeader& header) {
   if (header.tag == kAckTag) {
+    absl::Status forged;
+    {
+      absl::MutexLock lock(&core_->mu);
+      if (header.sequence > core_->sent) {
+        // Dropping copies for messages never sent would lose ones a later resume must resend.
+        forged = absl::DataLossError(absl::StrFormat(
+            "%s: the peer acknowledged %d messages, but only %d were sent", describe_,
+            header.sequence, core_->sent));
+      }
+    }
+    if (!forged.ok()) {
+      FailForGood(std::move(forged));
+      return false;
+    }
     absl::MutexLock lock(&core_->mu);
     while (!core_->unacked.empty() && core_->unacked.front()->index <= header.sequence) {
       core_->unacked.front()->done = true;
@@ -441,6 +469,7 @@ void ResumableConnection::FailForGood(absl::Status reason) {
     core_->final = reason;
     posted.swap(posted_);
     held_.clear();
+    held_bytes_ = 0;
     inner = std::move(inner_);
     handshaking = std::move(handshaking_);
   }

@@ -96,10 +96,29 @@ bool ReadAll(int fd, unsigned char* p, size_t n) {
   return true;
 }
 
+// A data socket's peer that vanishes without closing (host down, cable cut, a NAT that forgot the
+// flow) leaves a half-open link that Linux's defaults notice only after ~2 h idle (keepalive off
+// anyway) or ~15 min of retransmissions (tcp_retries2). These bound it to about 30 s: an idle
+// link is probed after 10 s, every 5 s, and data or probes left unacknowledged for 30 s abort the
+// connection (TCP_USER_TIMEOUT, which Linux also applies to keepalive failures; KEEPCNT is the
+// bound where it does not). 30 s is far beyond any
+// retransmission stall on a live link (RTOs start at 200 ms) and a peer that is merely slow to
+// read still acknowledges window probes, yet short enough that a collective's deadline or a
+// resumable link's resume sees kUnavailable instead of a silent hang.
+constexpr int kKeepAliveIdleSeconds = 10;
+constexpr int kKeepAliveIntervalSeconds = 5;
+constexpr int kKeepAliveProbes = 3;
+constexpr unsigned kUserTimeoutMillis = 30'000;
+
 void TuneSocket(int fd, const TcpOptions& options) {
   const int one = 1;
   // Frames are written whole with sendmsg; Nagle would only delay the last segment of each.
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &kKeepAliveIdleSeconds, sizeof(int));
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &kKeepAliveIntervalSeconds, sizeof(int));
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &kKeepAliveProbes, sizeof(int));
+  ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &kUserTimeoutMillis, sizeof(unsigned));
   if (options.socket_buffer_bytes > 0) {
     const int size = options.socket_buffer_bytes;
     ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));

@@ -77,6 +77,12 @@ struct ResumableOptions {
   absl::Duration attempt_slice = absl::Milliseconds(500);
   absl::Duration handshake_timeout = absl::Seconds(5);
   absl::Duration goodbye_wait = absl::Milliseconds(200);
+  // Payload bytes of data messages held because no receive of the user's was posted when they
+  // arrived (the pump always reads its inner connection, so they are held here rather than
+  // there). Exceeding it fails the connection for good with kResourceExhausted naming it. 1 GiB,
+  // as FrameLimits::max_unexpected_bytes for the inner connection and for the same reasons:
+  // far above what the executor's receive window leaves unposted, short of unbounded.
+  uint64_t max_held_bytes = uint64_t{1} << 30;
 };
 
 struct ResumableCounters {
@@ -148,6 +154,7 @@ class ResumableConnection final : public Connection, public CorruptibleForTestin
   std::shared_ptr<Connection> handshaking_;  // a new inner connection in its handshake
   std::deque<PostedRecv> posted_;            // the user's receives, in order
   std::deque<Held> held_;                    // never non-empty while posted_ is
+  uint64_t held_bytes_ = 0;                  // payload bytes in held_
   uint64_t received_ = 0;                    // data messages received (delivered or held)
   bool closing_ = false;                     // Close is saying goodbye
   bool goodbye_done_ = false;  // ... and the pump has stopped (echo heard, or the inner broke)
