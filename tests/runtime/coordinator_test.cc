@@ -218,6 +218,51 @@ TEST(CoordinatorTest, RuntimePerCollectiveKeysExpireUserKeysStay) {
   EXPECT_EQ(*user, "7");
 }
 
+TEST(CoordinatorTest, KvQuotasRefuseTheWriteAndKeepServingOtherKeys) {
+  CoordinatorOptions options = Options(1);
+  options.max_kv_key_bytes = 16;
+  options.max_kv_value_bytes = 32;
+  options.max_kv_keys = 3;
+  options.max_kv_total_bytes = 64;
+  auto server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  auto client = Client(*server, 0);
+  ASSERT_TRUE(client->KvSet("a", "1", In(absl::Seconds(5))).ok());
+  const auto expect_refused = [&](const absl::Status& s, absl::StatusCode code,
+                                  std::string_view limit) {
+    EXPECT_EQ(s.code(), code) << s;
+    EXPECT_THAT(s.message(), HasSubstr(limit));
+    EXPECT_THAT(s.message(), HasSubstr("rank 0"));
+  };
+  // Too long a key or value: INVALID_ARGUMENT, also for KvAdd on a new key.
+  const std::string long_key(100, 'k');
+  expect_refused(client->KvSet(long_key, "1", In(absl::Seconds(5))),
+                 absl::StatusCode::kInvalidArgument, "max_kv_key_bytes");
+  expect_refused(client->KvAdd(long_key, 1, In(absl::Seconds(5))).status(),
+                 absl::StatusCode::kInvalidArgument, "max_kv_key_bytes");
+  expect_refused(client->KvSet("b", std::string(33, 'v'), In(absl::Seconds(5))),
+                 absl::StatusCode::kInvalidArgument, "max_kv_value_bytes");
+  // Total bytes (keys plus values): 2 + 31 = 33 held; another 1 + 31 would make 65 > 64.
+  ASSERT_TRUE(client->KvSet("b", std::string(30, 'v'), In(absl::Seconds(5))).ok());
+  expect_refused(client->KvSet("c", std::string(31, 'v'), In(absl::Seconds(5))),
+                 absl::StatusCode::kResourceExhausted, "max_kv_total_bytes");
+  // Overwriting counts the new size, not both: b shrinks, then a third key fits.
+  ASSERT_TRUE(client->KvSet("b", "2", In(absl::Seconds(5))).ok());
+  ASSERT_TRUE(client->KvAdd("c", 5, In(absl::Seconds(5))).ok());
+  // Key count: a fourth new key is refused, by KvSet and by KvAdd; existing keys still update.
+  expect_refused(client->KvSet("d", "1", In(absl::Seconds(5))),
+                 absl::StatusCode::kResourceExhausted, "max_kv_keys");
+  expect_refused(client->KvAdd("d", 1, In(absl::Seconds(5))).status(),
+                 absl::StatusCode::kResourceExhausted, "max_kv_keys");
+  ASSERT_TRUE(client->KvAdd("c", 1, In(absl::Seconds(5))).ok());
+  // Refused writes left the store unchanged, and it still serves every key.
+  EXPECT_EQ(client->KvGet("d", In(absl::Milliseconds(50))).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(client->KvGet("a", In(absl::Seconds(5))).value_or(""), "1");
+  EXPECT_EQ(client->KvGet("b", In(absl::Seconds(5))).value_or(""), "2");
+  EXPECT_EQ(client->KvGet("c", In(absl::Seconds(5))).value_or(""), "6");
+}
+
 TEST(CoordinatorTest, BarrierReleasesOnlyWhenEveryRankArrived) {
   auto server = StartServer(Options(3));
   ASSERT_NE(server, nullptr);
