@@ -5,8 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "crosslink/base/status_macros.h"
 #include "coordinator_proto.h"
+#include "crosslink/base/status_macros.h"
 #include "crosslink/runtime/coordinator.grpc.pb.h"
 #include "grpc_status.h"
 #include "grpcpp/grpcpp.h"

@@ -163,7 +163,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
         "coordinator: heartbeat interval (", absl::FormatDuration(options.heartbeat_interval),
         ") and miss count (", options.heartbeat_miss_count, ") must be positive"));
   }
-  if (options.max_kv_key_bytes <= 0 || options.max_kv_value_bytes < 0 ||
+  if (options.max_kv_key_bytes <= 0 || options.max_kv_value_bytes <= 0 ||
       options.max_kv_keys <= 0 || options.max_kv_total_bytes <= 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "coordinator: key-value quotas must be positive (key bytes ", options.max_kv_key_bytes,

@@ -337,7 +337,8 @@ absl::Status CoordinatorState::CheckKvQuotaLocked(std::string_view call, std::st
                                 ? std::string(key)
                                 : absl::StrCat(std::string(key.substr(0, kShownKeyBytes)), "...");
   const auto refused = [&](absl::StatusCode code, auto&&... what) {
-    return absl::Status(code, absl::StrCat(std::string(call), " of key '", shown, "' refused: ", what...));
+    return absl::Status(
+        code, absl::StrCat(std::string(call), " of key '", shown, "' refused: ", what...));
   };
   if (static_cast<int64_t>(key.size()) > options_.max_kv_key_bytes) {
     return refused(absl::StatusCode::kInvalidArgument, "the key is ", key.size(),
@@ -356,8 +357,7 @@ absl::Status CoordinatorState::CheckKvQuotaLocked(std::string_view call, std::st
   }
   const int64_t old_bytes =
       it == kv_.end() ? 0 : static_cast<int64_t>(it->first.size() + it->second.size());
-  const int64_t new_total =
-      kv_bytes_ - old_bytes + static_cast<int64_t>(key.size() + value_size);
+  const int64_t new_total = kv_bytes_ - old_bytes + static_cast<int64_t>(key.size() + value_size);
   if (new_total > options_.max_kv_total_bytes) {
     return refused(absl::StatusCode::kResourceExhausted, "the store would hold ", new_total,
                    " bytes, over the limit of ", options_.max_kv_total_bytes,

@@ -48,6 +48,31 @@ std::unique_ptr<CoordinatorClient> Client(const CoordinatorServer& server, int r
 
 absl::Time In(absl::Duration d) { return absl::Now() + d; }
 
+// Catches the one status a heartbeat thread reports through on_error.
+class HeartbeatErrors {
+ public:
+  HeartbeatOptions Options(absl::Duration interval) {
+    HeartbeatOptions hb;
+    hb.interval = interval;
+    hb.on_error = [this](const absl::Status& s) {
+      error_ = s;
+      reported_.Notify();
+    };
+    return hb;
+  }
+  // The reported status, or kDeadlineExceeded if none came within `timeout`.
+  absl::Status Wait(absl::Duration timeout) {
+    if (!reported_.WaitForNotificationWithTimeout(timeout)) {
+      return absl::DeadlineExceededError("the heartbeat thread reported no error");
+    }
+    return error_;
+  }
+
+ private:
+  absl::Notification reported_;
+  absl::Status error_;
+};
+
 // Registers every rank of `clients` on its own thread; returns each rank's result.
 std::vector<absl::StatusOr<World>> RegisterAll(
     const std::vector<std::unique_ptr<CoordinatorClient>>& clients, absl::Time deadline) {
@@ -439,17 +464,10 @@ TEST(CoordinatorTest, HeartbeatErrorCallbackFiresWhenRankIsDeclaredDead) {
   std::vector<std::unique_ptr<CoordinatorClient>> clients;
   for (int r = 0; r < 2; ++r) clients.push_back(Client(*server, r));
   for (const auto& w : RegisterAll(clients, In(absl::Seconds(30)))) ASSERT_TRUE(w.ok());
-  absl::Notification failed;
-  absl::Status error;
-  HeartbeatOptions hb;
-  hb.interval = absl::Milliseconds(50);
-  hb.on_error = [&](const absl::Status& s) {
-    error = s;
-    failed.Notify();
-  };
-  ASSERT_TRUE(clients[1]->StartHeartbeats(hb).ok());
+  HeartbeatErrors errors;
+  ASSERT_TRUE(clients[1]->StartHeartbeats(errors.Options(absl::Milliseconds(50))).ok());
   ASSERT_TRUE(server->ReportFailure(1, "rank 1 exited with status 1").ok());
-  ASSERT_TRUE(failed.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  const absl::Status error = errors.Wait(absl::Seconds(10));
   EXPECT_EQ(error.code(), absl::StatusCode::kAborted);
   clients[1]->StopHeartbeats();
 }
@@ -473,16 +491,9 @@ TEST(CoordinatorTest, RestartedCoordinatorsLowerEpochIsReportedNotAdopted) {
   server.reset();
   server = StartServer(options);
   ASSERT_NE(server, nullptr);
-  absl::Notification failed;
-  absl::Status error;
-  HeartbeatOptions hb;
-  hb.interval = absl::Milliseconds(100);
-  hb.on_error = [&](const absl::Status& s) {
-    error = s;
-    failed.Notify();
-  };
-  ASSERT_TRUE(clients[0]->StartHeartbeats(hb).ok());
-  ASSERT_TRUE(failed.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  HeartbeatErrors errors;
+  ASSERT_TRUE(clients[0]->StartHeartbeats(errors.Options(absl::Milliseconds(100))).ok());
+  const absl::Status error = errors.Wait(absl::Seconds(10));
   EXPECT_EQ(error.code(), absl::StatusCode::kFailedPrecondition) << error;
   EXPECT_THAT(error.message(),
               HasSubstr(absl::StrCat("answered epoch 0 after epoch ", seen->epoch)));

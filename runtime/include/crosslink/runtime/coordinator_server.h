@@ -61,8 +61,8 @@ struct CoordinatorOptions {
   // would take the store's total (keys plus values) past max_kv_total_bytes. The message names the
   // limit and the (truncated) key. The runtime's own keys are under 100 bytes ("crosslink/partial/
   // <collective>/state/<rank>/<version>") and its values under 100 bytes (times, counters, bit
-  // masks, commit votes, NCCL ids, "host:port token"), so the defaults leave three or more orders of
-  // magnitude of margin while bounding the store to a few hundred MiB.
+  // masks, commit votes, NCCL ids, "host:port token"), so the defaults leave three or more orders
+  // of magnitude of margin while bounding the store to a few hundred MiB.
   int64_t max_kv_key_bytes = 1024;
   int64_t max_kv_value_bytes = 1 << 20;
   int64_t max_kv_keys = 1'000'000;
