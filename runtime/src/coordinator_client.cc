@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "coordinator_proto.h"
+#include "crosslink/base/status_macros.h"
 #include "crosslink/runtime/coordinator.grpc.pb.h"
 #include "grpc_status.h"
 #include "grpcpp/grpcpp.h"
@@ -48,9 +49,27 @@ class CoordinatorClient::Impl {
     return options.rank < 0 ? std::string("the launcher") : absl::StrCat("rank ", options.rank);
   }
 
-  void Observe(const Membership& m) {
+  // The highest membership epoch this client has seen. Callers read it before sending a request
+  // and pass it to Observe with the answer.
+  int64_t KnownEpoch() const {
+    absl::MutexLock lock(&mu);
+    return membership.epoch;
+  }
+
+  // Adopts `m` if it is the newest view seen. Epochs only grow in one coordinator, so an answer
+  // below `known_before_call` (the epoch seen before the request was sent) means the coordinator
+  // restarted (losing every death it had recorded) or another job's answered: kFailedPrecondition
+  // naming `what` and both epochs, and the newer view stays. An answer below a view that a
+  // concurrent call brought in meanwhile is merely stale and ignored.
+  absl::Status Observe(const std::string& what, const Membership& m, int64_t known_before_call) {
+    if (m.epoch < known_before_call) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          what, " from ", Who(), ": coordinator ", options.address, " answered epoch ", m.epoch,
+          " after epoch ", known_before_call, ": it restarted or is another job's"));
+    }
     absl::MutexLock lock(&mu);
     if (m.epoch >= membership.epoch) membership = m;
+    return absl::OkStatus();
   }
 
   void HeartbeatLoop(HeartbeatOptions hb, absl::Duration interval, int miss_count);
@@ -82,12 +101,16 @@ void CoordinatorClient::Impl::HeartbeatLoop(HeartbeatOptions hb, absl::Duration 
     request.set_job_token(options.job_token);
     request.set_rank(options.rank);
     proto::HeartbeatResponse response;
+    const int64_t known_before_call = KnownEpoch();
     const absl::Status s = Call("Heartbeat", &proto::Coordinator::Stub::Heartbeat, request,
                                 &response, absl::Now() + interval);
     if (s.ok()) {
       consecutive_failures = 0;
       const Membership m = FromProto(response.membership());
-      Observe(m);
+      if (absl::Status observed = Observe("Heartbeat", m, known_before_call); !observed.ok()) {
+        if (hb.on_error) hb.on_error(observed);
+        return;
+      }
       if (m.epoch != known_epoch) {
         known_epoch = m.epoch;
         if (hb.on_change) hb.on_change(m);
@@ -146,6 +169,7 @@ absl::StatusOr<World> CoordinatorClient::Register(int world_size, std::string_vi
   request.set_data_address(Str(data_address));
   proto::RegisterResponse response;
   // wait_for_ready: the coordinator may still be starting (it lives in rank 0 or the launcher).
+  const int64_t known_before_call = impl_->KnownEpoch();
   if (absl::Status s = impl_->Call("Register", &proto::Coordinator::Stub::Register, request,
                                    &response, deadline, /*wait_for_ready=*/true);
       !s.ok()) {
@@ -159,7 +183,7 @@ absl::StatusOr<World> CoordinatorClient::Register(int world_size, std::string_vi
   world.membership = FromProto(response.membership());
   world.heartbeat_interval_ms = response.heartbeat_interval_ms();
   world.heartbeat_miss_count = response.heartbeat_miss_count();
-  impl_->Observe(world.membership);
+  RETURN_IF_ERROR(impl_->Observe("Register", world.membership, known_before_call));
   absl::MutexLock lock(&impl_->mu);
   impl_->announced_interval = absl::Milliseconds(world.heartbeat_interval_ms);
   impl_->announced_miss_count = world.heartbeat_miss_count;
@@ -171,13 +195,14 @@ absl::StatusOr<Membership> CoordinatorClient::Heartbeat(absl::Time deadline) {
   request.set_job_token(impl_->options.job_token);
   request.set_rank(impl_->options.rank);
   proto::HeartbeatResponse response;
+  const int64_t known_before_call = impl_->KnownEpoch();
   if (absl::Status s = impl_->Call("Heartbeat", &proto::Coordinator::Stub::Heartbeat, request,
                                    &response, deadline);
       !s.ok()) {
     return s;
   }
   Membership m = FromProto(response.membership());
-  impl_->Observe(m);
+  RETURN_IF_ERROR(impl_->Observe("Heartbeat", m, known_before_call));
   return m;
 }
 
@@ -190,6 +215,7 @@ absl::StatusOr<Membership> CoordinatorClient::ReportFailure(int failed_rank,
   request.set_reason(Str(reason));
   request.set_reporter_rank(impl_->options.rank);
   proto::ReportFailureResponse response;
+  const int64_t known_before_call = impl_->KnownEpoch();
   if (absl::Status s =
           impl_->Call(absl::StrCat("ReportFailure of rank ", failed_rank),
                       &proto::Coordinator::Stub::ReportFailure, request, &response, deadline);
@@ -197,7 +223,7 @@ absl::StatusOr<Membership> CoordinatorClient::ReportFailure(int failed_rank,
     return s;
   }
   Membership m = FromProto(response.membership());
-  impl_->Observe(m);
+  RETURN_IF_ERROR(impl_->Observe("ReportFailure", m, known_before_call));
   return m;
 }
 
@@ -208,10 +234,11 @@ absl::Status CoordinatorClient::Barrier(std::string_view name, absl::Time deadli
   request.set_rank(impl_->options.rank);
   request.set_epoch(epoch);
   proto::BarrierResponse response;
-  absl::Status s = impl_->Call(absl::StrCat("Barrier '", Str(name), "'"),
-                               &proto::Coordinator::Stub::Barrier, request, &response, deadline);
-  if (s.ok()) impl_->Observe(FromProto(response.membership()));
-  return s;
+  const std::string what = absl::StrCat("Barrier '", Str(name), "'");
+  const int64_t known_before_call = impl_->KnownEpoch();
+  RETURN_IF_ERROR(
+      impl_->Call(what, &proto::Coordinator::Stub::Barrier, request, &response, deadline));
+  return impl_->Observe(what, FromProto(response.membership()), known_before_call);
 }
 
 absl::Status CoordinatorClient::KvSet(std::string_view key, std::string_view value,

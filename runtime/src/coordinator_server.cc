@@ -163,6 +163,13 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
         "coordinator: heartbeat interval (", absl::FormatDuration(options.heartbeat_interval),
         ") and miss count (", options.heartbeat_miss_count, ") must be positive"));
   }
+  if (options.max_kv_key_bytes <= 0 || options.max_kv_value_bytes <= 0 ||
+      options.max_kv_keys <= 0 || options.max_kv_total_bytes <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "coordinator: key-value quotas must be positive (key bytes ", options.max_kv_key_bytes,
+        ", value bytes ", options.max_kv_value_bytes, ", keys ", options.max_kv_keys,
+        ", total bytes ", options.max_kv_total_bytes, ")"));
+  }
   if (options.job_id.empty()) options.job_id = "crosslink-job";
   const std::string bind = options.bind_address.find(':') != std::string::npos
                                ? absl::StrCat("[", options.bind_address, "]:", options.port)

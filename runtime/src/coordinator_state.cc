@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "crosslink/base/status_macros.h"
 
 namespace crosslink::runtime {
 namespace {
@@ -319,18 +320,69 @@ void CoordinatorState::NoteKvWriteLocked(const std::string& key) {
     const auto& [written, old_key] = transient_writes_.front();
     if (const auto it = transient_last_write_.find(old_key);
         it != transient_last_write_.end() && it->second == written) {
-      kv_.erase(old_key);
+      if (const auto kv = kv_.find(old_key); kv != kv_.end()) {
+        kv_bytes_ -= static_cast<int64_t>(kv->first.size() + kv->second.size());
+        kv_.erase(kv);
+      }
       transient_last_write_.erase(it);
     }
     transient_writes_.pop_front();
   }
 }
 
+absl::Status CoordinatorState::CheckKvQuotaLocked(std::string_view call, std::string_view key,
+                                                  size_t value_size) const {
+  constexpr size_t kShownKeyBytes = 64;
+  const std::string shown = key.size() <= kShownKeyBytes
+                                ? std::string(key)
+                                : absl::StrCat(std::string(key.substr(0, kShownKeyBytes)), "...");
+  const auto refused = [&](absl::StatusCode code, auto&&... what) {
+    return absl::Status(
+        code, absl::StrCat(std::string(call), " of key '", shown, "' refused: ", what...));
+  };
+  if (static_cast<int64_t>(key.size()) > options_.max_kv_key_bytes) {
+    return refused(absl::StatusCode::kInvalidArgument, "the key is ", key.size(),
+                   " bytes, over the limit of ", options_.max_kv_key_bytes,
+                   " (CoordinatorOptions::max_kv_key_bytes)");
+  }
+  if (static_cast<int64_t>(value_size) > options_.max_kv_value_bytes) {
+    return refused(absl::StatusCode::kInvalidArgument, "the value is ", value_size,
+                   " bytes, over the limit of ", options_.max_kv_value_bytes,
+                   " (CoordinatorOptions::max_kv_value_bytes)");
+  }
+  const auto it = kv_.find(std::string(key));
+  if (it == kv_.end() && static_cast<int64_t>(kv_.size()) >= options_.max_kv_keys) {
+    return refused(absl::StatusCode::kResourceExhausted, "the store already holds ", kv_.size(),
+                   " keys, the limit (CoordinatorOptions::max_kv_keys)");
+  }
+  const int64_t old_bytes =
+      it == kv_.end() ? 0 : static_cast<int64_t>(it->first.size() + it->second.size());
+  const int64_t new_total = kv_bytes_ - old_bytes + static_cast<int64_t>(key.size() + value_size);
+  if (new_total > options_.max_kv_total_bytes) {
+    return refused(absl::StatusCode::kResourceExhausted, "the store would hold ", new_total,
+                   " bytes, over the limit of ", options_.max_kv_total_bytes,
+                   " (CoordinatorOptions::max_kv_total_bytes)");
+  }
+  return absl::OkStatus();
+}
+
+void CoordinatorState::PutKvLocked(std::string key, std::string value) {
+  kv_bytes_ += static_cast<int64_t>(value.size());
+  if (const auto it = kv_.find(key); it != kv_.end()) {
+    kv_bytes_ -= static_cast<int64_t>(it->second.size());
+    it->second = std::move(value);
+    return;
+  }
+  kv_bytes_ += static_cast<int64_t>(key.size());
+  kv_.emplace(std::move(key), std::move(value));
+}
+
 absl::Status CoordinatorState::KvSet(std::string key, std::string value) {
   absl::MutexLock lock(&mu_);
   if (shutdown_) return ShutdownStatusLocked();
+  RETURN_IF_ERROR(CheckKvQuotaLocked("KvSet", key, value.size()));
   NoteKvWriteLocked(key);
-  kv_[std::move(key)] = std::move(value);
+  PutKvLocked(std::move(key), std::move(value));
   cv_.SignalAll();
   return absl::OkStatus();
 }
@@ -361,8 +413,10 @@ absl::StatusOr<int64_t> CoordinatorState::KvAdd(std::string key, int64_t delta) 
         absl::StrCat("key '", key, "' holds a non-integer value set by KvSet, not a counter"));
   }
   value += delta;
+  std::string text = absl::StrCat(value);
+  RETURN_IF_ERROR(CheckKvQuotaLocked("KvAdd", key, text.size()));
   NoteKvWriteLocked(key);
-  kv_[std::move(key)] = absl::StrCat(value);
+  PutKvLocked(std::move(key), std::move(text));
   cv_.SignalAll();
   return value;
 }

@@ -83,6 +83,12 @@ class CoordinatorState {
   // Records a write of `key` if it is transient, and drops the transient keys whose lifetime
   // has passed since their last write.
   void NoteKvWriteLocked(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // INVALID_ARGUMENT or RESOURCE_EXHAUSTED (CoordinatorOptions' KV quotas) if storing `value_size`
+  // bytes under `key` by `call` ("KvSet", "KvAdd") would exceed a limit.
+  absl::Status CheckKvQuotaLocked(std::string_view call, std::string_view key,
+                                  size_t value_size) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stores `value` under `key` and keeps kv_bytes_ in step.
+  void PutKvLocked(std::string key, std::string value) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   struct BarrierState {
     // Bumped on every release, so a waiter knows its round completed even if the next round
@@ -104,6 +110,8 @@ class CoordinatorState {
   int64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, BarrierState> barriers_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> kv_ ABSL_GUARDED_BY(mu_);
+  // Sum of the sizes of kv_'s keys and values.
+  int64_t kv_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // Writes of transient keys (options_.transient_key_lifetime) in time order, and each such key's
   // last write: an entry expires the key only if no later write renewed it.
   std::deque<std::pair<absl::Time, std::string>> transient_writes_ ABSL_GUARDED_BY(mu_);

@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -46,6 +47,31 @@ std::unique_ptr<CoordinatorClient> Client(const CoordinatorServer& server, int r
 }
 
 absl::Time In(absl::Duration d) { return absl::Now() + d; }
+
+// Catches the one status a heartbeat thread reports through on_error.
+class HeartbeatErrors {
+ public:
+  HeartbeatOptions Options(absl::Duration interval) {
+    HeartbeatOptions hb;
+    hb.interval = interval;
+    hb.on_error = [this](const absl::Status& s) {
+      error_ = s;
+      reported_.Notify();
+    };
+    return hb;
+  }
+  // The reported status, or kDeadlineExceeded if none came within `timeout`.
+  absl::Status Wait(absl::Duration timeout) {
+    if (!reported_.WaitForNotificationWithTimeout(timeout)) {
+      return absl::DeadlineExceededError("the heartbeat thread reported no error");
+    }
+    return error_;
+  }
+
+ private:
+  absl::Notification reported_;
+  absl::Status error_;
+};
 
 // Registers every rank of `clients` on its own thread; returns each rank's result.
 std::vector<absl::StatusOr<World>> RegisterAll(
@@ -216,6 +242,51 @@ TEST(CoordinatorTest, RuntimePerCollectiveKeysExpireUserKeysStay) {
   absl::StatusOr<std::string> user = client->KvGet("user/step", In(absl::Seconds(5)));
   ASSERT_TRUE(user.ok()) << user.status();
   EXPECT_EQ(*user, "7");
+}
+
+TEST(CoordinatorTest, KvQuotasRefuseTheWriteAndKeepServingOtherKeys) {
+  CoordinatorOptions options = Options(1);
+  options.max_kv_key_bytes = 16;
+  options.max_kv_value_bytes = 32;
+  options.max_kv_keys = 3;
+  options.max_kv_total_bytes = 64;
+  auto server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  auto client = Client(*server, 0);
+  ASSERT_TRUE(client->KvSet("a", "1", In(absl::Seconds(5))).ok());
+  const auto expect_refused = [&](const absl::Status& s, absl::StatusCode code,
+                                  std::string_view limit) {
+    EXPECT_EQ(s.code(), code) << s;
+    EXPECT_THAT(s.message(), HasSubstr(limit));
+    EXPECT_THAT(s.message(), HasSubstr("rank 0"));
+  };
+  // Too long a key or value: INVALID_ARGUMENT, also for KvAdd on a new key.
+  const std::string long_key(100, 'k');
+  expect_refused(client->KvSet(long_key, "1", In(absl::Seconds(5))),
+                 absl::StatusCode::kInvalidArgument, "max_kv_key_bytes");
+  expect_refused(client->KvAdd(long_key, 1, In(absl::Seconds(5))).status(),
+                 absl::StatusCode::kInvalidArgument, "max_kv_key_bytes");
+  expect_refused(client->KvSet("b", std::string(33, 'v'), In(absl::Seconds(5))),
+                 absl::StatusCode::kInvalidArgument, "max_kv_value_bytes");
+  // Total bytes (keys plus values): 2 + 31 = 33 held; another 1 + 31 would make 65 > 64.
+  ASSERT_TRUE(client->KvSet("b", std::string(30, 'v'), In(absl::Seconds(5))).ok());
+  expect_refused(client->KvSet("c", std::string(31, 'v'), In(absl::Seconds(5))),
+                 absl::StatusCode::kResourceExhausted, "max_kv_total_bytes");
+  // Overwriting counts the new size, not both: b shrinks, then a third key fits.
+  ASSERT_TRUE(client->KvSet("b", "2", In(absl::Seconds(5))).ok());
+  ASSERT_TRUE(client->KvAdd("c", 5, In(absl::Seconds(5))).ok());
+  // Key count: a fourth new key is refused, by KvSet and by KvAdd; existing keys still update.
+  expect_refused(client->KvSet("d", "1", In(absl::Seconds(5))),
+                 absl::StatusCode::kResourceExhausted, "max_kv_keys");
+  expect_refused(client->KvAdd("d", 1, In(absl::Seconds(5))).status(),
+                 absl::StatusCode::kResourceExhausted, "max_kv_keys");
+  ASSERT_TRUE(client->KvAdd("c", 1, In(absl::Seconds(5))).ok());
+  // Refused writes left the store unchanged, and it still serves every key.
+  EXPECT_EQ(client->KvGet("d", In(absl::Milliseconds(50))).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(client->KvGet("a", In(absl::Seconds(5))).value_or(""), "1");
+  EXPECT_EQ(client->KvGet("b", In(absl::Seconds(5))).value_or(""), "2");
+  EXPECT_EQ(client->KvGet("c", In(absl::Seconds(5))).value_or(""), "6");
 }
 
 TEST(CoordinatorTest, BarrierReleasesOnlyWhenEveryRankArrived) {
@@ -393,19 +464,43 @@ TEST(CoordinatorTest, HeartbeatErrorCallbackFiresWhenRankIsDeclaredDead) {
   std::vector<std::unique_ptr<CoordinatorClient>> clients;
   for (int r = 0; r < 2; ++r) clients.push_back(Client(*server, r));
   for (const auto& w : RegisterAll(clients, In(absl::Seconds(30)))) ASSERT_TRUE(w.ok());
-  absl::Notification failed;
-  absl::Status error;
-  HeartbeatOptions hb;
-  hb.interval = absl::Milliseconds(50);
-  hb.on_error = [&](const absl::Status& s) {
-    error = s;
-    failed.Notify();
-  };
-  ASSERT_TRUE(clients[1]->StartHeartbeats(hb).ok());
+  HeartbeatErrors errors;
+  ASSERT_TRUE(clients[1]->StartHeartbeats(errors.Options(absl::Milliseconds(50))).ok());
   ASSERT_TRUE(server->ReportFailure(1, "rank 1 exited with status 1").ok());
-  ASSERT_TRUE(failed.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  const absl::Status error = errors.Wait(absl::Seconds(10));
   EXPECT_EQ(error.code(), absl::StatusCode::kAborted);
   clients[1]->StopHeartbeats();
+}
+
+TEST(CoordinatorTest, RestartedCoordinatorsLowerEpochIsReportedNotAdopted) {
+  // A coordinator that restarts on the same port answers epoch 0 and has forgotten rank 1's death;
+  // a rank that already saw a later epoch must report that instead of adopting the older view.
+  CoordinatorOptions options = Options(2);
+  options.heartbeat_miss_count = 100;  // Tolerates the reconnection to the restarted coordinator.
+  auto server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  std::vector<std::unique_ptr<CoordinatorClient>> clients;
+  for (int r = 0; r < 2; ++r) clients.push_back(Client(*server, r));
+  for (const auto& w : RegisterAll(clients, In(absl::Seconds(30)))) ASSERT_TRUE(w.ok());
+  ASSERT_TRUE(server->ReportFailure(1, "rank 1 exited with status 1").ok());
+  absl::StatusOr<Membership> seen = clients[0]->Heartbeat(In(absl::Seconds(5)));
+  ASSERT_TRUE(seen.ok()) << seen.status();
+  ASSERT_GT(seen->epoch, 0);
+
+  options.port = server->port();
+  server.reset();
+  server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  HeartbeatErrors errors;
+  ASSERT_TRUE(clients[0]->StartHeartbeats(errors.Options(absl::Milliseconds(100))).ok());
+  const absl::Status error = errors.Wait(absl::Seconds(10));
+  EXPECT_EQ(error.code(), absl::StatusCode::kFailedPrecondition) << error;
+  EXPECT_THAT(error.message(),
+              HasSubstr(absl::StrCat("answered epoch 0 after epoch ", seen->epoch)));
+  EXPECT_THAT(error.message(), HasSubstr("rank 0"));
+  clients[0]->StopHeartbeats();
+  const absl::StatusOr<Membership> again = clients[0]->Heartbeat(In(absl::Seconds(5)));
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition) << again.status();
 }
 
 TEST(CoordinatorServerTest, SecondServerOnATakenPortFailsInsteadOfSharingIt) {

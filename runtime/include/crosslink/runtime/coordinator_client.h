@@ -12,8 +12,12 @@
 // unreachable or the job shut down), kAborted (membership changed during a barrier, a rank died
 // before rendezvous completed, or this rank was declared dead), kInvalidArgument (rank out of
 // range, world size disagrees, a second Register with another data address, KvAdd on a value that
-// is no integer), kFailedPrecondition (barrier before rendezvous). Messages name the call, the
-// rank and the coordinator address.
+// is no integer, a key or value over the coordinator's length quota), kResourceExhausted (the
+// coordinator's key-value store is at its key-count or byte quota), kFailedPrecondition (barrier
+// before rendezvous; or the coordinator answered a membership epoch lower than one this client
+// already saw: it restarted, losing the deaths it had recorded, or another job's coordinator
+// answered; the client keeps the higher epoch's view and never adopts the lower one). Messages name
+// the call, the rank and the coordinator address.
 //
 // Thread-safety: all methods are thread-safe; RPCs may run concurrently from several threads.
 // Callbacks run on the heartbeat thread and must not call StopHeartbeats() (they may call RPCs).
@@ -51,7 +55,10 @@ struct HeartbeatOptions {
   // (kAborted), the token was refused (kUnauthenticated) or the rank is invalid
   // (kInvalidArgument); after as many consecutive failed heartbeats as the coordinator tolerates
   // missing (its announced miss count, else 3) for anything else, a shut-down job (kUnavailable)
-  // included. Each heartbeat's deadline is one interval. The thread exits after this call.
+  // included; at once, kFailedPrecondition, when the coordinator answers an epoch lower than one
+  // already seen (a restarted coordinator answers epoch 0). Each heartbeat's deadline is one
+  // interval. The thread exits after this call, and only then or on StopHeartbeats(): it never
+  // stops without on_error (failures short of the miss count are retried, not dropped).
   std::function<void(const absl::Status&)> on_error;
 };
 

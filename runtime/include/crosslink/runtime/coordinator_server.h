@@ -54,6 +54,19 @@ struct CoordinatorOptions {
   // without bound. Every rank reads them within its collective's deadline (5 minutes by default),
   // so the default leaves a wide margin. Other keys stay until the job ends.
   absl::Duration transient_key_lifetime = absl::Minutes(30);
+  // Key-value store quotas, so that a token holder cannot grow the coordinator's memory without
+  // bound. A KvSet or KvAdd that would exceed one fails and leaves the store unchanged:
+  // INVALID_ARGUMENT for a key longer than max_kv_key_bytes or a value longer than
+  // max_kv_value_bytes, RESOURCE_EXHAUSTED when a new key would exceed max_kv_keys or the write
+  // would take the store's total (keys plus values) past max_kv_total_bytes. The message names the
+  // limit and the (truncated) key. The runtime's own keys are under 100 bytes ("crosslink/partial/
+  // <collective>/state/<rank>/<version>") and its values under 100 bytes (times, counters, bit
+  // masks, commit votes, NCCL ids, "host:port token"), so the defaults leave three or more orders
+  // of magnitude of margin while bounding the store to a few hundred MiB.
+  int64_t max_kv_key_bytes = 1024;
+  int64_t max_kv_value_bytes = 1 << 20;
+  int64_t max_kv_keys = 1'000'000;
+  int64_t max_kv_total_bytes = int64_t{256} << 20;
 };
 
 class CoordinatorServer {
