@@ -211,6 +211,9 @@ void ResumableConnection::PumpLoop() {
     {
       absl::MutexLock lock(&core_->mu);
       if (!core_->final.ok()) return;
+      // Resume gives up without a connection when Close begins while it reconnects (closing_ is
+      // set before Close fails the connection for good): nothing is left to read.
+      if (inner_ == nullptr) return;
       inner = inner_;
       if (!posted_.empty() && posted_.front().allocated == nullptr) {
         target = posted_.front();
