@@ -266,8 +266,7 @@ absl::StatusOr<ContactPlan> BuildContactPlan(const Constellation& constellation,
     return absl::InvalidArgumentError(absl::StrFormat(
         "time.duration_s %g at one range sample per %g s over %d links is %g range samples; at "
         "most %g are allowed (shorten the window or use fewer satellites)",
-        time.duration_s, builder.range_step_s(), candidates.size(), range_values,
-        kMaxRangeValues));
+        time.duration_s, builder.range_step_s(), candidates.size(), range_values, kMaxRangeValues));
   }
   std::vector<std::vector<FaultInterval>> fault_intervals;
   if (include_faults) {

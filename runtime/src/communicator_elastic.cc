@@ -97,9 +97,9 @@ absl::Status EnsureMesh(Communicator& comm, Communicator::Impl& impl, absl::Time
   if (absl::Status connected = ConnectMesh(comm, impl, live, deadline); !connected.ok()) {
     // A peer that died while this rank dialled or awaited it: the membership moved again.
     if (AwaitDeathReport(impl, comm.coordinator(), epoch, deadline)) {
-      return absl::AbortedError(absl::StrCat("rank ", rank, ": rebuilding the mesh for epoch ",
-                                             epoch, ": the membership moved again: ",
-                                             connected.message()));
+      return absl::AbortedError(
+          absl::StrCat("rank ", rank, ": rebuilding the mesh for epoch ", epoch,
+                       ": the membership moved again: ", connected.message()));
     }
     return connected;
   }

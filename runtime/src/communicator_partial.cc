@@ -184,8 +184,8 @@ absl::StatusOr<ParticipantDecision> Decide(Communicator& comm, Communicator::Imp
       const std::vector<std::string> parts = absl::StrSplit(*event, ' ');
       if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &r) || !absl::SimpleAtoi(parts[1], &v) ||
           r < 0 || r >= n || r == decider) {
-        return absl::InvalidArgumentError(absl::StrCat("bad partial-allreduce event \"", *event,
-                                                       "\" under ", agreement.Key("")));
+        return absl::InvalidArgumentError(
+            absl::StrCat("bad partial-allreduce event \"", *event, "\" under ", agreement.Key("")));
       }
       if (v <= versions[r]) continue;
       ASSIGN_OR_RETURN(std::string bits,

@@ -43,10 +43,12 @@ absl::StatusOr<std::string> RegisteredDataAddress(const std::string& listen_addr
   if (!SplitAddress(listen_address, &host, &port)) return listen_address;
   if (host != "0.0.0.0" && host != "::") return listen_address;
   auto fail = [&](const std::string& why) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "data address ", listen_address, " listens on every interface, and this host's address "
-        "toward the coordinator ", coordinator_address, " cannot be found (", why,
-        "); set CROSSLINK_LISTEN_HOST to an address the other ranks can reach"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("data address ", listen_address,
+                     " listens on every interface, and this host's address "
+                     "toward the coordinator ",
+                     coordinator_address, " cannot be found (", why,
+                     "); set CROSSLINK_LISTEN_HOST to an address the other ranks can reach"));
   };
   if (!SplitAddress(coordinator_address, &coordinator_host, &coordinator_port)) {
     return fail("not host:port");
@@ -55,8 +57,8 @@ absl::StatusOr<std::string> RegisteredDataAddress(const std::string& listen_addr
   hints.ai_family = host == "::" ? AF_UNSPEC : AF_INET;
   hints.ai_socktype = SOCK_DGRAM;
   addrinfo* resolved = nullptr;
-  if (const int rc = ::getaddrinfo(coordinator_host.c_str(), coordinator_port.c_str(), &hints,
-                                   &resolved);
+  if (const int rc =
+          ::getaddrinfo(coordinator_host.c_str(), coordinator_port.c_str(), &hints, &resolved);
       rc != 0) {
     return fail(::gai_strerror(rc));
   }

@@ -143,8 +143,8 @@ TEST(OracleBoundTest, ALowerBoundOnLinksThatStayUp) {
       collectives::CollectiveSpec spec;
       spec.world_size = n;
       spec.count = count;
-      for (auto algorithm : {collectives::AllreduceAlgorithm::kRing,
-                             collectives::AllreduceAlgorithm::kTree}) {
+      for (auto algorithm :
+           {collectives::AllreduceAlgorithm::kRing, collectives::AllreduceAlgorithm::kTree}) {
         spec.algorithm = algorithm;
         absl::StatusOr<collectives::Plan> plan = collectives::PlanCollective(spec);
         ASSERT_TRUE(plan.ok()) << plan.status();

@@ -25,8 +25,8 @@ absl::Time Soon() { return absl::Now() + absl::Seconds(5); }
 
 std::unique_ptr<FrameMatcher> MakeMatcher(int* failures,
                                           FrameMatcher::Limits limits = FrameMatcher::Limits()) {
-  return std::make_unique<FrameMatcher>(std::make_shared<const std::string>("test connection"),
-                                        [failures] { ++*failures; }, limits);
+  return std::make_unique<FrameMatcher>(
+      std::make_shared<const std::string>("test connection"), [failures] { ++*failures; }, limits);
 }
 
 FrameHeader Header(uint64_t length, uint32_t chunk) {

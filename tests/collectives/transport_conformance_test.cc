@@ -6,8 +6,8 @@
 #include <atomic>
 #include <cstring>
 #include <functional>
-#include <ostream>
 #include <numeric>
+#include <ostream>
 #include <set>
 #include <thread>
 #include <vector>

@@ -91,7 +91,6 @@ class FrameMatcher {
 
   using Limits = FrameLimits;
 
-
   // `describe` names the connection in error messages and handle names. `on_fail` runs once, on
   // the thread whose Fail made the status sticky, outside the mutex and before the queued
   // operations complete: the backend wakes its threads and tells the peer there.

@@ -293,9 +293,9 @@ bool ResumableConnection::OnControl(const FrameHeader& header) {
       absl::MutexLock lock(&core_->mu);
       if (header.sequence > core_->sent) {
         // Dropping copies for messages never sent would lose ones a later resume must resend.
-        forged = absl::DataLossError(absl::StrFormat(
-            "%s: the peer acknowledged %d messages, but only %d were sent", describe_,
-            header.sequence, core_->sent));
+        forged = absl::DataLossError(
+            absl::StrFormat("%s: the peer acknowledged %d messages, but only %d were sent",
+                            describe_, header.sequence, core_->sent));
       }
     }
     if (!forged.ok()) {

@@ -199,8 +199,7 @@ void ShmConnection::ReceiverLoop() {
     if (!arrival.has_value()) return;
     uint32_t crc = 0;
     if (kind == kPull) {
-      absl::Status pulled =
-          Pull(arrival->data(), header.length, address, &crc, arrival->corrupt());
+      absl::Status pulled = Pull(arrival->data(), header.length, address, &crc, arrival->corrupt());
       if (pulled.ok()) in_.SignalPulled();
       if (!pulled.ok()) {
         matcher().Fail(pulled);
