@@ -1,6 +1,7 @@
 #include "crosslink/linkmodel/contact_plan_builder.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "crosslink/base/status_macros.h"
 #include "crosslink/linkmodel/faults.h"
 #include "crosslink/linkmodel/julian_date.h"
@@ -36,8 +38,9 @@ struct SliceResult {
 class Builder {
  public:
   Builder(const Constellation& c, const TimeConfig& time, const LinkPhysics& physics,
-          std::vector<CandidateLink> candidates)
+          std::vector<CandidateLink> candidates, absl::Time deadline)
       : c_(c),
+        deadline_(deadline),
 
         th_(physics),
         candidates_(std::move(candidates)),
@@ -85,6 +88,19 @@ class Builder {
     std::vector<LinkState> prev(num_links, LinkState::kUp);
     for (int64_t k = k0; k <= k1; ++k) {
       const double t = SampleTime(k);
+      // The clock is read once per kDeadlineCheckSamples samples (a sample costs microseconds
+      // per satellite, so the overshoot stays far below a setup timeout), and a slice that
+      // passes the deadline stops the others too.
+      if ((k - k0) % kDeadlineCheckSamples == 0 && deadline_ != absl::InfiniteFuture() &&
+          (stopped_.load(std::memory_order_relaxed) || absl::Now() > deadline_)) {
+        stopped_.store(true, std::memory_order_relaxed);
+        out.status = absl::DeadlineExceededError(absl::StrFormat(
+            "contact plan building passed its deadline at orbit time %.0f s of %.0f s (%d "
+            "satellites, %d candidate links); give setup more time or shorten the scenario's "
+            "window",
+            t, duration_s_, props_.size(), num_links));
+        return;
+      }
       for (size_t s = 0; s < props_.size(); ++s) {
         absl::StatusOr<StateVector> st = props_[s]->StateAt(t);
         if (!st.ok()) {
@@ -142,7 +158,10 @@ class Builder {
   const std::vector<CandidateLink>& candidates() const { return candidates_; }
 
  private:
+  static constexpr int64_t kDeadlineCheckSamples = 16;
   const Constellation& c_;
+  const absl::Time deadline_;
+  mutable std::atomic<bool> stopped_{false};  // a slice passed the deadline
   const LinkThresholds th_;
   const std::vector<CandidateLink> candidates_;
   const double duration_s_;
@@ -248,7 +267,7 @@ double RangeSampleStepS(double step_s) {
 absl::StatusOr<ContactPlan> BuildContactPlan(const Constellation& constellation,
                                              const TimeConfig& time, const LinkPhysics& physics,
                                              const FaultConfig& faults, bool include_faults,
-                                             int num_threads) {
+                                             int num_threads, absl::Time deadline) {
   RETURN_IF_ERROR(ValidateTime(time, physics));
   for (const Satellite& s : constellation.satellites) {
     if (s.propagator == nullptr) {
@@ -257,7 +276,7 @@ absl::StatusOr<ContactPlan> BuildContactPlan(const Constellation& constellation,
   }
   ASSIGN_OR_RETURN(std::vector<CandidateLink> candidates,
                    MakeCandidateLinks(constellation, physics));
-  const Builder builder(constellation, time, physics, candidates);
+  const Builder builder(constellation, time, physics, candidates, deadline);
   // Every link keeps a float per range sample: bound the product before allocating (in double,
   // which cannot overflow here).
   const double range_values =

@@ -122,18 +122,21 @@ absl::StatusOr<Constellation> BuildConstellation(const Scenario& scenario) {
 
 absl::StatusOr<ContactPlan> BuildScenarioPlan(const Scenario& scenario,
                                               const Constellation& constellation,
-                                              bool include_faults, int num_threads) {
+                                              bool include_faults, int num_threads,
+                                              absl::Time deadline) {
   return BuildContactPlan(constellation, scenario.time, scenario.links, scenario.faults,
-                          include_faults, num_threads);
+                          include_faults, num_threads, deadline);
 }
 
-absl::StatusOr<ScenarioPlans> BuildScenarioPlans(const Scenario& scenario, int num_threads) {
+absl::StatusOr<ScenarioPlans> BuildScenarioPlans(const Scenario& scenario, int num_threads,
+                                                 absl::Time deadline) {
   ScenarioPlans plans;
   ASSIGN_OR_RETURN(plans.constellation, BuildConstellation(scenario));
-  ASSIGN_OR_RETURN(plans.predicted, BuildScenarioPlan(scenario, plans.constellation,
-                                                      /*include_faults=*/false, num_threads));
+  ASSIGN_OR_RETURN(plans.predicted,
+                   BuildScenarioPlan(scenario, plans.constellation,
+                                     /*include_faults=*/false, num_threads, deadline));
   ASSIGN_OR_RETURN(plans.truth, BuildScenarioPlan(scenario, plans.constellation,
-                                                  /*include_faults=*/true, num_threads));
+                                                  /*include_faults=*/true, num_threads, deadline));
   return plans;
 }
 

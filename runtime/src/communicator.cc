@@ -214,7 +214,7 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
                      linkmodel::ParseScenario(world.scenario_text, name, dir));
     // One thread: the ranks of a local job already share the machine's cores.
     ASSIGN_OR_RETURN(linkmodel::ScenarioPlans plans,
-                     linkmodel::BuildScenarioPlans(scenario, /*num_threads=*/1));
+                     linkmodel::BuildScenarioPlans(scenario, /*num_threads=*/1, deadline));
     ASSIGN_OR_RETURN(comm->rank_satellites_,
                      linkmodel::ResolveRankSatellites(scenario, plans.constellation));
     if (static_cast<int>(comm->rank_satellites_.size()) < n) {

@@ -280,6 +280,37 @@ TEST(ContactPlanBuilderTest, PropagatorFailureNamesSatelliteAndTime) {
   EXPECT_THAT(plan.status().message(), testing::HasSubstr("DECAYED"));
 }
 
+// A job's setup deadline bounds plan building: the Starlink shell over a day at one-second steps
+// takes far longer than 50 ms, so the build stops soon after the deadline with kDeadlineExceeded
+// on every thread count, and a generous deadline changes nothing in the plan.
+TEST(ContactPlanBuilderTest, StopsAtTheDeadline) {
+  absl::StatusOr<Constellation> c = MakeWalkerDelta(WalkerConfig{}, kEpoch);
+  ASSERT_TRUE(c.ok()) << c.status();
+  TimeConfig day = OneOrbit(1.0);
+  day.duration_s = 86400;
+  for (int threads : {1, 2}) {
+    const absl::Time start = absl::Now();
+    const absl::Status s =
+        BuildContactPlan(*c, day, Physics(), {}, false, threads, start + absl::Milliseconds(50))
+            .status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
+    EXPECT_THAT(s.message(), testing::HasSubstr("orbit time"));
+    // Loose: the bound is a few samples past the deadline, far below the build's full minutes.
+    EXPECT_LT(absl::Now() - start, absl::Seconds(10)) << threads << " threads";
+  }
+  const Constellation polar = PolarShell();
+  absl::StatusOr<ContactPlan> bounded =
+      BuildContactPlan(polar, OneOrbit(10), Physics(), {}, false, 2, absl::Now() + absl::Hours(1));
+  absl::StatusOr<ContactPlan> unbounded =
+      BuildContactPlan(polar, OneOrbit(10), Physics(), {}, false, 2);
+  ASSERT_TRUE(bounded.ok()) << bounded.status();
+  ASSERT_TRUE(unbounded.ok()) << unbounded.status();
+  ASSERT_EQ(bounded->links().size(), unbounded->links().size());
+  for (size_t i = 0; i < bounded->links().size(); ++i) {
+    EXPECT_EQ(bounded->links()[i].segments.size(), unbounded->links()[i].segments.size()) << i;
+  }
+}
+
 TEST(ContactPlanBuilderTest, RejectsBadTime) {
   const Constellation c = PolarShell();
   TimeConfig time = OneOrbit();

@@ -17,11 +17,14 @@
 // than kMaxRangeValues range samples over all links), topology or fault parameters, or a
 // satellite without a propagator;
 // kOutOfRange naming the satellite and the orbit time when a propagator cannot give a state
-// (a decayed SGP4 satellite).
+// (a decayed SGP4 satellite); kDeadlineExceeded naming the orbit time reached when `deadline`
+// passes before the plan is built (a job's setup deadline: a scenario too big for it fails
+// setup in time instead of holding the rank past it).
 #ifndef CROSSLINK_LINKMODEL_CONTACT_PLAN_BUILDER_H_
 #define CROSSLINK_LINKMODEL_CONTACT_PLAN_BUILDER_H_
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "crosslink/linkmodel/constellation.h"
 #include "crosslink/linkmodel/contact_plan.h"
 #include "crosslink/linkmodel/scenario.h"
@@ -43,7 +46,8 @@ inline constexpr double kMaxRangeValues = 1e9;
 absl::StatusOr<ContactPlan> BuildContactPlan(const Constellation& constellation,
                                              const TimeConfig& time, const LinkPhysics& physics,
                                              const FaultConfig& faults, bool include_faults,
-                                             int num_threads = 0);
+                                             int num_threads = 0,
+                                             absl::Time deadline = absl::InfiniteFuture());
 
 }  // namespace crosslink::linkmodel
 

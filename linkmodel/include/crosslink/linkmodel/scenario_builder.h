@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "crosslink/linkmodel/constellation.h"
 #include "crosslink/linkmodel/contact_plan.h"
 #include "crosslink/linkmodel/scenario.h"
@@ -34,10 +35,11 @@ absl::StatusOr<Constellation> BuildConstellation(const Scenario& scenario);
 
 // One plan of the scenario: the predicted one (geometry only) when include_faults is false, the
 // true one (geometry and the seeded faults) when it is true. num_threads 0: all hardware threads.
-// Status codes as BuildContactPlan.
+// Status codes as BuildContactPlan (kDeadlineExceeded once `deadline` passes).
 absl::StatusOr<ContactPlan> BuildScenarioPlan(const Scenario& scenario,
                                               const Constellation& constellation,
-                                              bool include_faults, int num_threads = 0);
+                                              bool include_faults, int num_threads = 0,
+                                              absl::Time deadline = absl::InfiniteFuture());
 
 struct ScenarioPlans {
   Constellation constellation;
@@ -45,8 +47,9 @@ struct ScenarioPlans {
   ContactPlan truth;      // what the link emulator applies
 };
 
-// The constellation and both plans.
-absl::StatusOr<ScenarioPlans> BuildScenarioPlans(const Scenario& scenario, int num_threads = 0);
+// The constellation and both plans, both built before `deadline`.
+absl::StatusOr<ScenarioPlans> BuildScenarioPlans(const Scenario& scenario, int num_threads = 0,
+                                                 absl::Time deadline = absl::InfiniteFuture());
 
 // Satellite index of every rank ([cluster] satellites, rank i -> element i), matched by name, or
 // by NORAD id for an all-digit entry. kNotFound naming the first satellite the constellation does
