@@ -121,30 +121,31 @@ __device__ __forceinline__ float Dequant(int8_t q, float scale) {
   return r != r ? internal::HostNaN(qf, scale) : r;
 }
 
+// Four values per item (4 bytes of q in, one float4 out; 256 is a multiple of 4, so an item's
+// values share a scale), eight items in flight per thread: with one item per thread the 4-byte
+// loads left too few requests in flight to stream at the copy's bandwidth.
+constexpr int kDequantUnroll = 8;
+
 __global__ void DequantizeKernel(const int8_t* __restrict__ q, const float* __restrict__ scales,
                                  size_t count, float* __restrict__ out, bool aligned) {
-  const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
-  const size_t first = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  size_t scalar_begin = 0;
-  if (aligned) {
-    // Four values share a scale: 256 is a multiple of 4.
-    const size_t quads = count / 4;
-    const char4* q4 = reinterpret_cast<const char4*>(q);
-    float4* out4 = reinterpret_cast<float4*>(out);
-    for (size_t i = first; i < quads; i += stride) {
-      const char4 c = q4[i];
-      const float s = scales[(i * 4) / kInt8BlockSize];
-      out4[i] = make_float4(Dequant(c.x, s), Dequant(c.y, s), Dequant(c.z, s), Dequant(c.w, s));
-    }
-    scalar_begin = quads * 4;
-  }
-  for (size_t i = scalar_begin + first; i < count; i += stride) {
-    out[i] = Dequant(q[i], scales[i / kInt8BlockSize]);
-  }
-}
-
-bool AlignedTo(const void* p, uintptr_t bytes) {
-  return (reinterpret_cast<uintptr_t>(p) & (bytes - 1)) == 0;
+  const size_t quads = aligned ? count / 4 : 0;
+  const char4* __restrict__ q4 = reinterpret_cast<const char4*>(q);
+  float4* __restrict__ out4 = reinterpret_cast<float4*>(out);
+  struct Item {
+    char4 c;
+    float s;
+  };
+  internal::StreamItems<kDequantUnroll, Item>(
+      quads,
+      [&](size_t i) {
+        return Item{q4[i], scales[(i * 4) / kInt8BlockSize]};
+      },
+      [&](size_t i, const Item& it) {
+        out4[i] = make_float4(Dequant(it.c.x, it.s), Dequant(it.c.y, it.s), Dequant(it.c.z, it.s),
+                              Dequant(it.c.w, it.s));
+      });
+  internal::StreamTail(quads * 4, count,
+                       [&](size_t i) { out[i] = Dequant(q[i], scales[i / kInt8BlockSize]); });
 }
 
 }  // namespace
@@ -156,8 +157,8 @@ absl::Status DeviceInt8Quantize(const float* x, size_t count, float* error_feedb
   if (x == nullptr || q == nullptr || scales == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": null buffer"));
   }
-  const bool aligned = AlignedTo(x, 16) && AlignedTo(q, 4) &&
-                       (error_feedback == nullptr || AlignedTo(error_feedback, 16));
+  const bool aligned = internal::AlignedTo(x, 16) && internal::AlignedTo(q, 4) &&
+                       (error_feedback == nullptr || internal::AlignedTo(error_feedback, 16));
   // One warp per 256-value block: GridBlocks counts threads, so ask for 32 per block.
   const unsigned grid = internal::GridBlocks(Int8NumBlocks(count) * kWarp);
   QuantizeKernel<<<grid, internal::kThreads, 0, stream>>>(x, count, error_feedback, q, scales,
@@ -172,10 +173,10 @@ absl::Status DeviceInt8Dequantize(const int8_t* q, const float* scales, size_t c
   if (q == nullptr || scales == nullptr || out == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": null buffer"));
   }
-  const bool aligned = AlignedTo(q, 4) && AlignedTo(out, 16);
-  const size_t items = aligned ? count / 4 + 4 : count;
-  DequantizeKernel<<<internal::GridBlocks(items), internal::kThreads, 0, stream>>>(q, scales, count,
-                                                                                   out, aligned);
+  const bool aligned = internal::AlignedTo(q, 4) && internal::AlignedTo(out, 16);
+  const unsigned grid =
+      aligned ? internal::GridBlocks(count / 4, kDequantUnroll) : internal::GridBlocks(count);
+  DequantizeKernel<<<grid, internal::kThreads, 0, stream>>>(q, scales, count, out, aligned);
   return CudaStatus(cudaGetLastError(), absl::StrCat(what, ": kernel launch"));
 }
 

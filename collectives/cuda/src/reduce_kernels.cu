@@ -3,6 +3,8 @@
 // aligned, then the remaining elements one by one, all in one launch.
 #include <cuda_runtime.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -18,19 +20,35 @@
 namespace crosslink::collectives::cuda {
 namespace internal {
 
-unsigned GridBlocks(size_t items) {
+constexpr int kMaxDevices = 64;
+
+unsigned GridBlocks(size_t items, int items_per_thread) {
+  // Resident blocks per device, looked up once per device ordinal: the attribute queries cost
+  // more than a small kernel's launch.
+  static std::atomic<int> resident[kMaxDevices] = {};
   int device = 0;
-  int sms = 0;
-  if (cudaGetDevice(&device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
-      sms <= 0) {
-    // The launch that follows reports the error; any positive grid is valid until then.
-    cudaGetLastError();
-    sms = 1;
+  int blocks = 0;
+  if (cudaGetDevice(&device) == cudaSuccess && device >= 0 && device < kMaxDevices) {
+    blocks = resident[device].load(std::memory_order_relaxed);
   }
-  const size_t wanted = (items + kThreads - 1) / kThreads;
-  const size_t cap = static_cast<size_t>(sms) * 16;
-  return static_cast<unsigned>(wanted == 0 ? 1 : (wanted < cap ? wanted : cap));
+  if (blocks == 0) {
+    int sms = 0, threads_per_sm = 0;
+    if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&threads_per_sm, cudaDevAttrMaxThreadsPerMultiProcessor, device) !=
+            cudaSuccess ||
+        sms <= 0 || threads_per_sm < kThreads) {
+      // The launch that follows reports the error; any positive grid is valid until then.
+      cudaGetLastError();
+      return 1;
+    }
+    blocks = sms * (threads_per_sm / kThreads);
+    if (device >= 0 && device < kMaxDevices) {
+      resident[device].store(blocks, std::memory_order_relaxed);
+    }
+  }
+  const size_t per_block = static_cast<size_t>(kThreads) * items_per_thread;
+  const size_t wanted = (items + per_block - 1) / per_block;
+  return static_cast<unsigned>(wanted == 0 ? 1 : std::min<size_t>(wanted, blocks));
 }
 
 }  // namespace internal
@@ -73,62 +91,63 @@ struct MaxOp {
   }
 };
 
-// Element codecs: native types combine as themselves; 16-bit words widen to float32.
+// Element codecs: native types combine as themselves; 16-bit words widen to float32. Divide is
+// the kAvg finalisation's x / n with the host's rounding (device_arith.cuh: DivideByCount).
 template <typename T>
 struct Native {
   using Stored = T;
+  using Div = std::conditional_t<std::is_floating_point_v<T>, internal::Divisor<T>, T>;
+  static Div MakeDivisor(int world_size) {
+    if constexpr (std::is_floating_point_v<T>) {
+      const T n = static_cast<T>(world_size);
+      return {n, T{1} / n, world_size <= (1 << 24)};
+    } else {
+      return static_cast<T>(world_size);
+    }
+  }
   template <typename Op>
   __device__ static T Combine(T a, T b) {
     return Op::Apply(a, b);
   }
-  __device__ static T Divide(T a, int n) {
+  __device__ static T Divide(T a, Div d) {
     if constexpr (std::is_floating_point_v<T>) {
-      return internal::HostDiv(a, static_cast<T>(n));
+      return internal::DivideByCount(a, d);
     } else {
-      return a / static_cast<T>(n);
+      return a / d;
     }
   }
 };
-struct Half {
+// fp16 and bf16 words: widened to float32, combined or divided, rounded back (Format: the pair
+// of conversions).
+template <typename Format>
+struct Word16 {
   using Stored = uint16_t;
+  using Div = internal::Divisor<float>;
+  static Div MakeDivisor(int world_size) { return Native<float>::MakeDivisor(world_size); }
   template <typename Op>
   __device__ static uint16_t Combine(uint16_t a, uint16_t b) {
-    return internal::FloatToHalf(Op::Apply(internal::HalfToFloat(a), internal::HalfToFloat(b)));
+    return Format::From(Op::Apply(Format::To(a), Format::To(b)));
   }
-  __device__ static uint16_t Divide(uint16_t a, int n) {
-    return internal::FloatToHalf(
-        internal::HostDiv(internal::HalfToFloat(a), static_cast<float>(n)));
-  }
-};
-struct BFloat16 {
-  using Stored = uint16_t;
-  template <typename Op>
-  __device__ static uint16_t Combine(uint16_t a, uint16_t b) {
-    return internal::FloatToBFloat16(
-        Op::Apply(internal::BFloat16ToFloat(a), internal::BFloat16ToFloat(b)));
-  }
-  __device__ static uint16_t Divide(uint16_t a, int n) {
-    return internal::FloatToBFloat16(
-        internal::HostDiv(internal::BFloat16ToFloat(a), static_cast<float>(n)));
+  __device__ static uint16_t Divide(uint16_t a, Div d) {
+    return Format::From(internal::DivideByCount(Format::To(a), d));
   }
 };
+struct HalfFormat {
+  __device__ static float To(uint16_t h) { return internal::HalfToFloat(h); }
+  __device__ static uint16_t From(float f) { return internal::FloatToHalf(f); }
+};
+struct BFloat16Format {
+  __device__ static float To(uint16_t b) { return internal::BFloat16ToFloat(b); }
+  __device__ static uint16_t From(float f) { return internal::FloatToBFloat16(f); }
+};
+using Half = Word16<HalfFormat>;
+using BFloat16 = Word16<BFloat16Format>;
 
-// The grid-stride loop both kernels share: with `vectorised` (16-byte aligned buffers), pack_fn(i)
-// for every whole pack of kN elements (one 16-byte load and store per operand), then
-// element_fn(i) for the tail; otherwise element_fn for every element.
-template <int kN, typename PackFn, typename ElementFn>
-__device__ __forceinline__ void ForEachPackThenElement(size_t count, bool vectorised,
-                                                       PackFn pack_fn, ElementFn element_fn) {
-  const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
-  const size_t first = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  size_t scalar_begin = 0;
-  if (vectorised) {
-    const size_t packs = count / kN;
-    for (size_t i = first; i < packs; i += stride) pack_fn(i);
-    scalar_begin = packs * kN;
-  }
-  for (size_t i = scalar_begin + first; i < count; i += stride) element_fn(i);
-}
+// Both kernels stream 16-byte packs (kN elements) when every buffer is 16-byte aligned, several
+// packs in flight per thread (StreamItems), and the elements after the last pack (or all of them,
+// unaligned) one by one.
+constexpr int kReduceUnroll = 2;    // two operands per pack: 4 loads in flight per thread
+constexpr int kFinalizeUnroll = 4;  // one operand
 
 template <typename Codec, typename Op>
 __global__ void ReduceKernel(typename Codec::Stored* __restrict__ inout,
@@ -137,36 +156,43 @@ __global__ void ReduceKernel(typename Codec::Stored* __restrict__ inout,
   using T = typename Codec::Stored;
   constexpr int kN = 16 / sizeof(T);
   using P = Pack<T, kN>;
-  P* out_p = reinterpret_cast<P*>(inout);
-  const P* in_p = reinterpret_cast<const P*>(in);
-  ForEachPackThenElement<kN>(
-      count, vectorised,
+  struct Operands {
+    P a, b;
+  };
+  const size_t packs = vectorised ? count / kN : 0;
+  P* __restrict__ out_p = reinterpret_cast<P*>(inout);
+  const P* __restrict__ in_p = reinterpret_cast<const P*>(in);
+  internal::StreamItems<kReduceUnroll, Operands>(
+      packs,
       [&](size_t i) {
-        P a = out_p[i];
-        const P b = in_p[i];
-#pragma unroll
-        for (int k = 0; k < kN; ++k) a.v[k] = Codec::template Combine<Op>(a.v[k], b.v[k]);
-        out_p[i] = a;
+        return Operands{out_p[i], in_p[i]};
       },
-      [&](size_t i) { inout[i] = Codec::template Combine<Op>(inout[i], in[i]); });
+      [&](size_t i, Operands o) {
+#pragma unroll
+        for (int k = 0; k < kN; ++k) o.a.v[k] = Codec::template Combine<Op>(o.a.v[k], o.b.v[k]);
+        out_p[i] = o.a;
+      });
+  internal::StreamTail(packs * kN, count,
+                       [&](size_t i) { inout[i] = Codec::template Combine<Op>(inout[i], in[i]); });
 }
 
 template <typename Codec>
 __global__ void FinalizeKernel(typename Codec::Stored* __restrict__ data, size_t count,
-                               int world_size, bool vectorised) {
+                               typename Codec::Div divisor, bool vectorised) {
   using T = typename Codec::Stored;
   constexpr int kN = 16 / sizeof(T);
   using P = Pack<T, kN>;
-  P* p = reinterpret_cast<P*>(data);
-  ForEachPackThenElement<kN>(
-      count, vectorised,
-      [&](size_t i) {
-        P a = p[i];
+  const size_t packs = vectorised ? count / kN : 0;
+  P* __restrict__ p = reinterpret_cast<P*>(data);
+  internal::StreamItems<kFinalizeUnroll, P>(
+      packs, [&](size_t i) { return p[i]; },
+      [&](size_t i, P a) {
 #pragma unroll
-        for (int k = 0; k < kN; ++k) a.v[k] = Codec::Divide(a.v[k], world_size);
+        for (int k = 0; k < kN; ++k) a.v[k] = Codec::Divide(a.v[k], divisor);
         p[i] = a;
-      },
-      [&](size_t i) { data[i] = Codec::Divide(data[i], world_size); });
+      });
+  internal::StreamTail(packs * kN, count,
+                       [&](size_t i) { data[i] = Codec::Divide(data[i], divisor); });
 }
 
 std::string Describe(std::string_view call, DataType type, ReduceOp op, size_t count) {
@@ -178,8 +204,9 @@ template <typename Codec, typename Op>
 void LaunchReduce(void* inout, const void* in, size_t count, cudaStream_t stream) {
   using T = typename Codec::Stored;
   const bool vectorised = internal::Aligned16(inout) && internal::Aligned16(in);
-  const size_t items = vectorised ? count / (16 / sizeof(T)) + 16 / sizeof(T) : count;
-  ReduceKernel<Codec, Op><<<internal::GridBlocks(items), internal::kThreads, 0, stream>>>(
+  const unsigned grid = vectorised ? internal::GridBlocks(count / (16 / sizeof(T)), kReduceUnroll)
+                                   : internal::GridBlocks(count);
+  ReduceKernel<Codec, Op><<<grid, internal::kThreads, 0, stream>>>(
       static_cast<T*>(inout), static_cast<const T*>(in), count, vectorised);
 }
 
@@ -205,9 +232,10 @@ template <typename Codec>
 void LaunchFinalize(void* data, size_t count, int world_size, cudaStream_t stream) {
   using T = typename Codec::Stored;
   const bool vectorised = internal::Aligned16(data);
-  const size_t items = vectorised ? count / (16 / sizeof(T)) + 16 / sizeof(T) : count;
-  FinalizeKernel<Codec><<<internal::GridBlocks(items), internal::kThreads, 0, stream>>>(
-      static_cast<T*>(data), count, world_size, vectorised);
+  const unsigned grid = vectorised ? internal::GridBlocks(count / (16 / sizeof(T)), kFinalizeUnroll)
+                                   : internal::GridBlocks(count);
+  FinalizeKernel<Codec><<<grid, internal::kThreads, 0, stream>>>(
+      static_cast<T*>(data), count, Codec::MakeDivisor(world_size), vectorised);
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 #include <limits>
 
 #include "crosslink/collectives/compression/int8_blockwise.h"
-#include "crosslink/collectives/half.h"
+#include "crosslink/collectives/host_kernels.h"
 
 namespace crosslink::collectives {
 namespace {
@@ -29,8 +29,7 @@ void DecodePiece(WireCompression compression, const std::byte* wire, size_t coun
       std::memcpy(out, wire + begin * sizeof(float), n * sizeof(float));
       return;
     case WireCompression::kBf16: {
-      const uint16_t* w = reinterpret_cast<const uint16_t*>(wire) + begin;
-      for (size_t i = 0; i < n; ++i) out[i] = BFloat16ToFloat(w[i]);
+      ActiveHostKernels().bf16_decode(reinterpret_cast<const uint16_t*>(wire) + begin, n, out);
       return;
     }
     case WireCompression::kInt8:
@@ -101,21 +100,11 @@ void EncodeWire(WireCompression compression, const float* x, size_t count, float
       std::memcpy(wire, x, count * sizeof(float));
       if (error_feedback != nullptr) std::fill(error_feedback, error_feedback + count, 0.0f);
       return;
-    case WireCompression::kBf16: {
-      uint16_t* w = reinterpret_cast<uint16_t*>(wire);
-      if (error_feedback == nullptr) {
-        for (size_t i = 0; i < count; ++i) w[i] = FloatToBFloat16(x[i]);
-        return;
-      }
-      for (size_t i = 0; i < count; ++i) {
-        const float v = x[i] + error_feedback[i];
-        w[i] = FloatToBFloat16(v);
-        const float e = v - BFloat16ToFloat(w[i]);
-        // Inf - Inf is NaN: an overflowed step must not poison the next ones.
-        error_feedback[i] = std::isfinite(e) ? e : 0.0f;
-      }
+    case WireCompression::kBf16:
+      // Rounds as half.h; with error feedback, e becomes what the rounding lost (0 where that is
+      // not finite: Inf - Inf is NaN, and an overflowed step must not poison the next ones).
+      ActiveHostKernels().bf16_encode(x, count, error_feedback, reinterpret_cast<uint16_t*>(wire));
       return;
-    }
     case WireCompression::kInt8: {
       int8_t* q = reinterpret_cast<int8_t*>(wire + Int8NumBlocks(count) * sizeof(float));
       Int8QuantizeBlockwise(x, count, error_feedback, q, reinterpret_cast<float*>(wire));

@@ -51,8 +51,12 @@ std::vector<float> NarrowingInputs(float (*widen)(uint16_t)) {
   return in;
 }
 
-void CheckWiden(DataType from, float (*host)(uint16_t), size_t offset) {
-  const std::vector<uint16_t> words = AllWords();
+// Offsets 0 (both sides aligned: whole packs), 1 (unaligned: element by element) and 4 (the
+// 16-bit side 8- but not 16-byte aligned: still whole packs). `extra` words after the 65536 leave
+// a tail after the last pack.
+void CheckWiden(DataType from, float (*host)(uint16_t), size_t offset, size_t extra = 0) {
+  std::vector<uint16_t> words = AllWords();
+  for (size_t i = 0; i < extra; ++i) words.push_back(static_cast<uint16_t>(0x3C01 + i));
   DeviceBuffer in(words.size() * 2, offset * 2), out(words.size() * 4, offset * 4);
   in.Upload(words);
   ASSERT_TRUE(
@@ -60,12 +64,15 @@ void CheckWiden(DataType from, float (*host)(uint16_t), size_t offset) {
   const std::vector<uint32_t> got = out.Download<uint32_t>();
   for (size_t i = 0; i < words.size(); ++i) {
     ASSERT_EQ(got[i], std::bit_cast<uint32_t>(host(words[i])))
-        << DataTypeName(from) << " word 0x" << std::hex << words[i] << " offset " << offset;
+        << DataTypeName(from) << " word 0x" << std::hex << words[i] << " offset " << offset
+        << " count " << words.size();
   }
 }
 
-void CheckNarrow(DataType to, float (*widen)(uint16_t), uint16_t (*host)(float), size_t offset) {
-  const std::vector<float> values = NarrowingInputs(widen);
+void CheckNarrow(DataType to, float (*widen)(uint16_t), uint16_t (*host)(float), size_t offset,
+                 size_t drop = 0) {
+  std::vector<float> values = NarrowingInputs(widen);
+  values.resize(values.size() - drop);
   DeviceBuffer in(values.size() * 4, offset * 4), out(values.size() * 2, offset * 2);
   in.Upload(values);
   ASSERT_TRUE(DeviceCast(in.get(), DataType::kFloat32, out.get(), to, values.size(), nullptr).ok());
@@ -79,17 +86,21 @@ void CheckNarrow(DataType to, float (*widen)(uint16_t), uint16_t (*host)(float),
 
 TEST(DeviceCastTest, WideningEveryWordMatchesHalfH) {
   CROSSLINK_SKIP_WITHOUT_CUDA();
-  for (size_t offset : {0, 1}) {
-    CheckWiden(DataType::kFloat16, HalfToFloat, offset);
-    CheckWiden(DataType::kBFloat16, BFloat16ToFloat, offset);
+  for (size_t offset : {0, 1, 4}) {
+    for (size_t extra : {0, 3}) {
+      CheckWiden(DataType::kFloat16, HalfToFloat, offset, extra);
+      CheckWiden(DataType::kBFloat16, BFloat16ToFloat, offset, extra);
+    }
   }
 }
 
 TEST(DeviceCastTest, NarrowingTiesSpecialsAndRandomBitsMatchHalfH) {
   CROSSLINK_SKIP_WITHOUT_CUDA();
-  for (size_t offset : {0, 1}) {
-    CheckNarrow(DataType::kFloat16, HalfToFloat, FloatToHalf, offset);
-    CheckNarrow(DataType::kBFloat16, BFloat16ToFloat, FloatToBFloat16, offset);
+  for (size_t offset : {0, 1, 4}) {
+    for (size_t drop : {0, 1, 2, 3}) {
+      CheckNarrow(DataType::kFloat16, HalfToFloat, FloatToHalf, offset, drop);
+      CheckNarrow(DataType::kBFloat16, BFloat16ToFloat, FloatToBFloat16, offset, drop);
+    }
   }
 }
 

@@ -3,6 +3,7 @@
 // operands that include NaNs of both signs, infinities of both signs, signed zeros and subnormals.
 #include "crosslink/collectives/cuda/device_reduce.h"
 
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -122,6 +123,69 @@ TEST(DeviceReduceTest, FinalizeAvgMatchesHostDivisionBitForBit) {
         GetFinalizeFn(type, ReduceOp::kAvg)(data.data(), count, world_size);
         ASSERT_EQ(0, std::memcmp(got.data(), data.data(), got.size()))
             << DataTypeName(type) << " world size " << world_size << " offset " << offset;
+      }
+    }
+  }
+}
+
+// The finalisation divides by the world size with a reciprocal and two FMAs where that is exact
+// (device_arith.cuh) and IEEE division elsewhere: every fp16 and bf16 word, and random float32 and
+// float64 bit patterns (every exponent: zeros, subnormals, the fast range's edges, infinities,
+// NaNs), against the host's division, for world sizes with and without an exact reciprocal and
+// one beyond the fast path's 2^24, aligned and not, with counts that leave a tail after the
+// last 16-byte pack and after the last unrolled round.
+void CheckFinalize(DataType type, const Bytes& data, int world_size, size_t offset) {
+  const size_t es = DataTypeSize(type), count = data.size() / es;
+  DeviceBuffer d(data.size(), offset * es);
+  d.Upload(data.data());
+  ASSERT_TRUE(DeviceFinalize(d.get(), count, type, ReduceOp::kAvg, world_size, nullptr).ok());
+  ASSERT_EQ(cudaSuccess, cudaDeviceSynchronize());
+  Bytes got(data.size());
+  ASSERT_EQ(cudaSuccess, cudaMemcpy(got.data(), d.get(), got.size(), cudaMemcpyDeviceToHost));
+  Bytes expected = data;
+  GetFinalizeFn(type, ReduceOp::kAvg)(expected.data(), count, world_size);
+  for (size_t i = 0; i < count; ++i) {
+    ASSERT_EQ(0, std::memcmp(got.data() + i * es, expected.data() + i * es, es))
+        << DataTypeName(type) << " world size " << world_size << " offset " << offset << " element "
+        << i << " of " << count;
+  }
+}
+
+constexpr int kWorldSizes[] = {1, 2, 3, 5, 6, 7, 8, 12, 13, 100, 1023, (1 << 24) + 2};
+
+TEST(DeviceReduceTest, FinalizeAvgEvery16BitWordMatchesHostDivision) {
+  CROSSLINK_SKIP_WITHOUT_CUDA();
+  // Every word, then 5 more so that the last pack is partial.
+  Bytes words((65536 + 5) * 2);
+  for (uint32_t i = 0; i < 65536 + 5; ++i) {
+    const uint16_t w = static_cast<uint16_t>(i);
+    std::memcpy(words.data() + 2 * i, &w, 2);
+  }
+  for (DataType type : {DataType::kFloat16, DataType::kBFloat16}) {
+    for (int world_size : kWorldSizes) {
+      for (size_t offset : {size_t{0}, size_t{1}}) {
+        CheckFinalize(type, words, world_size, offset);
+        if (HasFatalFailure()) return;
+      }
+    }
+  }
+}
+
+TEST(DeviceReduceTest, FinalizeAvgRandomBitsMatchHostDivision) {
+  CROSSLINK_SKIP_WITHOUT_CUDA();
+  std::mt19937_64 rng(11);
+  for (DataType type : {DataType::kFloat32, DataType::kFloat64}) {
+    // (1 << 20) + 3 elements: many unrolled rounds, a partial round and a partial pack.
+    Bytes data(((size_t{1} << 20) + 3) * DataTypeSize(type));
+    for (size_t i = 0; i + 8 <= data.size(); i += 8) {
+      const uint64_t bits = rng();
+      std::memcpy(data.data() + i, &bits, 8);
+    }
+    std::memcpy(data.data() + data.size() - 4, &data[0], 4);
+    for (int world_size : kWorldSizes) {
+      for (size_t offset : {size_t{0}, size_t{1}}) {
+        CheckFinalize(type, data, world_size, offset);
+        if (HasFatalFailure()) return;
       }
     }
   }

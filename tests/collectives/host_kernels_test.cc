@@ -1,0 +1,388 @@
+// Every host kernel set this CPU runs (baseline, AVX2, AVX-512) against plain scalar loops over
+// half.h, written here as the kernels were before they were vectorised: bit for bit, on random
+// bits that include NaNs with payloads, infinities, signed zeros and subnormals, and on lengths
+// that leave every kind of tail (0..70, and around the int8 block size), with and without error
+// feedback. A set the CPU lacks is reported as skipped.
+#include "crosslink/collectives/host_kernels.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "crosslink/collectives/compression/int8_blockwise.h"
+#include "crosslink/collectives/half.h"
+#include "gtest/gtest.h"
+
+namespace crosslink::collectives {
+namespace {
+
+// --- the scalar reference -----------------------------------------------------------------------
+
+// x86's scalar rule for a + b, spelled out: a NaN operand comes out quieted, the first one when
+// both are NaN (host_kernels.inc: HostAdd).
+float RefAdd(float a, float b) {
+  if (a != a) return std::bit_cast<float>(std::bit_cast<uint32_t>(a) | 0x00400000u);
+  if (b != b) return std::bit_cast<float>(std::bit_cast<uint32_t>(b) | 0x00400000u);
+  return a + b;
+}
+double RefAdd(double a, double b) {
+  if (a != a) return std::bit_cast<double>(std::bit_cast<uint64_t>(a) | 0x0008000000000000ull);
+  if (b != b) return std::bit_cast<double>(std::bit_cast<uint64_t>(b) | 0x0008000000000000ull);
+  return a + b;
+}
+
+template <typename T>
+T RefApply(ReduceOp op, T a, T b) {
+  switch (op) {
+    case ReduceOp::kSum:
+    case ReduceOp::kAvg:
+      if constexpr (std::is_integral_v<T>) {
+        using U = std::make_unsigned_t<T>;
+        return static_cast<T>(static_cast<U>(a) + static_cast<U>(b));
+      } else {
+        return RefAdd(a, b);
+      }
+    case ReduceOp::kMin:
+      if constexpr (std::is_floating_point_v<T>) return (a < b || a != a) ? a : b;
+      return a < b ? a : b;
+    case ReduceOp::kMax:
+      if constexpr (std::is_floating_point_v<T>) return (a > b || a != a) ? a : b;
+      return a > b ? a : b;
+  }
+  return a;
+}
+
+template <typename T>
+void RefReduce(ReduceOp op, T* out, const T* in, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = RefApply(op, out[i], in[i]);
+}
+
+void RefReduce16(bool half, ReduceOp op, uint16_t* out, const uint16_t* in, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    const float a = half ? HalfToFloat(out[i]) : BFloat16ToFloat(out[i]);
+    const float b = half ? HalfToFloat(in[i]) : BFloat16ToFloat(in[i]);
+    const float r = RefApply(op, a, b);
+    out[i] = half ? FloatToHalf(r) : FloatToBFloat16(r);
+  }
+}
+
+void RefFinalize(DataType type, std::byte* data, size_t n, int world_size) {
+  for (size_t i = 0; i < n; ++i) {
+    switch (type) {
+      case DataType::kFloat32: {
+        float* p = reinterpret_cast<float*>(data) + i;
+        *p = *p / static_cast<float>(world_size);
+        break;
+      }
+      case DataType::kFloat64: {
+        double* p = reinterpret_cast<double*>(data) + i;
+        *p = *p / static_cast<double>(world_size);
+        break;
+      }
+      case DataType::kFloat16: {
+        uint16_t* p = reinterpret_cast<uint16_t*>(data) + i;
+        *p = FloatToHalf(HalfToFloat(*p) / static_cast<float>(world_size));
+        break;
+      }
+      case DataType::kBFloat16: {
+        uint16_t* p = reinterpret_cast<uint16_t*>(data) + i;
+        *p = FloatToBFloat16(BFloat16ToFloat(*p) / static_cast<float>(world_size));
+        break;
+      }
+      case DataType::kInt32: {
+        int32_t* p = reinterpret_cast<int32_t*>(data) + i;
+        *p = *p / world_size;
+        break;
+      }
+      case DataType::kInt64: {
+        int64_t* p = reinterpret_cast<int64_t*>(data) + i;
+        *p = *p / world_size;
+        break;
+      }
+    }
+  }
+}
+
+void RefReduceAny(DataType type, ReduceOp op, std::byte* out, const std::byte* in, size_t n) {
+  switch (type) {
+    case DataType::kFloat32:
+      return RefReduce(op, reinterpret_cast<float*>(out), reinterpret_cast<const float*>(in), n);
+    case DataType::kFloat64:
+      return RefReduce(op, reinterpret_cast<double*>(out), reinterpret_cast<const double*>(in), n);
+    case DataType::kFloat16:
+    case DataType::kBFloat16:
+      return RefReduce16(type == DataType::kFloat16, op, reinterpret_cast<uint16_t*>(out),
+                         reinterpret_cast<const uint16_t*>(in), n);
+    case DataType::kInt32:
+      return RefReduce(op, reinterpret_cast<int32_t*>(out), reinterpret_cast<const int32_t*>(in),
+                       n);
+    case DataType::kInt64:
+      return RefReduce(op, reinterpret_cast<int64_t*>(out), reinterpret_cast<const int64_t*>(in),
+                       n);
+  }
+}
+
+void RefQuantize(const float* x, size_t count, float* error_feedback, int8_t* q, float* scales) {
+  float v[kInt8BlockSize];
+  for (size_t begin = 0, b = 0; begin < count; begin += kInt8BlockSize, ++b) {
+    const size_t n = std::min(kInt8BlockSize, count - begin);
+    for (size_t i = 0; i < n; ++i) {
+      v[i] = error_feedback != nullptr ? RefAdd(x[begin + i], error_feedback[begin + i])
+                                       : x[begin + i];
+    }
+    float amax = 0.0f;
+    for (size_t i = 0; i < n; ++i) {
+      const float a = std::fabs(v[i]);
+      amax = (a > amax || a != a) ? a : amax;
+    }
+    if (!(amax <= std::numeric_limits<float>::max())) {
+      scales[b] = std::numeric_limits<float>::quiet_NaN();
+      for (size_t i = 0; i < n; ++i) {
+        q[begin + i] = 0;
+        if (error_feedback != nullptr) error_feedback[begin + i] = 0.0f;
+      }
+      continue;
+    }
+    const float scale = amax / 127.0f;
+    scales[b] = scale;
+    for (size_t i = 0; i < n; ++i) {
+      float r = 0.0f;
+      if (scale > 0.0f) {
+        r = std::rint(v[i] / scale);
+        r = std::min(std::max(r, -127.0f), 127.0f);
+      }
+      q[begin + i] = static_cast<int8_t>(static_cast<int>(r));
+      if (error_feedback != nullptr) {
+        volatile float d = r * scale;  // separately rounded, as the codec computes it
+        error_feedback[begin + i] = v[i] - d;
+      }
+    }
+  }
+}
+
+// --- inputs -------------------------------------------------------------------------------------
+
+uint64_t Special64(std::mt19937_64& rng) {
+  static const uint64_t kSpecials[] = {
+      0x7FF8000000000000ull, 0xFFF8000000000001ull, 0x7FF0000000000001ull,   // NaNs
+      0x7FF0000000000000ull, 0xFFF0000000000000ull,                          // infinities
+      0x0000000000000000ull, 0x8000000000000000ull,                          // zeros
+      0x0000000000000001ull, 0x800FFFFFFFFFFFFFull, 0x7FEFFFFFFFFFFFFFull};  // edges
+  return kSpecials[rng() % std::size(kSpecials)];
+}
+uint32_t Special32(std::mt19937_64& rng) {
+  static const uint32_t kSpecials[] = {
+      0x7FC00000u, 0xFFC00001u, 0x7F800001u, 0x7FA00000u,   // NaNs (quiet, signalling)
+      0x7F800000u, 0xFF800000u, 0x00000000u, 0x80000000u,   // infinities, zeros
+      0x00000001u, 0x807FFFFFu, 0x7F7FFFFFu, 0x00800000u,   // subnormals, edges
+      0x477FF000u, 0x477FEFFFu, 0x3F800000u, 0xBF800000u};  // fp16 overflow edge, +-1
+  return kSpecials[rng() % std::size(kSpecials)];
+}
+uint16_t Special16(std::mt19937_64& rng) {
+  static const uint16_t kSpecials[] = {0x7E00, 0xFE01, 0x7C01, 0x7D00, 0x7C00, 0xFC00,
+                                       0x0000, 0x8000, 0x0001, 0x83FF, 0x7BFF, 0x7F80,
+                                       0xFF80, 0x7FC1, 0x0080, 0x3C00};
+  return kSpecials[rng() % std::size(kSpecials)];
+}
+
+// Random bits of `type`, one element in eight replaced by a special value; floats are drawn as
+// mostly "reasonable" magnitudes so that sums and divisions exercise rounding rather than only
+// NaN propagation.
+std::vector<std::byte> RandomElements(DataType type, size_t n, std::mt19937_64& rng) {
+  const size_t es = DataTypeSize(type);
+  std::vector<std::byte> out(n * es);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::uniform_int_distribution<int> exponent(-30, 30);
+  for (size_t i = 0; i < n; ++i) {
+    const bool special = rng() % 8 == 0;
+    const double value = std::ldexp(normal(rng), exponent(rng));
+    std::byte* e = out.data() + i * es;
+    switch (type) {
+      case DataType::kFloat32: {
+        const uint32_t bits = special ? Special32(rng) : std::bit_cast<uint32_t>(float(value));
+        std::memcpy(e, &bits, 4);
+        break;
+      }
+      case DataType::kFloat64: {
+        const uint64_t bits = special ? Special64(rng) : std::bit_cast<uint64_t>(value);
+        std::memcpy(e, &bits, 8);
+        break;
+      }
+      case DataType::kFloat16: {
+        const uint16_t bits = special ? Special16(rng) : FloatToHalf(float(value / 1e4));
+        std::memcpy(e, &bits, 2);
+        break;
+      }
+      case DataType::kBFloat16: {
+        const uint16_t bits = special ? Special16(rng) : FloatToBFloat16(float(value));
+        std::memcpy(e, &bits, 2);
+        break;
+      }
+      case DataType::kInt32: {
+        const uint32_t bits = static_cast<uint32_t>(rng());
+        std::memcpy(e, &bits, 4);
+        break;
+      }
+      case DataType::kInt64: {
+        const uint64_t bits = rng();
+        std::memcpy(e, &bits, 8);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<size_t> Lengths() {
+  std::vector<size_t> lengths;
+  for (size_t n = 0; n <= 70; ++n) lengths.push_back(n);
+  for (size_t n : {255, 256, 257, 511, 513, 1000, 4097, 65536 + 37}) lengths.push_back(n);
+  return lengths;
+}
+
+class HostKernelsTest : public ::testing::TestWithParam<HostIsa> {
+ protected:
+  void SetUp() override {
+    if (!HostIsaSupported(GetParam())) {
+      GTEST_SKIP() << "this CPU does not run " << HostIsaName(GetParam());
+    }
+  }
+  const HostKernels& kernels() const { return HostKernelsFor(GetParam()); }
+};
+
+constexpr DataType kTypes[] = {DataType::kFloat32,  DataType::kFloat64, DataType::kFloat16,
+                               DataType::kBFloat16, DataType::kInt32,   DataType::kInt64};
+constexpr ReduceOp kOps[] = {ReduceOp::kSum, ReduceOp::kAvg, ReduceOp::kMin, ReduceOp::kMax};
+
+TEST_P(HostKernelsTest, ReductionsMatchScalarLoopsBitForBit) {
+  std::mt19937_64 rng(1);
+  for (DataType type : kTypes) {
+    const size_t es = DataTypeSize(type);
+    for (ReduceOp op : kOps) {
+      for (size_t n : Lengths()) {
+        // One element of slack in front: the kernels must not assume aligned buffers.
+        std::vector<std::byte> a = RandomElements(type, n + 1, rng);
+        const std::vector<std::byte> b = RandomElements(type, n + 1, rng);
+        std::vector<std::byte> expected = a;
+        RefReduceAny(type, op, expected.data() + es, b.data() + es, n);
+        kernels().reduce[static_cast<int>(type)][static_cast<int>(op)](a.data() + es, b.data() + es,
+                                                                       n);
+        ASSERT_EQ(0, std::memcmp(a.data(), expected.data(), a.size()))
+            << HostIsaName(GetParam()) << " " << DataTypeName(type) << " " << ReduceOpName(op)
+            << " n=" << n;
+      }
+    }
+  }
+}
+
+TEST_P(HostKernelsTest, FinalizeAvgMatchesScalarDivisionBitForBit) {
+  std::mt19937_64 rng(2);
+  for (DataType type : kTypes) {
+    const size_t es = DataTypeSize(type);
+    for (int world_size : {1, 2, 3, 7, 12, 1000, 65537, 2147483647}) {
+      for (size_t n : Lengths()) {
+        std::vector<std::byte> data = RandomElements(type, n + 1, rng);
+        std::vector<std::byte> expected = data;
+        RefFinalize(type, expected.data() + es, n, world_size);
+        kernels().finalize_avg[static_cast<int>(type)](data.data() + es, n, world_size);
+        ASSERT_EQ(0, std::memcmp(data.data(), expected.data(), data.size()))
+            << HostIsaName(GetParam()) << " " << DataTypeName(type) << " world " << world_size
+            << " n=" << n;
+      }
+    }
+  }
+}
+
+TEST_P(HostKernelsTest, Int8CodecMatchesScalarCodecOverRepeatedSteps) {
+  std::mt19937_64 rng(3);
+  for (size_t n : Lengths()) {
+    for (bool feedback : {false, true}) {
+      std::vector<float> e(n, 0.0f), ref_e(n, 0.0f);
+      for (int step = 0; step < 3; ++step) {
+        std::vector<float> x(n);
+        // Per-block magnitudes over eight decades; specials in some blocks only.
+        const std::vector<std::byte> bits = RandomElements(DataType::kFloat32, n, rng);
+        std::memcpy(x.data(), bits.data(), n * 4);
+        for (size_t i = 0; i < n; ++i) {
+          if ((i / kInt8BlockSize + step) % 3 != 0 && !std::isfinite(x[i])) x[i] = 0.5f;
+        }
+        const size_t blocks = Int8NumBlocks(n);
+        std::vector<int8_t> q(n), ref_q(n);
+        std::vector<float> scales(blocks), ref_scales(blocks), out(n), ref_out(n);
+        RefQuantize(x.data(), n, feedback ? ref_e.data() : nullptr, ref_q.data(),
+                    ref_scales.data());
+        kernels().int8_quantize(x.data(), n, feedback ? e.data() : nullptr, q.data(),
+                                scales.data());
+        const std::string what = std::string(HostIsaName(GetParam())) + " n=" + std::to_string(n) +
+                                 " step " + std::to_string(step) +
+                                 (feedback ? " with feedback" : "");
+        ASSERT_EQ(0, std::memcmp(q.data(), ref_q.data(), n)) << what << ": q";
+        ASSERT_EQ(0, std::memcmp(scales.data(), ref_scales.data(), blocks * 4))
+            << what << ": scales";
+        ASSERT_EQ(0, std::memcmp(e.data(), ref_e.data(), n * 4)) << what << ": residuals";
+        for (size_t i = 0; i < n; ++i) {
+          ref_out[i] = static_cast<float>(ref_q[i]) * ref_scales[i / kInt8BlockSize];
+        }
+        kernels().int8_dequantize(q.data(), scales.data(), n, out.data());
+        ASSERT_EQ(0, std::memcmp(out.data(), ref_out.data(), n * 4)) << what << ": dequantised";
+      }
+    }
+  }
+}
+
+TEST_P(HostKernelsTest, BFloat16CodecMatchesScalarLoops) {
+  std::mt19937_64 rng(4);
+  for (size_t n : Lengths()) {
+    const std::vector<std::byte> bits = RandomElements(DataType::kFloat32, n, rng);
+    std::vector<float> x(n);
+    std::memcpy(x.data(), bits.data(), n * 4);
+    std::vector<uint16_t> w(n), ref_w(n);
+    std::vector<float> e(n), ref_e(n), out(n), ref_out(n);
+    for (size_t i = 0; i < n; ++i) ref_w[i] = FloatToBFloat16(x[i]);
+    kernels().bf16_encode(x.data(), n, nullptr, w.data());
+    ASSERT_EQ(0, std::memcmp(w.data(), ref_w.data(), n * 2)) << HostIsaName(GetParam()) << n;
+    // With feedback: e starts as small random values (and a few specials) in both copies.
+    const std::vector<std::byte> e_bits = RandomElements(DataType::kFloat32, n, rng);
+    std::memcpy(e.data(), e_bits.data(), n * 4);
+    ref_e = e;
+    for (size_t i = 0; i < n; ++i) {
+      const float v = RefAdd(x[i], ref_e[i]);
+      ref_w[i] = FloatToBFloat16(v);
+      const float lost = v - BFloat16ToFloat(ref_w[i]);
+      ref_e[i] = std::isfinite(lost) ? lost : 0.0f;
+    }
+    kernels().bf16_encode(x.data(), n, e.data(), w.data());
+    ASSERT_EQ(0, std::memcmp(w.data(), ref_w.data(), n * 2)) << HostIsaName(GetParam()) << n;
+    ASSERT_EQ(0, std::memcmp(e.data(), ref_e.data(), n * 4)) << HostIsaName(GetParam()) << n;
+    for (size_t i = 0; i < n; ++i) ref_out[i] = BFloat16ToFloat(ref_w[i]);
+    kernels().bf16_decode(w.data(), n, out.data());
+    ASSERT_EQ(0, std::memcmp(out.data(), ref_out.data(), n * 4)) << HostIsaName(GetParam()) << n;
+  }
+}
+
+TEST(HostKernelsChoiceTest, TheActiveSetIsSupportedAndTheBaselineAlwaysIs) {
+  EXPECT_TRUE(HostIsaSupported(HostIsa::kBaseline));
+  EXPECT_TRUE(HostIsaSupported(ActiveHostIsa())) << HostIsaName(ActiveHostIsa());
+  EXPECT_EQ(&ActiveHostKernels(), &HostKernelsFor(ActiveHostIsa()));
+  // The widest supported set is chosen unless CROSSLINK_HOST_ISA caps it.
+  if (std::getenv("CROSSLINK_HOST_ISA") == nullptr) {
+    for (HostIsa isa : kAllHostIsas) {
+      if (HostIsaSupported(isa)) EXPECT_GE(ActiveHostIsa(), isa);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllSets, HostKernelsTest, ::testing::ValuesIn(kAllHostIsas),
+                         [](const ::testing::TestParamInfo<HostIsa>& info) {
+                           return std::string(HostIsaName(info.param));
+                         });
+
+}  // namespace
+}  // namespace crosslink::collectives
