@@ -122,7 +122,7 @@ def train(args, rank, world):
     leader = rank == 0
 
     train_x, train_y = load(args.data, "train", args.train_limit)
-    test_x, test_y = load(args.data, "t10k")
+    test_x, test_y = load(args.data, "t10k", args.test_limit)
     torch.manual_seed(args.seed)
     model = FashionCnn().to(device)
     # DDP broadcasts rank 0's parameters at construction: every rank starts alike.
@@ -195,6 +195,7 @@ def main():
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--train-limit", type=int, default=0, help="first N examples (0: all)")
+    parser.add_argument("--test-limit", type=int, default=0, help="first N test examples (0: all)")
     parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist",
                         help="folder with the four Fashion-MNIST .gz IDX files")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
@@ -205,8 +206,8 @@ def main():
     parser.add_argument("--spawn", type=int, default=0,
                         help="start N local ranks with torch.multiprocessing (no launcher)")
     args = parser.parse_args()
-    for name in ("epochs", "batch", "train_limit", "threads", "spawn"):
-        if getattr(args, name) < (0 if name in ("train_limit", "spawn") else 1):
+    for name in ("epochs", "batch", "train_limit", "test_limit", "threads", "spawn"):
+        if getattr(args, name) < (0 if name in ("train_limit", "test_limit", "spawn") else 1):
             parser.error(f"--{name.replace('_', '-')} is out of range")
     if args.scenario and not os.environ.get("CROSSLINK_SCENARIO"):
         os.environ["CROSSLINK_SCENARIO"] = os.path.abspath(args.scenario)
