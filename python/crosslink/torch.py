@@ -249,7 +249,7 @@ def _crosslink_run_rendezvous(url, timeout=datetime.timedelta(minutes=30), **kwa
     token = os.environ["CROSSLINK_JOB_TOKEN"]
     timeout_s = timeout.total_seconds()
     if rank == 0:
-        store = _dist.TCPStore(host, 0, world_size, True, timeout)
+        store = _dist.TCPStore(host, 0, world_size, True, timeout, wait_for_workers=False)
         _crosslink.kv_set(coordinator, token, _STORE_KEY, str(store.port), timeout_s)
     else:
         port = int(_crosslink.kv_get(coordinator, token, _STORE_KEY, timeout_s))

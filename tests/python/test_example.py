@@ -1,6 +1,6 @@
 """examples/python/train_fashion_mnist.py launched as a user would: by crosslink-run over a faulty
 scenario, by hand with env:// variables, and with torch.multiprocessing (--spawn). A short run
-(1024 training examples, one epoch) so that the three take about a minute on two cores."""
+(4096 training examples, one epoch) so that the three take about a minute on two cores."""
 
 import os
 import re
@@ -12,8 +12,8 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(REPO, "examples", "python", "train_fashion_mnist.py")
 DATA = os.environ.get("CROSSLINK_FASHION_MNIST", "/usr/share/datasets/fashion-mnist")
-SHORT = ["--epochs", "1", "--train-limit", "1024", "--test-limit", "2000", "--data", DATA]
-FINAL = re.compile(r"^final test_accuracy=([0-9.]+) outages=(\d+) wall_s=([0-9.]+)$")
+SHORT = ["--epochs", "1", "--train-limit", "4096", "--test-limit", "2000", "--data", DATA]
+FINAL = re.compile(r"^(?:\[rank 0\] )?final test_accuracy=([0-9.]+) outages=(\d+) wall_s=([0-9.]+)$")
 
 pytestmark = pytest.mark.skipif(not os.path.exists(os.path.join(DATA, "t10k-labels-idx1-ubyte.gz")),
                                 reason=f"no Fashion-MNIST in {DATA} (dataset-fashion-mnist)")
