@@ -312,17 +312,7 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
   return comm;
 }
 
-absl::StatusOr<std::unique_ptr<Communicator>> Communicator::CreateFromEnvironment(
-    absl::Duration timeout) {
-  ASSIGN_OR_RETURN(LaunchEnv env, LaunchEnvFromProcess());
-  CommunicatorOptions options;
-  options.rank = env.rank;
-  options.world_size = env.world_size;
-  options.coordinator_address = absl::StrCat(env.master_addr, ":", env.master_port);
-  options.job_token = env.job_token;
-  options.scenario_path = env.scenario_path;
-  options.setup_timeout = timeout;
-  RETURN_IF_ERROR(ApplyCoordinatorEnvironment(env, ProcessEnv(), options));
+absl::Status ApplyEnvironmentTuning(CommunicatorOptions& options) {
   if (const char* host = std::getenv("CROSSLINK_LISTEN_HOST"); host != nullptr && *host != '\0') {
     options.listen_host = host;
   }
@@ -353,6 +343,21 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::CreateFromEnvironmen
           absl::StrCat(name, " must be a non-negative number of seconds, got \"", text, "\""));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Communicator>> Communicator::CreateFromEnvironment(
+    absl::Duration timeout) {
+  ASSIGN_OR_RETURN(LaunchEnv env, LaunchEnvFromProcess());
+  CommunicatorOptions options;
+  options.rank = env.rank;
+  options.world_size = env.world_size;
+  options.coordinator_address = absl::StrCat(env.master_addr, ":", env.master_port);
+  options.job_token = env.job_token;
+  options.scenario_path = env.scenario_path;
+  options.setup_timeout = timeout;
+  RETURN_IF_ERROR(ApplyCoordinatorEnvironment(env, ProcessEnv(), options));
+  RETURN_IF_ERROR(ApplyEnvironmentTuning(options));
   return Create(std::move(options));
 }
 

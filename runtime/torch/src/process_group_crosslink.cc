@@ -113,17 +113,43 @@ void CheckLike(const std::vector<at::Tensor>& tensors, const at::Tensor& like,
 
 ProcessGroupCrosslink::ProcessGroupCrosslink(std::shared_ptr<TensorCollectives> collectives,
                                              absl::Duration default_timeout)
-    : Base(collectives->rank(), collectives->world_size()),
-      collectives_(std::move(collectives)),
-      default_timeout_(default_timeout) {}
+    : Base(collectives->rank(), collectives->world_size()), collectives_(std::move(collectives)) {
+  options_.timeout = default_timeout;
+}
 
 ProcessGroupCrosslink::~ProcessGroupCrosslink() = default;
 
 runtime::CollectiveOptions ProcessGroupCrosslink::OptionsFor(
     std::chrono::milliseconds timeout) const {
-  runtime::CollectiveOptions options;
-  options.timeout = timeout.count() >= 0 ? absl::FromChrono(timeout) : default_timeout_;
+  runtime::CollectiveOptions options = this->options();
+  if (timeout.count() >= 0) options.timeout = absl::FromChrono(timeout);
   return options;
+}
+
+absl::Status ProcessGroupCrosslink::set_options(const runtime::CollectiveOptions& options) {
+  if (options.timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("crosslink group options: timeout must be "
+                     "positive, got ",
+                     absl::FormatDuration(options.timeout)));
+  }
+  if (options.min_participants < 0 || options.min_participants > getSize()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("crosslink group options: min_participants must be in [0, ", getSize(),
+                     "], got ", options.min_participants));
+  }
+  if (options.error_feedback != nullptr) {
+    return absl::InvalidArgumentError(
+        "crosslink group options: error_feedback cannot be set for a whole group");
+  }
+  absl::MutexLock lock(&options_mu_);
+  options_ = options;
+  return absl::OkStatus();
+}
+
+runtime::CollectiveOptions ProcessGroupCrosslink::options() const {
+  absl::MutexLock lock(&options_mu_);
+  return options_;
 }
 
 c10::intrusive_ptr<::c10d::Work> ProcessGroupCrosslink::Wrap(::c10d::OpType type,

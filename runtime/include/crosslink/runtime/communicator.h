@@ -148,6 +148,13 @@ struct CommunicatorOptions {
   bool elastic = false;
 };
 
+// Reads the environment's tuning variables into `options`, as CreateFromEnvironment does:
+// CROSSLINK_LISTEN_HOST, CROSSLINK_TRANSPORT, CROSSLINK_ELASTIC, CROSSLINK_OUTAGE_MODE,
+// CROSSLINK_ORBIT_START_S, CROSSLINK_TIME_SCALE. For programs that learn rank, world size and the
+// coordinator elsewhere (the Python backend gets them from torch's store). kInvalidArgument naming
+// the variable with a bad value.
+absl::Status ApplyEnvironmentTuning(CommunicatorOptions& options);
+
 // A membership every live rank agreed on (Communicator::Quorum).
 struct Quorum {
   int64_t epoch = 0;

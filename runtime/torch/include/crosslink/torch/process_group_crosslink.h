@@ -18,8 +18,10 @@
 // CollectiveError by Work::wait(). wait(timeout) with a timeout that passes throws
 // c10d's own "Operation timed out!" c10::Error while the collective keeps running.
 //
-// Timeouts: opts.timeout of each call when set, else the group's default; each becomes the
-// collective's CollectiveOptions::timeout.
+// Options: every collective runs with the group's CollectiveOptions (set_options: contact_aware,
+// compression, min_participants, algorithm, ...; the Python package sets them per group or for a
+// block of calls). Timeouts: opts.timeout of each call when set, else the group's options' timeout
+// (the default_timeout given at construction until set_options changes it).
 //
 // Thread-safety: as c10d requires, calls from one thread; the issue order is the wire order.
 // Ownership: shares the TensorCollectives (and so the Communicator) with its other users.
@@ -38,6 +40,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "crosslink/runtime/communicator.h"
 #include "crosslink/torch/tensor_collectives.h"
@@ -87,6 +90,13 @@ class ProcessGroupCrosslink : public CROSSLINK_C10D_BASE {
       const ::c10d::BarrierOptions& opts = ::c10d::BarrierOptions()) override;
 
   TensorCollectives& collectives() { return *collectives_; }
+  std::shared_ptr<TensorCollectives> shared_collectives() const { return collectives_; }
+
+  // The options every later collective of this group is issued with (thread-safe; a collective
+  // takes them when it is issued). kInvalidArgument for a non-positive timeout or a negative
+  // min_participants; error_feedback must be null (the group cannot own per-tensor residuals).
+  absl::Status set_options(const runtime::CollectiveOptions& options);
+  runtime::CollectiveOptions options() const;
 
  private:
   // Turns a queued collective into a c10d::Work; `on_success` runs on the worker thread before
@@ -98,7 +108,8 @@ class ProcessGroupCrosslink : public CROSSLINK_C10D_BASE {
   runtime::CollectiveOptions OptionsFor(std::chrono::milliseconds timeout) const;
 
   std::shared_ptr<TensorCollectives> collectives_;
-  absl::Duration default_timeout_;
+  mutable absl::Mutex options_mu_;
+  runtime::CollectiveOptions options_ ABSL_GUARDED_BY(options_mu_);
 };
 
 }  // namespace crosslink::torch
