@@ -297,8 +297,22 @@ absl::Time Job::RunDueRestarts() {
   absl::Time next = absl::InfiniteFuture();
   const absl::Time now = absl::Now();
   std::vector<PendingRestart> later;
+  const bool any_running =
+      std::any_of(ranks_.begin(), ranks_.end(), [](const Rank& r) { return r.running; });
   for (const PendingRestart& restart : pending_restarts_) {
     if (killing_ || result_.first_failure.has_value()) continue;  // the job is ending: drop it
+    if (!any_running) {
+      // Every other rank has exited: there is no job left to rejoin. The failure stands as one
+      // the job went on without.
+      for (auto it = result_.exits.rbegin(); it != result_.exits.rend(); ++it) {
+        if (it->rank == restart.rank && it->restarted) {
+          it->restarted = false;
+          result_.tolerated_failures.push_back(*it);
+          break;
+        }
+      }
+      continue;
+    }
     if (restart.at > now) {
       later.push_back(restart);
       next = std::min(next, restart.at);

@@ -67,6 +67,11 @@ absl::StatusOr<CoordinatorState::Rejoined> CoordinatorState::Rejoin(int rank, in
         ": a new process may rejoin only after the old one was declared dead (by the launcher or "
         "missed heartbeats); is a second process using the same RANK?"));
   }
+  if (static_cast<int>(dead_.size()) == options_.world_size) {
+    return absl::AbortedError(
+        absl::StrCat("rank ", rank, " cannot rejoin job ", options_.job_id,
+                     ": no rank is left to admit it (every rank has exited or died)"));
+  }
   joining_[rank] = data_address;
   cv_.SignalAll();
   const int64_t old_incarnation = incarnations_[rank];
@@ -75,8 +80,10 @@ absl::StatusOr<CoordinatorState::Rejoined> CoordinatorState::Rejoin(int rank, in
     return it != incarnations_.end() && it->second > old_incarnation && !dead_.contains(rank) &&
            addresses_[rank] == data_address;
   };
-  const WaitEnd end = WaitLocked(admitted, deadline, cancelled);
-  if (end == WaitEnd::kCondition) {
+  const WaitEnd end = WaitLocked(
+      [&] { return admitted() || static_cast<int>(dead_.size()) == options_.world_size; }, deadline,
+      cancelled);
+  if (end == WaitEnd::kCondition && admitted()) {
     return Rejoined{.world = WorldLocked(), .incarnation = incarnations_[rank]};
   }
   // Withdraw, unless a newer process of the rank has taken the place meanwhile.
@@ -87,7 +94,11 @@ absl::StatusOr<CoordinatorState::Rejoined> CoordinatorState::Rejoin(int rank, in
     case WaitEnd::kShutdown:
     case WaitEnd::kCancelled:
       return InterruptedStatusLocked(end, rank);
-    default:
+    case WaitEnd::kCondition:
+      return absl::AbortedError(absl::StrCat(
+          "rank ", rank, " cannot rejoin job ", options_.job_id,
+          ": the other ranks exited or died while it waited; no rank is left to admit it"));
+    case WaitEnd::kDeadline:
       break;
   }
   std::vector<int> alive;

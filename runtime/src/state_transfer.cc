@@ -258,8 +258,14 @@ absl::StatusOr<StateSyncReport> Communicator::SyncState(const std::vector<StateB
               r, connection->Send(header, absl::MakeConstSpan(packed).subspan(offset, n)));
         }
       }
+      int64_t sent = 0;
       for (auto& [r, handle] : sends) {
-        if (absl::Status s = handle->Wait(deadline); !s.ok()) {
+        absl::Status s = handle->Wait(deadline);
+        if (s.ok() && options.progress) {
+          sent += static_cast<int64_t>(options.chunk_bytes);
+          options.progress(sent);
+        }
+        if (!s.ok()) {
           // The rest still borrow `packed`: close their connections before it goes away.
           for (int q : report.receivers) impl.collective.connections[q]->Close(s);
           for (auto& [q, h] : sends) h->Wait(absl::InfinitePast()).IgnoreError();
@@ -299,6 +305,7 @@ absl::StatusOr<StateSyncReport> Communicator::SyncState(const std::vector<StateB
         }
         impl.staged_bytes += n;
         report.bytes_received += static_cast<int64_t>(n);
+        if (options.progress) options.progress(report.bytes_received);
       }
       // 3. Only a complete copy of the source's very state replaces this rank's buffers.
       if (BytesHash(impl.staged) != source_line.hash) {

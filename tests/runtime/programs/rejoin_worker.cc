@@ -19,7 +19,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -68,7 +67,8 @@ int main(int argc, char** argv) {
   const int rank = comm.rank();
 
   // The state: a rejoined process starts from garbage that SyncState must replace.
-  std::vector<float> state(kStateFloats + (mode == "shape" && restart > 0 ? 1 : 0),
+  const size_t floats = kStateFloats;
+  std::vector<float> state(floats + (mode == "shape" && restart > 0 ? 1 : 0),
                            restart > 0 ? -1.0f : 0.0f);
   int64_t step = restart > 0 ? -1 : 0;
   std::vector<crosslink::runtime::StateBuffer> buffers = {
@@ -85,16 +85,14 @@ int main(int argc, char** argv) {
       return Fail(absl::StrCat("quorum: ", quorum.status().ToString()));
     }
     if (quorum->state_sync_due) {
-      std::thread killer;
+      crosslink::runtime::StateSyncOptions options = sync_options;
       if (mode == "cut" && rank == 0 && restart == 0 && !quorum->rejoined_ranks.empty()) {
-        // The source dies while the transfer (4 MiB in 64 KiB chunks) is under way.
-        killer = std::thread([] {
-          absl::SleepFor(absl::Milliseconds(3));
-          kill(getpid(), SIGKILL);
-        });
-        killer.detach();
+        // The source dies once half of the state is on its way to the rejoined rank.
+        options.progress = [total = state.size() * sizeof(float)](int64_t sent) {
+          if (static_cast<size_t>(sent) >= total / 2) kill(getpid(), SIGKILL);
+        };
       }
-      auto synced = comm.SyncState(buffers, deadline, sync_options);
+      auto synced = comm.SyncState(buffers, deadline, options);
       if (!synced.ok()) {
         std::printf("sync error: %s\n", synced.status().ToString().c_str());
         std::fflush(stdout);

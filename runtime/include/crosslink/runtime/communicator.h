@@ -79,6 +79,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -185,6 +186,9 @@ struct StateBuffer {
 struct StateSyncOptions {
   // Bytes per data-plane message of the transfer: a cut loses at most one chunk's progress.
   size_t chunk_bytes = size_t{1} << 20;
+  // Called on the calling thread after each chunk this rank sent (as the source, over every
+  // receiver) or received, with the bytes so far: progress for logs. May be empty.
+  std::function<void(int64_t bytes)> progress;
 };
 
 // What a SyncState did (the same on every participating rank, except the byte counts).
