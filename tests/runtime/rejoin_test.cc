@@ -41,11 +41,16 @@ struct RejoinJob {
   std::map<int, std::string> results;  // by rank: the last process's "OK step N hash H" or why
 };
 
-RejoinJob RunRejoinJob(const std::string& worker_args, int max_restarts) {
-  const std::string command =
-      absl::StrCat(CROSSLINK_BIN_DIR, "/crosslink-run -n ", kRanks,
-                   " --min-ranks 3 --max-restarts ", max_restarts, " --timeout 120 -- ",
-                   CROSSLINK_BIN_DIR, "/crosslink-test-rejoin-worker ", worker_args, " 2>&1");
+RejoinJob RunRejoinJob(const std::string& worker_args, int max_restarts,
+                       const std::string& scenario = "") {
+  const std::string scenario_flag =
+      scenario.empty()
+          ? std::string()
+          : absl::StrCat(" --scenario ", CROSSLINK_SOURCE_DIR, "/tests/runtime/data/", scenario);
+  const std::string command = absl::StrCat(
+      CROSSLINK_BIN_DIR, "/crosslink-run -n ", kRanks, " --min-ranks 3 --max-restarts ",
+      max_restarts, " --timeout 120", scenario_flag, " -- ", CROSSLINK_BIN_DIR,
+      "/crosslink-test-rejoin-worker ", worker_args, " 2>&1");
   RejoinJob job;
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return job;
@@ -97,6 +102,15 @@ TEST(RejoinTest, AKilledRankIsRestartedAndReceivesTheLiveRanksState) {
     EXPECT_EQ(sync.resumed_from, 0);
   }
   EXPECT_EQ(received, 1) << job.output;
+}
+
+TEST(RejoinTest, ARankRejoinsOverEmulatedResumableLinks) {
+  // Over a scenario the links are emulated and resume after cuts: the survivors redial the new
+  // process at its new address through their link resumers.
+  const RejoinJob job =
+      RunRejoinJob(absl::StrCat("2 5 ", kSteps), /*max_restarts=*/1, "formation-4.toml");
+  EXPECT_EQ(job.exit_code, 0) << job.output;
+  ExpectSameFinalState(job, {0, 1, 2, 3});
 }
 
 TEST(RejoinTest, ARestartedRankWithAnotherModelIsRefusedAndTheOthersGoOn) {
