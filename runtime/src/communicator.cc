@@ -173,7 +173,15 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
   ASSIGN_OR_RETURN(comm->client_, CoordinatorClient::Create(client_options));
   ASSIGN_OR_RETURN(const std::string data_address,
                    RegisteredDataAddress(impl.context->address(), options.coordinator_address));
-  ASSIGN_OR_RETURN(World world, comm->client_->Register(n, data_address, deadline));
+  if (options.rejoin && !options.elastic) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("communicator rank ", rank,
+                     ": rejoining needs an elastic communicator (CROSSLINK_ELASTIC=1)"));
+  }
+  // A restarted rank waits here until the live ranks admit it at their next step boundary.
+  ASSIGN_OR_RETURN(World world, options.rejoin
+                                    ? comm->client_->Rejoin(n, data_address, deadline)
+                                    : comm->client_->Register(n, data_address, deadline));
   if (world.world_size != n || static_cast<int>(world.data_addresses.size()) != n) {
     return absl::InvalidArgumentError(absl::StrCat(
         "communicator rank ", rank, ": coordinator reports a world of ", world.world_size,
@@ -198,7 +206,9 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
   impl.data_addresses = world.data_addresses;
   std::vector<int> everyone(n);
   for (int p = 0; p < n; ++p) everyone[p] = p;
-  RETURN_IF_ERROR(ConnectMesh(*comm, impl, everyone, deadline));
+  // A rejoined process builds its mesh at its first Quorum, with the other live ranks'
+  // (communicator_elastic.cc EnsureMesh), as they rebuild theirs for the epoch that admitted it.
+  if (!options.rejoin) RETURN_IF_ERROR(ConnectMesh(*comm, impl, everyone, deadline));
 
   impl.transport_summary = SummarizeTransports(impl.connections);
 
@@ -229,7 +239,7 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
 
     // Orbit time 0 plays at one wall instant on every rank: rank 0 picks it, the others read it.
     absl::Time wall_start;
-    if (rank == 0) {
+    if (rank == 0 && !options.rejoin) {
       wall_start = absl::Now();
       RETURN_IF_ERROR(
           comm->client_->KvSet(kClockKey, absl::StrCat(absl::ToUnixNanos(wall_start)), deadline));
@@ -263,7 +273,7 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
                                                    comm->rank_satellites_[p]));
       impl.timelines[p] =
           std::make_shared<const collectives::ContactPlanTimeline>(std::move(timeline));
-      EmulateLink(*comm, impl, p);
+      if (impl.connections[p] != nullptr) EmulateLink(*comm, impl, p);
     }
     comm->scenario_ = std::move(scenario);
     // In cut mode, cut links resume instead of failing (communicator_reconnect.h).
@@ -277,8 +287,11 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
   {
     absl::MutexLock lock(&impl.collective_mu);
     impl.elastic = options.elastic;
-    impl.mesh_epoch = world.membership.epoch;
-    impl.live = everyone;
+    // A rejoined process has no mesh yet: epoch 0 makes its first Quorum build one.
+    impl.mesh_epoch = options.rejoin ? 0 : world.membership.epoch;
+    impl.live = options.rejoin ? std::vector<int>{} : everyone;
+    impl.sync_base_epoch = impl.mesh_epoch;
+    impl.has_state.store(!options.rejoin);
     collectives::CollectiveContext& context = impl.collective;
     context.rank = rank;
     context.world_size = n;
@@ -321,6 +334,16 @@ absl::Status ApplyEnvironmentTuning(CommunicatorOptions& options) {
   }
   if (const char* elastic = std::getenv("CROSSLINK_ELASTIC"); elastic != nullptr) {
     options.elastic = std::string(elastic) == "1";
+  }
+  // crosslink-run --max-restarts (or a Slurm step that re-launches its rank) counts restarts.
+  if (const char* restarts = std::getenv("CROSSLINK_RESTART_COUNT");
+      restarts != nullptr && *restarts != '\0') {
+    int count = 0;
+    if (!absl::SimpleAtoi(restarts, &count) || count < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "CROSSLINK_RESTART_COUNT must be a non-negative integer, got \"", restarts, "\""));
+    }
+    options.rejoin = count > 0;
   }
   if (const char* mode = std::getenv("CROSSLINK_OUTAGE_MODE"); mode != nullptr && *mode != '\0') {
     const std::string value = mode;

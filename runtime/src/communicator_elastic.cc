@@ -16,19 +16,20 @@
 // and a program that goes on after a failure (as the training loop below does) would otherwise
 // run collectives whose numbers differ between ranks.
 //
-// Quorum: a fresh membership view from the coordinator (the heartbeats may lag a death by an
-// interval), the mesh rebuilt for it, then the coordinator barrier crosslink/quorum with the epoch:
-// every live rank either passes it within the epoch or has it aborted (the coordinator's barrier
-// refuses an arrival from a stale epoch and aborts the waiters when the epoch moves), so the
-// retried calls of every rank meet in the next round. The barrier's name is the same every step
-// (its rounds pair up in order, as any barrier's), so the coordinator's state does not grow with
-// the steps.
+// Quorum: admits restarted ranks waiting to rejoin (rank_admission.cc), a fresh membership view
+// from the coordinator (the heartbeats may lag a death by an interval), the mesh rebuilt for it,
+// then the coordinator barrier crosslink/quorum with the epoch: every live rank either passes it
+// within the epoch or has it aborted (the coordinator's barrier refuses an arrival from a stale
+// epoch and aborts the waiters when the epoch moves), so the retried calls of every rank meet in
+// the next round. The barrier's name is the same every step (its rounds pair up in order, as any
+// barrier's), so the coordinator's state does not grow with the steps.
 //
-// ShouldCommit: each rank writes its vote under crosslink/commit/<m>/<rank> (a transient key; m
-// counts the calls), then passes the barrier crosslink/commit with the quorum's epoch, then reads
-// the votes of every live rank. The barrier has the same all-or-none outcome as the quorum's, and
-// every rank reads the same votes, so every live rank returns the same answer: false when the
-// barrier was aborted (the epoch changed) or some vote is "0".
+// ShouldCommit: each rank writes its vote under crosslink/commit/<epoch>/<m>/<rank> (a transient
+// key; m counts the calls in the quorum's epoch, so a rank admitted in it counts as the others),
+// then passes the barrier crosslink/commit with the quorum's epoch, then reads the votes of every
+// live rank. The barrier has the same all-or-none outcome as the quorum's, and every rank reads the
+// same votes, so every live rank returns the same answer: false when the barrier was aborted (the
+// epoch changed) or some vote is "0".
 //
 // Limits: a death during a rebuild's dials can leave a connection from the aborted attempt in the
 // transport's accept queue; the retried rebuild may then accept that stale one, and the next
@@ -82,6 +83,16 @@ absl::Status EnsureMesh(Communicator& comm, Communicator::Impl& impl, absl::Time
   }
   const int64_t epoch = membership.epoch;
   const std::vector<int>& live = membership.alive_ranks;
+  // A rank that came back as a new process listens elsewhere (rank_admission.cc).
+  for (const AdmittedRank& admitted : membership.admitted) {
+    if (admitted.rank == rank || admitted.rank < 0 ||
+        admitted.rank >= static_cast<int>(impl.data_addresses.size()) ||
+        impl.data_addresses[admitted.rank] == admitted.data_address) {
+      continue;
+    }
+    impl.data_addresses[admitted.rank] = admitted.data_address;
+    if (impl.resumer != nullptr) impl.resumer->SetPeerAddress(admitted.rank, admitted.data_address);
+  }
 
   // Retire the old mesh (nothing left to retire when a failed collective or attempt did).
   RetireMesh(comm, impl,
@@ -134,6 +145,9 @@ absl::StatusOr<Quorum> Communicator::Quorum(absl::Time deadline) {
   }
   // The heartbeats may hear of a death an interval late: ask the coordinator now.
   absl::StatusOr<Membership> fresh = client_->Heartbeat(deadline);
+  // A step boundary: restarted ranks waiting to rejoin are admitted now, in a new epoch (any live
+  // rank may ask; the first one's call admits them, the others' find the epoch moved).
+  if (fresh.ok() && !fresh->joining_ranks.empty()) fresh = client_->Admit(fresh->epoch, deadline);
   if (!fresh.ok()) {
     return absl::Status(fresh.status().code(), absl::StrCat(what, ": ", fresh.status().message()));
   }
@@ -156,8 +170,23 @@ absl::StatusOr<Quorum> Communicator::Quorum(absl::Time deadline) {
                         absl::StrCat(what, " (epoch ", epoch, "): ", agreed.message()));
   }
   ++impl_->quorums;
+  if (epoch != impl_->quorum_epoch) {
+    // The per-epoch call counts that name coordinator keys start afresh with the epoch, so a
+    // rank that joined in it counts as the others do.
+    impl_->commits = 0;
+    impl_->state_syncs = 0;
+  }
   impl_->quorum_epoch = epoch;
-  return runtime::Quorum{.epoch = epoch, .live_ranks = impl_->live};
+  runtime::Quorum quorum{.epoch = epoch, .live_ranks = impl_->live};
+  quorum.state_sync_due = epoch != impl_->sync_base_epoch;
+  impl_->sync_base_epoch = epoch;
+  for (const AdmittedRank& admitted : membership().admitted) {
+    if (std::binary_search(quorum.live_ranks.begin(), quorum.live_ranks.end(), admitted.rank)) {
+      quorum.rejoined_ranks.push_back(admitted.rank);
+    }
+  }
+  std::sort(quorum.rejoined_ranks.begin(), quorum.rejoined_ranks.end());
+  return quorum;
 }
 
 absl::StatusOr<bool> Communicator::ShouldCommit(bool local_ok, absl::Time deadline) {
@@ -169,7 +198,7 @@ absl::StatusOr<bool> Communicator::ShouldCommit(bool local_ok, absl::Time deadli
   const uint64_t round = ++impl_->commits;
   const int64_t epoch = impl_->quorum_epoch != 0 ? impl_->quorum_epoch : impl_->mesh_epoch;
   const std::string what = absl::StrCat("rank ", rank_, " should-commit #", round);
-  const std::string prefix = absl::StrCat("crosslink/commit/", round, "/");
+  const std::string prefix = absl::StrCat("crosslink/commit/", epoch, "/", round, "/");
   const auto named = [&](const absl::Status& s) {
     return absl::Status(s.code(), absl::StrCat(what, ": ", s.message()));
   };

@@ -3,6 +3,8 @@
 #ifndef CROSSLINK_RUNTIME_SRC_COMMUNICATOR_IMPL_H_
 #define CROSSLINK_RUNTIME_SRC_COMMUNICATOR_IMPL_H_
 
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -83,6 +85,17 @@ class Communicator::Impl {
   uint64_t quorums ABSL_GUARDED_BY(collective_mu) = 0;
   int64_t quorum_epoch ABSL_GUARDED_BY(collective_mu) = 0;
   uint64_t commits ABSL_GUARDED_BY(collective_mu) = 0;
+  // Rejoin and state sync (state_transfer.cc). The epoch of the last successful Quorum, or of the
+  // mesh Create built (0 for a rejoined process): Quorum::state_sync_due is an epoch other than
+  // it. SyncState calls in the current quorum epoch (they name its keys). Whether this rank holds
+  // training state (false for a rejoined process until a SyncState succeeded), and the staging
+  // copy of a transfer: the state with hash staged_hash, of which staged_bytes arrived in order.
+  int64_t sync_base_epoch ABSL_GUARDED_BY(collective_mu) = 0;
+  uint64_t state_syncs ABSL_GUARDED_BY(collective_mu) = 0;
+  std::atomic<bool> has_state{true};
+  std::vector<std::byte> staged ABSL_GUARDED_BY(collective_mu);
+  uint64_t staged_hash ABSL_GUARDED_BY(collective_mu) = 0;
+  size_t staged_bytes ABSL_GUARDED_BY(collective_mu) = 0;
 
   mutable absl::Mutex state_mu;
   // The first failure of a collective; later collectives fail with kFailedPrecondition.

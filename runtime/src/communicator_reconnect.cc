@@ -34,7 +34,8 @@ absl::Status EnableResume(Communicator& comm, Communicator::Impl& impl,
   const int rank = comm.rank();
   std::vector<LinkResumer::Peer> peers(n);
   for (int p = 0; p < n; ++p) {
-    if (p == rank || impl.emulators[p] == nullptr) continue;
+    // By timeline, not by connection: a rejoined process has no connection yet.
+    if (p == rank || impl.timelines[p] == nullptr) continue;
     peers[p].address = data_addresses[p];
     peers[p].direct = impl.timelines[p];
     ASSIGN_OR_RETURN(

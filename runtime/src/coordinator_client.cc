@@ -1,10 +1,12 @@
 #include "crosslink/runtime/coordinator_client.h"
 
+#include <algorithm>
 #include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "coordinator_proto.h"
 #include "crosslink/base/status_macros.h"
 #include "crosslink/runtime/coordinator.grpc.pb.h"
@@ -80,6 +82,12 @@ class CoordinatorClient::Impl {
 
   mutable absl::Mutex mu;
   Membership membership ABSL_GUARDED_BY(mu);
+  // 0 for a process that registered; the coordinator's answer to Rejoin for a restarted one.
+  int64_t incarnation ABSL_GUARDED_BY(mu) = 0;
+  int64_t Incarnation() const {
+    absl::MutexLock lock(&mu);
+    return incarnation;
+  }
   absl::Duration announced_interval ABSL_GUARDED_BY(mu) = absl::ZeroDuration();
   int announced_miss_count ABSL_GUARDED_BY(mu) = 0;
   bool stop_heartbeats ABSL_GUARDED_BY(mu) = false;
@@ -100,6 +108,7 @@ void CoordinatorClient::Impl::HeartbeatLoop(HeartbeatOptions hb, absl::Duration 
     proto::HeartbeatRequest request;
     request.set_job_token(options.job_token);
     request.set_rank(options.rank);
+    request.set_incarnation(Incarnation());
     proto::HeartbeatResponse response;
     const int64_t known_before_call = KnownEpoch();
     const absl::Status s = Call("Heartbeat", &proto::Coordinator::Stub::Heartbeat, request,
@@ -175,14 +184,7 @@ absl::StatusOr<World> CoordinatorClient::Register(int world_size, std::string_vi
       !s.ok()) {
     return s;
   }
-  World world;
-  world.job_id = response.job_id();
-  world.world_size = response.world_size();
-  world.data_addresses.assign(response.data_addresses().begin(), response.data_addresses().end());
-  world.scenario_text = response.scenario_text();
-  world.membership = FromProto(response.membership());
-  world.heartbeat_interval_ms = response.heartbeat_interval_ms();
-  world.heartbeat_miss_count = response.heartbeat_miss_count();
+  World world = FromProto(response);
   RETURN_IF_ERROR(impl_->Observe("Register", world.membership, known_before_call));
   absl::MutexLock lock(&impl_->mu);
   impl_->announced_interval = absl::Milliseconds(world.heartbeat_interval_ms);
@@ -190,10 +192,66 @@ absl::StatusOr<World> CoordinatorClient::Register(int world_size, std::string_vi
   return world;
 }
 
+absl::StatusOr<World> CoordinatorClient::Rejoin(int world_size, std::string_view data_address,
+                                                absl::Time deadline) {
+  proto::RejoinRequest request;
+  request.set_job_token(impl_->options.job_token);
+  request.set_rank(impl_->options.rank);
+  request.set_world_size(world_size);
+  request.set_data_address(Str(data_address));
+  // The old process may not have been declared dead yet (a rank that re-launches itself can be
+  // faster than the launcher's report or the heartbeat timeout): retry that refusal, with a
+  // backoff, until the deadline.
+  absl::Duration backoff = absl::Milliseconds(100);
+  absl::Status last;
+  while (true) {
+    proto::RejoinResponse response;
+    last = impl_->Call("Rejoin", &proto::Coordinator::Stub::Rejoin, request, &response, deadline,
+                       /*wait_for_ready=*/true);
+    if (last.ok()) {
+      World world = FromProto(response.world());
+      RETURN_IF_ERROR(impl_->Observe("Rejoin", world.membership, 0));
+      absl::MutexLock lock(&impl_->mu);
+      impl_->incarnation = response.incarnation();
+      impl_->announced_interval = absl::Milliseconds(world.heartbeat_interval_ms);
+      impl_->announced_miss_count = world.heartbeat_miss_count;
+      return world;
+    }
+    if (last.code() != absl::StatusCode::kFailedPrecondition || absl::Now() + backoff >= deadline) {
+      break;
+    }
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(1));
+  }
+  if (last.code() == absl::StatusCode::kFailedPrecondition) {
+    return absl::DeadlineExceededError(
+        absl::StrCat(last.message(), " (retried until the deadline)"));
+  }
+  return last;
+}
+
+absl::StatusOr<Membership> CoordinatorClient::Admit(int64_t epoch, absl::Time deadline) {
+  proto::AdmitRequest request;
+  request.set_job_token(impl_->options.job_token);
+  request.set_rank(impl_->options.rank);
+  request.set_epoch(epoch);
+  request.set_incarnation(impl_->Incarnation());
+  proto::AdmitResponse response;
+  const int64_t known_before_call = impl_->KnownEpoch();
+  RETURN_IF_ERROR(
+      impl_->Call("Admit", &proto::Coordinator::Stub::Admit, request, &response, deadline));
+  Membership m = FromProto(response.membership());
+  RETURN_IF_ERROR(impl_->Observe("Admit", m, known_before_call));
+  return m;
+}
+
+int64_t CoordinatorClient::incarnation() const { return impl_->Incarnation(); }
+
 absl::StatusOr<Membership> CoordinatorClient::Heartbeat(absl::Time deadline) {
   proto::HeartbeatRequest request;
   request.set_job_token(impl_->options.job_token);
   request.set_rank(impl_->options.rank);
+  request.set_incarnation(impl_->Incarnation());
   proto::HeartbeatResponse response;
   const int64_t known_before_call = impl_->KnownEpoch();
   if (absl::Status s = impl_->Call("Heartbeat", &proto::Coordinator::Stub::Heartbeat, request,
@@ -233,6 +291,7 @@ absl::Status CoordinatorClient::Barrier(std::string_view name, absl::Time deadli
   request.set_name(Str(name));
   request.set_rank(impl_->options.rank);
   request.set_epoch(epoch);
+  request.set_incarnation(impl_->Incarnation());
   proto::BarrierResponse response;
   const std::string what = absl::StrCat("Barrier '", Str(name), "'");
   const int64_t known_before_call = impl_->KnownEpoch();

@@ -37,13 +37,7 @@ class CoordinatorService final : public proto::Coordinator::Service {
         state_->Register(req->rank(), req->world_size(), req->data_address(), CallDeadline(ctx),
                          [ctx] { return ctx->IsCancelled(); });
     if (!world.ok()) return ToGrpcStatus(world.status());
-    resp->set_job_id(world->job_id);
-    resp->set_world_size(world->world_size);
-    for (const std::string& a : world->data_addresses) resp->add_data_addresses(a);
-    resp->set_scenario_text(world->scenario_text);
-    ToProto(world->membership, resp->mutable_membership());
-    resp->set_heartbeat_interval_ms(world->heartbeat_interval_ms);
-    resp->set_heartbeat_miss_count(world->heartbeat_miss_count);
+    ToProto(*world, resp);
     return grpc::Status::OK;
   }
 
@@ -52,7 +46,7 @@ class CoordinatorService final : public proto::Coordinator::Service {
     if (auto s = state_->CheckToken(req->job_token()); !s.ok()) {
       return ToGrpcStatus(s);
     }
-    absl::StatusOr<Membership> m = state_->Heartbeat(req->rank());
+    absl::StatusOr<Membership> m = state_->Heartbeat(req->rank(), req->incarnation());
     if (!m.ok()) return ToGrpcStatus(m.status());
     ToProto(*m, resp->mutable_membership());
     return grpc::Status::OK;
@@ -75,9 +69,9 @@ class CoordinatorService final : public proto::Coordinator::Service {
     if (auto s = state_->CheckToken(req->job_token()); !s.ok()) {
       return ToGrpcStatus(s);
     }
-    absl::StatusOr<Membership> m =
-        state_->Barrier(req->name(), req->rank(), req->epoch(), CallDeadline(ctx),
-                        [ctx] { return ctx->IsCancelled(); });
+    absl::StatusOr<Membership> m = state_->Barrier(
+        req->name(), req->rank(), req->epoch(), CallDeadline(ctx),
+        [ctx] { return ctx->IsCancelled(); }, req->incarnation());
     if (!m.ok()) return ToGrpcStatus(m.status());
     ToProto(*m, resp->mutable_membership());
     return grpc::Status::OK;
@@ -123,6 +117,32 @@ class CoordinatorService final : public proto::Coordinator::Service {
                                       ? std::string("requested by the launcher")
                                       : absl::StrCat("requested by rank ", req->requester_rank()),
                                   req->reason().empty() ? "" : ": ", req->reason()));
+    return grpc::Status::OK;
+  }
+
+  // Elastic rejoin (rank_admission.cc).
+  grpc::Status Rejoin(grpc::ServerContext* ctx, const proto::RejoinRequest* req,
+                      proto::RejoinResponse* resp) override {
+    if (auto s = state_->CheckToken(req->job_token()); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    absl::StatusOr<CoordinatorState::Rejoined> rejoined =
+        state_->Rejoin(req->rank(), req->world_size(), req->data_address(), CallDeadline(ctx),
+                       [ctx] { return ctx->IsCancelled(); });
+    if (!rejoined.ok()) return ToGrpcStatus(rejoined.status());
+    ToProto(rejoined->world, resp->mutable_world());
+    resp->set_incarnation(rejoined->incarnation);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Admit(grpc::ServerContext*, const proto::AdmitRequest* req,
+                     proto::AdmitResponse* resp) override {
+    if (auto s = state_->CheckToken(req->job_token()); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    absl::StatusOr<Membership> m = state_->Admit(req->rank(), req->incarnation(), req->epoch());
+    if (!m.ok()) return ToGrpcStatus(m.status());
+    ToProto(*m, resp->mutable_membership());
     return grpc::Status::OK;
   }
 

@@ -104,6 +104,7 @@ Membership CoordinatorState::MembershipLocked() const {
     if (!dead_.contains(r)) m.alive_ranks.push_back(r);
   }
   for (const auto& [rank, dead] : dead_) m.dead_ranks.push_back(dead);
+  AddAdmissionsLocked(m);
   return m;
 }
 
@@ -212,10 +213,11 @@ absl::StatusOr<World> CoordinatorState::Register(int rank, int world_size, std::
       " ranks registered; ranks ", RankList(missing), " have not registered yet"));
 }
 
-absl::StatusOr<Membership> CoordinatorState::Heartbeat(int rank) {
+absl::StatusOr<Membership> CoordinatorState::Heartbeat(int rank, int64_t incarnation) {
   absl::MutexLock lock(&mu_);
   if (shutdown_) return ShutdownStatusLocked();
   if (absl::Status s = CheckRankLocked(rank); !s.ok()) return s;
+  if (absl::Status s = CheckIncarnationLocked(rank, incarnation); !s.ok()) return s;
   last_seen_[rank] = absl::Now();
   return MembershipLocked();
 }
@@ -239,10 +241,12 @@ absl::StatusOr<Membership> CoordinatorState::ReportFailure(int rank, std::string
 
 absl::StatusOr<Membership> CoordinatorState::Barrier(std::string name, int rank, int64_t epoch,
                                                      absl::Time deadline,
-                                                     const CancelledFn& cancelled) {
+                                                     const CancelledFn& cancelled,
+                                                     int64_t incarnation) {
   absl::MutexLock lock(&mu_);
   if (shutdown_) return ShutdownStatusLocked();
   if (absl::Status s = CheckRankLocked(rank); !s.ok()) return s;
+  if (absl::Status s = CheckIncarnationLocked(rank, incarnation); !s.ok()) return s;
   if (!rendezvous_complete_) {
     return absl::FailedPreconditionError("called before rendezvous completed; Register first");
   }
@@ -297,8 +301,8 @@ namespace {
 // Prefixes of the keys the runtime writes once or a few times per collective or step (the
 // contact-aware planning time, the partial allreduce's agreement, an elastic job's commit votes):
 // they expire (CoordinatorOptions).
-constexpr std::string_view kTransientKeyPrefixes[] = {"crosslink/contact_aware/",
-                                                      "crosslink/partial/", "crosslink/commit/"};
+constexpr std::string_view kTransientKeyPrefixes[] = {
+    "crosslink/contact_aware/", "crosslink/partial/", "crosslink/commit/", "crosslink/state/"};
 
 bool IsTransientKey(std::string_view key) {
   for (std::string_view prefix : kTransientKeyPrefixes) {

@@ -43,11 +43,28 @@ class CoordinatorState {
 
   absl::StatusOr<World> Register(int rank, int world_size, std::string data_address,
                                  absl::Time deadline, const CancelledFn& cancelled);
-  absl::StatusOr<Membership> Heartbeat(int rank);
+  // `incarnation`: the caller's (0 for the first process of a rank; Rejoin returns later ones);
+  // a stale one is refused with kAborted.
+  absl::StatusOr<Membership> Heartbeat(int rank, int64_t incarnation = 0);
   // reporter_rank -1 means the launcher.
   absl::StatusOr<Membership> ReportFailure(int rank, std::string reason, int reporter_rank);
   absl::StatusOr<Membership> Barrier(std::string name, int rank, int64_t epoch, absl::Time deadline,
-                                     const CancelledFn& cancelled);
+                                     const CancelledFn& cancelled, int64_t incarnation = 0);
+
+  // Elastic rejoin (rank_admission.cc). Rejoin: a new process of dead rank `rank` waits to be
+  // admitted (listed in Membership::joining_ranks) until a live rank calls Admit at its step
+  // boundary, then returns the world (its new data address in it) and its incarnation;
+  // kInvalidArgument (world size, rank), kFailedPrecondition (rendezvous not complete; the rank is
+  // still alive: its old process has not been declared dead yet, retry), kDeadlineExceeded (nobody
+  // admitted it). Admit: when `epoch` is the current one and ranks wait, admits them all in a new
+  // epoch; always returns the (new) view. kAborted for a dead or stale caller.
+  struct Rejoined {
+    World world;
+    int64_t incarnation = 0;
+  };
+  absl::StatusOr<Rejoined> Rejoin(int rank, int world_size, std::string data_address,
+                                  absl::Time deadline, const CancelledFn& cancelled);
+  absl::StatusOr<Membership> Admit(int rank, int64_t incarnation, int64_t epoch);
   absl::Status KvSet(std::string key, std::string value);
   absl::StatusOr<std::string> KvGet(std::string key, absl::Time deadline,
                                     const CancelledFn& cancelled);
@@ -67,6 +84,11 @@ class CoordinatorState {
   WaitEnd WaitLocked(const std::function<bool()>& done, absl::Time deadline,
                      const CancelledFn& cancelled) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CheckRankLocked(int rank) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // kAborted unless `incarnation` is rank's current one (rank_admission.cc).
+  absl::Status CheckIncarnationLocked(int rank, int64_t incarnation) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds the admitted and joining ranks to a view (rank_admission.cc).
+  void AddAdmissionsLocked(Membership& m) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ShutdownStatusLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The status of a wait that ended by shutdown (kUnavailable) or by `rank` (-1: unnamed)
   // cancelling its call (kCancelled).
@@ -116,6 +138,11 @@ class CoordinatorState {
   // last write: an entry expires the key only if no later write renewed it.
   std::deque<std::pair<absl::Time, std::string>> transient_writes_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, absl::Time> transient_last_write_ ABSL_GUARDED_BY(mu_);
+  // Elastic rejoin (rank_admission.cc): each rank's current incarnation (absent: 0), the ranks
+  // admitted again, and the new processes waiting to be admitted (rank -> data address).
+  std::map<int, int64_t> incarnations_ ABSL_GUARDED_BY(mu_);
+  std::map<int, AdmittedRank> admitted_ ABSL_GUARDED_BY(mu_);
+  std::map<int, std::string> joining_ ABSL_GUARDED_BY(mu_);
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
   std::string shutdown_reason_ ABSL_GUARDED_BY(mu_);
   bool stop_detector_ ABSL_GUARDED_BY(mu_) = false;

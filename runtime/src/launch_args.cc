@@ -15,7 +15,8 @@ namespace {
 
 constexpr char kSynopsis[] =
     "usage: crosslink-run -n N [--scenario FILE] [--timeout SECONDS] [--port P]\n"
-    "                     [--grace SECONDS] [--min-ranks M] [--output prefix|raw]\n"
+    "                     [--grace SECONDS] [--min-ranks M] [--max-restarts K]\n"
+    "                     [--output prefix|raw]\n"
     "                     -- PROGRAM [ARGS...]\n"
     "Starts the job coordinator on 127.0.0.1 and N ranks of PROGRAM with RANK, WORLD_SIZE,\n"
     "LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT, CROSSLINK_JOB_TOKEN (and\n"
@@ -25,7 +26,10 @@ constexpr char kSynopsis[] =
     "else the first failing rank's status (128+signal when killed), 124 on --timeout.\n"
     "--min-ranks M (default N, for elastic jobs: CROSSLINK_ELASTIC=1): a failure after\n"
     "which at least M ranks still run is tolerated; the job then exits 0 when every rank\n"
-    "still running exits 0.\n";
+    "still running exits 0.\n"
+    "--max-restarts K: a rank that fails is started again (CROSSLINK_RESTART_COUNT=1, 2, ...)\n"
+    "up to K times, after a backoff of 0.5 s doubling to 8 s; an elastic job's new process\n"
+    "rejoins and receives the training state from a live rank.\n";
 
 // What the flags write before they become LaunchOptions.
 struct LaunchFlagValues {
@@ -35,6 +39,7 @@ struct LaunchFlagValues {
   double grace_s = 5;
   int port = 0;
   int min_ranks = 0;
+  int max_restarts = 0;
   std::string output = "prefix";
 };
 
@@ -65,6 +70,12 @@ std::unique_ptr<base::FlagSet> LaunchFlags(LaunchFlagValues* values) {
       .Max(4096)
       .ValueName("M")
       .DefaultText("N");
+  flags
+      ->Int("max-restarts", &values->max_restarts,
+            "times a failed rank is started again (elastic jobs rejoin it)")
+      .Min(0)
+      .Max(1000)
+      .ValueName("K");
   flags->Choice("output", &values->output, {"prefix", "raw"},
                 "\"[rank i] \" before each output line, or raw pass-through");
   return flags;
@@ -99,6 +110,7 @@ absl::StatusOr<LaunchOptions> ParseLaunchArgs(const std::vector<std::string>& ar
   options.grace_period = absl::Seconds(values.grace_s);
   options.port = values.port;
   options.min_ranks = values.min_ranks;
+  options.max_restarts = values.max_restarts;
   options.output = values.output == "raw" ? OutputMode::kPassThrough : OutputMode::kPrefix;
   options.command = std::move(parsed.rest);
   if (options.command.empty()) {

@@ -26,6 +26,7 @@
 #include "crosslink/base/status_macros.h"
 #include "crosslink/runtime/coordinator_server.h"
 #include "crosslink/runtime/launch_env.h"
+#include "restart_policy.h"
 
 namespace crosslink::runtime {
 namespace {
@@ -92,6 +93,7 @@ struct Stream {
   std::string pending;
 };
 
+// One process of a rank (a restarted rank has several, the old ones draining their output).
 struct Rank {
   int rank = 0;
   pid_t pid = -1;
@@ -99,10 +101,20 @@ struct Rank {
   Stream streams[2];
 };
 
+// A failed rank waiting for its restart (--max-restarts).
+struct PendingRestart {
+  int rank = 0;
+  int count = 0;  // its CROSSLINK_RESTART_COUNT
+  absl::Time at;
+};
+
 class Job {
  public:
   Job(const LaunchOptions& options, CoordinatorServer* server)
-      : options_(options), server_(server), start_(absl::Now()) {}
+      : options_(options),
+        server_(server),
+        start_(absl::Now()),
+        restart_policy_(options.max_restarts) {}
 
   absl::Status Spawn(const std::string& program, const std::vector<std::string>& env);
   absl::StatusOr<LaunchResult> Supervise(int signal_fd);
@@ -113,6 +125,9 @@ class Job {
   void ReadStream(Rank& rank, Stream& stream);
   void Reap();
   void OnExit(Rank& rank, int wait_status);
+  absl::Status SpawnRank(int r, int restart_count);
+  // Starts the pending restarts that are due; returns when the next one is due.
+  absl::Time RunDueRestarts();
   std::string Summary(const LaunchResult& result) const;
 
   const LaunchOptions& options_;
@@ -124,16 +139,29 @@ class Job {
   absl::Time terminate_at_ = absl::InfiniteFuture();
   absl::Time kill_at_ = absl::InfiniteFuture();
   bool killing_ = false;  // The launcher itself is now ending ranks; their exits are not failures.
+  std::string program_;
+  std::vector<std::string> env_;
+  RestartPolicy restart_policy_;
+  std::vector<PendingRestart> pending_restarts_;
 };
 
 absl::Status Job::Spawn(const std::string& program, const std::vector<std::string>& env) {
+  program_ = program;
+  env_ = env;
+  for (int r = 0; r < options_.num_ranks; ++r) RETURN_IF_ERROR(SpawnRank(r, 0));
+  return absl::OkStatus();
+}
+
+absl::Status Job::SpawnRank(int r, int restart_count) {
+  const std::string& program = program_;
   std::vector<char*> argv;
   for (const std::string& a : options_.command) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  for (int r = 0; r < options_.num_ranks; ++r) {
-    std::vector<std::string> rank_env = env;
+  {
+    std::vector<std::string> rank_env = env_;
     rank_env.push_back(absl::StrCat("RANK=", r));
     rank_env.push_back(absl::StrCat("LOCAL_RANK=", r));
+    rank_env.push_back(absl::StrCat("CROSSLINK_RESTART_COUNT=", restart_count));
     std::vector<char*> envp;
     for (const std::string& e : rank_env) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
@@ -238,9 +266,22 @@ void Job::OnExit(Rank& rank, int wait_status) {
                                        : absl::StrCat("rank ", rank.rank, " ", exit.Describe());
   server_->ReportFailure(rank.rank, reason).IgnoreError();  // Fails only for an invalid rank.
   if (exit.ok() || killing_ || result_.first_failure.has_value()) return;
-  // --min-ranks: an elastic job carries on while enough ranks still run.
-  const int running = static_cast<int>(
-      std::count_if(ranks_.begin(), ranks_.end(), [](const Rank& r) { return r.running; }));
+  // --max-restarts: the rank comes back (SpawnRank, from the supervising loop) after a backoff.
+  if (std::optional<absl::Time> at = restart_policy_.OnFailure(rank.rank, absl::Now())) {
+    result_.exits.back().restarted = true;
+    const int count = restart_policy_.restarts(rank.rank);
+    pending_restarts_.push_back({rank.rank, count, *at});
+    const std::string line = absl::StrCat(
+        "crosslink-run: rank ", rank.rank, " ", exit.Describe(), "; restarting it (", count, " of ",
+        options_.max_restarts, ") in ",
+        absl::FormatDuration(absl::Trunc(*at - absl::Now(), absl::Milliseconds(1))), "\n");
+    WriteAll(STDERR_FILENO, line);
+    return;
+  }
+  // --min-ranks: an elastic job carries on while enough ranks still run (or will be restarted).
+  const int running = static_cast<int>(std::count_if(ranks_.begin(), ranks_.end(),
+                                                     [](const Rank& r) { return r.running; })) +
+                      static_cast<int>(pending_restarts_.size());
   const int min_ranks = options_.min_ranks > 0 ? options_.min_ranks : options_.num_ranks;
   if (running >= min_ranks) {
     result_.tolerated_failures.push_back(exit);
@@ -250,6 +291,42 @@ void Job::OnExit(Rank& rank, int wait_status) {
   result_.first_failure =
       result_.tolerated_failures.empty() ? exit : result_.tolerated_failures.front();
   terminate_at_ = std::min(terminate_at_, absl::Now() + options_.grace_period);
+}
+
+absl::Time Job::RunDueRestarts() {
+  absl::Time next = absl::InfiniteFuture();
+  const absl::Time now = absl::Now();
+  std::vector<PendingRestart> later;
+  const bool any_running =
+      std::any_of(ranks_.begin(), ranks_.end(), [](const Rank& r) { return r.running; });
+  for (const PendingRestart& restart : pending_restarts_) {
+    if (killing_ || result_.first_failure.has_value()) continue;  // the job is ending: drop it
+    if (!any_running) {
+      // Every other rank has exited: there is no job left to rejoin. The failure stands as one
+      // the job went on without.
+      for (auto it = result_.exits.rbegin(); it != result_.exits.rend(); ++it) {
+        if (it->rank == restart.rank && it->restarted) {
+          it->restarted = false;
+          result_.tolerated_failures.push_back(*it);
+          break;
+        }
+      }
+      continue;
+    }
+    if (restart.at > now) {
+      later.push_back(restart);
+      next = std::min(next, restart.at);
+      continue;
+    }
+    if (absl::Status s = SpawnRank(restart.rank, restart.count); !s.ok()) {
+      WriteAll(STDERR_FILENO, absl::StrCat("crosslink-run: restarting rank ", restart.rank,
+                                           " failed: ", s.ToString(), "\n"));
+      continue;
+    }
+    ++result_.restarts;
+  }
+  pending_restarts_ = std::move(later);
+  return next;
 }
 
 void Job::Reap() {
@@ -271,7 +348,12 @@ std::string Job::Summary(const LaunchResult& result) const {
   for (const RankExit& e : result.tolerated_failures) {
     if (!result.first_failure || e.rank != result.first_failure->rank) tolerated.push_back(e.rank);
   }
+  const std::string restarts =
+      result.restarts > 0 ? absl::StrCat("; ", result.restarts, " restarts (--max-restarts ",
+                                         options_.max_restarts, ")")
+                          : std::string();
   for (const RankExit& e : result.exits) {
+    if (e.restarted) continue;
     if (result.first_failure && e.rank == result.first_failure->rank) continue;
     if (absl::c_linear_search(tolerated, e.rank)) continue;
     if (e.ok()) {
@@ -298,7 +380,7 @@ std::string Job::Summary(const LaunchResult& result) const {
                         "--min-ranks ", options_.min_ranks, ")");
   } else {
     return absl::StrCat("all ", options_.num_ranks, " ranks exited with status 0 in ",
-                        absl::StrFormat("%.1f", wall_s), "s");
+                        absl::StrFormat("%.1f", wall_s), "s", restarts);
   }
   if (!tolerated.empty() && (result.first_failure || result.timed_out)) {
     absl::StrAppend(&line, "; ranks ", list(tolerated), " failed and were tolerated (--min-ranks ",
@@ -310,7 +392,7 @@ std::string Job::Summary(const LaunchResult& result) const {
                     result.timed_out ? "killed at the timeout" : "terminated by the launcher");
   }
   if (!ok.empty()) absl::StrAppend(&line, "; ranks ", list(ok), " exited 0");
-  absl::StrAppend(&line, "; exit code ", result.exit_code);
+  absl::StrAppend(&line, restarts, "; exit code ", result.exit_code);
   return line;
 }
 
@@ -321,7 +403,9 @@ absl::StatusOr<LaunchResult> Job::Supervise(int signal_fd) {
   absl::Time drain_until = absl::InfiniteFuture();
   int interrupts = 0;
   while (true) {
+    const absl::Time restart_at = RunDueRestarts();
     const bool any_running =
+        !pending_restarts_.empty() ||
         std::any_of(ranks_.begin(), ranks_.end(), [](const Rank& r) { return r.running; });
     std::vector<pollfd> fds;
     std::vector<std::pair<Rank*, Stream*>> owners;
@@ -354,7 +438,7 @@ absl::StatusOr<LaunchResult> Job::Supervise(int signal_fd) {
       terminate_at_ = absl::InfiniteFuture();
       kill_at_ = now + options_.kill_after;
     }
-    absl::Time wake = std::min({timeout_at, terminate_at_, kill_at_, drain_until});
+    absl::Time wake = std::min({timeout_at, terminate_at_, kill_at_, drain_until, restart_at});
     if (result_.timed_out) wake = std::min(wake, drain_until);
     const int timeout_ms =
         wake == absl::InfiniteFuture()
@@ -405,6 +489,7 @@ absl::StatusOr<LaunchResult> Job::Supervise(int signal_fd) {
     // that --min-ranks did not tolerate.
     result_.exit_code = 0;
     for (const RankExit& e : result_.exits) {
+      if (e.restarted) continue;  // its rank came back; its last process's exit counts
       const bool tolerated =
           std::any_of(result_.tolerated_failures.begin(), result_.tolerated_failures.end(),
                       [&e](const RankExit& t) { return t.rank == e.rank; });
@@ -494,9 +579,15 @@ absl::StatusOr<LaunchResult> RunLocalJob(const LaunchOptions& options) {
                    CoordinatorServer::Start(coordinator));
 
   // The launcher's own environment, minus what it sets per rank, plus the job's variables.
-  static constexpr const char* kOwned[] = {
-      "RANK",        "WORLD_SIZE",  "LOCAL_RANK",          "LOCAL_WORLD_SIZE",
-      "MASTER_ADDR", "MASTER_PORT", "CROSSLINK_JOB_TOKEN", "CROSSLINK_SCENARIO"};
+  static constexpr const char* kOwned[] = {"RANK",
+                                           "WORLD_SIZE",
+                                           "LOCAL_RANK",
+                                           "LOCAL_WORLD_SIZE",
+                                           "MASTER_ADDR",
+                                           "MASTER_PORT",
+                                           "CROSSLINK_JOB_TOKEN",
+                                           "CROSSLINK_SCENARIO",
+                                           "CROSSLINK_RESTART_COUNT"};
   EnvMap env = ProcessEnv();
   for (const char* name : kOwned) env.erase(name);
   std::vector<std::string> base_env;

@@ -12,6 +12,13 @@ const DeadRank* Membership::FindDead(int rank) const {
   return nullptr;
 }
 
+const AdmittedRank* Membership::FindAdmitted(int rank) const {
+  for (const AdmittedRank& admitted_rank : admitted) {
+    if (admitted_rank.rank == rank) return &admitted_rank;
+  }
+  return nullptr;
+}
+
 const DeadRank* Membership::FirstDeathAfter(int64_t since_epoch) const {
   for (const DeadRank& dead : dead_ranks) {
     if (dead.epoch > since_epoch) return &dead;
@@ -27,6 +34,13 @@ std::string Membership::ToString() const {
         &out, "; dead: ", absl::StrJoin(dead_ranks, "; ", [](std::string* s, const DeadRank& d) {
           absl::StrAppend(s, d.reason);
         }));
+  }
+  for (const AdmittedRank& a : admitted) {
+    absl::StrAppend(&out, "; rank ", a.rank, " rejoined at epoch ", a.epoch, " (incarnation ",
+                    a.incarnation, ")");
+  }
+  if (!joining_ranks.empty()) {
+    absl::StrAppend(&out, "; joining [", absl::StrJoin(joining_ranks, ", "), "]");
   }
   return out;
 }

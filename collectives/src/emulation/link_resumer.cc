@@ -106,6 +106,11 @@ std::unique_ptr<Connection> LinkResumer::Wrap(int peer, std::unique_ptr<LinkEmul
   return resumable;
 }
 
+void LinkResumer::SetPeerAddress(int peer, std::string address) {
+  absl::MutexLock lock(&mu_);
+  moved_addresses_[peer] = std::move(address);
+}
+
 absl::StatusOr<std::unique_ptr<Connection>> LinkResumer::Reconnect(int peer, absl::Time deadline) {
   const Peer& link = peers_[peer];
   // Which way: the direct link, a detour, or a wait for either (the plan says until when).
@@ -124,12 +129,22 @@ absl::StatusOr<std::unique_ptr<Connection>> LinkResumer::Reconnect(int peer, abs
   }
   std::unique_ptr<Connection> connection;
   if (rank_ < peer) {
-    ASSIGN_OR_RETURN(connection, context_.Connect(peer, link.address, deadline));
+    std::string address;
+    {
+      absl::MutexLock lock(&mu_);
+      const auto moved = moved_addresses_.find(peer);
+      address = moved != moved_addresses_.end() ? moved->second : link.address;
+    }
+    ASSIGN_OR_RETURN(connection, context_.Connect(peer, address, deadline));
   } else {
     absl::MutexLock lock(&mu_);
     auto arrived = [this, peer]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       auto it = accepted_.find(peer);
-      return it != accepted_.end() && !it->second.empty();
+      if (it == accepted_.end()) return false;
+      // A connection whose dialler has gone (a process that died after dialling, replaced by a
+      // new one in an elastic job) is dropped rather than handed out.
+      while (!it->second.empty() && !it->second.front()->status().ok()) it->second.pop_front();
+      return !it->second.empty();
     };
     if (!mu_.AwaitWithDeadline(absl::Condition(&arrived), deadline)) {
       return absl::UnavailableError(absl::StrCat(

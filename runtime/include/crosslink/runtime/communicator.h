@@ -49,13 +49,21 @@
 //   root died fails with kInvalidArgument. "Every rank" in the contract above means every live
 //   rank: after a failed collective the survivors may go on having issued different numbers of
 //   collectives in that step (the rebuild realigns them), but from the next Quorum on they must
-//   call the same methods in the same order again. Dead ranks do not come back (rejoin with state
-//   transfer is not implemented yet). Without elastic, nothing of this applies.
+//   call the same methods in the same order again. Without elastic, nothing of this applies.
+// - Rejoining (elastic mode): a dead rank comes back as a new process with the same rank
+//   (CommunicatorOptions::rejoin; crosslink-run --max-restarts). Its Create waits until the live
+//   ranks reach their next Quorum, which admits it in a new membership epoch (the live ranks'
+//   Quorum returns kAborted once; their retry meets the newcomer), then the mesh is rebuilt with
+//   it and Quorum reports state_sync_due: every live rank calls SyncState, which gives the
+//   newcomer the training state of a healthy peer and checks every rank's state hash. A process
+//   that was declared dead and then continues (SIGSTOP, SIGCONT) after its rank was admitted
+//   again is refused by the coordinator (kAborted: a stale incarnation).
 //
 // The elastic training loop (TorchFT's pattern), which keeps every survivor's state identical even
 // when a rank dies mid-collective and the collective succeeded on some survivors only:
 //   for (step...) {
 //     auto quorum = comm.Quorum(deadline);          // retry on kAborted
+//     if (quorum->state_sync_due) comm.SyncState(state_buffers, deadline);  // kAborted: Quorum
 //     absl::Status status = comm.Allreduce(grads, ..., kAvg);
 //     absl::StatusOr<bool> commit = comm.ShouldCommit(status.ok(), deadline);
 //     if (commit.ok() && *commit) optimizer.Step();  // else drop the step, every survivor alike
@@ -71,6 +79,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -146,6 +155,12 @@ struct CommunicatorOptions {
   // Survive the death of other ranks (see "Elastic mode" above; CROSSLINK_ELASTIC=1 in
   // CreateFromEnvironment). Every rank of a job must pass the same value.
   bool elastic = false;
+  // Elastic mode: this process restarts a rank that died (crosslink-run --max-restarts sets
+  // CROSSLINK_RESTART_COUNT > 0, which CreateFromEnvironment reads). Create then rejoins instead of
+  // registering: it waits (at most setup_timeout) until the live ranks admit it at their next
+  // Quorum, and builds no mesh itself; the program's first Quorum does, and the first SyncState
+  // gives it the live ranks' state (see "Rejoining" above). Needs `elastic`.
+  bool rejoin = false;
 };
 
 // Reads the environment's tuning variables into `options`, as CreateFromEnvironment does:
@@ -159,6 +174,37 @@ absl::Status ApplyEnvironmentTuning(CommunicatorOptions& options);
 struct Quorum {
   int64_t epoch = 0;
   std::vector<int> live_ranks;  // ascending
+  // The membership changed since this rank's previous successful Quorum (a death or an
+  // admission; always true on a rejoined rank's first): the same on every live rank. The program
+  // must then call SyncState before the step's collectives.
+  bool state_sync_due = false;
+  // Ranks admitted again (restarted processes) that are alive in this epoch, ascending.
+  std::vector<int> rejoined_ranks;
+};
+
+// One piece of a rank's training state for SyncState: `bytes` bytes at `data` (host memory),
+// borrowed for the call. `name` appears in error messages.
+struct StateBuffer {
+  std::string name;
+  void* data = nullptr;
+  size_t bytes = 0;
+};
+
+struct StateSyncOptions {
+  // Bytes per data-plane message of the transfer: a cut loses at most one chunk's progress.
+  size_t chunk_bytes = size_t{1} << 20;
+  // Called on the calling thread after each chunk this rank sent (as the source, over every
+  // receiver) or received, with the bytes so far: progress for logs. May be empty.
+  std::function<void(int64_t bytes)> progress;
+};
+
+// What a SyncState did (the same on every participating rank, except the byte counts).
+struct StateSyncReport {
+  int source = -1;             // the rank whose state the receivers took
+  std::vector<int> receivers;  // ranks that had no state and received it
+  int64_t bytes_received = 0;  // by this rank in this call
+  int64_t resumed_from = 0;    // bytes this rank already held from an earlier, cut transfer
+  uint64_t state_hash = 0;     // every live rank's, checked equal
 };
 
 // What a caller may choose per collective: timeout and deadline, algorithm, contact_aware,
@@ -244,6 +290,28 @@ class Communicator {
   // called it or `deadline` (kDeadlineExceeded); kUnavailable when the coordinator is gone;
   // kFailedPrecondition when not elastic.
   absl::StatusOr<bool> ShouldCommit(bool local_ok, absl::Time deadline);
+
+  // Elastic mode: brings every live rank to the same training state and proves it (TorchFT's live
+  // recovery). Collective over the live ranks, after a Quorum whose state_sync_due is set (before
+  // any collective of the step). Every rank passes its state as the same list of buffers (same
+  // count, order and sizes); ranks that hold no state yet (a rejoined process) receive it from the
+  // lowest live rank that does, over the data plane, in chunks of options.chunk_bytes, into a
+  // staging copy that replaces their buffers only once it is complete and its hash equals the
+  // source's (so a cut transfer never leaves mixed state). A transfer cut by a death resumes at
+  // the next call from the bytes already staged when the new source holds the same state.
+  // Afterwards every live rank's state hash (FNV-1a over the buffers) is compared by an
+  // allreduce. Blocks until then or `deadline`. Errors: kDataLoss naming the ranks whose state
+  // differs; kInvalidArgument when this rank's buffers' layout differs from the source's (this
+  // rank's buffers are untouched and it must leave; the others go on without it) or when the
+  // ranks holding state disagree on the layout; kAborted when the membership moved (Quorum again,
+  // then SyncState again); kDeadlineExceeded; kFailedPrecondition (not elastic, no Quorum in this
+  // epoch, broken communicator).
+  absl::StatusOr<StateSyncReport> SyncState(const std::vector<StateBuffer>& buffers,
+                                            absl::Time deadline,
+                                            const StateSyncOptions& options = {});
+  // Whether this rank holds training state: true for a rank that joined with the job, false for a
+  // rejoined process until a SyncState succeeded.
+  bool has_state() const;
 
   // The stats of the last collective this communicator ran (successful or not).
   CollectiveStats last_stats() const;

@@ -79,6 +79,20 @@ class CoordinatorClient {
   // Registers this rank and blocks until every rank has (returns the world), or the deadline.
   absl::StatusOr<World> Register(int world_size, std::string_view data_address,
                                  absl::Time deadline);
+  // Elastic rejoin (rank_admission.cc): a new process of this rank, which the coordinator declared
+  // dead, asks to be admitted again, and blocks until a live rank admits it at its next step
+  // boundary (Admit) or the deadline passes. Returns the world as it then is (this rank alive,
+  // its new data address in it); later calls of this client carry the incarnation it was given.
+  // Retries while the old process is not yet declared dead. Errors: kUnauthenticated,
+  // kInvalidArgument (world size or rank disagree), kDeadlineExceeded (not admitted in time, or
+  // the rank stayed alive), kUnavailable.
+  absl::StatusOr<World> Rejoin(int world_size, std::string_view data_address, absl::Time deadline);
+  // Admits the ranks waiting in Rejoin when the coordinator's epoch is still `epoch` (they become
+  // alive in a new epoch); returns the view either way.
+  absl::StatusOr<Membership> Admit(int64_t epoch, absl::Time deadline);
+  // 0, or the incarnation Rejoin was given.
+  int64_t incarnation() const;
+
   // Tells the coordinator this rank is alive; returns the membership view.
   absl::StatusOr<Membership> Heartbeat(absl::Time deadline);
   // Reports `failed_rank` dead with a reason a user can act on.

@@ -15,6 +15,8 @@
 //   communicator.h), a failure after which at least M ranks still run is tolerated: it is
 //   reported to the coordinator as above, but the other ranks go on; the first failure that leaves
 //   fewer than M running ends the job as above.
+// - Restarts: with max_restarts K (--max-restarts), a failed rank is started again instead, up to
+//   K times per rank with a growing backoff (restart_policy.h); see LaunchOptions::max_restarts.
 // - Signals: SIGINT / SIGTERM sent to the launcher are forwarded to every rank (each rank runs in
 //   its own process group, so its children get them too); a second one kills the ranks.
 // - Timeout: when `timeout` passes, every rank is killed with SIGKILL.
@@ -70,6 +72,12 @@ struct LaunchOptions {
   // Ranks that must keep running for the job to go on after a failure (see the file comment);
   // 0 means num_ranks: any failure ends the job.
   int min_ranks = 0;
+  // Restarts per rank (--max-restarts K, restart_policy.h): a rank that fails (non-zero exit or a
+  // signal) is started again, after a backoff, with CROSSLINK_RESTART_COUNT = its restart number
+  // (every rank's first process gets 0), so that an elastic job's new process rejoins
+  // (communicator.h). While a rank waits for its restart it counts towards min_ranks. A failure
+  // beyond K is handled as without restarts. 0: never restart (today's behaviour).
+  int max_restarts = 0;
 };
 
 // How one rank ended.
@@ -82,6 +90,8 @@ struct RankExit {
   double wall_s = 0;
   // The launcher had begun ending ranks (timeout, grace period, forwarded signal) when it exited.
   bool terminated_by_launcher = false;
+  // The launcher started this rank again after this exit (--max-restarts).
+  bool restarted = false;
 
   bool ok() const { return !signaled && status == 0; }
   // The launcher's exit code for this exit: status, or 128 + signal.
@@ -99,6 +109,8 @@ struct LaunchResult {
   std::optional<RankExit> first_failure;
   // Failures the job went on without (min_ranks), in the order they happened.
   std::vector<RankExit> tolerated_failures;
+  // Restarts the launcher made (--max-restarts), over all ranks.
+  int restarts = 0;
   bool timed_out = false;
   // One line, e.g. "rank 1 failed first: exited with status 3 after 0.2s; ranks [0, 2] exited 0;
   // exit code 3".
@@ -107,7 +119,7 @@ struct LaunchResult {
 
 // Parses crosslink-run's arguments (without argv[0]):
 //   -n N [--scenario FILE] [--timeout SECONDS] [--port P] [--grace SECONDS]
-//   [--min-ranks M] [--output prefix|raw] -- PROGRAM ARGS...
+//   [--min-ranks M] [--max-restarts K] [--output prefix|raw] -- PROGRAM ARGS...
 // Options take "--opt VALUE" or "--opt=VALUE" (crosslink/base/flags.h); the program may also
 // follow the options without "--". kInvalidArgument naming the bad argument.
 absl::StatusOr<LaunchOptions> ParseLaunchArgs(const std::vector<std::string>& args);

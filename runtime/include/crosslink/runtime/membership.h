@@ -11,7 +11,8 @@
 namespace crosslink::runtime {
 
 // A rank the coordinator declared dead, and why ("rank 2 missed heartbeats for 3s",
-// "rank 2 exited with status 9"). Dead ranks never come back within a job.
+// "rank 2 exited with status 9"). A dead rank comes back only as a new process that an elastic
+// job admits again (AdmittedRank).
 struct DeadRank {
   int rank = -1;
   std::string reason;
@@ -21,15 +22,32 @@ struct DeadRank {
   friend bool operator==(const DeadRank&, const DeadRank&) = default;
 };
 
+// A rank that died and was admitted again: a new process with the same rank id (Rejoin), alive
+// from membership epoch `epoch` on. incarnation counts its admissions (1 for the first restart).
+struct AdmittedRank {
+  int rank = -1;
+  int64_t epoch = 0;
+  int64_t incarnation = 0;
+  std::string data_address;
+
+  friend bool operator==(const AdmittedRank&, const AdmittedRank&) = default;
+};
+
 // Epoch 0 means "rendezvous not complete, nobody dead"; it becomes 1 when every rank has
 // registered and goes up by one with every death (a clean exit reported by the launcher counts as
-// one; a death before rendezvous aborts it), so equal epochs mean equal views. Ranks are sorted
-// ascending.
+// one; a death before rendezvous aborts it) and every admission of restarted ranks, so equal epochs
+// mean equal views. Ranks are sorted ascending.
 struct Membership {
   int64_t epoch = 0;
   std::vector<int> alive_ranks;
   std::vector<DeadRank> dead_ranks;
+  // Ranks admitted again while they live (ascending), and ranks waiting to be admitted at the
+  // next step boundary (Communicator::Quorum admits them).
+  std::vector<AdmittedRank> admitted;
+  std::vector<int> joining_ranks;
 
+  // The admitted rank's entry, or nullptr.
+  const AdmittedRank* FindAdmitted(int rank) const;
   // The dead rank's entry, or nullptr when `rank` is not dead.
   const DeadRank* FindDead(int rank) const;
   // The first death (in the order they happened) that started an epoch after `since_epoch`, or

@@ -80,6 +80,10 @@ class LinkResumer {
   // header comment for the route it takes and its status codes.
   absl::StatusOr<std::unique_ptr<Connection>> Reconnect(int peer, absl::Time deadline);
 
+  // The peer's Context address from now on: an elastic job's rank that came back as a new process
+  // listens elsewhere (the runtime's rank admission). Thread-safe.
+  void SetPeerAddress(int peer, std::string address);
+
   // Outages met by every emulator this rank has used, and messages resent, summed over links.
   int64_t outages_met() const;
   int64_t messages_resent() const;
@@ -105,6 +109,8 @@ class LinkResumer {
   std::vector<std::shared_ptr<LinkEmulator>> current_ ABSL_GUARDED_BY(mu_);
   int64_t retired_outages_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<ResumableConnection*> resumables_ ABSL_GUARDED_BY(mu_);
+  // SetPeerAddress's addresses, which replace peers_[p].address.
+  std::map<int, std::string> moved_addresses_ ABSL_GUARDED_BY(mu_);
 
   std::atomic<bool> stop_{false};
   std::thread accept_thread_;
