@@ -70,6 +70,13 @@ struct LaunchOptions {
   // Ranks that must keep running for the job to go on after a failure (see the file comment);
   // 0 means num_ranks: any failure ends the job.
   int min_ranks = 0;
+  // TLS for the coordinator (--tls-cert, --tls-key, --tls-ca or CROSSLINK_TLS_*): it serves TLS
+  // with the certificate and key, and the ranks get CROSSLINK_TLS_CA = tls_ca_file, or the
+  // certificate itself when that is empty (a self-signed one), so the job token never travels in
+  // clear. Both cert and key, or neither.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_ca_file;
 };
 
 // How one rank ended.
