@@ -13,7 +13,8 @@ ROOT=$(pwd)
 PACKAGES=(cmake ninja-build g++ pkg-config git ccache
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libtorch-dev libgloo-dev libgtest-dev libgmock-dev libbenchmark-dev libtomlplusplus-dev
-  gnuplot-nox dataset-fashion-mnist python3-torch python3-pybind11 pybind11-dev python3-pytest)
+  gnuplot-nox dataset-fashion-mnist python3-torch python3-pybind11 pybind11-dev python3-pytest
+  openssl)
 
 install_missing() {
   local missing=()

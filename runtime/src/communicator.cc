@@ -145,6 +145,11 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
     return absl::InvalidArgumentError(
         "communicator: coordinator address and job token are required");
   }
+  if (options.coordinator_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("communicator: coordinator_timeout must be positive, got ",
+                     absl::FormatDuration(options.coordinator_timeout)));
+  }
   const absl::Time deadline = absl::Now() + options.setup_timeout;
   const int rank = options.rank;
   const int n = options.world_size;
@@ -170,6 +175,8 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
   client_options.address = options.coordinator_address;
   client_options.job_token = options.job_token;
   client_options.rank = rank;
+  client_options.tls_ca_file = options.coordinator_tls_ca_file;
+  client_options.retry_unavailable_for = options.coordinator_timeout;
   ASSIGN_OR_RETURN(comm->client_, CoordinatorClient::Create(client_options));
   ASSIGN_OR_RETURN(const std::string data_address,
                    RegisteredDataAddress(impl.context->address(), options.coordinator_address));
@@ -198,6 +205,7 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
   Communicator* self = comm.get();
   heartbeat.on_change = [self](const Membership& m) { self->OnMembershipChange(m); };
   heartbeat.on_error = [self](const absl::Status& s) { self->OnHeartbeatError(s); };
+  heartbeat.coordinator_timeout = options.coordinator_timeout;
   RETURN_IF_ERROR(comm->client_->StartHeartbeats(std::move(heartbeat)));
 
   SetSharedMemoryOffer(shm_context, options.transport,
@@ -345,6 +353,7 @@ absl::Status ApplyEnvironmentTuning(CommunicatorOptions& options) {
     }
     options.rejoin = count > 0;
   }
+  RETURN_IF_ERROR(ApplyCoordinatorFaultEnvironment(ProcessEnv(), options));
   if (const char* mode = std::getenv("CROSSLINK_OUTAGE_MODE"); mode != nullptr && *mode != '\0') {
     const std::string value = mode;
     if (value == "cut") {
@@ -413,12 +422,19 @@ void Communicator::OnMembershipChange(const Membership& membership) {
 }
 
 void Communicator::OnHeartbeatError(const absl::Status& status) {
-  // Only a verdict on this rank itself ends its collectives: a coordinator that went away
-  // (the job is ending) does not make the data plane wrong.
-  if (status.code() != absl::StatusCode::kAborted) return;
+  // Every error the heartbeats report ends this rank's collectives: a verdict on this rank
+  // (kAborted), a refused token or view, a job that ended, or a coordinator lost for longer than
+  // coordinator_timeout (kUnavailable): without a coordinator no death would be detected, so a
+  // collective waiting on a dead peer would hang until its deadline. An epoch regression
+  // (kFailedPrecondition: another job's coordinator answers) too.
   std::vector<collectives::Connection*> connections;
   {
     absl::MutexLock lock(&impl_->state_mu);
+    if (status.code() != absl::StatusCode::kAborted && impl_->broken.ok()) {
+      impl_->broken = absl::Status(
+          status.code(),
+          absl::StrCat("rank ", rank_, ": the job coordinator failed: ", status.message()));
+    }
     if (!impl_->connections_ready) return;
     connections = impl_->raw_connections;
   }

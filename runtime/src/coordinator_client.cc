@@ -12,39 +12,116 @@
 #include "crosslink/runtime/coordinator.grpc.pb.h"
 #include "grpc_status.h"
 #include "grpcpp/grpcpp.h"
+#include "tls_credentials.h"
 
 namespace crosslink::runtime {
 namespace {
 
 // Heartbeat cadence when neither the caller nor a Register answer gave one.
 constexpr absl::Duration kDefaultHeartbeatInterval = absl::Seconds(1);
-// Missed heartbeats tolerated before on_error, when Register did not announce the coordinator's.
-constexpr int kDefaultMissCount = 3;
+// How long the coordinator may stay unreachable before the heartbeats report it lost, when the
+// caller gives no time: long enough for a supervisor to restart it, short of any collective's
+// default deadline (5 minutes).
+constexpr absl::Duration kDefaultCoordinatorTimeout = absl::Seconds(30);
+// Between retries of a call that found the coordinator unreachable.
+constexpr absl::Duration kRetryPause = absl::Milliseconds(100);
 
 std::string Str(std::string_view s) { return std::string(s); }
+
+// gRPC backs off reconnecting up to 2 minutes by default; a coordinator that restarts in a second
+// must be found again within about a second, or the ranks would miss its failure window.
+grpc::ChannelArguments ChannelArgs() {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  return args;
+}
+
+// Whether `s` says the job is over (a Shutdown request ended it), not merely that the coordinator
+// cannot be reached now.
+bool JobEnded(const absl::Status& s) { return s.GetPayload(kJobEndedPayload).has_value(); }
 
 }  // namespace
 
 class CoordinatorClient::Impl {
  public:
-  explicit Impl(CoordinatorClientOptions options)
+  Impl(CoordinatorClientOptions options, std::shared_ptr<grpc::ChannelCredentials> credentials)
       : options(std::move(options)),
-        channel(grpc::CreateChannel(this->options.address, grpc::InsecureChannelCredentials())),
+        channel(grpc::CreateCustomChannel(this->options.address, std::move(credentials),
+                                          ChannelArgs())),
         stub(proto::Coordinator::NewStub(channel)) {}
 
   // Runs one unary call with the deadline and maps its status. `what` names the call for messages
-  // ("Barrier 'step'").
+  // ("Barrier 'step'"). An idempotent call that finds the coordinator unreachable is retried
+  // within options.retry_unavailable_for (coordinator_client.h).
   template <typename Request, typename Response, typename Method>
   absl::Status Call(const std::string& what, Method method, Request& request, Response* response,
-                    absl::Time deadline, bool wait_for_ready = false) {
+                    absl::Time deadline, bool wait_for_ready = false, bool idempotent = true) {
+    const absl::Time start = absl::Now();
+    const absl::Time give_up = idempotent && options.retry_unavailable_for > absl::ZeroDuration()
+                                   ? std::min(deadline, start + options.retry_unavailable_for)
+                                   : start;
+    for (int attempt = 0;; ++attempt) {
+      absl::Status s = CallOnce(what, method, request, response, deadline, wait_for_ready);
+      if (s.ok() || s.code() != absl::StatusCode::kUnavailable || JobEnded(s)) return s;
+      const absl::Time now = absl::Now();
+      if (now + kRetryPause >= give_up) {
+        if (attempt == 0) return s;
+        return absl::Status(
+            s.code(),
+            absl::StrCat(s.message(), " (still unreachable after ",
+                         absl::FormatDuration(absl::Trunc(now - start, absl::Milliseconds(1))),
+                         " of retries)"));
+      }
+      absl::SleepFor(kRetryPause);
+      // Waits for the coordinator to listen again (a restart), then re-announces this rank so a
+      // coordinator that lost its state knows the job before the retry arrives.
+      if (!channel->WaitForConnected(absl::ToChronoTime(give_up))) continue;
+      if (options.rank >= 0) Reannounce(std::min(give_up, absl::Now() + absl::Seconds(1)));
+    }
+  }
+
+  template <typename Request, typename Response, typename Method>
+  absl::Status CallOnce(const std::string& what, Method method, Request& request,
+                        Response* response, absl::Time deadline, bool wait_for_ready) {
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(deadline));
     ctx.set_wait_for_ready(wait_for_ready);
     const grpc::Status s = (stub.get()->*method)(&ctx, request, response);
     if (s.ok()) return absl::OkStatus();
-    return absl::Status(FromGrpcCode(s.error_code()),
+    absl::Status status(FromGrpcCode(s.error_code()),
                         absl::StrCat(what, " from ", Who(), " to coordinator ", options.address,
                                      " failed: ", s.error_message()));
+    if (s.error_details() == kJobEndedDetail) status.SetPayload(kJobEndedPayload, absl::Cord("1"));
+    return status;
+  }
+
+  // A heartbeat request carrying this rank's newest view and data address, from which a
+  // coordinator that restarted restores the job (coordinator_recovery.cc).
+  proto::HeartbeatRequest HeartbeatRequest() const {
+    proto::HeartbeatRequest request;
+    request.set_job_token(options.job_token);
+    request.set_rank(options.rank);
+    request.set_incarnation(Incarnation());
+    absl::MutexLock lock(&mu);
+    if (membership.epoch > 0) ToProto(membership, request.mutable_known_membership());
+    request.set_data_address(data_address);
+    request.set_world_size(world_size);
+    return request;
+  }
+
+  // One heartbeat without retries, its view adopted when newer; failures are left to the caller's
+  // retry (and to the heartbeat thread, which reports them).
+  void Reannounce(absl::Time deadline) {
+    proto::HeartbeatRequest request = HeartbeatRequest();
+    proto::HeartbeatResponse response;
+    const int64_t known_before_call = KnownEpoch();
+    if (CallOnce("Heartbeat", &proto::Coordinator::Stub::Heartbeat, request, &response, deadline,
+                 /*wait_for_ready=*/false)
+            .ok()) {
+      Observe("Heartbeat", FromProto(response.membership()), known_before_call).IgnoreError();
+    }
   }
 
   std::string Who() const {
@@ -74,7 +151,7 @@ class CoordinatorClient::Impl {
     return absl::OkStatus();
   }
 
-  void HeartbeatLoop(HeartbeatOptions hb, absl::Duration interval, int miss_count);
+  void HeartbeatLoop(HeartbeatOptions hb, absl::Duration interval);
 
   const CoordinatorClientOptions options;
   std::shared_ptr<grpc::Channel> channel;
@@ -89,52 +166,65 @@ class CoordinatorClient::Impl {
     return incarnation;
   }
   absl::Duration announced_interval ABSL_GUARDED_BY(mu) = absl::ZeroDuration();
-  int announced_miss_count ABSL_GUARDED_BY(mu) = 0;
+  // From Register, for the heartbeats' report to a restarted coordinator.
+  std::string data_address ABSL_GUARDED_BY(mu);
+  int world_size ABSL_GUARDED_BY(mu) = 0;
   bool stop_heartbeats ABSL_GUARDED_BY(mu) = false;
   absl::CondVar stop_cv;
   std::thread heartbeat_thread;  // Touched only by Start/StopHeartbeats under hb_mu.
   absl::Mutex hb_mu;
 };
 
-void CoordinatorClient::Impl::HeartbeatLoop(HeartbeatOptions hb, absl::Duration interval,
-                                            int miss_count) {
-  int64_t known_epoch;
-  {
-    absl::MutexLock lock(&mu);
-    known_epoch = membership.epoch;
-  }
-  int consecutive_failures = 0;
+void CoordinatorClient::Impl::HeartbeatLoop(HeartbeatOptions hb, absl::Duration interval) {
+  const absl::Duration lost_after = hb.coordinator_timeout > absl::ZeroDuration()
+                                        ? hb.coordinator_timeout
+                                        : kDefaultCoordinatorTimeout;
+  const auto report = [&hb](const absl::Status& s) {
+    if (hb.on_error) hb.on_error(s);
+  };
+  int64_t known_epoch = KnownEpoch();
+  absl::Time last_answer = absl::Now();
+  bool lost_reported = false;
+  bool regression_reported = false;
+  absl::Status last_failure;
   while (true) {
-    proto::HeartbeatRequest request;
-    request.set_job_token(options.job_token);
-    request.set_rank(options.rank);
-    request.set_incarnation(Incarnation());
+    proto::HeartbeatRequest request = HeartbeatRequest();
     proto::HeartbeatResponse response;
     const int64_t known_before_call = KnownEpoch();
-    const absl::Status s = Call("Heartbeat", &proto::Coordinator::Stub::Heartbeat, request,
-                                &response, absl::Now() + interval);
+    const absl::Status s = CallOnce("Heartbeat", &proto::Coordinator::Stub::Heartbeat, request,
+                                    &response, absl::Now() + interval, /*wait_for_ready=*/false);
     if (s.ok()) {
-      consecutive_failures = 0;
+      last_answer = absl::Now();
+      lost_reported = false;
       const Membership m = FromProto(response.membership());
       if (absl::Status observed = Observe("Heartbeat", m, known_before_call); !observed.ok()) {
-        if (hb.on_error) hb.on_error(observed);
-        return;
-      }
-      if (m.epoch != known_epoch) {
+        if (!regression_reported) report(observed);
+        regression_reported = true;
+      } else if (m.epoch != known_epoch) {
         known_epoch = m.epoch;
         if (hb.on_change) hb.on_change(m);
       }
     } else {
-      ++consecutive_failures;
-      // These will not heal by retrying: the rank is dead to the job, the token is wrong, or the
-      // job ended (the coordinator answers UNAVAILABLE with "shut down" only when it is up).
+      // Verdicts of a coordinator that answered: retrying cannot change them.
       const bool final = s.code() == absl::StatusCode::kAborted ||
                          s.code() == absl::StatusCode::kUnauthenticated ||
                          s.code() == absl::StatusCode::kInvalidArgument ||
-                         consecutive_failures >= miss_count;
+                         s.code() == absl::StatusCode::kPermissionDenied || JobEnded(s);
       if (final) {
-        if (hb.on_error) hb.on_error(s);
+        report(s);
         return;
+      }
+      last_failure = s;
+      const absl::Duration silent = absl::Now() - last_answer;
+      if (!lost_reported && silent >= lost_after) {
+        lost_reported = true;
+        report(absl::UnavailableError(absl::StrCat(
+            Who(), " lost the job coordinator at ", options.address, ": no heartbeat answered for ",
+            absl::FormatDuration(absl::Trunc(silent, absl::Milliseconds(1))), " (limit ",
+            absl::FormatDuration(lost_after),
+            ", CommunicatorOptions::coordinator_timeout or CROSSLINK_COORDINATOR_TIMEOUT); "
+            "last error: ",
+            last_failure.message())));
       }
     }
     absl::MutexLock lock(&mu);
@@ -157,8 +247,10 @@ absl::StatusOr<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Create(
         options.rank < 0 ? std::string("the launcher") : absl::StrCat("rank ", options.rank),
         ": the job token is empty (set CROSSLINK_JOB_TOKEN)"));
   }
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> credentials,
+                   CoordinatorChannelCredentials(options.tls_ca_file));
   return std::unique_ptr<CoordinatorClient>(
-      new CoordinatorClient(std::make_unique<Impl>(std::move(options))));
+      new CoordinatorClient(std::make_unique<Impl>(std::move(options), std::move(credentials))));
 }
 
 CoordinatorClient::CoordinatorClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -188,7 +280,8 @@ absl::StatusOr<World> CoordinatorClient::Register(int world_size, std::string_vi
   RETURN_IF_ERROR(impl_->Observe("Register", world.membership, known_before_call));
   absl::MutexLock lock(&impl_->mu);
   impl_->announced_interval = absl::Milliseconds(world.heartbeat_interval_ms);
-  impl_->announced_miss_count = world.heartbeat_miss_count;
+  impl_->data_address = Str(data_address);
+  impl_->world_size = world_size;
   return world;
 }
 
@@ -248,10 +341,7 @@ absl::StatusOr<Membership> CoordinatorClient::Admit(int64_t epoch, absl::Time de
 int64_t CoordinatorClient::incarnation() const { return impl_->Incarnation(); }
 
 absl::StatusOr<Membership> CoordinatorClient::Heartbeat(absl::Time deadline) {
-  proto::HeartbeatRequest request;
-  request.set_job_token(impl_->options.job_token);
-  request.set_rank(impl_->options.rank);
-  request.set_incarnation(impl_->Incarnation());
+  proto::HeartbeatRequest request = impl_->HeartbeatRequest();
   proto::HeartbeatResponse response;
   const int64_t known_before_call = impl_->KnownEpoch();
   if (absl::Status s = impl_->Call("Heartbeat", &proto::Coordinator::Stub::Heartbeat, request,
@@ -272,6 +362,7 @@ absl::StatusOr<Membership> CoordinatorClient::ReportFailure(int failed_rank,
   request.set_rank(failed_rank);
   request.set_reason(Str(reason));
   request.set_reporter_rank(impl_->options.rank);
+  if (impl_->options.rank < 0) request.set_launcher_token(impl_->options.launcher_token);
   proto::ReportFailureResponse response;
   const int64_t known_before_call = impl_->KnownEpoch();
   if (absl::Status s =
@@ -331,8 +422,10 @@ absl::StatusOr<int64_t> CoordinatorClient::KvAdd(std::string_view key, int64_t d
   request.set_key(Str(key));
   request.set_delta(delta);
   proto::KvAddResponse response;
+  // Not retried: a lost answer may hide an applied addition.
   if (absl::Status s = impl_->Call(absl::StrCat("KvAdd '", Str(key), "'"),
-                                   &proto::Coordinator::Stub::KvAdd, request, &response, deadline);
+                                   &proto::Coordinator::Stub::KvAdd, request, &response, deadline,
+                                   /*wait_for_ready=*/false, /*idempotent=*/false);
       !s.ok()) {
     return s;
   }
@@ -359,18 +452,15 @@ absl::Status CoordinatorClient::StartHeartbeats(HeartbeatOptions options) {
         absl::StrCat("StartHeartbeats: rank ", impl_->options.rank, " already heartbeats"));
   }
   absl::Duration interval = options.interval;
-  int miss_count = kDefaultMissCount;
   {
     absl::MutexLock lock(&impl_->mu);
     if (interval <= absl::ZeroDuration()) interval = impl_->announced_interval;
-    if (impl_->announced_miss_count > 0) miss_count = impl_->announced_miss_count;
     impl_->stop_heartbeats = false;
   }
   if (interval <= absl::ZeroDuration()) interval = kDefaultHeartbeatInterval;
-  impl_->heartbeat_thread =
-      std::thread([this, options = std::move(options), interval, miss_count]() mutable {
-        impl_->HeartbeatLoop(std::move(options), interval, miss_count);
-      });
+  impl_->heartbeat_thread = std::thread([this, options = std::move(options), interval]() mutable {
+    impl_->HeartbeatLoop(std::move(options), interval);
+  });
   return absl::OkStatus();
 }
 

@@ -4,11 +4,14 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "coordinator_persistence.h"
 #include "coordinator_proto.h"
 #include "coordinator_state.h"
+#include "crosslink/base/status_macros.h"
 #include "crosslink/runtime/coordinator.grpc.pb.h"
 #include "grpc_status.h"
 #include "grpcpp/grpcpp.h"
+#include "tls_credentials.h"
 
 namespace crosslink::runtime {
 namespace {
@@ -23,6 +26,10 @@ absl::Time CallDeadline(const grpc::ServerContext* ctx) {
       std::min(absl::Milliseconds(100), std::max(absl::ZeroDuration(), (d - absl::Now()) / 10));
   return d - margin;
 }
+
+// The most ranks a heartbeat's view may list (a job is far smaller; the state checks the exact
+// world size after this cheap bound).
+constexpr int64_t kMaxReportedRanks = 1 << 20;
 
 class CoordinatorService final : public proto::Coordinator::Service {
  public:
@@ -46,8 +53,27 @@ class CoordinatorService final : public proto::Coordinator::Service {
     if (auto s = state_->CheckToken(req->job_token()); !s.ok()) {
       return ToGrpcStatus(s);
     }
-    absl::StatusOr<Membership> m = state_->Heartbeat(req->rank(), req->incarnation());
-    if (!m.ok()) return ToGrpcStatus(m.status());
+    CoordinatorState::RankReport report;
+    // Bounded before conversion: a view names each rank once, so more entries than ranks is bad.
+    const int64_t listed = static_cast<int64_t>(req->known_membership().alive_ranks_size()) +
+                           req->known_membership().dead_ranks_size();
+    if (listed > kMaxReportedRanks) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("rank ", req->rank(), " reported a view of ", listed,
+                                       " ranks, over ", kMaxReportedRanks));
+    }
+    report.known_membership = FromProto(req->known_membership());
+    report.data_address = req->data_address();
+    report.world_size = req->world_size();
+    absl::StatusOr<Membership> m = state_->Heartbeat(req->rank(), report, req->incarnation());
+    if (!m.ok()) {
+      grpc::Status status = ToGrpcStatus(m.status());
+      // A job that ended is final for its ranks; a coordinator that stops may come back.
+      if (state_->job_ended()) {
+        status = grpc::Status(status.error_code(), status.error_message(), kJobEndedDetail);
+      }
+      return status;
+    }
     ToProto(*m, resp->mutable_membership());
     return grpc::Status::OK;
   }
@@ -56,6 +82,15 @@ class CoordinatorService final : public proto::Coordinator::Service {
                              proto::ReportFailureResponse* resp) override {
     if (auto s = state_->CheckToken(req->job_token()); !s.ok()) {
       return ToGrpcStatus(s);
+    }
+    if (auto s = state_->CheckReporter(req->rank(), req->reporter_rank(), req->launcher_token());
+        !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    if (req->reason().size() > kMaxReasonBytes) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("the reason of a failure report is ", req->reason().size(),
+                                       " bytes, over ", kMaxReasonBytes));
     }
     absl::StatusOr<Membership> m =
         state_->ReportFailure(req->rank(), req->reason(), req->reporter_rank());
@@ -116,7 +151,8 @@ class CoordinatorService final : public proto::Coordinator::Service {
     state_->Shutdown(absl::StrCat(req->requester_rank() < 0
                                       ? std::string("requested by the launcher")
                                       : absl::StrCat("requested by rank ", req->requester_rank()),
-                                  req->reason().empty() ? "" : ": ", req->reason()));
+                                  req->reason().empty() ? "" : ": ", req->reason()),
+                     /*job_ended=*/true);
     return grpc::Status::OK;
   }
 
@@ -154,7 +190,8 @@ class CoordinatorService final : public proto::Coordinator::Service {
 
 class CoordinatorServer::Impl {
  public:
-  explicit Impl(const CoordinatorOptions& options) : state(options), service(&state) {}
+  Impl(const CoordinatorOptions& options, std::optional<CoordinatorSnapshot> restored)
+      : state(options, std::move(restored)), service(&state) {}
 
   std::string address;
   int port = 0;
@@ -191,15 +228,21 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
         ", total bytes ", options.max_kv_total_bytes, ")"));
   }
   if (options.job_id.empty()) options.job_id = "crosslink-job";
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                   CoordinatorServerCredentials(options.tls_cert_file, options.tls_key_file));
+  std::optional<CoordinatorSnapshot> restored;
+  if (!options.state_file.empty()) {
+    ASSIGN_OR_RETURN(restored, ReadSnapshotFile(options));
+  }
   const std::string bind = options.bind_address.find(':') != std::string::npos
                                ? absl::StrCat("[", options.bind_address, "]:", options.port)
                                : absl::StrCat(options.bind_address, ":", options.port);
-  auto impl = std::make_unique<Impl>(options);
+  auto impl = std::make_unique<Impl>(options, std::move(restored));
   grpc::ServerBuilder builder;
   // gRPC shares ports (SO_REUSEPORT) by default: a second coordinator on a taken port would then
   // start "successfully" and split the job's ranks between two coordinators. Fail instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(bind, grpc::InsecureServerCredentials(), &impl->port);
+  builder.AddListeningPort(bind, credentials, &impl->port);
   builder.RegisterService(&impl->service);
   impl->server = builder.BuildAndStart();
   if (impl->server == nullptr || impl->port == 0) {
@@ -241,6 +284,8 @@ void CoordinatorServer::Stop() {
   impl_->state.Shutdown("the coordinator is stopping");
   impl_->server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
   impl_->server->Wait();
+  // The newest state stays behind for a coordinator that restarts.
+  impl_->state.FlushSnapshot();
 }
 
 }  // namespace crosslink::runtime

@@ -34,12 +34,20 @@ std::string RankList(const std::vector<int>& ranks) {
 
 }  // namespace
 
-CoordinatorState::CoordinatorState(const CoordinatorOptions& options)
+CoordinatorState::CoordinatorState(const CoordinatorOptions& options,
+                                   std::optional<CoordinatorSnapshot> restored)
     : options_(options),
       rendezvous_deadline_(absl::Now() + options.rendezvous_timeout),
       failure_timeout_(options.heartbeat_interval * options.heartbeat_miss_count),
       addresses_(options.world_size),
       last_seen_(options.world_size, absl::InfinitePast()) {
+  if (restored.has_value()) {
+    absl::MutexLock lock(&mu_);
+    RestoreLocked(*std::move(restored));
+  }
+  if (!options.state_file.empty()) {
+    writer_ = std::make_unique<SnapshotWriter>(options, [this] { return Snapshot(); });
+  }
   detector_ = std::thread([this] { DetectorLoop(); });
 }
 
@@ -147,6 +155,7 @@ void CoordinatorState::DeclareDeadLocked(int rank, std::string reason) {
   if (dead_.contains(rank)) return;  // The first reason is the cause; later ones are echoes.
   ++epoch_;
   dead_[rank] = DeadRank{rank, std::move(reason), epoch_};
+  NoteChangeLocked();
   cv_.SignalAll();
 }
 
@@ -177,6 +186,7 @@ absl::StatusOr<World> CoordinatorState::Register(int rank, int world_size, std::
         "rank ", rank, " registered twice with different data addresses (", *addresses_[rank],
         " then ", data_address, "); are two processes using the same RANK?"));
   }
+  if (!addresses_[rank].has_value()) NoteChangeLocked();
   addresses_[rank] = std::move(data_address);
   last_seen_[rank] = now;
   if (!rendezvous_complete_ && UnregisteredLocked().empty()) {
@@ -184,6 +194,7 @@ absl::StatusOr<World> CoordinatorState::Register(int rank, int world_size, std::
     ++epoch_;
     // Failure detection starts now for everyone: a rank blocked in Register could not heartbeat.
     for (absl::Time& t : last_seen_) t = now;
+    NoteChangeLocked();
     cv_.SignalAll();
   }
   const WaitEnd end = WaitLocked([&] { return rendezvous_complete_ || !dead_.empty(); },
@@ -213,9 +224,14 @@ absl::StatusOr<World> CoordinatorState::Register(int rank, int world_size, std::
       " ranks registered; ranks ", RankList(missing), " have not registered yet"));
 }
 
-absl::StatusOr<Membership> CoordinatorState::Heartbeat(int rank, int64_t incarnation) {
+absl::StatusOr<Membership> CoordinatorState::Heartbeat(int rank, const RankReport& report,
+                                                       int64_t incarnation) {
   absl::MutexLock lock(&mu_);
   if (shutdown_) return ShutdownStatusLocked();
+  if (rank < 0 || rank >= options_.world_size) return CheckRankLocked(rank);
+  // Before the rank check: the view may be the one in which this coordinator learns the rank's
+  // own verdict, or that it is alive after all.
+  RETURN_IF_ERROR(AdoptRankViewLocked(rank, report));
   if (absl::Status s = CheckRankLocked(rank); !s.ok()) return s;
   if (absl::Status s = CheckIncarnationLocked(rank, incarnation); !s.ok()) return s;
   last_seen_[rank] = absl::Now();
@@ -387,6 +403,7 @@ absl::Status CoordinatorState::KvSet(std::string key, std::string value) {
   RETURN_IF_ERROR(CheckKvQuotaLocked("KvSet", key, value.size()));
   NoteKvWriteLocked(key);
   PutKvLocked(std::move(key), std::move(value));
+  NoteChangeLocked();
   cv_.SignalAll();
   return absl::OkStatus();
 }
@@ -421,14 +438,16 @@ absl::StatusOr<int64_t> CoordinatorState::KvAdd(std::string key, int64_t delta) 
   RETURN_IF_ERROR(CheckKvQuotaLocked("KvAdd", key, text.size()));
   NoteKvWriteLocked(key);
   PutKvLocked(std::move(key), std::move(text));
+  NoteChangeLocked();
   cv_.SignalAll();
   return value;
 }
 
-void CoordinatorState::Shutdown(std::string reason) {
+void CoordinatorState::Shutdown(std::string reason, bool job_ended) {
   absl::MutexLock lock(&mu_);
   if (shutdown_) return;
   shutdown_ = true;
+  job_ended_ = job_ended;
   shutdown_reason_ = reason.empty() ? "no reason given" : std::move(reason);
   cv_.SignalAll();
 }
@@ -444,6 +463,31 @@ bool CoordinatorState::WaitForShutdownRequest(absl::Time deadline) const {
 Membership CoordinatorState::membership() const {
   absl::MutexLock lock(&mu_);
   return MembershipLocked();
+}
+
+bool CoordinatorState::job_ended() const {
+  absl::MutexLock lock(&mu_);
+  return job_ended_;
+}
+
+absl::Status CoordinatorState::CheckReporter(int rank, int reporter_rank,
+                                             std::string_view launcher_token) const {
+  if (reporter_rank >= 0) {
+    if (reporter_rank == rank) return absl::OkStatus();
+    return absl::PermissionDeniedError(absl::StrCat(
+        "rank ", reporter_rank, " may not report rank ", rank,
+        " dead: a rank reports only itself; the launcher and the coordinator's own failure "
+        "detector report the others"));
+  }
+  if (!options_.launcher_token.empty() &&
+      ConstantTimeEquals(launcher_token, options_.launcher_token)) {
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(
+      absl::StrCat("a failure report of rank ", rank, " for the launcher of job ", options_.job_id,
+                   options_.launcher_token.empty()
+                       ? std::string(" was refused: this coordinator accepts no remote launcher")
+                       : std::string(" was refused: it lacks the launcher's credential")));
 }
 
 void CoordinatorState::DetectorLoop() {

@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "coordinator_persistence.h"
 #include "crosslink/runtime/coordinator_server.h"
 #include "crosslink/runtime/membership.h"
 
@@ -33,8 +34,19 @@ class CoordinatorState {
   // Returns true when the caller of a blocking method has gone away (its RPC was cancelled).
   using CancelledFn = std::function<bool()>;
 
-  // Options must be validated by the caller. Starts the failure-detector thread.
-  explicit CoordinatorState(const CoordinatorOptions& options);
+  // What a rank's heartbeat says about it, for a coordinator that restarted (HeartbeatRequest).
+  struct RankReport {
+    // The newest view the rank holds; epoch 0 when it sent none.
+    Membership known_membership;
+    std::string data_address;
+    int world_size = 0;  // 0: not sent
+  };
+
+  // Options must be validated by the caller. `restored`: the state a state file held (the caller
+  // read and validated it). Starts the failure-detector thread, and the snapshot writer when
+  // options.state_file is set.
+  explicit CoordinatorState(const CoordinatorOptions& options,
+                            std::optional<CoordinatorSnapshot> restored = std::nullopt);
   ~CoordinatorState();
 
   // UNAUTHENTICATED unless `token` equals the job token. The message never contains a token; the
@@ -43,11 +55,23 @@ class CoordinatorState {
 
   absl::StatusOr<World> Register(int rank, int world_size, std::string data_address,
                                  absl::Time deadline, const CancelledFn& cancelled);
+  // With `report`, a coordinator that restarted restores the job from it (coordinator_recovery.cc).
   // `incarnation`: the caller's (0 for the first process of a rank; Rejoin returns later ones);
   // a stale one is refused with kAborted.
-  absl::StatusOr<Membership> Heartbeat(int rank, int64_t incarnation = 0);
+  absl::StatusOr<Membership> Heartbeat(int rank, const RankReport& report,
+                                       int64_t incarnation = 0);
+  absl::StatusOr<Membership> Heartbeat(int rank);
   // reporter_rank -1 means the launcher.
   absl::StatusOr<Membership> ReportFailure(int rank, std::string reason, int reporter_rank);
+  // PERMISSION_DENIED unless a remote failure report about `rank` by `reporter_rank` is allowed:
+  // a rank may report only itself; other reports need reporter -1 and the launcher's token.
+  absl::Status CheckReporter(int rank, int reporter_rank, std::string_view launcher_token) const;
+  // The state to persist (coordinator_persistence.h).
+  CoordinatorSnapshot Snapshot() const;
+  // Writes any pending change to the state file; returns at once without one.
+  void FlushSnapshot();
+  // Whether Shutdown came from a Shutdown request (the job ended) rather than the server stopping.
+  bool job_ended() const;
   absl::StatusOr<Membership> Barrier(std::string name, int rank, int64_t epoch, absl::Time deadline,
                                      const CancelledFn& cancelled, int64_t incarnation = 0);
 
@@ -70,7 +94,9 @@ class CoordinatorState {
                                     const CancelledFn& cancelled);
   absl::StatusOr<int64_t> KvAdd(std::string key, int64_t delta);
   // Marks the job shut down and wakes every waiter. Idempotent (the first reason stays).
-  void Shutdown(std::string reason);
+  // `job_ended`: a Shutdown request ended the job (final for the ranks), rather than the server
+  // stopping (which a restart may follow).
+  void Shutdown(std::string reason, bool job_ended = false);
 
   bool WaitForShutdownRequest(absl::Time deadline) const;
   Membership membership() const;
@@ -102,6 +128,18 @@ class CoordinatorState {
   std::vector<int> UnregisteredLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool RendezvousClosedLocked(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DetectorLoop();
+  // Tells the snapshot writer the state changed (no-op without a state file).
+  void NoteChangeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Restart recovery (coordinator_recovery.cc): adopts `report`'s view when it is newer than this
+  // coordinator's and the coordinator restarted (it never completed rendezvous itself, or it
+  // reloaded a state file within the last failure timeout). kInvalidArgument for a bad view.
+  absl::Status AdoptRankViewLocked(int rank, const RankReport& report)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes over a reloaded state file's state (coordinator_recovery.cc).
+  void RestoreLocked(CoordinatorSnapshot snapshot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // How long after a restart ranks' views may still replace this coordinator's: one failure
+  // timeout (every live rank heartbeats within it), or a minute when detection is off.
+  absl::Duration AdoptWindow() const;
   // Records a write of `key` if it is transient, and drops the transient keys whose lifetime
   // has passed since their last write.
   void NoteKvWriteLocked(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -146,7 +184,13 @@ class CoordinatorState {
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
   std::string shutdown_reason_ ABSL_GUARDED_BY(mu_);
   bool stop_detector_ ABSL_GUARDED_BY(mu_) = false;
+  bool job_ended_ ABSL_GUARDED_BY(mu_) = false;
+  // Until when ranks' views may replace this coordinator's (AdoptRankViewLocked): a while after a
+  // state file was reloaded or the first rank restored the job; InfinitePast otherwise.
+  absl::Time adopt_views_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::thread detector_;
+  // Declared last: destroyed first, while the state it snapshots is whole.
+  std::unique_ptr<SnapshotWriter> writer_;
 };
 
 }  // namespace crosslink::runtime

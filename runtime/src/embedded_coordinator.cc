@@ -53,6 +53,9 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> StartEmbeddedCoordinator(
       options.coordinator_bind_address.empty() ? host : options.coordinator_bind_address;
   coordinator.port = port;
   coordinator.rendezvous_timeout = options.setup_timeout;
+  coordinator.state_file = options.coordinator_state_file;
+  coordinator.tls_cert_file = options.coordinator_tls_cert_file;
+  coordinator.tls_key_file = options.coordinator_tls_key_file;
   if (!options.scenario_path.empty() && !options.ideal) {
     std::ifstream in(options.scenario_path);
     if (!in) {
@@ -97,6 +100,35 @@ absl::Status ApplyCoordinatorEnvironment(const LaunchEnv& launch, const EnvMap& 
   }
   if (auto it = env.find("CROSSLINK_COORDINATOR_BIND"); it != env.end()) {
     options.coordinator_bind_address = it->second;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyCoordinatorFaultEnvironment(const EnvMap& env, CommunicatorOptions& options) {
+  const auto get = [&env](const char* name) -> std::string {
+    const auto it = env.find(name);
+    return it == env.end() ? std::string() : it->second;
+  };
+  if (const std::string text = get("CROSSLINK_COORDINATOR_TIMEOUT"); !text.empty()) {
+    double seconds = 0;
+    if (!absl::SimpleAtod(text, &seconds) || !(seconds > 0) || seconds > 1e7) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("CROSSLINK_COORDINATOR_TIMEOUT must be a positive number of seconds, got \"",
+                       text, "\""));
+    }
+    options.coordinator_timeout = absl::Seconds(seconds);
+  }
+  if (const std::string path = get("CROSSLINK_COORDINATOR_STATE"); !path.empty()) {
+    options.coordinator_state_file = path;
+  }
+  if (const std::string ca = get("CROSSLINK_TLS_CA"); !ca.empty()) {
+    options.coordinator_tls_ca_file = ca;
+  }
+  if (const std::string cert = get("CROSSLINK_TLS_CERT"); !cert.empty()) {
+    options.coordinator_tls_cert_file = cert;
+  }
+  if (const std::string key = get("CROSSLINK_TLS_KEY"); !key.empty()) {
+    options.coordinator_tls_key_file = key;
   }
   return absl::OkStatus();
 }

@@ -17,7 +17,9 @@ namespace crosslink::runtime {
 // Starts a coordinator for options.world_size ranks with options.job_token on the port of
 // options.coordinator_address, bound to options.coordinator_bind_address (or the address's host),
 // serving the text of options.scenario_path (none when empty or options.ideal). Registration
-// closes after options.setup_timeout. Errors: kInvalidArgument (an address without a port),
+// closes after options.setup_timeout. With options.coordinator_state_file it persists its state
+// there and reloads it (a restarted rank 0 restores the job); with coordinator_tls_cert_file and
+// _key_file it serves TLS only. Errors: kInvalidArgument (an address without a port),
 // kNotFound (the scenario file cannot be read), kUnavailable (the port cannot be bound; the
 // message names the address).
 absl::StatusOr<std::unique_ptr<CoordinatorServer>> StartEmbeddedCoordinator(
@@ -28,6 +30,12 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> StartEmbeddedCoordinator(
 // and CROSSLINK_COORDINATOR_BIND in `env`. kInvalidArgument for another CROSSLINK_COORDINATOR.
 absl::Status ApplyCoordinatorEnvironment(const LaunchEnv& launch, const EnvMap& env,
                                          CommunicatorOptions& options);
+
+// Sets options.coordinator_timeout from CROSSLINK_COORDINATOR_TIMEOUT (seconds, > 0),
+// options.coordinator_state_file from CROSSLINK_COORDINATOR_STATE and the TLS files from
+// CROSSLINK_TLS_CA, CROSSLINK_TLS_CERT and CROSSLINK_TLS_KEY in `env`. kInvalidArgument for a
+// timeout that is no positive number.
+absl::Status ApplyCoordinatorFaultEnvironment(const EnvMap& env, CommunicatorOptions& options);
 
 }  // namespace crosslink::runtime
 

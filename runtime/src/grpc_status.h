@@ -92,6 +92,12 @@ inline absl::StatusCode FromGrpcCode(grpc::StatusCode code) {
   }
 }
 
+// The error details a coordinator puts on an answer when a Shutdown request ended the job (final
+// for the ranks), as opposed to the server stopping (a restart may follow); the client turns it
+// into the absl::Status payload kJobEndedPayload.
+inline constexpr char kJobEndedDetail[] = "crosslink:job-ended";
+inline constexpr char kJobEndedPayload[] = "crosslink.runtime/job-ended";
+
 inline grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   return grpc::Status(ToGrpcCode(status.code()), std::string(status.message()));

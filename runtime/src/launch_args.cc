@@ -2,6 +2,7 @@
 // that do not touch processes (launcher.cc runs them).
 #include <string.h>
 
+#include <cstdlib>
 #include <memory>
 #include <utility>
 
@@ -29,7 +30,9 @@ constexpr char kSynopsis[] =
     "still running exits 0.\n"
     "--max-restarts K: a rank that fails is started again (CROSSLINK_RESTART_COUNT=1, 2, ...)\n"
     "up to K times, after a backoff of 0.5 s doubling to 8 s; an elastic job's new process\n"
-    "rejoins and receives the training state from a live rank.\n";
+    "rejoins and receives the training state from a live rank.\n"
+    "--tls-cert/--tls-key (or CROSSLINK_TLS_CERT/CROSSLINK_TLS_KEY): the coordinator serves\n"
+    "TLS only; ranks verify it with --tls-ca (default: the certificate itself).\n";
 
 // What the flags write before they become LaunchOptions.
 struct LaunchFlagValues {
@@ -41,6 +44,9 @@ struct LaunchFlagValues {
   int min_ranks = 0;
   int max_restarts = 0;
   std::string output = "prefix";
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
 };
 
 // crosslink-run's flags, writing into *values. Everything from PROGRAM on is left unparsed.
@@ -78,6 +84,13 @@ std::unique_ptr<base::FlagSet> LaunchFlags(LaunchFlagValues* values) {
       .ValueName("K");
   flags->Choice("output", &values->output, {"prefix", "raw"},
                 "\"[rank i] \" before each output line, or raw pass-through");
+  flags->String("tls-cert", &values->tls_cert, "PEM certificate: the coordinator serves TLS")
+      .ValueName("FILE");
+  flags->String("tls-key", &values->tls_key, "PEM private key of --tls-cert").ValueName("FILE");
+  flags
+      ->String("tls-ca", &values->tls_ca,
+               "PEM CA the ranks verify the coordinator with (default: --tls-cert)")
+      .ValueName("FILE");
   return flags;
 }
 
@@ -113,6 +126,18 @@ absl::StatusOr<LaunchOptions> ParseLaunchArgs(const std::vector<std::string>& ar
   options.max_restarts = values.max_restarts;
   options.output = values.output == "raw" ? OutputMode::kPassThrough : OutputMode::kPrefix;
   options.command = std::move(parsed.rest);
+  // The environment names the files when the flags do not (the flags win).
+  const auto env_or = [](const std::string& flag, const char* name) {
+    const char* value = getenv(name);
+    return !flag.empty() || value == nullptr ? flag : std::string(value);
+  };
+  options.tls_cert_file = env_or(values.tls_cert, "CROSSLINK_TLS_CERT");
+  options.tls_key_file = env_or(values.tls_key, "CROSSLINK_TLS_KEY");
+  options.tls_ca_file = env_or(values.tls_ca, "CROSSLINK_TLS_CA");
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls-cert and --tls-key (CROSSLINK_TLS_CERT, CROSSLINK_TLS_KEY) go together");
+  }
   if (options.command.empty()) {
     return absl::InvalidArgumentError("no program given: put it after '--'");
   }

@@ -575,6 +575,11 @@ absl::StatusOr<LaunchResult> RunLocalJob(const LaunchOptions& options) {
   coordinator.heartbeat_interval = options.heartbeat_interval;
   coordinator.heartbeat_miss_count = options.heartbeat_miss_count;
   coordinator.rendezvous_timeout = options.rendezvous_timeout;
+  coordinator.tls_cert_file = options.tls_cert_file;
+  coordinator.tls_key_file = options.tls_key_file;
+  // The launcher reports deaths in-process; a remote report about another rank needs this
+  // credential, which no rank gets, so a rank cannot declare another dead.
+  ASSIGN_OR_RETURN(coordinator.launcher_token, RandomHex(16));
   ASSIGN_OR_RETURN(std::unique_ptr<CoordinatorServer> server,
                    CoordinatorServer::Start(coordinator));
 
@@ -587,7 +592,8 @@ absl::StatusOr<LaunchResult> RunLocalJob(const LaunchOptions& options) {
                                            "MASTER_PORT",
                                            "CROSSLINK_JOB_TOKEN",
                                            "CROSSLINK_SCENARIO",
-                                           "CROSSLINK_RESTART_COUNT"};
+                                           "CROSSLINK_RESTART_COUNT",
+                                           "CROSSLINK_TLS_CA"};
   EnvMap env = ProcessEnv();
   for (const char* name : kOwned) env.erase(name);
   std::vector<std::string> base_env;
@@ -599,6 +605,13 @@ absl::StatusOr<LaunchResult> RunLocalJob(const LaunchOptions& options) {
   base_env.push_back(absl::StrCat("CROSSLINK_JOB_TOKEN=", token));
   if (!scenario_path.empty())
     base_env.push_back(absl::StrCat("CROSSLINK_SCENARIO=", scenario_path));
+  if (!options.tls_cert_file.empty()) {
+    const std::string& ca =
+        options.tls_ca_file.empty() ? options.tls_cert_file : options.tls_ca_file;
+    char* absolute = realpath(ca.c_str(), nullptr);
+    base_env.push_back(absl::StrCat("CROSSLINK_TLS_CA=", absolute ? absolute : ca));
+    free(absolute);
+  }
 
   Job job(options, server.get());
   if (absl::Status s = job.Spawn(program, base_env); !s.ok()) {

@@ -161,6 +161,22 @@ struct CommunicatorOptions {
   // Quorum, and builds no mesh itself; the program's first Quorum does, and the first SyncState
   // gives it the live ranks' state (see "Rejoining" above). Needs `elastic`.
   bool rejoin = false;
+  // How long the job coordinator may stay unreachable (CROSSLINK_COORDINATOR_TIMEOUT, seconds, in
+  // CreateFromEnvironment). Within it, coordinator calls wait for a coordinator that restarts on
+  // the same address and retry, and the heartbeats carry on, so the job continues at the same
+  // membership epoch (README "Coordinator restarts"). Past it the communicator fails: the
+  // collective in flight and every later one fail with kUnavailable saying the coordinator was
+  // lost (without a coordinator no death can be detected, so waiting would only hang).
+  absl::Duration coordinator_timeout = absl::Seconds(30);
+  // TLS to the coordinator: the PEM CA file that signed its certificate (CROSSLINK_TLS_CA).
+  // Rank 0's embedded coordinator serves TLS with CROSSLINK_TLS_CERT / CROSSLINK_TLS_KEY
+  // (coordinator_tls_cert_file / _key_file).
+  std::string coordinator_tls_ca_file;
+  std::string coordinator_tls_cert_file;
+  std::string coordinator_tls_key_file;
+  // Rank 0's embedded coordinator persists its state here and reloads it when restarted
+  // (CoordinatorOptions::state_file; CROSSLINK_COORDINATOR_STATE). Empty: no state file.
+  std::string coordinator_state_file;
 };
 
 // Reads the environment's tuning variables into `options`, as CreateFromEnvironment does:
@@ -240,7 +256,9 @@ class Communicator {
   // CROSSLINK_COORDINATOR=embedded|external|auto (host_coordinator: "embedded" makes rank 0 host
   // the coordinator on MASTER_ADDR:MASTER_PORT, "external" expects one running there, as
   // crosslink-run's; "auto", the default, embeds under Slurm and Open MPI, which run none) and
-  // CROSSLINK_COORDINATOR_BIND (coordinator_bind_address) and CROSSLINK_ELASTIC=1 (elastic).
+  // CROSSLINK_COORDINATOR_BIND (coordinator_bind_address) and CROSSLINK_ELASTIC=1 (elastic),
+  // CROSSLINK_COORDINATOR_TIMEOUT (seconds, coordinator_timeout), CROSSLINK_COORDINATOR_STATE
+  // (coordinator_state_file), CROSSLINK_TLS_CA / CROSSLINK_TLS_CERT / CROSSLINK_TLS_KEY (TLS).
   static absl::StatusOr<std::unique_ptr<Communicator>> CreateFromEnvironment(
       absl::Duration timeout);
 

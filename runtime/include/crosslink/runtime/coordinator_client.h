@@ -13,7 +13,9 @@
 // before rendezvous completed, or this rank was declared dead), kInvalidArgument (rank out of
 // range, world size disagrees, a second Register with another data address, KvAdd on a value that
 // is no integer, a key or value over the coordinator's length quota), kResourceExhausted (the
-// coordinator's key-value store is at its key-count or byte quota), kFailedPrecondition (barrier
+// coordinator's key-value store is at its key-count or byte quota), kPermissionDenied (a
+// ReportFailure about another rank from a rank, or from a launcher without the launcher's
+// credential), kFailedPrecondition (barrier
 // before rendezvous; or the coordinator answered a membership epoch lower than one this client
 // already saw: it restarted, losing the deaths it had recorded, or another job's coordinator
 // answered; the client keeps the higher epoch's view and never adopts the lower one). Messages name
@@ -43,6 +45,19 @@ struct CoordinatorClientOptions {
   std::string job_token;
   // This process's rank, or -1 for a launcher or tool that is not a rank.
   int rank = -1;
+  // TLS: the CA certificate(s) that signed the coordinator's certificate (the certificate itself
+  // when self-signed), PEM; CROSSLINK_TLS_CA for a communicator. When set the channel is TLS
+  // only, so the job token never travels in clear; Create fails (kNotFound / kInvalidArgument)
+  // when the file cannot be read or holds no PEM.
+  std::string tls_ca_file;
+  // Riding out a coordinator restart: a call that finds the coordinator unreachable (kUnavailable
+  // without the job having ended) waits for it to come back and retries, for at most this long
+  // and never past its own deadline; a rank re-announces itself (a heartbeat carrying its view)
+  // before the retry. KvAdd is never retried (not idempotent). Zero (the default): fail at once.
+  absl::Duration retry_unavailable_for = absl::ZeroDuration();
+  // For the launcher (rank -1) only: the launcher's credential (CoordinatorOptions::
+  // launcher_token), which lets its ReportFailure name any rank. Ranks never have it.
+  std::string launcher_token;
 };
 
 struct HeartbeatOptions {
@@ -51,20 +66,28 @@ struct HeartbeatOptions {
   absl::Duration interval = absl::ZeroDuration();
   // Called with the new view each time the membership epoch changes (a rank died).
   std::function<void(const Membership&)> on_change;
-  // Called once when heartbeating stops for good: at once when this rank was declared dead
-  // (kAborted), the token was refused (kUnauthenticated) or the rank is invalid
-  // (kInvalidArgument); after as many consecutive failed heartbeats as the coordinator tolerates
-  // missing (its announced miss count, else 3) for anything else, a shut-down job (kUnavailable)
-  // included; at once, kFailedPrecondition, when the coordinator answers an epoch lower than one
-  // already seen (a restarted coordinator answers epoch 0). Each heartbeat's deadline is one
-  // interval. The thread exits after this call, and only then or on StopHeartbeats(): it never
-  // stops without on_error (failures short of the miss count are retried, not dropped).
+  // Called with every error heartbeating meets that is not a passing miss; nothing is ignored:
+  // - Final (the thread exits after the call): this rank was declared dead (kAborted), the token
+  //   was refused (kUnauthenticated), the rank or its view is invalid (kInvalidArgument), or a
+  //   Shutdown request ended the job (kUnavailable).
+  // - Coordinator lost (kUnavailable, once per loss): no heartbeat was answered for
+  //   coordinator_timeout. The thread keeps heartbeating, so a coordinator that restarts on the
+  //   same address finds the rank again (each heartbeat carries this rank's newest view and data
+  //   address; the restarted coordinator adopts the highest view, so the epoch never goes back).
+  // - Epoch regression (kFailedPrecondition, once): the coordinator answered an epoch lower than
+  //   one already seen and did not take this rank's view (another job's coordinator, or one that
+  //   restarted long ago without its state); the view is not adopted, heartbeats go on.
+  // Each heartbeat's deadline is one interval. The thread ends only after a final error or on
+  // StopHeartbeats().
   std::function<void(const absl::Status&)> on_error;
+  // How long the coordinator may stay unreachable before on_error reports it lost. Zero: 30 s.
+  absl::Duration coordinator_timeout = absl::ZeroDuration();
 };
 
 class CoordinatorClient {
  public:
-  // Creates the channel; does not connect yet. kInvalidArgument for an empty address or token.
+  // Creates the channel; does not connect yet. kInvalidArgument for an empty address or token,
+  // kNotFound / kInvalidArgument for an unreadable or non-PEM tls_ca_file.
   static absl::StatusOr<std::unique_ptr<CoordinatorClient>> Create(
       CoordinatorClientOptions options);
 

@@ -11,13 +11,15 @@
 // Thread-safety: all methods are thread-safe. Ownership: the caller owns the server; destroying it
 // stops it (blocked RPCs return UNAVAILABLE first).
 //
-// Status codes of the RPCs: UNAUTHENTICATED (bad token), INVALID_ARGUMENT (rank out of range, world
+// Status codes of the RPCs: UNAUTHENTICATED (bad token), PERMISSION_DENIED (a failure report
+// about another rank without the launcher's credential), INVALID_ARGUMENT (rank out of range, world
 // size disagrees, non-integer counter), DEADLINE_EXCEEDED (the caller's deadline or the rendezvous
 // deadline passed), ABORTED (membership changed, or the caller itself was declared dead),
 // FAILED_PRECONDITION (barrier before rendezvous), UNAVAILABLE (the job was shut down).
 #ifndef CROSSLINK_RUNTIME_COORDINATOR_SERVER_H_
 #define CROSSLINK_RUNTIME_COORDINATOR_SERVER_H_
 
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -67,6 +69,25 @@ struct CoordinatorOptions {
   int64_t max_kv_value_bytes = 1 << 20;
   int64_t max_kv_keys = 1'000'000;
   int64_t max_kv_total_bytes = int64_t{256} << 20;
+  // Persistence (coordinator_persistence.h): when set, the coordinator writes its state (epoch,
+  // membership, registered addresses, key-value store) to this file atomically after every change
+  // and, on Start, reloads it if it exists, so that a coordinator restarted on the same address
+  // with the same token resumes the job at the same epoch. Start fails with kDataLoss or
+  // kInvalidArgument naming the file when it is corrupt or another job's. Without a state file a
+  // restarted coordinator still restores the membership from the ranks' heartbeats (they report
+  // the newest view they hold), but not the key-value store.
+  std::filesystem::path state_file;
+  // The launcher's credential for reporting other ranks dead over the ReportFailure RPC. A rank
+  // may only report itself; a report about another rank must carry this token (and reporter -1),
+  // else it is refused with PERMISSION_DENIED. Empty: no remote launcher may report others (the
+  // in-process ReportFailure below needs none). Never hand it to ranks.
+  std::string launcher_token;
+  // TLS: PEM files of the server's certificate chain and private key (CROSSLINK_TLS_CERT and
+  // CROSSLINK_TLS_KEY for crosslink-run and an embedded coordinator). When set, the coordinator
+  // serves TLS only, so the job token never travels in clear; clients then need the CA
+  // (CoordinatorClientOptions::tls_ca_file). Both or neither.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 class CoordinatorServer {

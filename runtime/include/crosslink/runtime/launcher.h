@@ -78,6 +78,13 @@ struct LaunchOptions {
   // (communicator.h). While a rank waits for its restart it counts towards min_ranks. A failure
   // beyond K is handled as without restarts. 0: never restart (today's behaviour).
   int max_restarts = 0;
+  // TLS for the coordinator (--tls-cert, --tls-key, --tls-ca or CROSSLINK_TLS_*): it serves TLS
+  // with the certificate and key, and the ranks get CROSSLINK_TLS_CA = tls_ca_file, or the
+  // certificate itself when that is empty (a self-signed one), so the job token never travels in
+  // clear. Both cert and key, or neither.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_ca_file;
 };
 
 // How one rank ended.

@@ -1,0 +1,439 @@
+// Coordinator faults (issue 11 item 4, issue 12): a coordinator that stops and restarts on the
+// same address with the same token restores the job, from its state file or from its ranks'
+// heartbeats, at a membership epoch that never goes down; a lost coordinator is reported after a
+// bounded time and the heartbeats never stop silently; a corrupt or hostile state file is a clear
+// error.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "crosslink/runtime/coordinator.pb.h"
+#include "crosslink/runtime/coordinator_client.h"
+#include "crosslink/runtime/coordinator_server.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace crosslink::runtime {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kToken[] = "restart-test-token-0123456789abcdef";
+
+absl::Time In(absl::Duration d) { return absl::Now() + d; }
+
+// A fresh folder for state files, removed at the end.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/crosslink-coordinator-restart-XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+CoordinatorOptions Options(int world_size, const std::filesystem::path& state_file = {}) {
+  CoordinatorOptions o;
+  o.world_size = world_size;
+  o.job_token = kToken;
+  o.job_id = "restart-test";
+  o.state_file = state_file;
+  // Short heartbeats, but a failure window a loaded 2-core machine cannot miss by accident.
+  o.heartbeat_interval = absl::Milliseconds(100);
+  o.heartbeat_miss_count = 50;
+  return o;
+}
+
+std::unique_ptr<CoordinatorServer> StartServer(const CoordinatorOptions& options) {
+  absl::StatusOr<std::unique_ptr<CoordinatorServer>> server = CoordinatorServer::Start(options);
+  EXPECT_TRUE(server.ok()) << server.status();
+  return server.ok() ? *std::move(server) : nullptr;
+}
+
+// The same port again: a restarted coordinator may find it in TIME_WAIT for a moment.
+std::unique_ptr<CoordinatorServer> RestartServer(CoordinatorOptions options, int port) {
+  options.port = port;
+  const absl::Time deadline = In(absl::Seconds(20));
+  while (true) {
+    absl::StatusOr<std::unique_ptr<CoordinatorServer>> server = CoordinatorServer::Start(options);
+    if (server.ok()) return *std::move(server);
+    if (absl::Now() > deadline) {
+      ADD_FAILURE() << server.status();
+      return nullptr;
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+}
+
+std::unique_ptr<CoordinatorClient> Client(const std::string& address, int rank,
+                                          absl::Duration retry = absl::ZeroDuration()) {
+  CoordinatorClientOptions o;
+  o.address = address;
+  o.job_token = kToken;
+  o.rank = rank;
+  o.retry_unavailable_for = retry;
+  absl::StatusOr<std::unique_ptr<CoordinatorClient>> client = CoordinatorClient::Create(o);
+  EXPECT_TRUE(client.ok()) << client.status();
+  return *std::move(client);
+}
+
+std::vector<std::unique_ptr<CoordinatorClient>> RegisteredClients(const CoordinatorServer& server,
+                                                                  int n) {
+  std::vector<std::unique_ptr<CoordinatorClient>> clients;
+  for (int r = 0; r < n; ++r) clients.push_back(Client(server.address(), r, absl::Seconds(20)));
+  std::vector<std::thread> threads;
+  for (int r = 0; r < n; ++r) {
+    threads.emplace_back([&, r] {
+      const absl::StatusOr<World> w =
+          clients[r]->Register(n, absl::StrCat("127.0.0.1:", 9000 + r), In(absl::Seconds(30)));
+      EXPECT_TRUE(w.ok()) << w.status();
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  return clients;
+}
+
+// Records every view and error a heartbeat thread reports.
+class HeartbeatLog {
+ public:
+  HeartbeatOptions Options(absl::Duration timeout = absl::Seconds(60)) {
+    HeartbeatOptions hb;
+    hb.interval = absl::Milliseconds(100);
+    hb.coordinator_timeout = timeout;
+    hb.on_change = [this](const Membership& m) {
+      absl::MutexLock lock(&mu_);
+      epochs_.push_back(m.epoch);
+    };
+    hb.on_error = [this](const absl::Status& s) {
+      absl::MutexLock lock(&mu_);
+      errors_.push_back(s);
+    };
+    return hb;
+  }
+  std::vector<absl::Status> errors() const {
+    absl::MutexLock lock(&mu_);
+    return errors_;
+  }
+  std::vector<int64_t> epochs() const {
+    absl::MutexLock lock(&mu_);
+    return epochs_;
+  }
+  // The first error, or kDeadlineExceeded when none came within `timeout`.
+  absl::Status WaitError(absl::Duration timeout) const {
+    absl::MutexLock lock(&mu_);
+    const auto some = [this] { return !errors_.empty(); };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&some), timeout)) {
+      return absl::DeadlineExceededError("no heartbeat error reported");
+    }
+    return errors_.front();
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::vector<absl::Status> errors_ ABSL_GUARDED_BY(mu_);
+  std::vector<int64_t> epochs_ ABSL_GUARDED_BY(mu_);
+};
+
+bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout) {
+  const absl::Time deadline = In(timeout);
+  while (!condition()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return true;
+}
+
+TEST(CoordinatorRestartTest, WithoutStateTheRanksViewsRestoreTheEpochAndTheDead) {
+  const CoordinatorOptions options = Options(3);
+  auto server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  const int port = server->port();
+  auto clients = RegisteredClients(*server, 3);
+  ASSERT_TRUE(server->ReportFailure(2, "rank 2 exited with status 9").ok());
+  for (int r = 0; r < 2; ++r) {
+    const absl::StatusOr<Membership> m = clients[r]->Heartbeat(In(absl::Seconds(10)));
+    ASSERT_TRUE(m.ok()) << m.status();
+    ASSERT_EQ(m->epoch, 2);
+  }
+  std::vector<HeartbeatLog> logs(2);
+  for (int r = 0; r < 2; ++r) ASSERT_TRUE(clients[r]->StartHeartbeats(logs[r].Options()).ok());
+
+  server.reset();  // The coordinator dies; nothing of its state survives.
+  absl::SleepFor(absl::Milliseconds(500));
+  server = RestartServer(options, port);
+  ASSERT_NE(server, nullptr);
+  // The first heartbeat brings the job back: the same epoch, the same death and its reason.
+  ASSERT_TRUE(WaitFor([&] { return server->membership().epoch >= 2; }, absl::Seconds(20)));
+  const Membership restored = server->membership();
+  EXPECT_EQ(restored.epoch, 2);
+  ASSERT_NE(restored.FindDead(2), nullptr);
+  EXPECT_EQ(restored.FindDead(2)->reason, "rank 2 exited with status 9");
+  EXPECT_EQ(restored.alive_ranks, std::vector<int>({0, 1}));
+  // The job goes on: a barrier of the survivors at the epoch they work in completes.
+  std::vector<std::thread> threads;
+  std::vector<absl::Status> barrier(2);
+  for (int r = 0; r < 2; ++r) {
+    threads.emplace_back(
+        [&, r] { barrier[r] = clients[r]->Barrier("after-restart", In(absl::Seconds(30)), 2); });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_TRUE(barrier[r].ok()) << "rank " << r << ": " << barrier[r];
+    EXPECT_EQ(clients[r]->last_membership().epoch, 2);
+    // Never a lower epoch, and no error: a restart within the timeout is no fault.
+    for (int64_t e : logs[r].epochs()) EXPECT_GE(e, 2);
+    EXPECT_TRUE(logs[r].errors().empty()) << logs[r].errors().front();
+  }
+  // A later death still moves the epoch up from there.
+  ASSERT_TRUE(server->ReportFailure(1, "rank 1 exited with status 1").ok());
+  EXPECT_EQ(server->membership().epoch, 3);
+  for (auto& c : clients) c->StopHeartbeats();
+}
+
+TEST(CoordinatorRestartTest, StateFileRestoresEpochMembershipAndKeyValues) {
+  TempDir dir;
+  const CoordinatorOptions options = Options(3, dir / "coordinator.state");
+  auto server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  const int port = server->port();
+  auto clients = RegisteredClients(*server, 3);
+  ASSERT_TRUE(clients[0]->KvSet("model/version", "42", In(absl::Seconds(10))).ok());
+  ASSERT_TRUE(server->ReportFailure(1, "rank 1 was killed by signal 9 (SIGKILL)").ok());
+  server->Stop();  // Flushes the state file.
+  server.reset();
+  ASSERT_TRUE(std::filesystem::exists(dir / "coordinator.state"));
+  EXPECT_EQ(std::filesystem::status(dir / "coordinator.state").permissions() &
+                std::filesystem::perms::others_read,
+            std::filesystem::perms::none);
+
+  server = RestartServer(options, port);
+  ASSERT_NE(server, nullptr);
+  // Before any rank speaks: the file alone restored the job.
+  const Membership m = server->membership();
+  EXPECT_EQ(m.epoch, 2);
+  ASSERT_NE(m.FindDead(1), nullptr);
+  EXPECT_EQ(m.FindDead(1)->reason, "rank 1 was killed by signal 9 (SIGKILL)");
+  const absl::StatusOr<std::string> value =
+      clients[2]->KvGet("model/version", In(absl::Seconds(10)));
+  ASSERT_TRUE(value.ok()) << value.status();
+  EXPECT_EQ(*value, "42");
+  // The dead rank stays dead; the live ones heartbeat on.
+  EXPECT_EQ(clients[1]->Heartbeat(In(absl::Seconds(10))).status().code(),
+            absl::StatusCode::kAborted);
+  const absl::StatusOr<Membership> seen = clients[0]->Heartbeat(In(absl::Seconds(10)));
+  ASSERT_TRUE(seen.ok()) << seen.status();
+  EXPECT_EQ(seen->epoch, 2);
+}
+
+TEST(CoordinatorRestartTest, AStaleStateFileIsOvertakenByTheRanksNewerView) {
+  // The coordinator died between a death and the write of its file: the file says epoch 1, the
+  // ranks know epoch 2. The restarted coordinator must end at 2, never answer with 1.
+  TempDir dir;
+  const CoordinatorOptions options = Options(3, dir / "state");
+  auto server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  const int port = server->port();
+  auto clients = RegisteredClients(*server, 3);
+  server->Stop();
+  server.reset();
+  std::filesystem::copy_file(dir / "state", dir / "state.epoch1");
+  server = RestartServer(options, port);
+  ASSERT_NE(server, nullptr);
+  ASSERT_TRUE(server->ReportFailure(2, "rank 2 exited with status 3").ok());
+  ASSERT_TRUE(clients[0]->Heartbeat(In(absl::Seconds(10))).ok());
+  ASSERT_EQ(clients[0]->last_membership().epoch, 2);
+  server->Stop();
+  server.reset();
+  std::filesystem::copy_file(dir / "state.epoch1", dir / "state",
+                             std::filesystem::copy_options::overwrite_existing);
+
+  server = RestartServer(options, port);
+  ASSERT_NE(server, nullptr);
+  EXPECT_EQ(server->membership().epoch, 1);
+  const absl::StatusOr<Membership> m = clients[0]->Heartbeat(In(absl::Seconds(10)));
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->epoch, 2);
+  ASSERT_NE(m->FindDead(2), nullptr);
+  EXPECT_EQ(server->membership().epoch, 2);
+}
+
+TEST(CoordinatorRestartTest, ACoordinatorWithItsOwnNewerRendezvousIsReportedNotAdopted) {
+  // A rank of an old job reaches a coordinator that completed a rendezvous of its own (another
+  // job with the same token and port): its lower epoch is reported, and not taken.
+  const CoordinatorOptions options = Options(2);
+  auto server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  const int port = server->port();
+  auto old_clients = RegisteredClients(*server, 2);
+  ASSERT_TRUE(server->ReportFailure(1, "rank 1 exited with status 1").ok());
+  ASSERT_TRUE(old_clients[0]->Heartbeat(In(absl::Seconds(10))).ok());
+  server.reset();
+  server = RestartServer(options, port);
+  ASSERT_NE(server, nullptr);
+  auto new_clients = RegisteredClients(*server, 2);  // epoch 1 of its own
+  // Past the window in which a coordinator that restarted takes its ranks' views.
+  HeartbeatLog log;
+  ASSERT_TRUE(old_clients[0]->StartHeartbeats(log.Options()).ok());
+  const absl::Status error = log.WaitError(absl::Seconds(20));
+  EXPECT_EQ(error.code(), absl::StatusCode::kFailedPrecondition) << error;
+  EXPECT_THAT(error.message(), HasSubstr("answered epoch 1 after epoch 2"));
+  EXPECT_THAT(error.message(), HasSubstr("rank 0"));
+  EXPECT_EQ(old_clients[0]->last_membership().epoch, 2);
+  EXPECT_EQ(server->membership().epoch, 1);
+  old_clients[0]->StopHeartbeats();
+}
+
+TEST(CoordinatorRestartTest, ALostCoordinatorIsReportedOnceAndHeartbeatsCarryOn) {
+  const CoordinatorOptions options = Options(1);
+  auto server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  const int port = server->port();
+  auto clients = RegisteredClients(*server, 1);
+  HeartbeatLog log;
+  ASSERT_TRUE(clients[0]->StartHeartbeats(log.Options(absl::Milliseconds(800))).ok());
+  const absl::Time stopped = absl::Now();
+  server.reset();
+  const absl::Status lost = log.WaitError(absl::Seconds(30));
+  const absl::Duration after = absl::Now() - stopped;
+  EXPECT_EQ(lost.code(), absl::StatusCode::kUnavailable) << lost;
+  EXPECT_THAT(lost.message(), HasSubstr("rank 0 lost the job coordinator"));
+  EXPECT_THAT(lost.message(), HasSubstr("CROSSLINK_COORDINATOR_TIMEOUT"));
+  EXPECT_GE(after, absl::Milliseconds(700));  // Not before the configured time.
+  // The thread did not exit: a coordinator that comes back is found and restored.
+  server = RestartServer(options, port);
+  ASSERT_NE(server, nullptr);
+  EXPECT_TRUE(WaitFor([&] { return server->membership().epoch == 1; }, absl::Seconds(20)));
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(log.errors().size(), 1u);  // Reported once, not once per missed heartbeat.
+  clients[0]->StopHeartbeats();
+}
+
+TEST(CoordinatorRestartTest, AJobEndedByShutdownIsFinalAtOnce) {
+  auto server = StartServer(Options(2));
+  ASSERT_NE(server, nullptr);
+  auto clients = RegisteredClients(*server, 2);
+  HeartbeatLog log;
+  ASSERT_TRUE(clients[0]->StartHeartbeats(log.Options(absl::Seconds(120))).ok());
+  ASSERT_TRUE(clients[1]->Shutdown("training finished", In(absl::Seconds(10))).ok());
+  // Long before the 120 s loss timeout: the coordinator said the job is over.
+  const absl::Status error = log.WaitError(absl::Seconds(30));
+  EXPECT_EQ(error.code(), absl::StatusCode::kUnavailable) << error;
+  EXPECT_THAT(error.message(), HasSubstr("training finished"));
+  clients[0]->StopHeartbeats();
+}
+
+TEST(CoordinatorRestartTest, CallsRideOutARestartWithinTheirRetryWindow) {
+  TempDir dir;
+  const CoordinatorOptions options = Options(2, dir / "state");
+  auto server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  const int port = server->port();
+  auto clients = RegisteredClients(*server, 2);
+  server.reset();
+  absl::Status set = absl::UnknownError("not run");
+  std::thread writer([&] { set = clients[0]->KvSet("during", "restart", In(absl::Seconds(30))); });
+  absl::SleepFor(absl::Milliseconds(700));
+  server = RestartServer(options, port);
+  ASSERT_NE(server, nullptr);
+  writer.join();
+  EXPECT_TRUE(set.ok()) << set;
+  const absl::StatusOr<std::string> got = clients[1]->KvGet("during", In(absl::Seconds(10)));
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, "restart");
+  // A client without a retry window fails at once, as before.
+  server.reset();
+  auto impatient = Client(absl::StrCat("127.0.0.1:", port), 0);
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(impatient->KvSet("k", "v", In(absl::Seconds(30))).code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+}
+
+// Writes `bytes` as the state file and returns what Start says about it.
+absl::Status StartWithStateBytes(const std::filesystem::path& path, const std::string& bytes,
+                                 const CoordinatorOptions& options) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  return CoordinatorServer::Start(options).status();
+}
+
+TEST(CoordinatorRestartTest, CorruptOrHostileStateFilesAreClearErrors) {
+  TempDir dir;
+  const std::filesystem::path path = dir / "state";
+  const CoordinatorOptions options = Options(3, path);
+  {
+    auto server = StartServer(options);
+    ASSERT_NE(server, nullptr);
+    auto clients = RegisteredClients(*server, 3);
+  }
+  std::string good;
+  {
+    std::ifstream in(path, std::ios::binary);
+    good.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  ASSERT_FALSE(good.empty());
+  proto::CoordinatorSnapshot snapshot;
+  ASSERT_TRUE(snapshot.ParseFromString(good));
+  ASSERT_EQ(snapshot.membership().epoch(), 1);
+
+  const auto expect = [&](const std::string& bytes, absl::StatusCode code,
+                          const std::string& says) {
+    const absl::Status s = StartWithStateBytes(path, bytes, options);
+    EXPECT_EQ(s.code(), code) << s;
+    EXPECT_THAT(s.message(), HasSubstr(path.string()));
+    EXPECT_THAT(s.message(), HasSubstr(says));
+  };
+  expect("this is not a snapshot \xff\xff\xff", absl::StatusCode::kDataLoss, "corrupt");
+  expect(good.substr(0, good.size() / 2), absl::StatusCode::kDataLoss, "corrupt");
+  const auto mutated = [&](const std::function<void(proto::CoordinatorSnapshot&)>& change) {
+    proto::CoordinatorSnapshot copy = snapshot;
+    change(copy);
+    return copy.SerializeAsString();
+  };
+  expect(mutated([](auto& p) { p.set_format(99); }), absl::StatusCode::kDataLoss, "format 99");
+  expect(mutated([](auto& p) { p.set_world_size(4); }), absl::StatusCode::kInvalidArgument,
+         "another job");
+  expect(mutated([](auto& p) { p.set_token_digest("12345678"); }),
+         absl::StatusCode::kInvalidArgument, "another job token");
+  expect(mutated([](auto& p) { p.mutable_membership()->set_epoch(-5); }),
+         absl::StatusCode::kInvalidArgument, "negative membership epoch");
+  expect(mutated([](auto& p) { p.mutable_membership()->add_alive_ranks(7); }),
+         absl::StatusCode::kInvalidArgument, "do not make a world of 3");
+  expect(mutated([](auto& p) { p.mutable_membership()->set_alive_ranks(1, 0); }),
+         absl::StatusCode::kInvalidArgument, "listed twice");
+  expect(mutated([](auto& p) { p.mutable_data_addresses()->RemoveLast(); }),
+         absl::StatusCode::kDataLoss, "2 data addresses for 3 ranks");
+  expect(mutated([](auto& p) {
+           auto* e = p.add_kv();
+           e->set_key("k");
+           e->set_value(std::string(2 << 20, 'x'));  // over max_kv_value_bytes
+         }),
+         absl::StatusCode::kDataLoss, "quota");
+  // A file far larger than any snapshot is refused before it is read.
+  {
+    const int fd = open(path.c_str(), O_WRONLY | O_TRUNC);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(ftruncate(fd, int64_t{64} << 30), 0);  // sparse: 64 GiB claimed, nothing stored
+    close(fd);
+    const absl::Status s = CoordinatorServer::Start(options).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+    EXPECT_THAT(s.message(), HasSubstr("at most"));
+  }
+  // The good file still loads.
+  EXPECT_TRUE(StartWithStateBytes(path, good, options).ok());
+}
+
+}  // namespace
+}  // namespace crosslink::runtime
