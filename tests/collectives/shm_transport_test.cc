@@ -57,9 +57,10 @@ Pair Connect(uint64_t job, const ShmOptions& options0 = {}, const ShmOptions& op
 }
 
 // Names in /dev/shm that carry this job's id (segment names start with it).
-std::vector<std::string> SegmentsOfJob(uint64_t job) {
+// Segments in /dev/shm created by process `pid` (their names carry the creator's pid).
+std::vector<std::string> SegmentsOf(pid_t pid) {
   std::vector<std::string> found;
-  const std::string prefix = absl::StrFormat("crosslink-%016x-", job);
+  const std::string prefix = absl::StrFormat("crosslink-%d-", pid);
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ec)) {
     const std::string name = entry.path().filename().string();
@@ -75,7 +76,7 @@ TEST(ShmTransportTest, RanksOfOneHostTalkThroughSharedMemory) {
   EXPECT_NE(p.a->Describe().find("(shm "), std::string::npos) << p.a->Describe();
   EXPECT_NE(p.b->Describe().find("rank 1 -> rank 0 (shm "), std::string::npos) << p.b->Describe();
   // Unlinked as soon as both ends mapped it: a process that dies now leaves nothing behind.
-  EXPECT_TRUE(SegmentsOfJob(0x5e1).empty());
+  EXPECT_TRUE(SegmentsOf(::getpid()).empty());
 }
 
 TEST(ShmTransportTest, WithoutAnOfferTheConnectionStaysTcpAndWorks) {
@@ -97,7 +98,7 @@ TEST(ShmTransportTest, AnAcceptorThatDeclinesKeepsTcpAndLeavesNoSegment) {
   Pair p = Connect(0x5e3, {}, no_accept);
   EXPECT_FALSE(IsSharedMemoryConnection(*p.a));
   EXPECT_FALSE(IsSharedMemoryConnection(*p.b));
-  EXPECT_TRUE(SegmentsOfJob(0x5e3).empty());
+  EXPECT_TRUE(SegmentsOf(::getpid()).empty());
 }
 
 TEST(ShmTransportTest, OfferSwitchedOffAfterCreationKeepsTcp) {
@@ -214,7 +215,7 @@ TEST(ShmTransportTest, ConnectToAPeerThatNeverAnswersTheOfferFailsByItsDeadline)
   EXPECT_EQ(c.status().code(), absl::StatusCode::kUnavailable) << c.status();
   EXPECT_LT(absl::Now() - start, absl::Milliseconds(300) + absl::Milliseconds(500));
   EXPECT_NE(c.status().message().find("rank 1"), std::string::npos) << c.status();
-  EXPECT_TRUE(SegmentsOfJob(0x5e7).empty());
+  EXPECT_TRUE(SegmentsOf(::getpid()).empty());
 }
 
 // Starts this binary again as rank 1 of `job`, running ShmChildProcess.ConnectsSendsAndDies.
@@ -262,7 +263,7 @@ TEST(ShmTransportTest, PeerProcessKilledMidMessageFailsTheReceiveWithUnavailable
   EXPECT_EQ(recv->Wait(In(absl::Seconds(10))).code(), absl::StatusCode::kUnavailable);
   EXPECT_LT(absl::Now() - start, absl::Seconds(2));
   EXPECT_EQ(conn->status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_TRUE(SegmentsOfJob(kJob).empty());
+  EXPECT_TRUE(SegmentsOf(child).empty());
 }
 
 // Runs only as the child of the test above.
