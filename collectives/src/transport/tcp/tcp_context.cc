@@ -557,7 +557,10 @@ absl::StatusOr<std::unique_ptr<Connection>> TcpContext::Connect(int peer_rank,
         return absl::Status(session.status().code(),
                             absl::StrCat(what(), ": ", session.status().message()));
       }
-      last_error = std::string(session.status().message());
+      // An attempt cut short by the deadline says less than the one before it (e.g. "busy").
+      if (absl::Now() < deadline || last_error.empty()) {
+        last_error = std::string(session.status().message());
+      }
     } else {
       last_error = std::string(fd.status().message());
     }
