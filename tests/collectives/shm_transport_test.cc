@@ -281,6 +281,24 @@ TEST(ShmTransportTest, SegmentNamesCarryNeitherJobIdNorKey) {
   EXPECT_FALSE(shm_internal::IsSegmentName("/etc/passwd"));
 }
 
+TEST(ShmTransportTest, APeerThatNeverSendsItsOfferDelaysNobodyElse) {
+  constexpr uint64_t kJob = 0x5ee;
+  auto acceptor = MakeShmContext(2, kJob);  // handshake_timeout 10 s
+  auto mute = MakeTcpContext(0, kJob);      // authenticates, then says nothing
+  auto rank1 = MakeShmContext(1, kJob);
+  ASSERT_TRUE(acceptor.ok() && mute.ok() && rank1.ok());
+  auto silent = (*mute)->Connect(2, (*acceptor)->address(), In(absl::Seconds(10)));
+  ASSERT_TRUE(silent.ok()) << silent.status();
+  absl::SleepFor(absl::Milliseconds(200));  // the acceptor is waiting for its offer
+  const absl::Time start = absl::Now();
+  auto c = (*rank1)->Connect(2, (*acceptor)->address(), In(absl::Seconds(30)));
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto a = (*acceptor)->Accept(In(absl::Seconds(30)));
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->first, 1);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));  // not after the mute peer's 10 s
+}
+
 TEST(ShmTransportTest, SegmentOfAKilledConnectorIsRemovedByTheNextContext) {
   // A process that exits at once: its pid is dead (and, within this test, not reused).
   const pid_t child = ::fork();

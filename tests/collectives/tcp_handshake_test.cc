@@ -184,7 +184,8 @@ TEST(TcpHandshakeTest, TrickledHandshakesNeitherBlockOthersNorOutliveTheirDeadli
   const absl::Time before = absl::Now();
   auto c = (*rank0)->Connect(1, (*listener)->address(), In(absl::Seconds(30)));
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_LT(absl::Now() - before, absl::Seconds(1));
+  // Generous for a loaded machine; a listener that waited on the tricklers would take 8 x 2 s.
+  EXPECT_LT(absl::Now() - before, absl::Seconds(4));
   ASSERT_TRUE((*listener)->Accept(In(absl::Seconds(10))).ok());
   for (auto& t : tricklers) t.join();
   EXPECT_EQ(dropped_in_time.load(), kTricklers);
@@ -208,7 +209,8 @@ TEST(TcpHandshakeTest, HundredsOfIdleConnectionsAreBoundedAndDropped) {
   const absl::Time before = absl::Now();
   auto c = (*rank0)->Connect(1, (*listener)->address(), In(absl::Seconds(30)));
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_LT(absl::Now() - before, absl::Seconds(1));
+  // Generous for a loaded machine; a listener that waited on each idle peer would take 300 x 2 s.
+  EXPECT_LT(absl::Now() - before, absl::Seconds(4));
   ASSERT_TRUE((*listener)->Accept(In(absl::Seconds(10))).ok());
   // Every idle connection is closed by the listener: evicted beyond the bound, or at its deadline.
   int closed = 0;
@@ -287,8 +289,9 @@ TEST(TcpHandshakeTest, AcceptOutOfDescriptorsBacksOffAndRecovers) {
   const double cpu = ProcessCpuSeconds() - cpu_before;
   for (int fd : fillers) ::close(fd);
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
-  // A spinning accept thread burns ~1 s of CPU in this second; backing off costs milliseconds.
-  EXPECT_LT(cpu, 0.3);
+  // A spinning accept thread burns up to 1 s of CPU in this second (at least a fair share of a
+  // core on a loaded machine); backing off costs well under a millisecond.
+  EXPECT_LT(cpu, 0.05);
   // Descriptors are back: the waiting connection's handshake completes (it is dropped after its
   // Hello-less silence, by the deadline: here the listener simply must answer a real rank).
   auto rank0 = MakeTcpContext(0, kJob, WithKey("secret"));

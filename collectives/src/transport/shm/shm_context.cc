@@ -6,9 +6,11 @@
 #include <array>
 #include <atomic>
 #include <deque>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "../tcp/tcp_connection.h"
 #include "absl/strings/str_cat.h"
@@ -33,6 +35,9 @@ constexpr uint32_t kAnswerTag = 0x414D4853;  // "SHMA"
 constexpr uint32_t kDeclined = 0;
 constexpr uint32_t kAccepted = 1;
 constexpr size_t kMaxOfferBytes = 256;  // a shm name is at most NAME_MAX (255) bytes
+// Upgrade handshakes answered at once; each is an authenticated connection (the TCP context
+// bounds the unauthenticated ones), so this only caps threads, far above a mesh's needs.
+constexpr size_t kMaxUpgradesInFlight = 64;
 // The accept thread polls its stop flag this often while no connection arrives.
 constexpr absl::Duration kAcceptPoll = absl::Milliseconds(50);
 
@@ -155,7 +160,15 @@ absl::StatusOr<std::unique_ptr<Connection>> ShmContextImpl::AnswerOffer(
   const absl::Time deadline = absl::Now() + options_.handshake_timeout;
   std::array<std::byte, kMaxOfferBytes> offer_bytes;
   std::shared_ptr<RecvHandle> offer = tcp->Recv(absl::MakeSpan(offer_bytes));
-  if (absl::Status got = offer->Wait(deadline); !got.ok()) {
+  // Waited for in slices, so that a context being destroyed does not wait out the deadline.
+  absl::Status got = absl::DeadlineExceededError("no offer");
+  while (!stopping_.load()) {
+    got = offer->Wait(std::min(deadline, absl::Now() + kAcceptPoll));
+    if (got.code() != absl::StatusCode::kDeadlineExceeded || absl::Now() >= deadline) break;
+  }
+  if (!got.ok()) {
+    got = absl::Status(got.code(),
+                       absl::StrCat(tcp->Describe(), ": no shared-memory offer: ", got.message()));
     tcp.reset();  // joins its threads before offer_bytes, which one may be writing, goes away
     return got;
   }
@@ -188,17 +201,48 @@ absl::StatusOr<std::unique_ptr<Connection>> ShmContextImpl::AnswerOffer(
 }
 
 void ShmContextImpl::AcceptLoop() {
+  // Each upgrade handshake runs on a thread of its own: a peer that authenticated but then sends
+  // no offer (it crashed, or it is slow) holds up only its own connection, for at most
+  // options_.handshake_timeout, never the ones behind it.
+  struct Worker {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::vector<Worker> workers;
+  auto reap = [&workers](bool all) {
+    for (auto it = workers.begin(); it != workers.end();) {
+      if (all || it->done->load()) {
+        it->thread.join();
+        it = workers.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  };
   while (!stopping_.load()) {
+    reap(/*all=*/false);
+    if (workers.size() >= kMaxUpgradesInFlight) {
+      absl::SleepFor(absl::Milliseconds(1));
+      continue;
+    }
     absl::StatusOr<std::pair<int, std::unique_ptr<Connection>>> accepted =
         tcp_->Accept(absl::Now() + kAcceptPoll);
     if (!accepted.ok()) continue;
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    auto tcp = std::make_shared<std::unique_ptr<Connection>>(std::move(accepted->second));
     const int peer_rank = accepted->first;
-    absl::StatusOr<std::unique_ptr<Connection>> connection =
-        AnswerOffer(peer_rank, std::move(accepted->second));
-    if (!connection.ok()) continue;  // dropped: the connector's handshake fails
-    absl::MutexLock lock(&mu_);
-    accepted_.emplace_back(peer_rank, std::move(connection).value());
+    workers.push_back(Worker{std::thread([this, peer_rank, tcp, done] {
+                               absl::StatusOr<std::unique_ptr<Connection>> connection =
+                                   AnswerOffer(peer_rank, std::move(*tcp));
+                               if (connection.ok()) {  // else dropped: the connector's fails
+                                 absl::MutexLock lock(&mu_);
+                                 accepted_.emplace_back(peer_rank, std::move(connection).value());
+                               }
+                               done->store(true);
+                             }),
+                             done});
   }
+  reap(/*all=*/true);
 }
 
 }  // namespace
