@@ -11,7 +11,7 @@ ROOT=$(pwd)
 # Debian packages the build and the tests need. gnuplot draws the plots; the Fashion-MNIST
 # dataset package feeds the training example.
 PACKAGES=(cmake ninja-build g++ pkg-config git ccache
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
+  libgrpc++-dev libssl-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libtorch-dev libgloo-dev libgtest-dev libgmock-dev libbenchmark-dev libtomlplusplus-dev
   gnuplot-nox dataset-fashion-mnist python3-torch python3-pybind11 pybind11-dev python3-pytest
   openssl)

@@ -29,18 +29,12 @@ namespace {
 constexpr char kClockKey[] = "crosslink/communicator/scenario_wall_start_unix_ns";
 
 // The transport's 64-bit job id, which every frame and handshake carries so that a connection
-// from another job is refused. The ranks need it before they learn the coordinator's job id (the
-// data address they register must already be listening), so it is derived from the job token,
-// which every rank has: FNV-1a over a domain prefix and the token. The token itself never
-// travels on the data plane.
-uint64_t TransportJobId(const std::string& token) {
-  uint64_t h = 1469598103934665603ull;
-  for (char c : std::string("crosslink transport job id\n") + token) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ull;
-  }
-  return h;
-}
+// from another job is refused at once. The ranks need it before they learn the coordinator's job
+// id (the data address they register must already be listening), so it is derived from the job
+// token, which every rank has (an HMAC of it: the id travels in clear and reveals nothing). What
+// authenticates a data connection is the job key, also derived from the token
+// (MakeDataContext); the token itself never travels on the data plane.
+uint64_t TransportJobId(const std::string& token) { return collectives::DeriveJobTag(token); }
 
 // The scenario's "ideal" spelling: no emulation.
 bool IsIdealScenarioText(const std::string& text) { return text.empty() || text == "ideal"; }

@@ -16,6 +16,8 @@ absl::StatusOr<std::unique_ptr<collectives::ShmContext>> MakeDataContext(
     int rank, uint64_t job_id, const CommunicatorOptions& options) {
   collectives::ShmOptions shm;
   shm.tcp.listen_host = options.listen_host;
+  // Every data connection proves it holds this key (challenge-response, tcp_transport.h).
+  shm.tcp.job_key = collectives::DeriveJobKey(options.job_token);
   shm.offer = false;
   shm.accept = options.transport != DataTransport::kTcp;
   return collectives::MakeShmContext(rank, job_id, shm);

@@ -18,7 +18,8 @@
 
 namespace crosslink::runtime {
 
-// The listening context of `rank`: TCP on options.listen_host, accepting shared memory unless
+// The listening context of `rank`: TCP on options.listen_host, its connections authenticated by
+// the job key derived from options.job_token, accepting shared memory unless
 // options.transport is kTcp. It offers nothing until SetSharedMemoryOffer says so (the job's
 // scenario is known only after registering the address). kUnavailable when it cannot listen.
 absl::StatusOr<std::unique_ptr<collectives::ShmContext>> MakeDataContext(

@@ -5,7 +5,9 @@
 #include "crosslink/collectives/transport/shm_transport.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "../../collectives/src/transport/shm/shm_ring.h"
+#include "../../collectives/src/transport/tcp/tcp_connection.h"
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -57,9 +61,10 @@ Pair Connect(uint64_t job, const ShmOptions& options0 = {}, const ShmOptions& op
 }
 
 // Names in /dev/shm that carry this job's id (segment names start with it).
-std::vector<std::string> SegmentsOfJob(uint64_t job) {
+// Segments in /dev/shm created by process `pid` (their names carry the creator's pid).
+std::vector<std::string> SegmentsOf(pid_t pid) {
   std::vector<std::string> found;
-  const std::string prefix = absl::StrFormat("crosslink-%016x-", job);
+  const std::string prefix = absl::StrFormat("crosslink-%d-", pid);
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ec)) {
     const std::string name = entry.path().filename().string();
@@ -75,7 +80,7 @@ TEST(ShmTransportTest, RanksOfOneHostTalkThroughSharedMemory) {
   EXPECT_NE(p.a->Describe().find("(shm "), std::string::npos) << p.a->Describe();
   EXPECT_NE(p.b->Describe().find("rank 1 -> rank 0 (shm "), std::string::npos) << p.b->Describe();
   // Unlinked as soon as both ends mapped it: a process that dies now leaves nothing behind.
-  EXPECT_TRUE(SegmentsOfJob(0x5e1).empty());
+  EXPECT_TRUE(SegmentsOf(::getpid()).empty());
 }
 
 TEST(ShmTransportTest, WithoutAnOfferTheConnectionStaysTcpAndWorks) {
@@ -97,7 +102,7 @@ TEST(ShmTransportTest, AnAcceptorThatDeclinesKeepsTcpAndLeavesNoSegment) {
   Pair p = Connect(0x5e3, {}, no_accept);
   EXPECT_FALSE(IsSharedMemoryConnection(*p.a));
   EXPECT_FALSE(IsSharedMemoryConnection(*p.b));
-  EXPECT_TRUE(SegmentsOfJob(0x5e3).empty());
+  EXPECT_TRUE(SegmentsOf(::getpid()).empty());
 }
 
 TEST(ShmTransportTest, OfferSwitchedOffAfterCreationKeepsTcp) {
@@ -214,7 +219,101 @@ TEST(ShmTransportTest, ConnectToAPeerThatNeverAnswersTheOfferFailsByItsDeadline)
   EXPECT_EQ(c.status().code(), absl::StatusCode::kUnavailable) << c.status();
   EXPECT_LT(absl::Now() - start, absl::Milliseconds(300) + absl::Milliseconds(500));
   EXPECT_NE(c.status().message().find("rank 1"), std::string::npos) << c.status();
-  EXPECT_TRUE(SegmentsOfJob(0x5e7).empty());
+  EXPECT_TRUE(SegmentsOf(::getpid()).empty());
+}
+
+// Plays the connector's half of the upgrade by hand over an authenticated TCP connection of the
+// job: creates a segment tagged under `tag_key` (the connection's real session key, or another),
+// offers it, and returns whether the acceptor took it.
+bool OfferPlantedSegment(bool right_key, bool acceptor_accepts, std::string* name) {
+  constexpr uint64_t kJob = 0x5ec;
+  ShmOptions acceptor_options;
+  acceptor_options.accept = acceptor_accepts;
+  auto acceptor = MakeShmContext(1, kJob, acceptor_options);
+  auto dialer = MakeTcpContext(0, kJob);
+  EXPECT_TRUE(acceptor.ok() && dialer.ok());
+  auto tcp = (*dialer)->Connect(1, (*acceptor)->address(), In(absl::Seconds(10)));
+  EXPECT_TRUE(tcp.ok()) << tcp.status();
+  const auto* connection = dynamic_cast<const tcp_internal::TcpConnection*>(tcp->get());
+  EXPECT_NE(connection, nullptr);
+  handshake::SessionKey key = connection->session_key();
+  if (!right_key) key[0] ^= 1;
+  *name = shm_internal::SegmentName(0x1234, 0x5678);
+  auto segment = shm_internal::Segment::Create(*name, key, 0, 1, 64 << 10);
+  EXPECT_TRUE(segment.ok()) << segment.status();
+  (*segment)->PublishProcess(0);
+  std::array<std::byte, 256> answer_bytes;
+  auto answer = (*tcp)->Recv(absl::MakeSpan(answer_bytes));
+  constexpr uint32_t kOfferTag = 0x4F4D4853;  // "SHMO", shm_context.cc
+  EXPECT_TRUE((*tcp)
+                  ->Send(FrameHeader{.tag = kOfferTag},
+                         absl::MakeConstSpan(reinterpret_cast<const std::byte*>(name->data()),
+                                             name->size()))
+                  ->Wait(In(absl::Seconds(10)))
+                  .ok());
+  EXPECT_TRUE(answer->Wait(In(absl::Seconds(10))).ok());
+  // This connector never unlinks: whatever is left in /dev/shm now would leak were it to die.
+  return answer->header().chunk == 1;
+}
+
+bool SegmentExists(const std::string& name) { return std::filesystem::exists("/dev/shm" + name); }
+
+TEST(ShmTransportTest, SegmentNotTaggedUnderTheConnectionsSessionKeyIsRefused) {
+  std::string name;
+  EXPECT_FALSE(OfferPlantedSegment(/*right_key=*/false, /*acceptor_accepts=*/true, &name));
+  EXPECT_FALSE(SegmentExists(name));
+  EXPECT_TRUE(OfferPlantedSegment(/*right_key=*/true, /*acceptor_accepts=*/true, &name));
+  EXPECT_FALSE(SegmentExists(name));
+}
+
+TEST(ShmTransportTest, DeclinedOfferLeavesNoSegmentEvenIfTheConnectorDies) {
+  std::string name;
+  EXPECT_FALSE(OfferPlantedSegment(/*right_key=*/true, /*acceptor_accepts=*/false, &name));
+  EXPECT_FALSE(SegmentExists(name));
+}
+
+TEST(ShmTransportTest, SegmentNamesCarryNeitherJobIdNorKey) {
+  const std::string name = shm_internal::SegmentName(0xaaaa, 0xbbbb);
+  EXPECT_TRUE(shm_internal::IsSegmentName(name));
+  EXPECT_EQ(name.find(absl::StrFormat("%016x", 0x5e1)), std::string::npos);
+  EXPECT_EQ(name.rfind(absl::StrCat("/crosslink-", ::getpid(), "-"), 0), 0u) << name;
+  EXPECT_FALSE(shm_internal::IsSegmentName("/crosslink-12-zz"));
+  EXPECT_FALSE(shm_internal::IsSegmentName("/etc/passwd"));
+}
+
+TEST(ShmTransportTest, APeerThatNeverSendsItsOfferDelaysNobodyElse) {
+  constexpr uint64_t kJob = 0x5ee;
+  auto acceptor = MakeShmContext(2, kJob);  // handshake_timeout 10 s
+  auto mute = MakeTcpContext(0, kJob);      // authenticates, then says nothing
+  auto rank1 = MakeShmContext(1, kJob);
+  ASSERT_TRUE(acceptor.ok() && mute.ok() && rank1.ok());
+  auto silent = (*mute)->Connect(2, (*acceptor)->address(), In(absl::Seconds(10)));
+  ASSERT_TRUE(silent.ok()) << silent.status();
+  absl::SleepFor(absl::Milliseconds(200));  // the acceptor is waiting for its offer
+  const absl::Time start = absl::Now();
+  auto c = (*rank1)->Connect(2, (*acceptor)->address(), In(absl::Seconds(30)));
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto a = (*acceptor)->Accept(In(absl::Seconds(30)));
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->first, 1);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));  // not after the mute peer's 10 s
+}
+
+TEST(ShmTransportTest, SegmentOfAKilledConnectorIsRemovedByTheNextContext) {
+  // A process that exits at once: its pid is dead (and, within this test, not reused).
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  int wstatus = 0;
+  ASSERT_EQ(::waitpid(child, &wstatus, 0), child);
+  const std::string name = absl::StrFormat("/crosslink-%d-%032x", child, 0);
+  const int fd = ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  ASSERT_TRUE(SegmentExists(name));
+  auto ctx = MakeShmContext(0, 0x5ed);
+  ASSERT_TRUE(ctx.ok());
+  EXPECT_FALSE(SegmentExists(name));
 }
 
 // Starts this binary again as rank 1 of `job`, running ShmChildProcess.ConnectsSendsAndDies.
@@ -262,7 +361,7 @@ TEST(ShmTransportTest, PeerProcessKilledMidMessageFailsTheReceiveWithUnavailable
   EXPECT_EQ(recv->Wait(In(absl::Seconds(10))).code(), absl::StatusCode::kUnavailable);
   EXPECT_LT(absl::Now() - start, absl::Seconds(2));
   EXPECT_EQ(conn->status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_TRUE(SegmentsOfJob(kJob).empty());
+  EXPECT_TRUE(SegmentsOf(child).empty());
 }
 
 // Runs only as the child of the test above.

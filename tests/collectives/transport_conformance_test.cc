@@ -273,7 +273,8 @@ TEST_P(TransportConformanceTest, LargeAndZeroLengthMessagesBothWays) {
 TEST_P(TransportConformanceTest, MessageLongerThanPostedBufferIsInvalidArgument) {
   std::vector<std::byte> small(10);
   auto r = b_->Recv(absl::MakeSpan(small));
-  auto s = a_->Send(FrameHeader{}, Pattern(11, 3));
+  const std::vector<std::byte> payload = Pattern(11, 3);  // borrowed by Send until done
+  auto s = a_->Send(FrameHeader{}, payload);
   EXPECT_EQ(r->Wait(In(absl::Seconds(10))).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(b_->status().code(), absl::StatusCode::kInvalidArgument);
   if (backend_.resumes) {
@@ -291,8 +292,10 @@ TEST_P(TransportConformanceTest, CorruptedPayloadIsDataLossAndSticks) {
   ASSERT_TRUE(CorruptNextReceiveForTesting(*b_));
   std::vector<std::byte> in(1024);
   auto r = b_->Recv(absl::MakeSpan(in));
-  a_->Send(FrameHeader{}, Pattern(1000, 4));
+  const std::vector<std::byte> payload = Pattern(1000, 4);  // borrowed by Send until done
+  auto s = a_->Send(FrameHeader{}, payload);
   EXPECT_EQ(r->Wait(In(absl::Seconds(10))).code(), absl::StatusCode::kDataLoss);
+  s->Wait(In(absl::Seconds(10))).IgnoreError();
   auto later = b_->Recv(absl::MakeSpan(in));
   EXPECT_TRUE(later->Done());
   EXPECT_EQ(later->Wait(In(absl::Seconds(1))).code(), absl::StatusCode::kDataLoss);
@@ -344,8 +347,11 @@ TEST_P(TransportConformanceTest, WaitPastDeadlineKeepsTheReceiveQueued) {
   EXPECT_LT(waited, absl::Seconds(2));
   EXPECT_FALSE(r->Done());
   // The same receive still gets the next message.
-  a_->Send(FrameHeader{.tag = 9}, Pattern(64, 6));
+  // Kept alive until the send is done: Send borrows the payload (no copy is promised).
+  const std::vector<std::byte> payload = Pattern(64, 6);
+  auto sent = a_->Send(FrameHeader{.tag = 9}, payload);
   ASSERT_TRUE(r->Wait(In(absl::Seconds(10))).ok());
+  ASSERT_TRUE(sent->Wait(In(absl::Seconds(10))).ok());
   EXPECT_EQ(r->header().tag, 9u);
 }
 

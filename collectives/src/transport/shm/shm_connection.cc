@@ -44,12 +44,13 @@ ShmConnection::ShmConnection(std::unique_ptr<Connection> liveness, std::unique_p
       side_(side),
       peer_rank_(peer_rank),
       job_id_(job_id),
+      peer_pid_(segment_->peer_pid(side)),
       piece_bytes_(piece_bytes > 0 ? piece_bytes : 256 << 10),
       pull_min_bytes_(pull_min_bytes),
       out_(segment_->ring(side)),
       in_(segment_->ring(1 - side)) {
   // Tells the peer's sender whether it may hand us large payloads by address.
-  segment_->ProbePeerMemory(side_);
+  segment_->ProbePeerMemory(side_, peer_pid_);
   sender_ = std::thread([this] { SenderLoop(); });
   receiver_ = std::thread([this] { ReceiverLoop(); });
   liveness_thread_ = std::thread([this] { LivenessLoop(); });
@@ -107,7 +108,7 @@ bool ShmConnection::ReadRing(std::byte* dst, size_t n, uint32_t* crc, bool corru
 
 absl::Status ShmConnection::Pull(std::byte* dst, size_t n, uint64_t address, uint32_t* crc,
                                  bool corrupt_first) {
-  const pid_t pid = static_cast<pid_t>(segment_->peer_pid(side_));
+  const pid_t pid = peer_pid_;
   size_t done = 0;
   while (done < n) {
     const size_t k = std::min(n - done, piece_bytes_);

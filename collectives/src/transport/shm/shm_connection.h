@@ -5,6 +5,8 @@
 #ifndef CROSSLINK_COLLECTIVES_SRC_TRANSPORT_SHM_SHM_CONNECTION_H_
 #define CROSSLINK_COLLECTIVES_SRC_TRANSPORT_SHM_SHM_CONNECTION_H_
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <memory>
 #include <string>
@@ -53,6 +55,9 @@ class ShmConnection final : public transport_internal::FramedConnection {
   const int side_;
   const int peer_rank_;
   const uint64_t job_id_;
+  // The peer's pid, read from the segment once at construction (both sides have published by
+  // then): the peer could rewrite the segment's copy later and aim our reads at another process.
+  const pid_t peer_pid_;
   const size_t piece_bytes_;
   // Payloads of at least this many bytes are pulled by the receiver from this process's memory
   // (process_vm_readv: one copy instead of two) when the probe allowed it; 0: never.

@@ -1,13 +1,18 @@
 // ShmContext: a TCP context whose connections are upgraded to shared memory when both ranks are
 // on one host (see shm_transport.h for the handshake).
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <deque>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "../tcp/tcp_connection.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
@@ -30,12 +35,21 @@ constexpr uint32_t kAnswerTag = 0x414D4853;  // "SHMA"
 constexpr uint32_t kDeclined = 0;
 constexpr uint32_t kAccepted = 1;
 constexpr size_t kMaxOfferBytes = 256;  // a shm name is at most NAME_MAX (255) bytes
+// Upgrade handshakes answered at once; each is an authenticated connection (the TCP context
+// bounds the unauthenticated ones), so this only caps threads, far above a mesh's needs.
+constexpr size_t kMaxUpgradesInFlight = 64;
 // The accept thread polls its stop flag this often while no connection arrives.
 constexpr absl::Duration kAcceptPoll = absl::Milliseconds(50);
 
-uint64_t RandomNonce() {
+uint64_t RandomWord() {
   std::random_device device;
   return (static_cast<uint64_t>(device()) << 32) ^ device();
+}
+
+// The key the TCP handshake derived for `tcp` (a TcpConnection: the TCP context makes no other).
+const handshake::SessionKey* SessionKeyOf(const Connection& tcp) {
+  const auto* connection = dynamic_cast<const tcp_internal::TcpConnection*>(&tcp);
+  return connection != nullptr ? &connection->session_key() : nullptr;
 }
 
 // Sends one handshake frame and waits for it, then receives the answer into `buffer`.
@@ -106,11 +120,12 @@ absl::StatusOr<std::unique_ptr<Connection>> ShmContextImpl::Connect(int peer_ran
   const std::string what =
       absl::StrFormat("rank %d -> rank %d (shm %s)", rank_, peer_rank, peer_address);
   std::unique_ptr<Segment> segment;
-  if (offer_.load()) {
-    const std::string name =
-        absl::StrFormat("/crosslink-%016x-%d-%d-%016x", job_id_, rank_, peer_rank, RandomNonce());
+  const handshake::SessionKey* session_key = SessionKeyOf(*tcp);
+  if (offer_.load() && session_key != nullptr) {
+    // Random, and naming neither the job nor its key: only the authenticated peer learns it.
+    const std::string name = shm_internal::SegmentName(RandomWord(), RandomWord());
     absl::StatusOr<std::unique_ptr<Segment>> created =
-        Segment::Create(name, job_id_, rank_, peer_rank, options_.ring_bytes);
+        Segment::Create(name, *session_key, rank_, peer_rank, options_.ring_bytes);
     // No /dev/shm (or it is full): the connection stays on TCP, which works everywhere.
     if (created.ok()) {
       segment = std::move(created).value();
@@ -145,7 +160,15 @@ absl::StatusOr<std::unique_ptr<Connection>> ShmContextImpl::AnswerOffer(
   const absl::Time deadline = absl::Now() + options_.handshake_timeout;
   std::array<std::byte, kMaxOfferBytes> offer_bytes;
   std::shared_ptr<RecvHandle> offer = tcp->Recv(absl::MakeSpan(offer_bytes));
-  if (absl::Status got = offer->Wait(deadline); !got.ok()) {
+  // Waited for in slices, so that a context being destroyed does not wait out the deadline.
+  absl::Status got = absl::DeadlineExceededError("no offer");
+  while (!stopping_.load()) {
+    got = offer->Wait(std::min(deadline, absl::Now() + kAcceptPoll));
+    if (got.code() != absl::StatusCode::kDeadlineExceeded || absl::Now() >= deadline) break;
+  }
+  if (!got.ok()) {
+    got = absl::Status(got.code(),
+                       absl::StrCat(tcp->Describe(), ": no shared-memory offer: ", got.message()));
     tcp.reset();  // joins its threads before offer_bytes, which one may be writing, goes away
     return got;
   }
@@ -155,16 +178,19 @@ absl::StatusOr<std::unique_ptr<Connection>> ShmContextImpl::AnswerOffer(
   }
   const std::string name(reinterpret_cast<const char*>(offer_bytes.data()), offer->header().length);
   std::unique_ptr<Segment> segment;
-  if (!name.empty() && options_.accept) {
+  const handshake::SessionKey* session_key = SessionKeyOf(*tcp);
+  if (shm_internal::IsSegmentName(name) && options_.accept && session_key != nullptr) {
     // Fails on another host (no such name in this /dev/shm): the connection stays TCP.
     absl::StatusOr<std::unique_ptr<Segment>> opened =
-        Segment::Open(name, job_id_, peer_rank, rank_);
+        Segment::Open(name, *session_key, peer_rank, rank_);
     if (opened.ok()) {
       segment = std::move(opened).value();
       segment->PublishProcess(/*side=*/1);
-      segment->Unlink();  // both ends have it mapped: nothing is left if a process dies now
     }
   }
+  // Whether taken or not, the name goes now: both ends have it mapped, or it will never be used,
+  // so nothing is left in /dev/shm if the connector dies before its own unlink.
+  if (shm_internal::IsSegmentName(name)) ::shm_unlink(name.c_str());
   RETURN_IF_ERROR(
       SendFrame(*tcp, kAnswerTag, segment != nullptr ? kAccepted : kDeclined, "", deadline));
   if (segment == nullptr) return tcp;
@@ -175,23 +201,56 @@ absl::StatusOr<std::unique_ptr<Connection>> ShmContextImpl::AnswerOffer(
 }
 
 void ShmContextImpl::AcceptLoop() {
+  // Each upgrade handshake runs on a thread of its own: a peer that authenticated but then sends
+  // no offer (it crashed, or it is slow) holds up only its own connection, for at most
+  // options_.handshake_timeout, never the ones behind it.
+  struct Worker {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::vector<Worker> workers;
+  auto reap = [&workers](bool all) {
+    for (auto it = workers.begin(); it != workers.end();) {
+      if (all || it->done->load()) {
+        it->thread.join();
+        it = workers.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  };
   while (!stopping_.load()) {
+    reap(/*all=*/false);
+    if (workers.size() >= kMaxUpgradesInFlight) {
+      absl::SleepFor(absl::Milliseconds(1));
+      continue;
+    }
     absl::StatusOr<std::pair<int, std::unique_ptr<Connection>>> accepted =
         tcp_->Accept(absl::Now() + kAcceptPoll);
     if (!accepted.ok()) continue;
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    auto tcp = std::make_shared<std::unique_ptr<Connection>>(std::move(accepted->second));
     const int peer_rank = accepted->first;
-    absl::StatusOr<std::unique_ptr<Connection>> connection =
-        AnswerOffer(peer_rank, std::move(accepted->second));
-    if (!connection.ok()) continue;  // dropped: the connector's handshake fails
-    absl::MutexLock lock(&mu_);
-    accepted_.emplace_back(peer_rank, std::move(connection).value());
+    workers.push_back(Worker{std::thread([this, peer_rank, tcp, done] {
+                               absl::StatusOr<std::unique_ptr<Connection>> connection =
+                                   AnswerOffer(peer_rank, std::move(*tcp));
+                               if (connection.ok()) {  // else dropped: the connector's fails
+                                 absl::MutexLock lock(&mu_);
+                                 accepted_.emplace_back(peer_rank, std::move(connection).value());
+                               }
+                               done->store(true);
+                             }),
+                             done});
   }
+  reap(/*all=*/true);
 }
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ShmContext>> MakeShmContext(int rank, uint64_t job_id,
                                                            const ShmOptions& options) {
+  // What connectors killed mid-handshake on this host left behind (their pid is in the name).
+  shm_internal::RemoveSegmentsOfDeadProcesses();
   ASSIGN_OR_RETURN(std::unique_ptr<Context> tcp, MakeTcpContext(rank, job_id, options.tcp));
   return std::unique_ptr<ShmContext>(
       std::make_unique<ShmContextImpl>(rank, job_id, options, std::move(tcp)));

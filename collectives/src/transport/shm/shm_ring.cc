@@ -1,7 +1,9 @@
 #include "shm_ring.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -14,11 +16,13 @@
 #include <climits>
 #include <cstring>
 #include <ctime>
+#include <string_view>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace crosslink::collectives::shm_internal {
@@ -140,10 +144,9 @@ bool Ring::WaitPulled(uint32_t target, const std::function<bool()>& stop) const 
       control_->pulled_seq, control_->pulled_waiters, [&] { return pulled() == target; }, stop);
 }
 
-Segment::Segment(std::string name, void* base, size_t bytes)
+Segment::Segment(std::string name, void* base, size_t bytes, uint64_t ring_bytes)
     : name_(std::move(name)), base_(base), bytes_(bytes) {
   auto* bytes_base = static_cast<std::byte*>(base_);
-  const uint64_t ring_bytes = static_cast<SegmentHeader*>(base_)->ring_bytes;
   auto* controls = reinterpret_cast<RingControl*>(bytes_base + kControlOffset);
   for (int i = 0; i < 2; ++i) {
     rings_[i] =
@@ -153,7 +156,64 @@ Segment::Segment(std::string name, void* base, size_t bytes)
 
 Segment::~Segment() { ::munmap(base_, bytes_); }
 
-absl::StatusOr<std::unique_ptr<Segment>> Segment::Create(const std::string& name, uint64_t job_id,
+std::string SegmentName(uint64_t random_hi, uint64_t random_lo) {
+  return absl::StrFormat("/crosslink-%d-%016x%016x", ::getpid(), random_hi, random_lo);
+}
+
+namespace {
+constexpr std::string_view kNamePrefix = "/crosslink-";
+constexpr size_t kRandomHexDigits = 32;
+
+// The creator pid of a well-formed name, or -1.
+long CreatorPid(std::string_view name) {
+  if (name.substr(0, kNamePrefix.size()) != kNamePrefix) return -1;
+  name.remove_prefix(kNamePrefix.size());
+  const size_t dash = name.find('-');
+  if (dash == std::string_view::npos || dash == 0 || dash > 10) return -1;
+  long pid = 0;
+  for (char c : name.substr(0, dash)) {
+    if (c < '0' || c > '9') return -1;
+    pid = pid * 10 + (c - '0');
+  }
+  const std::string_view random = name.substr(dash + 1);
+  if (random.size() != kRandomHexDigits) return -1;
+  for (char c : random) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return -1;
+  }
+  return pid > 0 && pid <= INT_MAX ? pid : -1;
+}
+}  // namespace
+
+bool IsSegmentName(const std::string& name) { return CreatorPid(name) > 0; }
+
+int RemoveSegmentsOfDeadProcesses() {
+  DIR* dir = ::opendir("/dev/shm");
+  if (dir == nullptr) return 0;
+  int removed = 0;
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string name = absl::StrCat("/", entry->d_name);
+    const long pid = CreatorPid(name);
+    // ESRCH: no such process. EPERM means it exists (another user's): left alone, as is ours.
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH &&
+        ::shm_unlink(name.c_str()) == 0) {
+      ++removed;
+    }
+  }
+  ::closedir(dir);
+  return removed;
+}
+
+handshake::Mac Segment::Tag(const handshake::SessionKey& session_key, const std::string& name,
+                            int connector_rank, int acceptor_rank, uint64_t ring_bytes) {
+  const std::string data = absl::StrFormat("crosslink shm segment\n%s\n%d\n%d\n%d", name,
+                                           connector_rank, acceptor_rank, ring_bytes);
+  return handshake::SessionMac(
+      session_key,
+      absl::MakeConstSpan(reinterpret_cast<const std::byte*>(data.data()), data.size()));
+}
+
+absl::StatusOr<std::unique_ptr<Segment>> Segment::Create(const std::string& name,
+                                                         const handshake::SessionKey& session_key,
                                                          int connector_rank, int acceptor_rank,
                                                          uint64_t ring_bytes) {
   const size_t bytes = kDataOffset + 2 * ring_bytes;
@@ -176,15 +236,17 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Create(const std::string& name
         absl::StrFormat("shared memory %s: %d bytes: %s", name, bytes, std::strerror(err)));
   }
   auto* header = static_cast<SegmentHeader*>(base);
-  header->job_id = job_id;
+  const handshake::Mac tag = Tag(session_key, name, connector_rank, acceptor_rank, ring_bytes);
+  std::memcpy(header->tag, tag.data(), tag.size());
   header->connector_rank = static_cast<uint32_t>(connector_rank);
   header->acceptor_rank = static_cast<uint32_t>(acceptor_rank);
   header->ring_bytes = ring_bytes;
   A(header->magic).store(kSegmentMagic);  // last: the header is complete once the magic shows
-  return std::unique_ptr<Segment>(new Segment(name, base, bytes));
+  return std::unique_ptr<Segment>(new Segment(name, base, bytes, ring_bytes));
 }
 
-absl::StatusOr<std::unique_ptr<Segment>> Segment::Open(const std::string& name, uint64_t job_id,
+absl::StatusOr<std::unique_ptr<Segment>> Segment::Open(const std::string& name,
+                                                       const handshake::SessionKey& session_key,
                                                        int connector_rank, int acceptor_rank) {
   const int fd = ::shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0600);
   if (fd < 0) {
@@ -205,18 +267,25 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Open(const std::string& name, 
     return absl::UnavailableError(
         absl::StrFormat("shared memory %s: map: %s", name, std::strerror(err)));
   }
-  const auto* header = static_cast<const SegmentHeader*>(base);
+  auto* header = static_cast<SegmentHeader*>(base);
   const size_t bytes = static_cast<size_t>(st.st_size);
-  if (A(const_cast<uint64_t&>(header->magic)).load() != kSegmentMagic || header->job_id != job_id ||
-      header->connector_rank != static_cast<uint32_t>(connector_rank) ||
-      header->acceptor_rank != static_cast<uint32_t>(acceptor_rank) || header->ring_bytes == 0 ||
-      kDataOffset + 2 * header->ring_bytes != bytes) {
+  // Read once: the peer can rewrite the header at any time, so what is checked is what is used.
+  const uint64_t ring_bytes = A(header->ring_bytes).load();
+  handshake::Mac tag;
+  std::memcpy(tag.data(), header->tag, tag.size());
+  const bool sized = ring_bytes > 0 && ring_bytes <= (bytes - kDataOffset) / 2 &&
+                     kDataOffset + 2 * ring_bytes == bytes;
+  if (A(header->magic).load() != kSegmentMagic ||
+      A(header->connector_rank).load() != static_cast<uint32_t>(connector_rank) ||
+      A(header->acceptor_rank).load() != static_cast<uint32_t>(acceptor_rank) || !sized ||
+      !handshake::SessionMacEqual(
+          tag, Tag(session_key, name, connector_rank, acceptor_rank, ring_bytes))) {
     ::munmap(base, bytes);
-    return absl::InvalidArgumentError(
-        absl::StrFormat("shared memory %s: header does not match job %d, rank %d -> rank %d", name,
-                        job_id, connector_rank, acceptor_rank));
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "shared memory %s: header does not match this connection (rank %d -> rank %d)", name,
+        connector_rank, acceptor_rank));
   }
-  return std::unique_ptr<Segment>(new Segment(name, base, bytes));
+  return std::unique_ptr<Segment>(new Segment(name, base, bytes, ring_bytes));
 }
 
 void Segment::Unlink() {
@@ -242,11 +311,11 @@ const uint64_t kProbeWord = kSegmentMagic;
 
 void Segment::PublishProcess(int side) {
   auto* header = static_cast<SegmentHeader*>(base_);
-  header->pid[side] = static_cast<uint64_t>(::getpid());
+  A(header->pid[side]).store(static_cast<uint64_t>(::getpid()));
   A(header->probe_address[side]).store(reinterpret_cast<uint64_t>(&kProbeWord));
 }
 
-bool Segment::ProbePeerMemory(int side) {
+bool Segment::ProbePeerMemory(int side, pid_t peer_pid) {
   auto* header = static_cast<SegmentHeader*>(base_);
   const uint64_t address = A(header->probe_address[1 - side]).load();
   uint64_t word = 0;
@@ -255,7 +324,8 @@ bool Segment::ProbePeerMemory(int side) {
     iovec local{&word, sizeof(word)};
     iovec remote{reinterpret_cast<void*>(address), sizeof(word)};
     // EPERM where ptrace rules (Yama, containers without CAP_SYS_PTRACE) forbid it.
-    ok = ::process_vm_readv(static_cast<pid_t>(header->pid[1 - side]), &local, 1, &remote, 1, 0) ==
+    ok = peer_pid > 0 &&
+         ::process_vm_readv(peer_pid, &local, 1, &remote, 1, 0) ==
              static_cast<ssize_t>(sizeof(word)) &&
          word == kProbeWord;
   }
@@ -267,8 +337,9 @@ bool Segment::PeerCanRead(int side) const {
   return A(static_cast<SegmentHeader*>(base_)->can_read_peer[1 - side]).load() != 0;
 }
 
-uint64_t Segment::peer_pid(int side) const {
-  return static_cast<SegmentHeader*>(base_)->pid[1 - side];
+pid_t Segment::peer_pid(int side) const {
+  const uint64_t pid = A(static_cast<SegmentHeader*>(base_)->pid[1 - side]).load();
+  return pid > 0 && pid <= static_cast<uint64_t>(INT_MAX) ? static_cast<pid_t>(pid) : -1;
 }
 
 }  // namespace crosslink::collectives::shm_internal

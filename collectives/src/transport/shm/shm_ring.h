@@ -2,7 +2,7 @@
 // (see shm_transport.h).
 //
 // Layout (all offsets in bytes; the segment is zero-filled by ftruncate):
-//        0  SegmentHeader (magic, job id, both ranks, ring size, each side's closed flag)
+//        0  SegmentHeader (magic, tag, both ranks, ring size, each side's closed flag)
 //      256  RingControl of ring 0 (connector -> acceptor), 192 bytes
 //      448  RingControl of ring 1 (acceptor -> connector), 192 bytes
 //     4096  ring 0 data, then ring 1 data (ring_bytes each)
@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 
+#include "../handshake.h"
 #include "absl/status/statusor.h"
 
 namespace crosslink::collectives::shm_internal {
@@ -27,7 +28,10 @@ inline constexpr uint64_t kSegmentMagic = 0x314D48534B4E4C58ull;  // "XLNKSHM1"
 
 struct SegmentHeader {
   uint64_t magic;
-  uint64_t job_id;
+  // HMAC-SHA256(session key of the connection's TCP handshake, name || ranks || ring_bytes): only
+  // the authenticated connector can have made it, for this connection and no other, so a segment
+  // planted under a guessed name (same user, same /dev/shm) is refused.
+  uint8_t tag[32];
   uint32_t connector_rank;
   uint32_t acceptor_rank;
   uint64_t ring_bytes;
@@ -87,14 +91,27 @@ class Ring {
   const uint64_t capacity_;
 };
 
+// Names of segments: "/crosslink-<creator pid>-<128 random bits in hex>". Nothing of the job
+// (no id, no key) is in them; the pid lets a later context remove what a killed creator left.
+std::string SegmentName(uint64_t random_hi, uint64_t random_lo);
+// Whether `name` has that form (an offer naming anything else is not opened nor unlinked).
+bool IsSegmentName(const std::string& name);
+// Unlinks the segments in /dev/shm whose creator process no longer exists (a connector killed
+// between creating its segment and the acceptor mapping it); returns how many.
+int RemoveSegmentsOfDeadProcesses();
+
 // A mapped segment. Create makes and maps a new one (O_EXCL); Open maps an existing one and checks
-// its header. Neither unlinks the name: Unlink does (idempotent, ENOENT ignored).
+// its header (ranks, size, and the tag under `session_key`). Neither unlinks the name: Unlink
+// does (idempotent, ENOENT ignored). Header fields the peer could rewrite later (ring size) are
+// read once, checked, and kept in this process.
 class Segment {
  public:
-  static absl::StatusOr<std::unique_ptr<Segment>> Create(const std::string& name, uint64_t job_id,
+  static absl::StatusOr<std::unique_ptr<Segment>> Create(const std::string& name,
+                                                         const handshake::SessionKey& session_key,
                                                          int connector_rank, int acceptor_rank,
                                                          uint64_t ring_bytes);
-  static absl::StatusOr<std::unique_ptr<Segment>> Open(const std::string& name, uint64_t job_id,
+  static absl::StatusOr<std::unique_ptr<Segment>> Open(const std::string& name,
+                                                       const handshake::SessionKey& session_key,
                                                        int connector_rank, int acceptor_rank);
   ~Segment();
   Segment(const Segment&) = delete;
@@ -109,13 +126,20 @@ class Segment {
   bool IsClosed(int side) const;
   // Publishes this process as `side` (pid, probe word) for cross-memory reads by the peer.
   void PublishProcess(int side);
-  // Probes whether `side` can read the peer's memory and records the answer; returns it.
-  bool ProbePeerMemory(int side);
+  // Probes whether `side` can read the memory of the process `peer_pid` (the value peer_pid()
+  // returned once) and records the answer; returns it.
+  bool ProbePeerMemory(int side, pid_t peer_pid);
   bool PeerCanRead(int side) const;  // whether the peer of `side` can read side's memory
-  uint64_t peer_pid(int side) const;
+  // The pid the peer of `side` published. Read it once (after the handshake, when both sides
+  // have published) and keep it: the segment is writable by the peer.
+  pid_t peer_pid(int side) const;
+
+  // The MAC a segment's header must carry (see SegmentHeader::tag).
+  static handshake::Mac Tag(const handshake::SessionKey& session_key, const std::string& name,
+                            int connector_rank, int acceptor_rank, uint64_t ring_bytes);
 
  private:
-  Segment(std::string name, void* base, size_t bytes);
+  Segment(std::string name, void* base, size_t bytes, uint64_t ring_bytes);
 
   const std::string name_;
   void* const base_;

@@ -29,7 +29,8 @@ std::string ErrnoText(int err) { return std::strerror(err); }
 }  // namespace
 
 TcpConnection::TcpConnection(int fd, int local_rank, int peer_rank, uint64_t job_id,
-                             const std::string& peer_address, size_t receive_piece_bytes)
+                             const std::string& peer_address, size_t receive_piece_bytes,
+                             const handshake::SessionKey& session_key)
     : FramedConnection(
           absl::StrFormat("rank %d -> rank %d (tcp %s)", local_rank, peer_rank, peer_address),
           // Wakes both threads (blocked in sendmsg / recv) and sends the peer an end of stream.
@@ -37,7 +38,8 @@ TcpConnection::TcpConnection(int fd, int local_rank, int peer_rank, uint64_t job
       fd_(fd),
       peer_rank_(peer_rank),
       job_id_(job_id),
-      receive_piece_bytes_(receive_piece_bytes > 0 ? receive_piece_bytes : 256 * 1024) {
+      receive_piece_bytes_(receive_piece_bytes > 0 ? receive_piece_bytes : 256 * 1024),
+      session_key_(session_key) {
   sender_ = std::thread([this] { SenderLoop(); });
   receiver_ = std::thread([this] { ReceiverLoop(); });
 }

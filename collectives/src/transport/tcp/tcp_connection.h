@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../framed_connection.h"
+#include "../handshake.h"
 
 namespace crosslink::collectives::tcp_internal {
 
@@ -18,10 +19,15 @@ class TcpConnection final : public transport_internal::FramedConnection {
  public:
   // Takes ownership of `fd`, a connected socket whose handshake is done. The connection's first
   // failure shuts the socket down so that both threads (blocked in sendmsg / recv) and the peer
-  // notice.
+  // notice. `session_key` is the one the handshake derived (handshake.h).
   TcpConnection(int fd, int local_rank, int peer_rank, uint64_t job_id,
-                const std::string& peer_address, size_t receive_piece_bytes);
+                const std::string& peer_address, size_t receive_piece_bytes,
+                const handshake::SessionKey& session_key);
   ~TcpConnection() override;
+
+  // The key only the two authenticated ends of this connection know: what is built on the
+  // connection (the shared-memory upgrade) authenticates with it.
+  const handshake::SessionKey& session_key() const { return session_key_; }
 
  private:
   void SenderLoop();
@@ -34,6 +40,7 @@ class TcpConnection final : public transport_internal::FramedConnection {
   const int peer_rank_;
   const uint64_t job_id_;
   const size_t receive_piece_bytes_;
+  const handshake::SessionKey session_key_;
 
   std::thread sender_;
   std::thread receiver_;

@@ -1,24 +1,30 @@
-// TcpContext: the listener with its accept thread, Connect with retries, and the handshake.
+// TcpContext: the listener with its accept thread (handshakes without blocking, bounded),
+// Connect with retries, and both halves of the authenticated handshake (handshake.h).
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
 #include <deque>
-#include <optional>
 #include <thread>
+#include <variant>
+#include <vector>
 
+#include "../handshake.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "crosslink/base/status_macros.h"
 #include "crosslink/collectives/transport/tcp_transport.h"
 #include "tcp_connection.h"
 
@@ -27,74 +33,7 @@ namespace {
 
 using tcp_internal::TcpConnection;
 
-constexpr uint32_t kHelloMagic = 0x53484C58;  // "XLHS"
-constexpr uint16_t kHelloVersion = 1;
-constexpr uint16_t kAccepted = 0;
-constexpr uint16_t kWrongJob = 1;
-
-// Handshake message, both directions: magic u32, version u16, verdict u16, job_id u64, rank u32,
-// reserved u32; little-endian.
-struct Hello {
-  uint16_t verdict = kAccepted;
-  uint64_t job_id = 0;
-  uint32_t rank = 0;
-};
-constexpr size_t kHelloBytes = 24;
-
-std::array<unsigned char, kHelloBytes> EncodeHello(const Hello& h) {
-  std::array<unsigned char, kHelloBytes> out{};
-  auto put = [&](size_t off, uint64_t v, size_t n) {
-    for (size_t i = 0; i < n; ++i) out[off + i] = static_cast<unsigned char>(v >> (8 * i));
-  };
-  put(0, kHelloMagic, 4);
-  put(4, kHelloVersion, 2);
-  put(6, h.verdict, 2);
-  put(8, h.job_id, 8);
-  put(16, h.rank, 4);
-  return out;
-}
-
-std::optional<Hello> DecodeHello(const std::array<unsigned char, kHelloBytes>& in) {
-  auto get = [&](size_t off, size_t n) {
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; ++i) v |= static_cast<uint64_t>(in[off + i]) << (8 * i);
-    return v;
-  };
-  if (get(0, 4) != kHelloMagic || get(4, 2) != kHelloVersion) return std::nullopt;
-  return Hello{static_cast<uint16_t>(get(6, 2)), get(8, 8), static_cast<uint32_t>(get(16, 4))};
-}
-
 std::string ErrnoText(int err) { return std::strerror(err); }
-
-// Socket timeouts bound the blocking handshake I/O by the caller's deadline.
-void SetIoTimeout(int fd, absl::Duration timeout) {
-  timeval tv = absl::ToTimeval(std::max(timeout, absl::Milliseconds(1)));
-  if (timeout == absl::InfiniteDuration()) tv = timeval{0, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
-
-bool WriteAll(int fd, const unsigned char* p, size_t n) {
-  while (n > 0) {
-    const ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return true;
-}
-
-bool ReadAll(int fd, unsigned char* p, size_t n) {
-  while (n > 0) {
-    const ssize_t r = ::recv(fd, p, n, 0);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    p += r;
-    n -= static_cast<size_t>(r);
-  }
-  return true;
-}
 
 // A data socket's peer that vanishes without closing (host down, cable cut, a NAT that forgot the
 // flow) leaves a half-open link that Linux's defaults notice only after ~2 h idle (keepalive off
@@ -141,25 +80,122 @@ absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& add
   return std::make_pair(host, port);
 }
 
+// Non-blocking socket I/O bounded by an absolute deadline (the connector's side of the
+// handshake): kUnavailable when the peer closes, errs, or the deadline passes first.
+absl::Status WaitFd(int fd, short events, absl::Time deadline) {
+  for (;;) {
+    const int64_t ms = absl::ToInt64Milliseconds(deadline - absl::Now());
+    if (ms <= 0) return absl::UnavailableError("handshake timed out");
+    pollfd p{fd, events, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(ms, 1 << 30)));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) return absl::UnavailableError(absl::StrCat("poll: ", ErrnoText(errno)));
+    if (ready > 0) return absl::OkStatus();
+  }
+}
+
+absl::Status WriteAllBy(int fd, const std::byte* p, size_t n, absl::Time deadline) {
+  while (n > 0) {
+    const ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      RETURN_IF_ERROR(WaitFd(fd, POLLOUT, deadline));
+      continue;
+    }
+    if (w <= 0) return absl::UnavailableError(absl::StrCat("send: ", ErrnoText(errno)));
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadAllBy(int fd, std::byte* p, size_t n, absl::Time deadline) {
+  while (n > 0) {
+    const ssize_t r = ::recv(fd, p, n, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      RETURN_IF_ERROR(WaitFd(fd, POLLIN, deadline));
+      continue;
+    }
+    if (r == 0) return absl::UnavailableError("the listener closed the connection");
+    if (r < 0) return absl::UnavailableError(absl::StrCat("recv: ", ErrnoText(errno)));
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return absl::OkStatus();
+}
+
+// Reads one whole handshake message (prefix first, then the body its kind implies).
+absl::StatusOr<handshake::Message> ReadMessageBy(int fd, absl::Time deadline) {
+  std::array<std::byte, handshake::kMaxMessageBytes> buf;
+  RETURN_IF_ERROR(ReadAllBy(fd, buf.data(), handshake::kPrefixBytes, deadline));
+  absl::StatusOr<handshake::Kind> kind = handshake::DecodePrefix(buf);
+  if (!kind.ok()) return absl::UnavailableError(kind.status().message());
+  const size_t total = handshake::MessageBytes(*kind);
+  RETURN_IF_ERROR(ReadAllBy(fd, buf.data() + handshake::kPrefixBytes,
+                            total - handshake::kPrefixBytes, deadline));
+  absl::StatusOr<handshake::Message> message =
+      handshake::DecodeMessage(absl::MakeConstSpan(buf).first(total));
+  if (!message.ok()) return absl::UnavailableError(message.status().message());
+  return message;
+}
+
+// Backoff of the accept loop when accept fails for want of descriptors or memory (EMFILE,
+// ENFILE, ENOBUFS, ENOMEM): the pending connection stays in the backlog and makes the listening
+// socket readable at once, so retrying without a pause would spin a core. Doubling from 10 ms to
+// 1 s retries promptly once descriptors free up while costing nothing meanwhile.
+constexpr absl::Duration kFirstAcceptBackoff = absl::Milliseconds(10);
+constexpr absl::Duration kMaxAcceptBackoff = absl::Seconds(1);
+// Connections accepted per wake-up before the pending handshakes get their turn.
+constexpr int kAcceptsPerRound = 64;
+
+// An accepted connection whose handshake is in progress (accept thread only).
+struct PendingHandshake {
+  enum class Stage { kReadHello, kWriteChallenge, kReadProof, kWriteVerdict };
+  int fd = -1;
+  std::string peer;     // "host:port"
+  absl::Time deadline;  // absolute: bytes that trickle in do not extend it
+  Stage stage = Stage::kReadHello;
+  std::array<std::byte, handshake::kMaxMessageBytes> in{};
+  size_t in_have = 0;
+  std::array<std::byte, handshake::kMaxMessageBytes> out{};
+  size_t out_size = 0;
+  size_t out_sent = 0;
+  handshake::Transcript transcript;
+  bool accept_after_verdict = false;
+};
+
+// An authenticated connection waiting for Accept: only its socket, no threads yet.
+struct Unclaimed {
+  int peer_rank = 0;
+  int fd = -1;
+  std::string peer;
+  handshake::SessionKey session_key{};
+};
+
 class TcpContext final : public Context {
  public:
-  TcpContext(int rank, uint64_t job_id, TcpOptions options, int listen_fd, std::string address)
+  TcpContext(int rank, uint64_t job_id, TcpOptions options, int listen_fd, int wake_fd,
+             std::string address)
       : rank_(rank),
         job_id_(job_id),
+        key_(options.job_key.value_or(handshake::KeyFromJobIdOnly(job_id))),
         options_(std::move(options)),
         listen_fd_(listen_fd),
+        wake_fd_(wake_fd),
         address_(std::move(address)) {
     accept_thread_ = std::thread([this] { AcceptLoop(); });
   }
 
   ~TcpContext() override {
-    {
-      absl::MutexLock lock(&mu_);
-      stopping_ = true;
+    const uint64_t one = 1;
+    while (::write(wake_fd_, &one, sizeof(one)) < 0 && errno == EINTR) {
     }
-    ::shutdown(listen_fd_, SHUT_RDWR);  // wakes accept()
     accept_thread_.join();
     ::close(listen_fd_);
+    ::close(wake_fd_);
+    absl::MutexLock lock(&mu_);
+    for (const Unclaimed& u : accepted_) ::close(u.fd);
   }
 
   std::string address() const override { return address_; }
@@ -171,72 +207,240 @@ class TcpContext final : public Context {
 
  private:
   void AcceptLoop();
+  // Accepts what the backlog holds (up to kAcceptsPerRound); on EMFILE and friends sets
+  // accept_paused_until_.
+  void AcceptNew(std::vector<std::unique_ptr<PendingHandshake>>& pending);
+  // Advances one handshake as far as its socket allows; false when it is finished (handed to
+  // accepted_ or closed).
+  bool Advance(PendingHandshake& p);
+  // Queues `message` as p's next output and moves to `next`.
+  void Reply(PendingHandshake& p, const handshake::Message& message, PendingHandshake::Stage next);
   // Connects once; kUnavailable with errno text when the peer does not answer.
   absl::StatusOr<int> ConnectOnce(const addrinfo& ai, absl::Time deadline);
+  // The connector's half of the handshake on a connected non-blocking socket. kUnauthenticated
+  // and kFailedPrecondition are final; kUnavailable may be retried.
+  absl::StatusOr<handshake::SessionKey> ConnectorHandshake(int fd, int peer_rank,
+                                                           absl::Time deadline);
 
   const int rank_;
   const uint64_t job_id_;
+  const JobKey key_;
   const TcpOptions options_;
   const int listen_fd_;
+  const int wake_fd_;  // eventfd: the destructor wakes the accept thread's poll with it
   const std::string address_;
   std::thread accept_thread_;
+  // Accept thread only.
+  absl::Time accept_paused_until_ = absl::InfinitePast();
+  absl::Duration accept_backoff_ = absl::ZeroDuration();
 
   absl::Mutex mu_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::deque<std::pair<int, std::unique_ptr<Connection>>> accepted_ ABSL_GUARDED_BY(mu_);
+  std::deque<Unclaimed> accepted_ ABSL_GUARDED_BY(mu_);
 };
 
 void TcpContext::AcceptLoop() {
+  std::vector<std::unique_ptr<PendingHandshake>> pending;  // in arrival order
+  std::vector<pollfd> fds;
   for (;;) {
+    absl::Time now = absl::Now();
+    const bool accepting = now >= accept_paused_until_;
+    fds.clear();
+    fds.push_back(pollfd{wake_fd_, POLLIN, 0});
+    fds.push_back(pollfd{accepting ? listen_fd_ : -1, POLLIN, 0});
+    absl::Time wake = accepting ? absl::InfiniteFuture() : accept_paused_until_;
+    for (const auto& p : pending) {
+      const bool writing = p->stage == PendingHandshake::Stage::kWriteChallenge ||
+                           p->stage == PendingHandshake::Stage::kWriteVerdict;
+      fds.push_back(pollfd{p->fd, static_cast<short>(writing ? POLLOUT : POLLIN), 0});
+      wake = std::min(wake, p->deadline);
+    }
+    int timeout_ms = -1;
+    if (wake != absl::InfiniteFuture()) {
+      timeout_ms = static_cast<int>(std::clamp<int64_t>(
+          absl::ToInt64Milliseconds(absl::Ceil(wake - now, absl::Milliseconds(1))), 0, 1 << 30));
+    }
+    const int ready = ::poll(fds.data(), fds.size(), timeout_ms);
+    if (ready < 0 && errno != EINTR) absl::SleepFor(absl::Milliseconds(10));  // cannot happen
+    if (fds[0].revents != 0) break;  // the destructor asks us to stop
+    // Handshakes first (their fds are at the same index in `fds` as in `pending` + 2), then
+    // expiry, then new connections: a flood of new ones cannot starve the ones in progress.
+    std::vector<std::unique_ptr<PendingHandshake>> kept;
+    now = absl::Now();
+    for (size_t i = 0; i < pending.size(); ++i) {
+      PendingHandshake& p = *pending[i];
+      bool keep = true;
+      if (ready > 0 && fds[i + 2].revents != 0) keep = Advance(p);
+      if (keep && now >= p.deadline) {
+        ::close(p.fd);  // stuck, trickling or mute: dropped at its deadline, whatever it sent
+        keep = false;
+      }
+      if (keep) kept.push_back(std::move(pending[i]));
+    }
+    pending.swap(kept);
+    if (ready > 0 && accepting && (fds[1].revents & POLLIN) != 0) AcceptNew(pending);
+  }
+  for (const auto& p : pending) ::close(p->fd);
+}
+
+void TcpContext::AcceptNew(std::vector<std::unique_ptr<PendingHandshake>>& pending) {
+  for (int round = 0; round < kAcceptsPerRound; ++round) {
     sockaddr_storage peer{};
     socklen_t len = sizeof(peer);
-    const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
+    const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &len,
+                             SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      absl::MutexLock lock(&mu_);
-      if (stopping_) return;
-      continue;  // EMFILE and friends: the next accept may succeed once descriptors free up
+      const int err = errno;
+      if (err == EINTR || err == ECONNABORTED) continue;
+      if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+        accept_backoff_ = std::clamp(accept_backoff_ * 2, kFirstAcceptBackoff, kMaxAcceptBackoff);
+        accept_paused_until_ = absl::Now() + accept_backoff_;
+      }
+      return;  // EAGAIN: the backlog is empty
     }
+    accept_backoff_ = absl::ZeroDuration();
+    if (static_cast<int>(pending.size()) >= std::max(1, options_.max_pending_handshakes)) {
+      // The oldest is the one most likely stuck: a real peer finishes in one round trip.
+      ::close(pending.front()->fd);
+      pending.erase(pending.begin());
+    }
+    auto p = std::make_unique<PendingHandshake>();
+    p->fd = fd;
+    p->deadline = absl::Now() + options_.handshake_timeout;
     char host[NI_MAXHOST] = "?";
     char port[NI_MAXSERV] = "?";
     ::getnameinfo(reinterpret_cast<sockaddr*>(&peer), len, host, sizeof(host), port, sizeof(port),
                   NI_NUMERICHOST | NI_NUMERICSERV);
+    p->peer = absl::StrCat(host, ":", port);
     TuneSocket(fd, options_);
-    SetIoTimeout(fd, options_.handshake_timeout);
-    std::array<unsigned char, kHelloBytes> raw;
-    std::optional<Hello> hello;
-    if (ReadAll(fd, raw.data(), raw.size())) hello = DecodeHello(raw);
-    if (!hello.has_value() || hello->verdict != kAccepted) {
-      ::close(fd);  // not a Crosslink peer, or a stuck one
+    pending.push_back(std::move(p));
+  }
+}
+
+void TcpContext::Reply(PendingHandshake& p, const handshake::Message& message,
+                       PendingHandshake::Stage next) {
+  p.out_size = handshake::EncodeMessage(message, absl::MakeSpan(p.out));
+  p.out_sent = 0;
+  p.stage = next;
+}
+
+bool TcpContext::Advance(PendingHandshake& p) {
+  using Stage = PendingHandshake::Stage;
+  for (;;) {
+    if (p.stage == Stage::kWriteChallenge || p.stage == Stage::kWriteVerdict) {
+      while (p.out_sent < p.out_size) {
+        const ssize_t w =
+            ::send(p.fd, p.out.data() + p.out_sent, p.out_size - p.out_sent, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+        if (w <= 0) {
+          ::close(p.fd);
+          return false;
+        }
+        p.out_sent += static_cast<size_t>(w);
+      }
+      if (p.stage == Stage::kWriteChallenge) {
+        p.stage = Stage::kReadProof;
+        p.in_have = 0;
+        continue;
+      }
+      if (!p.accept_after_verdict) {
+        ::close(p.fd);
+        return false;
+      }
+      Unclaimed u{static_cast<int>(p.transcript.connector_rank), p.fd, p.peer,
+                  handshake::DeriveSessionKey(key_, p.transcript)};
+      absl::MutexLock lock(&mu_);
+      accepted_.push_back(std::move(u));
+      return false;
+    }
+    // Reading: exactly one message, never a byte beyond it (frames follow the handshake).
+    const handshake::Kind kind =
+        p.stage == Stage::kReadHello ? handshake::Kind::kHello : handshake::Kind::kProof;
+    const size_t need = handshake::MessageBytes(kind);
+    while (p.in_have < need) {
+      const ssize_t r = ::recv(p.fd, p.in.data() + p.in_have, need - p.in_have, 0);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+      if (r <= 0) {
+        ::close(p.fd);
+        return false;
+      }
+      p.in_have += static_cast<size_t>(r);
+      // A wrong prefix ends it as soon as its 8 bytes are in (not a Crosslink peer).
+      if (p.in_have >= handshake::kPrefixBytes && p.in_have - r < handshake::kPrefixBytes) {
+        absl::StatusOr<handshake::Kind> got = handshake::DecodePrefix(absl::MakeConstSpan(p.in));
+        if (!got.ok() || *got != kind) {
+          ::close(p.fd);
+          return false;
+        }
+      }
+    }
+    absl::StatusOr<handshake::Message> message =
+        handshake::DecodeMessage(absl::MakeConstSpan(p.in).first(need));
+    if (!message.ok()) {
+      ::close(p.fd);
+      return false;
+    }
+    if (p.stage == Stage::kReadHello) {
+      const auto& hello = std::get<handshake::Hello>(*message);
+      if (hello.job_tag != job_id_) {
+        // Another job (or a stranger who guessed the format): a bare refusal, nothing named.
+        p.accept_after_verdict = false;
+        Reply(p, handshake::Verdict{handshake::VerdictCode::kRefused}, Stage::kWriteVerdict);
+        continue;
+      }
+      if (hello.acceptor_rank != static_cast<uint32_t>(rank_)) {
+        p.accept_after_verdict = false;
+        Reply(p, handshake::Verdict{handshake::VerdictCode::kNotThisRank}, Stage::kWriteVerdict);
+        continue;
+      }
+      absl::StatusOr<handshake::Nonce> nonce = handshake::RandomNonce();
+      if (!nonce.ok()) {
+        ::close(p.fd);
+        return false;
+      }
+      p.transcript = handshake::Transcript{hello.job_tag, hello.connector_rank, hello.acceptor_rank,
+                                           hello.connector_nonce, *nonce};
+      Reply(p,
+            handshake::Challenge{
+                *nonce, handshake::ComputeMac(key_, handshake::Role::kAcceptor, p.transcript)},
+            Stage::kWriteChallenge);
       continue;
     }
-    const bool same_job = hello->job_id == job_id_;
-    const auto reply =
-        EncodeHello(Hello{same_job ? kAccepted : kWrongJob, job_id_, static_cast<uint32_t>(rank_)});
-    if (!WriteAll(fd, reply.data(), reply.size()) || !same_job) {
-      ::close(fd);
-      continue;
+    // The proof: only a holder of the key can compute it for this connection's fresh nonces.
+    const auto& proof = std::get<handshake::Proof>(*message);
+    handshake::VerdictCode code = handshake::VerdictCode::kRefused;
+    if (handshake::VerifyMac(key_, handshake::Role::kConnector, p.transcript,
+                             proof.connector_mac)) {
+      absl::MutexLock lock(&mu_);
+      code = static_cast<int>(accepted_.size()) < options_.max_unclaimed_connections
+                 ? handshake::VerdictCode::kAccepted
+                 : handshake::VerdictCode::kBusy;
     }
-    SetIoTimeout(fd, absl::InfiniteDuration());
-    const int peer_rank = static_cast<int>(hello->rank);
-    auto connection = std::make_unique<TcpConnection>(
-        fd, rank_, peer_rank, job_id_, absl::StrCat(host, ":", port), options_.receive_piece_bytes);
-    absl::MutexLock lock(&mu_);
-    accepted_.emplace_back(peer_rank, std::move(connection));
+    p.accept_after_verdict = code == handshake::VerdictCode::kAccepted;
+    Reply(p, handshake::Verdict{code}, Stage::kWriteVerdict);
   }
 }
 
 absl::StatusOr<std::pair<int, std::unique_ptr<Connection>>> TcpContext::Accept(
     absl::Time deadline) {
-  absl::MutexLock lock(&mu_);
-  auto arrived = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !accepted_.empty(); };
-  if (!mu_.AwaitWithDeadline(absl::Condition(&arrived), deadline)) {
-    return absl::DeadlineExceededError(absl::StrFormat(
-        "rank %d (tcp %s): no connection arrived by the deadline", rank_, address_));
+  Unclaimed next;
+  {
+    absl::MutexLock lock(&mu_);
+    auto arrived = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !accepted_.empty(); };
+    if (!mu_.AwaitWithDeadline(absl::Condition(&arrived), deadline)) {
+      return absl::DeadlineExceededError(absl::StrFormat(
+          "rank %d (tcp %s): no connection arrived by the deadline", rank_, address_));
+    }
+    next = std::move(accepted_.front());
+    accepted_.pop_front();
   }
-  auto next = std::move(accepted_.front());
-  accepted_.pop_front();
-  return next;
+  int flags = 0;
+  ::ioctl(next.fd, FIONBIO, &flags);  // back to blocking: the connection's threads block
+  auto connection =
+      std::make_unique<TcpConnection>(next.fd, rank_, next.peer_rank, job_id_, next.peer,
+                                      options_.receive_piece_bytes, next.session_key);
+  return std::make_pair(next.peer_rank, std::unique_ptr<Connection>(std::move(connection)));
 }
 
 absl::StatusOr<int> TcpContext::ConnectOnce(const addrinfo& ai, absl::Time deadline) {
@@ -262,6 +466,54 @@ absl::StatusOr<int> TcpContext::ConnectOnce(const addrinfo& ai, absl::Time deadl
     return absl::UnavailableError(ErrnoText(err));
   }
   return fd;
+}
+
+absl::StatusOr<handshake::SessionKey> TcpContext::ConnectorHandshake(int fd, int peer_rank,
+                                                                     absl::Time deadline) {
+  ASSIGN_OR_RETURN(const handshake::Nonce nonce, handshake::RandomNonce());
+  std::array<std::byte, handshake::kMaxMessageBytes> buf;
+  const size_t n =
+      handshake::EncodeMessage(handshake::Hello{job_id_, static_cast<uint32_t>(rank_),
+                                                static_cast<uint32_t>(peer_rank), nonce},
+                               absl::MakeSpan(buf));
+  RETURN_IF_ERROR(WriteAllBy(fd, buf.data(), n, deadline));
+  auto verdict_error = [](handshake::VerdictCode code) {
+    switch (code) {
+      case handshake::VerdictCode::kRefused:
+        return absl::UnauthenticatedError(
+            "refused: the listener does not accept this job's credentials");
+      case handshake::VerdictCode::kBusy:
+        return absl::UnavailableError("the listener is busy (too many unclaimed connections)");
+      case handshake::VerdictCode::kNotThisRank:
+        return absl::FailedPreconditionError("the listener there is another rank of this job");
+      case handshake::VerdictCode::kAccepted:
+        break;
+    }
+    return absl::UnavailableError("the listener answered out of turn");
+  };
+  ASSIGN_OR_RETURN(handshake::Message reply, ReadMessageBy(fd, deadline));
+  if (const auto* verdict = std::get_if<handshake::Verdict>(&reply)) {
+    return verdict_error(verdict->code);
+  }
+  const auto* challenge = std::get_if<handshake::Challenge>(&reply);
+  if (challenge == nullptr) return absl::UnavailableError("the listener answered out of turn");
+  const handshake::Transcript transcript{job_id_, static_cast<uint32_t>(rank_),
+                                         static_cast<uint32_t>(peer_rank), nonce,
+                                         challenge->acceptor_nonce};
+  if (!handshake::VerifyMac(key_, handshake::Role::kAcceptor, transcript,
+                            challenge->acceptor_mac)) {
+    return absl::UnauthenticatedError(
+        "the listener cannot prove it holds this job's key (another job, or an impostor)");
+  }
+  const size_t m = handshake::EncodeMessage(
+      handshake::Proof{handshake::ComputeMac(key_, handshake::Role::kConnector, transcript)},
+      absl::MakeSpan(buf));
+  RETURN_IF_ERROR(WriteAllBy(fd, buf.data(), m, deadline));
+  ASSIGN_OR_RETURN(reply, ReadMessageBy(fd, deadline));
+  const auto* verdict = std::get_if<handshake::Verdict>(&reply);
+  if (verdict == nullptr) return absl::UnavailableError("the listener answered out of turn");
+  if (verdict->code != handshake::VerdictCode::kAccepted) return verdict_error(verdict->code);
+  return handshake::DeriveSessionKey(key_, transcript);
 }
 
 absl::StatusOr<std::unique_ptr<Connection>> TcpContext::Connect(int peer_rank,
@@ -292,29 +544,23 @@ absl::StatusOr<std::unique_ptr<Connection>> TcpContext::Connect(int peer_rank,
   for (;;) {
     absl::StatusOr<int> fd = ConnectOnce(*resolved, deadline);
     if (fd.ok()) {
-      int flags = 0;
-      ::ioctl(*fd, FIONBIO, &flags);  // back to blocking: the connection's threads block
       TuneSocket(*fd, options_);
-      SetIoTimeout(*fd, deadline - absl::Now());
-      const auto hello = EncodeHello(Hello{kAccepted, job_id_, static_cast<uint32_t>(rank_)});
-      std::array<unsigned char, kHelloBytes> raw;
-      std::optional<Hello> reply;
-      if (WriteAll(*fd, hello.data(), hello.size()) && ReadAll(*fd, raw.data(), raw.size())) {
-        reply = DecodeHello(raw);
-      }
-      if (reply.has_value() && reply->verdict == kWrongJob) {
-        ::close(*fd);
-        return absl::UnauthenticatedError(
-            absl::StrFormat("%s: refused, the listener belongs to job %d, this rank to job %d",
-                            what(), reply->job_id, job_id_));
-      }
-      if (reply.has_value() && reply->verdict == kAccepted && reply->job_id == job_id_) {
-        SetIoTimeout(*fd, absl::InfiniteDuration());
+      absl::StatusOr<handshake::SessionKey> session = ConnectorHandshake(*fd, peer_rank, deadline);
+      if (session.ok()) {
+        int flags = 0;
+        ::ioctl(*fd, FIONBIO, &flags);  // back to blocking: the connection's threads block
         return std::unique_ptr<Connection>(std::make_unique<TcpConnection>(
-            *fd, rank_, peer_rank, job_id_, peer_address, options_.receive_piece_bytes));
+            *fd, rank_, peer_rank, job_id_, peer_address, options_.receive_piece_bytes, *session));
       }
       ::close(*fd);
-      last_error = reply.has_value() ? "bad handshake reply" : "no handshake reply";
+      if (session.status().code() != absl::StatusCode::kUnavailable) {
+        return absl::Status(session.status().code(),
+                            absl::StrCat(what(), ": ", session.status().message()));
+      }
+      // An attempt cut short by the deadline says less than the one before it (e.g. "busy").
+      if (absl::Now() < deadline || last_error.empty()) {
+        last_error = std::string(session.status().message());
+      }
     } else {
       last_error = std::string(fd.status().message());
     }
@@ -366,7 +612,17 @@ absl::StatusOr<std::unique_ptr<Context>> MakeTcpContext(int rank, uint64_t job_i
                 NI_NUMERICHOST | NI_NUMERICSERV);
   const std::string address = bound.ss_family == AF_INET6 ? absl::StrCat("[", host, "]:", serv)
                                                           : absl::StrCat(host, ":", serv);
-  return std::unique_ptr<Context>(std::make_unique<TcpContext>(rank, job_id, options, fd, address));
+  // Non-blocking: the accept thread polls it together with the handshakes in progress.
+  const int flags = 1;
+  ::ioctl(fd, FIONBIO, &flags);
+  const int wake_fd = ::eventfd(0, EFD_CLOEXEC);
+  if (wake_fd < 0) {
+    const int err = errno;
+    ::close(fd);
+    return absl::UnavailableError(absl::StrCat(where, ": eventfd: ", ErrnoText(err)));
+  }
+  return std::unique_ptr<Context>(
+      std::make_unique<TcpContext>(rank, job_id, options, fd, wake_fd, address));
 }
 
 }  // namespace crosslink::collectives

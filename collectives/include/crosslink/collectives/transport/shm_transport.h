@@ -4,12 +4,16 @@
 // the same role). Ranks on other hosts still talk TCP: the context is a TCP context that offers
 // an upgrade on every connection it opens.
 //
-// Handshake: Connect opens a TCP connection (tcp_transport.h: job id and ranks checked), creates
-// a segment named from the job id, both ranks and a random nonce, and sends its name in one frame.
-// The acceptor maps it (only possible on the same host, with the same /dev/shm), checks its
-// header, unlinks the name at once (a process that dies later leaks nothing) and accepts; when it
-// cannot, or does not want to, it declines and both ends keep the TCP connection. An upgraded
-// connection keeps its TCP socket open, idle, as the liveness channel: a peer process that exits
+// Handshake: Connect opens a TCP connection (tcp_transport.h: both ends authenticated with the
+// job key, a session key derived), creates a segment under a random name (the creator's pid and
+// 128 random bits: nothing of the job or its key), tags its header with an HMAC under the
+// session key (so only this connection's authenticated peer can have made it) and sends its name
+// in one frame. The acceptor maps it (only possible on the same host, with the same /dev/shm),
+// checks its header and tag, reading the ring size once, and unlinks the name at once, whether
+// it takes the segment or not (a connector that dies later leaks nothing); a context also removes
+// segments whose creator process is gone when it starts. When the acceptor cannot, or does not
+// want to, it declines and both ends keep the TCP connection. An upgraded connection keeps its
+// TCP socket open, idle, as the liveness channel: a peer process that exits
 // closes it, which fails this end with kUnavailable, and Close shuts it to tell the peer.
 //
 // Data: per direction one single-producer/single-consumer byte ring. The sender thread copies the

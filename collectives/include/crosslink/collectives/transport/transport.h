@@ -103,8 +103,8 @@ class Context {
   virtual absl::StatusOr<std::unique_ptr<Connection>> Connect(int peer_rank,
                                                               const std::string& peer_address,
                                                               absl::Time deadline) = 0;
-  // Accepts the next incoming connection and reports the peer's rank (sent during the
-  // handshake along with the job id: a connection from another job is refused).
+  // Accepts the next incoming connection and reports the peer's rank (bound to the connection by
+  // the handshake; a connection from another job, or without the job key, is refused).
   virtual absl::StatusOr<std::pair<int, std::unique_ptr<Connection>>> Accept(
       absl::Time deadline) = 0;
 };
