@@ -20,6 +20,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "crosslink/collectives/transport/tcp_transport.h"
+#include "hello_codec.h"
 #include "tcp_connection.h"
 
 namespace crosslink::collectives {
@@ -27,42 +28,12 @@ namespace {
 
 using tcp_internal::TcpConnection;
 
-constexpr uint32_t kHelloMagic = 0x53484C58;  // "XLHS"
-constexpr uint16_t kHelloVersion = 1;
-constexpr uint16_t kAccepted = 0;
-constexpr uint16_t kWrongJob = 1;
-
-// Handshake message, both directions: magic u32, version u16, verdict u16, job_id u64, rank u32,
-// reserved u32; little-endian.
-struct Hello {
-  uint16_t verdict = kAccepted;
-  uint64_t job_id = 0;
-  uint32_t rank = 0;
-};
-constexpr size_t kHelloBytes = 24;
-
-std::array<unsigned char, kHelloBytes> EncodeHello(const Hello& h) {
-  std::array<unsigned char, kHelloBytes> out{};
-  auto put = [&](size_t off, uint64_t v, size_t n) {
-    for (size_t i = 0; i < n; ++i) out[off + i] = static_cast<unsigned char>(v >> (8 * i));
-  };
-  put(0, kHelloMagic, 4);
-  put(4, kHelloVersion, 2);
-  put(6, h.verdict, 2);
-  put(8, h.job_id, 8);
-  put(16, h.rank, 4);
-  return out;
-}
-
-std::optional<Hello> DecodeHello(const std::array<unsigned char, kHelloBytes>& in) {
-  auto get = [&](size_t off, size_t n) {
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; ++i) v |= static_cast<uint64_t>(in[off + i]) << (8 * i);
-    return v;
-  };
-  if (get(0, 4) != kHelloMagic || get(4, 2) != kHelloVersion) return std::nullopt;
-  return Hello{static_cast<uint16_t>(get(6, 2)), get(8, 8), static_cast<uint32_t>(get(16, 4))};
-}
+using tcp_internal::DecodeHello;
+using tcp_internal::EncodeHello;
+using tcp_internal::Hello;
+using tcp_internal::kHelloBytes;
+constexpr uint16_t kAccepted = tcp_internal::kHelloAccepted;
+constexpr uint16_t kWrongJob = tcp_internal::kHelloWrongJob;
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
