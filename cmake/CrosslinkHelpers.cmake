@@ -30,6 +30,9 @@ function(crosslink_add_tests)
     get_filename_component(name ${test_src} NAME_WE)
     add_executable(${name} ${test_src})
     target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main GTest::gmock)
+    if(TARGET crosslink_tsan_absl)
+      target_link_libraries(${name} PRIVATE crosslink_tsan_absl)
+    endif()
     target_compile_definitions(${name} PRIVATE
       CROSSLINK_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
       CROSSLINK_BIN_DIR="${CMAKE_BINARY_DIR}/bin")

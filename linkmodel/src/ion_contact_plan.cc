@@ -78,6 +78,10 @@ absl::StatusOr<IonContactPlan> ParseIonContactPlan(std::string_view text_std,
   const absl::string_view source(source_std.data(), source_std.size());
   IonContactPlan ion;
   int line_number = 0;
+  // The highest node number a command uses and the line that first used it: node comments may
+  // come after the commands, so the check against them waits for the end of the text.
+  int highest_node = 0;
+  int highest_node_line = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++line_number;
     line = absl::StripAsciiWhitespace(line);
@@ -121,6 +125,10 @@ absl::StatusOr<IonContactPlan> ParseIonContactPlan(std::string_view text_std,
           (!ion.node_names.empty() && nodes[i] > static_cast<int>(ion.node_names.size()))) {
         return error(absl::StrCat("bad node number '", words[4 + i], "'"));
       }
+      if (nodes[i] > highest_node) {
+        highest_node = nodes[i];
+        highest_node_line = line_number;
+      }
     }
     int64_t value = 0;
     if (!absl::SimpleAtoi(words[6], &value) || value < 0) {
@@ -132,6 +140,11 @@ absl::StatusOr<IonContactPlan> ParseIonContactPlan(std::string_view text_std,
     } else {
       ion.ranges.push_back({t[0], t[1], nodes[0], nodes[1], value});
     }
+  }
+  if (!ion.node_names.empty() && highest_node > static_cast<int>(ion.node_names.size())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ION contact plan ", source, " line ", highest_node_line, ": node ", highest_node,
+        " is used but the node comments name only ", ion.node_names.size(), " nodes"));
   }
   return ion;
 }

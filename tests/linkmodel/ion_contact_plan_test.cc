@@ -133,6 +133,9 @@ TEST(IonContactPlanTest, ReaderErrorsNameTheLine) {
   expect_bad("# node 1 A\na range +0 +10 1 2 1\n", "2");  // node 2 does not exist
   expect_bad("a link +0 +10 1 2 1\n", "1");
   expect_bad("# node 2 A\n", "1");
+  // Node comments after the commands bound them too (found by tests/fuzz/ion_contact_plan_fuzzer:
+  // such a file parsed, and its formatted form, nodes first, did not).
+  expect_bad("a contact +0 +10 1 2 100\na range +0 +10 3 1 1\n# node 1 A\n# node 2 B\n", "2");
 }
 
 TEST(IonContactPlanTest, MissingFileIsNotFound) {

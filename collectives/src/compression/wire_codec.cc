@@ -24,6 +24,9 @@ const int8_t* Int8Values(const std::byte* wire, size_t count) {
 
 void DecodePiece(WireCompression compression, const std::byte* wire, size_t count, size_t begin,
                  size_t n, float* out) {
+  // An empty message may come with null buffers (a zero-count step of an empty collective);
+  // memcpy of zero bytes from or to null is still undefined.
+  if (n == 0) return;
   switch (compression) {
     case WireCompression::kNone:
       std::memcpy(out, wire + begin * sizeof(float), n * sizeof(float));
@@ -95,6 +98,7 @@ double CompressedAllreduceErrorFactor(WireCompression compression, int world_siz
 
 void EncodeWire(WireCompression compression, const float* x, size_t count, float* error_feedback,
                 std::byte* wire) {
+  if (count == 0) return;  // buffers may be null, as in DecodePiece
   switch (compression) {
     case WireCompression::kNone:
       std::memcpy(wire, x, count * sizeof(float));
