@@ -13,7 +13,8 @@ ROOT=$(pwd)
 PACKAGES=(cmake ninja-build g++ pkg-config git ccache
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libtorch-dev libgloo-dev libgtest-dev libgmock-dev libbenchmark-dev libtomlplusplus-dev
-  gnuplot-nox dataset-fashion-mnist)
+  gnuplot-nox dataset-fashion-mnist
+  openmpi-bin slurm-wlm munge)
 
 install_missing() {
   local missing=()
