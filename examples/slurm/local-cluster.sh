@@ -17,7 +17,8 @@
 #
 # start waits (up to 60 s) until the node is idle and exits non-zero, after stopping what it
 # started, if the cluster does not come up; stop kills the daemons by their pid files, waits for
-# them and removes DIR. Both are safe to repeat.
+# them and removes DIR. Both are safe to repeat. With CROSSLINK_SLURM_OWNER_PID=PID, start also
+# leaves a watcher that runs stop once process PID is gone (tests set it to their own pid).
 set -euo pipefail
 
 cmd=${1:-}
@@ -143,6 +144,13 @@ EOF
     false
   fi
   trap - ERR
+  # A test that starts the cluster names itself here: when it dies, crashed or killed by a
+  # timeout, before it could call stop, the watcher stops the cluster for it.
+  local owner=${CROSSLINK_SLURM_OWNER_PID:-}
+  if [[ "$owner" =~ ^[0-9]+$ ]]; then
+    setsid bash -c 'while kill -0 "$1" 2>/dev/null && [ -d "$2" ]; do sleep 1; done
+                    [ -d "$2" ] && "$0" stop "$2"' "$0" "$owner" "$DIR" </dev/null >/dev/null 2>&1 &
+  fi
   echo "export SLURM_CONF=$SLURM_CONF"
 }
 
