@@ -36,6 +36,7 @@ struct LaunchFlagValues {
   int port = 0;
   int min_ranks = 0;
   std::string output = "prefix";
+  bool netns = false;
 };
 
 // crosslink-run's flags, writing into *values. Everything from PROGRAM on is left unparsed.
@@ -67,6 +68,9 @@ std::unique_ptr<base::FlagSet> LaunchFlags(LaunchFlagValues* values) {
       .DefaultText("N");
   flags->Choice("output", &values->output, {"prefix", "raw"},
                 "\"[rank i] \" before each output line, or raw pass-through");
+  flags->Switch("netns", &values->netns,
+                "each rank in its own network namespace, joined by veth links that the "
+                "scenario's contact plan cuts (root; needs --scenario)");
   return flags;
 }
 
@@ -98,6 +102,7 @@ absl::StatusOr<LaunchOptions> ParseLaunchArgs(const std::vector<std::string>& ar
   if (flags->Given("timeout")) options.timeout = absl::Seconds(values.timeout_s);
   options.grace_period = absl::Seconds(values.grace_s);
   options.port = values.port;
+  options.netns = values.netns;
   options.min_ranks = values.min_ranks;
   options.output = values.output == "raw" ? OutputMode::kPassThrough : OutputMode::kPrefix;
   options.command = std::move(parsed.rest);

@@ -70,6 +70,10 @@ struct LaunchOptions {
   // Ranks that must keep running for the job to go on after a failure (see the file comment);
   // 0 means num_ranks: any failure ends the job.
   int min_ranks = 0;
+  // --netns (root only; needs scenario_path): every rank runs in its own network namespace,
+  // joined by veth links that the scenario's true contact plan cuts and restores in orbit time
+  // (runtime/src/netns_job.h). The namespaces are removed when the job ends, however it ends.
+  bool netns = false;
 };
 
 // How one rank ended.
