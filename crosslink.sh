@@ -18,7 +18,7 @@ PACKAGES=(cmake ninja-build g++ pkg-config git ccache
   libgrpc++-dev libssl-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libtorch-dev libgloo-dev libgtest-dev libgmock-dev libbenchmark-dev libtomlplusplus-dev
   gnuplot-nox dataset-fashion-mnist python3-torch python3-pybind11 pybind11-dev python3-pytest
-  openssl clang-14 libfuzzer-14-dev)
+  openssl clang-14 libfuzzer-14-dev openmpi-bin slurm-wlm munge)
 
 install_missing() {
   local missing=()

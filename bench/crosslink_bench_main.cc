@@ -59,6 +59,7 @@
 #include "crosslink/collectives/transport/shm_transport.h"
 #include "crosslink/collectives/transport/tcp_transport.h"
 #include "crosslink/runtime/communicator.h"
+#include "crosslink/runtime/launch_env.h"
 #include "crosslink/runtime/launcher.h"
 
 namespace crosslink::bench {
@@ -536,11 +537,18 @@ int main(int argc, char** argv) {
   if (!args.transport.empty()) ::setenv("CROSSLINK_TRANSPORT", args.transport.c_str(), 1);
   // The baseline waits for its links as NCCL or Gloo would (0: keep a mode set by the caller).
   if (args.algo_name == "naive-ring") ::setenv("CROSSLINK_OUTAGE_MODE", "hold", 0);
-  if (std::getenv("RANK") == nullptr) return crosslink::bench::LaunchSelf(args, argc, argv);
+  const crosslink::runtime::EnvMap env = crosslink::runtime::ProcessEnv();
+  if (!crosslink::runtime::IsLaunchedRank(env)) {
+    return crosslink::bench::LaunchSelf(args, argc, argv);
+  }
+  // Under srun or mpirun, rank 0 hosts the coordinator and serves it the scenario named here
+  // (crosslink-run passes it as CROSSLINK_SCENARIO itself; one set by the caller wins).
+  if (args.scenario != "ideal") ::setenv("CROSSLINK_SCENARIO", args.scenario.c_str(), 0);
   absl::Status status = crosslink::bench::RunRank(args);
   if (!status.ok()) {
-    const char* rank = std::getenv("RANK");
-    std::cerr << "crosslink-bench rank " << rank << ": " << status << "\n";
+    absl::StatusOr<crosslink::runtime::LaunchEnv> launch = crosslink::runtime::ParseLaunchEnv(env);
+    std::cerr << "crosslink-bench rank " << (launch.ok() ? launch->rank : -1) << ": " << status
+              << "\n";
     return 1;
   }
   return 0;

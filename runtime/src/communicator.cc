@@ -15,18 +15,17 @@
 #include "communicator_impl.h"
 #include "crosslink/base/status_macros.h"
 #include "crosslink/collectives/emulation/contact_plan_timeline.h"
+#include "crosslink/collectives/emulation/latency_only_timeline.h"
 #include "crosslink/collectives/planning/plan_choice.h"
 #include "crosslink/collectives/transport/tcp_transport.h"
 #include "crosslink/linkmodel/scenario_builder.h"
 #include "crosslink/runtime/launch_env.h"
 #include "data_transport.h"
 #include "embedded_coordinator.h"
+#include "scenario_clock_key.h"
 
 namespace crosslink::runtime {
 namespace {
-
-// Key under which rank 0 publishes the wall instant at which orbit time 0 of the scenario plays.
-constexpr char kClockKey[] = "crosslink/communicator/scenario_wall_start_unix_ns";
 
 // The transport's 64-bit job id, which every frame and handshake carries so that a connection
 // from another job is refused at once. The ranks need it before they learn the coordinator's job
@@ -243,10 +242,10 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
     absl::Time wall_start;
     if (rank == 0 && !options.rejoin) {
       wall_start = absl::Now();
-      RETURN_IF_ERROR(
-          comm->client_->KvSet(kClockKey, absl::StrCat(absl::ToUnixNanos(wall_start)), deadline));
+      RETURN_IF_ERROR(comm->client_->KvSet(kScenarioClockKey,
+                                           absl::StrCat(absl::ToUnixNanos(wall_start)), deadline));
     } else {
-      ASSIGN_OR_RETURN(std::string value, comm->client_->KvGet(kClockKey, deadline));
+      ASSIGN_OR_RETURN(std::string value, comm->client_->KvGet(kScenarioClockKey, deadline));
       int64_t nanos = 0;
       if (!absl::SimpleAtoi(value, &nanos)) {
         return absl::InvalidArgumentError(
@@ -275,6 +274,17 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
                                                    comm->rank_satellites_[p]));
       impl.timelines[p] =
           std::make_shared<const collectives::ContactPlanTimeline>(std::move(timeline));
+      if (options.kernel_links) {
+        // Only latency is ours to play; while the direct link is down the kernel takes the
+        // detour, whose latency the packets then meet.
+        ASSIGN_OR_RETURN(
+            collectives::ContactPlanTimeline detour,
+            collectives::ContactPlanTimeline::CreateDetour(
+                comm->true_plan_, comm->rank_satellites_[rank], comm->rank_satellites_[p]));
+        impl.timelines[p] = std::make_shared<const collectives::LatencyOnlyTimeline>(
+            impl.timelines[p],
+            std::make_shared<const collectives::ContactPlanTimeline>(std::move(detour)));
+      }
       if (impl.connections[p] != nullptr) EmulateLink(*comm, impl, p);
     }
     comm->scenario_ = std::move(scenario);
@@ -333,6 +343,9 @@ absl::Status ApplyEnvironmentTuning(CommunicatorOptions& options) {
   }
   if (const char* t = std::getenv("CROSSLINK_TRANSPORT"); t != nullptr && *t != '\0') {
     ASSIGN_OR_RETURN(options.transport, ParseDataTransport(t));
+  }
+  if (const char* netns = std::getenv("CROSSLINK_NETNS"); netns != nullptr) {
+    options.kernel_links = std::string(netns) == "1";
   }
   if (const char* elastic = std::getenv("CROSSLINK_ELASTIC"); elastic != nullptr) {
     options.elastic = std::string(elastic) == "1";

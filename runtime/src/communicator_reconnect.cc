@@ -43,7 +43,8 @@ absl::Status EnableResume(Communicator& comm, Communicator::Impl& impl,
         collectives::ContactPlanTimeline::CreateDetour(
             comm.true_plan(), comm.rank_satellites()[rank], comm.rank_satellites()[p]));
     // A pair without a direct link is routed already: its "detour" is itself, nothing to add.
-    if (detour.Describe() != impl.timelines[p]->Describe()) {
+    // Over kernel links (--netns) the kernel takes detours itself.
+    if (!options.kernel_links && detour.Describe() != impl.timelines[p]->Describe()) {
       peers[p].detour = std::make_shared<const collectives::ContactPlanTimeline>(std::move(detour));
     }
   }

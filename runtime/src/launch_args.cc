@@ -47,6 +47,7 @@ struct LaunchFlagValues {
   std::string tls_cert;
   std::string tls_key;
   std::string tls_ca;
+  bool netns = false;
 };
 
 // crosslink-run's flags, writing into *values. Everything from PROGRAM on is left unparsed.
@@ -91,6 +92,9 @@ std::unique_ptr<base::FlagSet> LaunchFlags(LaunchFlagValues* values) {
       ->String("tls-ca", &values->tls_ca,
                "PEM CA the ranks verify the coordinator with (default: --tls-cert)")
       .ValueName("FILE");
+  flags->Switch("netns", &values->netns,
+                "each rank in its own network namespace, joined by veth links that the "
+                "scenario's contact plan cuts (root; needs --scenario)");
   return flags;
 }
 
@@ -122,6 +126,7 @@ absl::StatusOr<LaunchOptions> ParseLaunchArgs(const std::vector<std::string>& ar
   if (flags->Given("timeout")) options.timeout = absl::Seconds(values.timeout_s);
   options.grace_period = absl::Seconds(values.grace_s);
   options.port = values.port;
+  options.netns = values.netns;
   options.min_ranks = values.min_ranks;
   options.max_restarts = values.max_restarts;
   options.output = values.output == "raw" ? OutputMode::kPassThrough : OutputMode::kPrefix;

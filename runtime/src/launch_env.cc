@@ -136,7 +136,20 @@ void ReadOpenMpi(EnvReader& reader, LaunchEnv& env) {
   env.local_rank = reader.Int32("OMPI_COMM_WORLD_LOCAL_RANK", true, 0);
   env.local_world_size = reader.Int32("OMPI_COMM_WORLD_LOCAL_SIZE", true, 1);
   const bool numbering_read = reader.problems() == problems;
-  ReadMaster(reader, env, true, true);
+  // mpirun says nothing of a coordinator. When every rank runs on this node (the local world is
+  // the whole world), rank 0's coordinator is on loopback; across nodes, the user names rank 0's
+  // host (mpirun -x MASTER_ADDR=...). The port is derived from mpirun's job id, which every rank
+  // of one mpirun shares and two concurrent mpiruns almost never do.
+  const bool one_node = numbering_read && env.local_world_size == env.world_size;
+  ReadMaster(reader, env, !one_node, false);
+  if (env.master_addr.empty() && one_node) env.master_addr = "127.0.0.1";
+  if (!reader.Has("MASTER_PORT")) {
+    if (!reader.Has("OMPI_MCA_ess_base_jobid")) {
+      reader.Missing("MASTER_PORT or OMPI_MCA_ess_base_jobid");
+    } else if (auto job_id = reader.Int("OMPI_MCA_ess_base_jobid", true)) {
+      env.master_port = SlurmDerivedPort(*job_id);
+    }
+  }
   if (!numbering_read) return;
   CheckNumbering(env,
                  {"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK",
@@ -268,10 +281,26 @@ absl::StatusOr<LaunchEnv> ParseLaunchEnv(const EnvMap& env) {
       ReadSlurm(reader, out);
       break;
   }
-  if (auto token = reader.Str("CROSSLINK_JOB_TOKEN", true)) out.job_token = *token;
+  // mpirun hands every rank of a job the same random 128-bit key (for its own transports) and no
+  // one else; it serves as the job's token when the user sets none.
+  const bool mpi_key = out.launcher == Launcher::kOpenMpi && !reader.Has("CROSSLINK_JOB_TOKEN") &&
+                       reader.Has("OMPI_MCA_orte_precondition_transports");
+  if (mpi_key) {
+    if (auto key = reader.Str("OMPI_MCA_orte_precondition_transports", true)) {
+      out.job_token = absl::StrCat("ompi-", *key);
+    }
+  } else if (auto token = reader.Str("CROSSLINK_JOB_TOKEN", true)) {
+    out.job_token = *token;
+  }
   if (auto scenario = reader.Str("CROSSLINK_SCENARIO", false)) out.scenario_path = *scenario;
   RETURN_IF_ERROR(reader.Finish());
   return out;
+}
+
+bool IsLaunchedRank(const EnvMap& env) {
+  const auto has = [&](std::string_view name) { return env.find(name) != env.end(); };
+  return has("RANK") || has("WORLD_SIZE") || has("OMPI_COMM_WORLD_RANK") ||
+         (has("SLURM_PROCID") && has("SLURM_STEP_ID"));
 }
 
 EnvMap ProcessEnv() {

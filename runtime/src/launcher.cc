@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/random.h>
@@ -27,6 +28,7 @@
 #include "crosslink/runtime/coordinator_server.h"
 #include "crosslink/runtime/launch_env.h"
 #include "restart_policy.h"
+#include "netns_job.h"
 
 namespace crosslink::runtime {
 namespace {
@@ -117,6 +119,8 @@ class Job {
         restart_policy_(options.max_restarts) {}
 
   absl::Status Spawn(const std::string& program, const std::vector<std::string>& env);
+  // --netns: each rank's namespace and extra variables (set before Spawn).
+  void SetNetns(const NetnsJob* netns) { netns_ = netns; }
   absl::StatusOr<LaunchResult> Supervise(int signal_fd);
   void KillAll(int signal);
 
@@ -143,6 +147,7 @@ class Job {
   std::vector<std::string> env_;
   RestartPolicy restart_policy_;
   std::vector<PendingRestart> pending_restarts_;
+  const NetnsJob* netns_ = nullptr;
 };
 
 absl::Status Job::Spawn(const std::string& program, const std::vector<std::string>& env) {
@@ -162,6 +167,10 @@ absl::Status Job::SpawnRank(int r, int restart_count) {
     rank_env.push_back(absl::StrCat("RANK=", r));
     rank_env.push_back(absl::StrCat("LOCAL_RANK=", r));
     rank_env.push_back(absl::StrCat("CROSSLINK_RESTART_COUNT=", restart_count));
+    const int netns_fd = netns_ != nullptr ? netns_->NamespaceFd(r) : -1;
+    if (netns_ != nullptr) {
+      for (std::string& e : netns_->RankEnv(r)) rank_env.push_back(std::move(e));
+    }
     std::vector<char*> envp;
     for (const std::string& e : rank_env) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
@@ -187,6 +196,10 @@ absl::Status Job::SpawnRank(int r, int restart_count) {
       if (options_.output == OutputMode::kPrefix) {
         dup2(pipes[0][1], STDOUT_FILENO);
         dup2(pipes[1][1], STDERR_FILENO);
+      }
+      if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) != 0) {
+        WriteAll(STDERR_FILENO, "crosslink-run: cannot enter the rank's network namespace\n");
+        _exit(127);
       }
       execve(program.c_str(), argv.data(), envp.data());
       WriteAll(STDERR_FILENO, exec_error);
@@ -558,6 +571,13 @@ absl::StatusOr<LaunchResult> RunLocalJob(const LaunchOptions& options) {
     free(absolute);
   }
 
+  // --netns: the namespaces and links, before any thread exists (its ip commands fork).
+  std::unique_ptr<NetnsJob> netns;
+  if (options.netns) {
+    ASSIGN_OR_RETURN(
+        netns, NetnsJob::Prepare(options.num_ranks, scenario_text, scenario_path, ProcessEnv()));
+  }
+
   // Before the coordinator starts its threads, so they inherit the blocked mask and every
   // SIGCHLD/SIGINT/SIGTERM lands in the signalfd.
   SignalBlock signals;
@@ -570,7 +590,8 @@ absl::StatusOr<LaunchResult> RunLocalJob(const LaunchOptions& options) {
   coordinator.job_token = token;
   coordinator.job_id = absl::StrCat("crosslink-", job_suffix);
   coordinator.scenario_text = scenario_text;
-  coordinator.bind_address = "127.0.0.1";
+  // Under --netns the ranks reach it over their control links.
+  coordinator.bind_address = netns != nullptr ? netns->ControlAddress() : "127.0.0.1";
   coordinator.port = options.port;
   coordinator.heartbeat_interval = options.heartbeat_interval;
   coordinator.heartbeat_miss_count = options.heartbeat_miss_count;
@@ -596,11 +617,17 @@ absl::StatusOr<LaunchResult> RunLocalJob(const LaunchOptions& options) {
                                            "CROSSLINK_TLS_CA"};
   EnvMap env = ProcessEnv();
   for (const char* name : kOwned) env.erase(name);
+  if (netns != nullptr) {
+    for (const char* name : {"CROSSLINK_LISTEN_HOST", "CROSSLINK_NETNS", "CROSSLINK_TRANSPORT"}) {
+      env.erase(name);
+    }
+  }
   std::vector<std::string> base_env;
   for (const auto& [name, value] : env) base_env.push_back(absl::StrCat(name, "=", value));
   base_env.push_back(absl::StrCat("WORLD_SIZE=", options.num_ranks));
   base_env.push_back(absl::StrCat("LOCAL_WORLD_SIZE=", options.num_ranks));
-  base_env.push_back("MASTER_ADDR=127.0.0.1");
+  base_env.push_back(absl::StrCat(
+      "MASTER_ADDR=", netns != nullptr ? netns->ControlAddress() : std::string("127.0.0.1")));
   base_env.push_back(absl::StrCat("MASTER_PORT=", server->port()));
   base_env.push_back(absl::StrCat("CROSSLINK_JOB_TOKEN=", token));
   if (!scenario_path.empty())
@@ -613,7 +640,12 @@ absl::StatusOr<LaunchResult> RunLocalJob(const LaunchOptions& options) {
     free(absolute);
   }
 
+  if (netns != nullptr) {
+    RETURN_IF_ERROR(
+        netns->StartDriver(absl::StrCat(netns->ControlAddress(), ":", server->port()), token));
+  }
   Job job(options, server.get());
+  job.SetNetns(netns.get());
   if (absl::Status s = job.Spawn(program, base_env); !s.ok()) {
     job.KillAll(SIGKILL);
     return s;

@@ -156,6 +156,43 @@ TEST(LaunchEnvTest, OpenMpiNeedsMasterAddress) {
   EXPECT_THAT(parsed.status().message(), AllOf(HasSubstr("MASTER_ADDR"), HasSubstr("MASTER_PORT")));
 }
 
+TEST(LaunchEnvTest, OpenMpiOnOneNodeNeedsNothingButMpirunsVariables) {
+  // What mpirun -n 4 on one host sets: rank 0's coordinator is on loopback, its port derived
+  // from the job id, the token is mpirun's per-job key.
+  const EnvMap env = {
+      {"OMPI_COMM_WORLD_RANK", "2"},
+      {"OMPI_COMM_WORLD_SIZE", "4"},
+      {"OMPI_COMM_WORLD_LOCAL_RANK", "2"},
+      {"OMPI_COMM_WORLD_LOCAL_SIZE", "4"},
+      {"OMPI_MCA_ess_base_jobid", "598736897"},
+      {"OMPI_MCA_orte_precondition_transports", "e93bffbef1699e4a-24390567013cb297"}};
+  const absl::StatusOr<LaunchEnv> parsed = ParseLaunchEnv(env);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->master_addr, "127.0.0.1");
+  EXPECT_EQ(parsed->master_port, SlurmDerivedPort(598736897));
+  EXPECT_EQ(parsed->job_token, "ompi-e93bffbef1699e4a-24390567013cb297");
+  // A token the user sets wins over mpirun's key.
+  EnvMap with_token = env;
+  with_token["CROSSLINK_JOB_TOKEN"] = "mine";
+  EXPECT_EQ(ParseLaunchEnv(with_token)->job_token, "mine");
+  // Across nodes the coordinator's host must be named.
+  EnvMap two_nodes = env;
+  two_nodes["OMPI_COMM_WORLD_LOCAL_SIZE"] = "2";
+  two_nodes["OMPI_COMM_WORLD_LOCAL_RANK"] = "0";
+  EXPECT_THAT(ParseLaunchEnv(two_nodes).status().message(), HasSubstr("MASTER_ADDR"));
+}
+
+TEST(LaunchEnvTest, IsLaunchedRankTellsARankFromABatchScript) {
+  EXPECT_TRUE(IsLaunchedRank(Torchrun()));
+  EXPECT_TRUE(IsLaunchedRank(OpenMpi()));
+  EnvMap step = Slurm();
+  step["SLURM_STEP_ID"] = "0";
+  EXPECT_TRUE(IsLaunchedRank(step));
+  // An sbatch script has SLURM_PROCID=0 but no step: it is where ranks are launched from.
+  EXPECT_FALSE(IsLaunchedRank(Slurm()));
+  EXPECT_FALSE(IsLaunchedRank({{"HOME", "/root"}}));
+}
+
 TEST(LaunchEnvTest, MissingVariablesAreAllNamed) {
   const absl::StatusOr<LaunchEnv> parsed = ParseLaunchEnv({{"RANK", "0"}});
   EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);

@@ -134,6 +134,11 @@ struct CommunicatorOptions {
   bool resume = true;
   // Ignore the job's scenario and run on plain TCP (the `ideal` case of crosslink-bench).
   bool ideal = false;
+  // The links are real kernel links whose rate and outages something else applies
+  // (`crosslink-run --netns`, which sets CROSSLINK_NETNS=1): the emulators play only the
+  // scenario's latency (the kernel has no netem), and the kernel reroutes around a link that is
+  // down (collectives/emulation/latency_only_timeline.h).
+  bool kernel_links = false;
   // Joining (register, mesh, plans, clock) must finish within this time (kDeadlineExceeded).
   absl::Duration setup_timeout = absl::Seconds(120);
   // Orbit time at the job's clock start (seconds since the scenario epoch), and orbit seconds per

@@ -8,12 +8,15 @@
 //   1. torchrun / crosslink-run: RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR,
 //      MASTER_PORT (all required once RANK or WORLD_SIZE is set).
 //   2. Open MPI: OMPI_COMM_WORLD_RANK, OMPI_COMM_WORLD_SIZE, OMPI_COMM_WORLD_LOCAL_RANK,
-//      OMPI_COMM_WORLD_LOCAL_SIZE, plus MASTER_ADDR and MASTER_PORT (mpirun sets no coordinator).
+//      OMPI_COMM_WORLD_LOCAL_SIZE; mpirun sets no coordinator, so MASTER_ADDR (or else 127.0.0.1
+//      when every rank is on this node) and MASTER_PORT (or else
+//      SlurmDerivedPort(OMPI_MCA_ess_base_jobid), the same for every rank of one mpirun).
 //   3. Slurm: SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID, SLURM_NTASKS_PER_NODE or
 //      SLURM_TASKS_PER_NODE ("2(x3),1", indexed by SLURM_NODEID), MASTER_ADDR or else the first
 //      host of SLURM_JOB_NODELIST ("gpu[01-04,07],cpu3" -> gpu01), MASTER_PORT or else
 //      SlurmDerivedPort(SLURM_JOB_ID). slurm_nodelist.h expands (and bounds) Slurm's lists.
-// Always: CROSSLINK_JOB_TOKEN (required; the coordinator refuses other tokens) and
+// Always: CROSSLINK_JOB_TOKEN (required; the coordinator refuses other tokens; under Open MPI it
+// defaults to mpirun's per-job random key OMPI_MCA_orte_precondition_transports) and
 // CROSSLINK_SCENARIO (optional path of the scenario file).
 //
 // Errors: kInvalidArgument naming every missing variable, or the variables that contradict each
@@ -59,6 +62,12 @@ absl::StatusOr<LaunchEnv> ParseLaunchEnv(const EnvMap& env);
 
 // Parses this process's environment.
 absl::StatusOr<LaunchEnv> LaunchEnvFromProcess();
+
+// True when `env` makes this process one rank of a job started by a launcher: RANK or WORLD_SIZE
+// (crosslink-run, torchrun), OMPI_COMM_WORLD_RANK (mpirun), or SLURM_PROCID inside a job step
+// (srun sets SLURM_STEP_ID; an sbatch script itself has SLURM_PROCID=0 but is no rank). Programs
+// that launch their own ranks otherwise (crosslink-bench) ask this.
+bool IsLaunchedRank(const EnvMap& env);
 
 // This process's environment as a map.
 EnvMap ProcessEnv();

@@ -85,6 +85,10 @@ struct LaunchOptions {
   std::string tls_cert_file;
   std::string tls_key_file;
   std::string tls_ca_file;
+  // --netns (root only; needs scenario_path): every rank runs in its own network namespace,
+  // joined by veth links that the scenario's true contact plan cuts and restores in orbit time
+  // (runtime/src/netns_job.h). The namespaces are removed when the job ends, however it ends.
+  bool netns = false;
 };
 
 // How one rank ended.
