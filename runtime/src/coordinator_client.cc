@@ -307,7 +307,9 @@ absl::StatusOr<World> CoordinatorClient::Rejoin(int world_size, std::string_view
       absl::MutexLock lock(&impl_->mu);
       impl_->incarnation = response.incarnation();
       impl_->announced_interval = absl::Milliseconds(world.heartbeat_interval_ms);
-      impl_->announced_miss_count = world.heartbeat_miss_count;
+      // A restarted coordinator learns the new process's address from its heartbeats.
+      impl_->data_address = Str(data_address);
+      impl_->world_size = world_size;
       return world;
     }
     if (last.code() != absl::StatusCode::kFailedPrecondition || absl::Now() + backoff >= deadline) {
