@@ -4,6 +4,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 namespace crosslink::collectives {
 namespace host_kernels_internal {
 namespace baseline {
@@ -47,6 +51,19 @@ const char* HostIsaName(HostIsa isa) {
   return "unknown";
 }
 
+#if defined(__x86_64__)
+// F16C and BMI2 from CPUID directly: clang 14's __builtin_cpu_supports does not know them (the
+// fuzz and sanitizer presets build with clang), and the bits are architectural.
+static bool CpuHasF16cAndBmi2() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return false;
+  const bool f16c = (ecx & (1u << 29)) != 0;
+  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+  const bool bmi2 = (ebx & (1u << 8)) != 0;
+  return f16c && bmi2;
+}
+#endif
+
 bool HostIsaSupported(HostIsa isa) {
 #if defined(__x86_64__)
   __builtin_cpu_init();
@@ -56,8 +73,8 @@ bool HostIsaSupported(HostIsa isa) {
     case HostIsa::kAvx2:
       // __builtin_cpu_supports also checks that the OS saves the wide registers (XSAVE/XCR0).
       return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-             __builtin_cpu_supports("f16c") && __builtin_cpu_supports("bmi2") &&
-             __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("sse4.2");
+             CpuHasF16cAndBmi2() && __builtin_cpu_supports("popcnt") &&
+             __builtin_cpu_supports("sse4.2");
     case HostIsa::kAvx512:
       return HostIsaSupported(HostIsa::kAvx2) && __builtin_cpu_supports("avx512f") &&
              __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&

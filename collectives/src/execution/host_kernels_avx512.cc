@@ -17,10 +17,19 @@
 #include "crosslink/collectives/host_kernels.h"
 
 #if defined(__x86_64__)
+// clang (the fuzz and sanitizer presets) ignores GCC's target pragma: the same set as a
+// function attribute on everything host_kernels.inc defines.
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,f16c,fma,bmi,bmi2,popcnt,sse4.2"))), apply_to = function)
+#else
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,f16c,fma,bmi,bmi2,popcnt,sse4.2")
+#endif
 #define CROSSLINK_HOST_ISA_NAMESPACE avx512
 #define CROSSLINK_HOST_ISA_AVX512 1
 #include "host_kernels.inc"
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
 #else
 // Not x86-64: HostIsaSupported is false for this set, and the table is the baseline's.
 namespace crosslink::collectives::host_kernels_internal {
