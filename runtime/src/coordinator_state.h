@@ -58,8 +58,7 @@ class CoordinatorState {
   // With `report`, a coordinator that restarted restores the job from it (coordinator_recovery.cc).
   // `incarnation`: the caller's (0 for the first process of a rank; Rejoin returns later ones);
   // a stale one is refused with kAborted.
-  absl::StatusOr<Membership> Heartbeat(int rank, const RankReport& report,
-                                       int64_t incarnation = 0);
+  absl::StatusOr<Membership> Heartbeat(int rank, const RankReport& report, int64_t incarnation = 0);
   absl::StatusOr<Membership> Heartbeat(int rank);
   // reporter_rank -1 means the launcher.
   absl::StatusOr<Membership> ReportFailure(int rank, std::string reason, int reporter_rank);

@@ -27,8 +27,8 @@
 #include "crosslink/base/status_macros.h"
 #include "crosslink/runtime/coordinator_server.h"
 #include "crosslink/runtime/launch_env.h"
-#include "restart_policy.h"
 #include "netns_job.h"
+#include "restart_policy.h"
 
 namespace crosslink::runtime {
 namespace {

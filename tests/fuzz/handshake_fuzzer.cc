@@ -11,7 +11,6 @@
 
 #include "absl/types/span.h"
 #include "fuzz_input.h"
-
 #include "handshake.h"
 
 namespace {
@@ -30,7 +29,6 @@ void DecodeAndCheck(absl::Span<const std::byte> bytes) {
 }
 
 }  // namespace
-
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   DecodeAndCheck(absl::MakeConstSpan(reinterpret_cast<const std::byte*>(data), size));

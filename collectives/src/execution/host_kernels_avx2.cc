@@ -21,7 +21,8 @@
 // clang (the fuzz and sanitizer presets) ignores GCC's target pragma: the same set as a
 // function attribute on everything host_kernels.inc defines.
 #if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,f16c,fma,bmi,bmi2,popcnt,sse4.2"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx2,f16c,fma,bmi,bmi2,popcnt,sse4.2"))), \
+                             apply_to = function)
 #else
 #pragma GCC target("avx2,f16c,fma,bmi,bmi2,popcnt,sse4.2")
 #endif
