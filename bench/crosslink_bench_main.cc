@@ -20,7 +20,8 @@
 // transport the ranks use: shared memory or TCP). For a scenario, with outages or without, it is
 // the oracle (bench/lib/oracle_bound.h): the simulator's best completion time over the true
 // contact plan for the job's ranks, with each pair's real latency and rate, from the orbit time
-// each iteration started, averaged; the bound_kind CSV column says which. `resent` sums
+// each iteration started, averaged; the bound_kind CSV column says which (and rank 0 prints, per
+// size, the orbit window each timed iteration spanned). `resent` sums
 // CollectiveStats::chunks_resent over ranks and iterations, `participants` is the fewest ranks an
 // iteration had. Sizes take K, M, G suffixes (powers of 1024). With --baseline gloo, each size's
 // timed iterations alternate between Crosslink and Gloo in 5 rounds (same warmup, same iterations,
@@ -42,6 +43,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "bench/crosslink_bench_orbit.h"
 #include "bench/lib/allreduce_pattern.h"
@@ -250,6 +252,7 @@ struct IterationTally {
     if (stats.participants > 0) participants = std::min(participants, stats.participants);
   }
   std::vector<double> starts_orbit_s;
+  std::vector<double> ends_orbit_s;
   int64_t resent = 0;
   int participants;
 };
@@ -377,6 +380,7 @@ absl::Status RunRank(const BenchArgs& args) {
         RETURN_IF_ERROR(
             comm->Allreduce(data.data(), count, DataType::kFloat32, ReduceOp::kSum, options));
         iteration_us.push_back(absl::ToDoubleMicroseconds(absl::Now() - start));
+        if (oracle.has_value()) tally.ends_orbit_s.push_back(comm->clock()->OrbitNow());
         tally.Add(comm->last_stats());
       }
       if (gloo == nullptr) continue;
@@ -386,6 +390,20 @@ absl::Status RunRank(const BenchArgs& args) {
         RETURN_IF_ERROR(gloo->Allreduce(absl::MakeSpan(gloo_data)));
         gloo_iteration_us.push_back(absl::ToDoubleMicroseconds(absl::Now() - start));
       }
+    }
+    if (oracle.has_value()) {
+      // Which orbit instants each timed iteration spanned, so a run's outages (crosslink-run
+      // --netns logs each link change with its orbit time) can be matched to the iterations
+      // they cut.
+      std::string windows;
+      for (size_t i = 0; i < tally.starts_orbit_s.size() && i < tally.ends_orbit_s.size(); ++i) {
+        absl::StrAppend(
+            &windows, " ",
+            absl::StrFormat("%.3f-%.3f", tally.starts_orbit_s[i], tally.ends_orbit_s[i]));
+      }
+      std::printf("# orbit s of the timed iterations of %lld bytes (rank 0):%s\n",
+                  static_cast<long long>(bytes), windows.c_str());
+      std::fflush(stdout);
     }
     const double time_us = IterationStatistic(iteration_us, args.statistic);
     const int64_t outages = comm->outages_met() - outages_before;

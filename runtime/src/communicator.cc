@@ -347,6 +347,17 @@ absl::Status ApplyEnvironmentTuning(CommunicatorOptions& options) {
   if (const char* netns = std::getenv("CROSSLINK_NETNS"); netns != nullptr) {
     options.kernel_links = std::string(netns) == "1";
   }
+  if (const char* text = std::getenv("CROSSLINK_DEAD_LINK_TIMEOUT_S");
+      text != nullptr && *text != '\0') {
+    // Bounded so that the keepalive settings derived from it stay in range.
+    int64_t seconds = 0;
+    if (!absl::SimpleAtoi(text, &seconds) || seconds < 2 || seconds > 3600) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("CROSSLINK_DEAD_LINK_TIMEOUT_S must be whole seconds from 2 to 3600, got \"",
+                       text, "\""));
+    }
+    options.dead_link_timeout = absl::Seconds(seconds);
+  }
   if (const char* elastic = std::getenv("CROSSLINK_ELASTIC"); elastic != nullptr) {
     options.elastic = std::string(elastic) == "1";
   }

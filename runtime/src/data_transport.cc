@@ -16,6 +16,7 @@ absl::StatusOr<std::unique_ptr<collectives::ShmContext>> MakeDataContext(
     int rank, uint64_t job_id, const CommunicatorOptions& options) {
   collectives::ShmOptions shm;
   shm.tcp.listen_host = options.listen_host;
+  shm.tcp.dead_link_timeout = options.dead_link_timeout;
   // Every data connection proves it holds this key (challenge-response, tcp_transport.h).
   shm.tcp.job_key = collectives::DeriveJobKey(options.job_token);
   shm.offer = false;

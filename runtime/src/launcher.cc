@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -185,11 +186,19 @@ absl::Status Job::SpawnRank(int r, int restart_count) {
     }
     const std::string exec_error =
         absl::StrCat("crosslink-run: rank ", r, ": cannot execute ", program, "\n");
+    const pid_t launcher_pid = getpid();
     const pid_t pid = fork();
     if (pid < 0) return ErrnoStatus(absl::StrCat("fork of rank ", r));
     if (pid == 0) {
       // Child: only async-signal-safe calls from here (the parent has gRPC threads).
       setpgid(0, 0);
+      if (netns_fd >= 0) {
+        // A rank in a namespace must not outlive the launcher that drives its links and removes
+        // the namespaces (a SIGKILLed launcher cannot): it dies with it, so nothing keeps the
+        // namespaces alive and the next launcher's stale sweep removes them.
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != launcher_pid) _exit(127);  // the launcher died before prctl
+      }
       sigset_t none;
       sigemptyset(&none);
       sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -551,6 +560,15 @@ class SignalBlock {
   int fd_ = -1;
 };
 
+// True when SIGINT or SIGTERM is waiting in the signalfd (read, with any SIGCHLD before it).
+bool InterruptPending(int signal_fd) {
+  signalfd_siginfo info;
+  while (read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
+    if (info.ssi_signo == SIGINT || info.ssi_signo == SIGTERM) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 absl::StatusOr<LaunchResult> RunLocalJob(const LaunchOptions& options) {
@@ -571,17 +589,25 @@ absl::StatusOr<LaunchResult> RunLocalJob(const LaunchOptions& options) {
     free(absolute);
   }
 
+  // Before the coordinator starts its threads, so they inherit the blocked mask and every
+  // SIGCHLD/SIGINT/SIGTERM lands in the signalfd; and before --netns builds its namespaces, so a
+  // Ctrl-C while it does is read from the signalfd afterwards (and the namespaces removed) instead
+  // of killing the launcher with them left behind. Declared before `netns`, so the namespaces go
+  // while the signals are still blocked.
+  SignalBlock signals;
+  if (signals.fd() < 0) return ErrnoStatus("signalfd");
+
   // --netns: the namespaces and links, before any thread exists (its ip commands fork).
   std::unique_ptr<NetnsJob> netns;
   if (options.netns) {
     ASSIGN_OR_RETURN(
         netns, NetnsJob::Prepare(options.num_ranks, scenario_text, scenario_path, ProcessEnv()));
+    // Building them takes seconds; a Ctrl-C meanwhile ends the job before any rank starts.
+    if (InterruptPending(signals.fd())) {
+      return absl::CancelledError(
+          "crosslink-run: interrupted while building the network namespaces (removed again)");
+    }
   }
-
-  // Before the coordinator starts its threads, so they inherit the blocked mask and every
-  // SIGCHLD/SIGINT/SIGTERM lands in the signalfd.
-  SignalBlock signals;
-  if (signals.fd() < 0) return ErrnoStatus("signalfd");
 
   ASSIGN_OR_RETURN(const std::string token, RandomHex(16));
   ASSIGN_OR_RETURN(const std::string job_suffix, RandomHex(4));

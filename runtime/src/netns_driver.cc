@@ -66,6 +66,9 @@ bool NetnsDriver::SleepUntil(absl::Time until) {
 absl::Status NetnsDriver::ApplyAt(double t_s) {
   bool changed = false;
   absl::Status first_error;
+  // Links between two ranks that changed state: their new routes are logged, so a run's log
+  // shows where the kernel took the traffic while a link was down.
+  std::vector<int> rank_links_changed;
   for (size_t k = 0; k < topology_.links.size(); ++k) {
     double rate = 0;
     const bool up = LinkUpAt(topology_, static_cast<int>(k), t_s, &rate);
@@ -89,12 +92,24 @@ absl::Status NetnsDriver::ApplyAt(double t_s) {
       continue;
     }
     changed = changed || state_changed;
+    const NetnsLink& l = topology_.links[k];
+    if (state_changed && applied_[k] != -1 && l.node_a < topology_.num_ranks &&
+        l.node_b < topology_.num_ranks) {
+      rank_links_changed.push_back(static_cast<int>(k));
+    }
     applied_[k] = up ? 1 : 0;
     applied_rate_[k] = up ? rate : -1;
   }
   if (changed) {
-    absl::Status s = network_.ApplyRoutes(NetnsRoutesAt(topology_, t_s));
+    const std::vector<std::vector<int>> next_hop = NetnsRoutesAt(topology_, t_s);
+    absl::Status s = network_.ApplyRoutes(next_hop);
     if (first_error.ok()) first_error = s;
+    for (int k : rank_links_changed) {
+      const NetnsLink& l = topology_.links[k];
+      std::fprintf(stderr, "[crosslink-run --netns] orbit %.2f s: rank %d -> rank %d over %s\n",
+                   t_s, l.node_a, l.node_b,
+                   NetnsRouteDescription(topology_, next_hop, l.node_a, l.node_b).c_str());
+    }
   }
   return first_error;
 }

@@ -6,7 +6,11 @@
 // detour through other namespaces while a link is down and returns when it is back. Until the
 // clock is published the links stay as at the job's starting orbit time, which Start applies.
 //
-// Each change is logged on stderr: "[crosslink-run --netns] orbit 248.90 s: P0S3 - P1S3 down".
+// Each change is logged on stderr with the orbit time it was applied at, the link's new state
+// (up, or the cause of the outage: polar, fault, acquiring...) and, for a link between two ranks,
+// the route the kernel takes between them from then on:
+//   [crosslink-run --netns] orbit 248.90 s: P0S3 - P1S3 polar
+//   [crosslink-run --netns] orbit 248.90 s: rank 3 -> rank 4 over P0S3 - P0S4 - P1S4 - P1S3
 // A failing ip/tc command is logged and the schedule goes on (the next change retries the routes).
 // Thread: Start runs one thread; the destructor stops it within about 100 ms.
 #ifndef CROSSLINK_RUNTIME_SRC_NETNS_DRIVER_H_

@@ -24,6 +24,13 @@ constexpr int kMaxNodes = 64;
 // besides every change of a link between two ranks.
 constexpr double kRouteSampleS = 30.0;
 constexpr double kDefaultWindowS = 1800.0;
+// The ranks' dead-link timeout (CROSSLINK_DEAD_LINK_TIMEOUT_S) unless the user sets one. A link
+// the driver sets down with no route around it stalls TCP, whose retransmission timer backs off
+// to as much as the outage again before it tries the returned link; a connection that gives up
+// after 5 s without acknowledgements is redialled by the resumable layer within half a second of
+// the link's return instead. On a live veth, even one shaped to a few Mbit/s with tbf's 100 ms
+// queue, acknowledgements never pause for seconds.
+constexpr int kDeadLinkTimeoutS = 5;
 
 absl::StatusOr<double> EnvSeconds(const EnvMap& env, const std::string& name, double fallback) {
   auto it = env.find(name);
@@ -57,6 +64,7 @@ absl::StatusOr<std::unique_ptr<NetnsJob>> NetnsJob::Prepare(int num_ranks,
   job->time_scale_ = scale > 0 ? scale : scenario.time.time_scale;
   ASSIGN_OR_RETURN(const double window_s,
                    EnvSeconds(env, "CROSSLINK_NETNS_WINDOW_S", kDefaultWindowS));
+  job->user_dead_link_timeout_ = env.count("CROSSLINK_DEAD_LINK_TIMEOUT_S") > 0;
 
   const absl::Time build_start = absl::Now();
   ASSIGN_OR_RETURN(linkmodel::ScenarioPlans plans, linkmodel::BuildScenarioPlans(scenario));
@@ -97,8 +105,13 @@ NetnsJob::~NetnsJob() {
 }
 
 std::vector<std::string> NetnsJob::RankEnv(int rank) const {
-  return {absl::StrCat("CROSSLINK_LISTEN_HOST=", network_->NodeAddress(rank)), "CROSSLINK_NETNS=1",
-          "CROSSLINK_TRANSPORT=tcp"};
+  std::vector<std::string> env = {
+      absl::StrCat("CROSSLINK_LISTEN_HOST=", network_->NodeAddress(rank)), "CROSSLINK_NETNS=1",
+      "CROSSLINK_TRANSPORT=tcp"};
+  if (!user_dead_link_timeout_) {
+    env.push_back(absl::StrCat("CROSSLINK_DEAD_LINK_TIMEOUT_S=", kDeadLinkTimeoutS));
+  }
+  return env;
 }
 
 absl::Status NetnsJob::StartDriver(const std::string& coordinator_address,

@@ -5,7 +5,9 @@
 // in orbit time (netns_driver.h). The launcher asks it for each rank's namespace (a file
 // descriptor for setns in the forked child) and environment: CROSSLINK_LISTEN_HOST (the rank's
 // namespace address), CROSSLINK_NETNS=1 (the rank emulates latency only) and
-// CROSSLINK_TRANSPORT=tcp (shared memory would bypass the links).
+// CROSSLINK_TRANSPORT=tcp (shared memory would bypass the links) and, unless the user set it,
+// CROSSLINK_DEAD_LINK_TIMEOUT_S=5 (a connection over a link that is down with no route around it
+// fails within seconds and resumes once the link is back).
 //
 // The orbit window starts at CROSSLINK_ORBIT_START_S (default 0) and spans
 // CROSSLINK_NETNS_WINDOW_S orbit seconds (default 1800, or the plan's end); the time scale is
@@ -54,6 +56,7 @@ class NetnsJob {
 
   double orbit_start_s_ = 0;
   double time_scale_ = 1;
+  bool user_dead_link_timeout_ = false;  // CROSSLINK_DEAD_LINK_TIMEOUT_S set by the user
   NetnsTopology topology_;
   std::unique_ptr<NetnsNetwork> network_;
   std::vector<int> fds_;

@@ -121,6 +121,7 @@ absl::Status NetnsNetwork::Build() {
     const std::string rank_end = absl::StrCat("10.78.", control_net_, ".", r + 2);
     RETURN_IF_ERROR(RunNetCommand(
         absl::StrCat("ip link add ", root_end, " type veth peer name ctl netns ", names_[r])));
+    control_links_ = r + 1;
     RETURN_IF_ERROR(RunNetCommand(absl::StrCat(
         "ip addr add ", control, "/32 dev ", root_end, " && ip link set ", root_end,
         " up && ip route replace ", rank_end, "/32 dev ", root_end, " src ", control)));
@@ -137,8 +138,14 @@ NetnsNetwork::~NetnsNetwork() { Destroy(); }
 void NetnsNetwork::Destroy() {
   if (destroyed_) return;
   destroyed_ = true;
+  // The control links' ends in the launcher's namespace first, by name: they would die with
+  // their peers' namespaces too, but only once the kernel's asynchronous namespace cleanup has
+  // run, and a launcher that has returned must leave no interface behind.
+  for (int r = 0; r < control_links_; ++r) {
+    (void)RunNetCommand(absl::StrCat("ip link del ", prefix_, "c", r));
+  }
   for (const std::string& name : names_) {
-    // A namespace's veths (control ends in the launcher's namespace too) die with it.
+    // A namespace's veths die with it.
     if (absl::Status s = RunNetCommand(absl::StrCat("ip netns del ", name)); !s.ok()) {
       std::fprintf(stderr, "crosslink-run --netns: %s\n", std::string(s.message()).c_str());
     }

@@ -61,6 +61,7 @@ class NetnsNetwork {
   std::string prefix_;  // "xl<pid>"
   int control_net_ = 0;
   std::vector<std::string> names_;
+  int control_links_ = 0;  // control veths made so far (Destroy deletes them)
   bool destroyed_ = false;
 };
 

@@ -145,6 +145,21 @@ std::vector<std::vector<int>> NetnsRoutesAt(const NetnsTopology& topology, doubl
   return next_hop;
 }
 
+std::string NetnsRouteDescription(const NetnsTopology& topology,
+                                  const std::vector<std::vector<int>>& next_hop, int from,
+                                  int to_rank) {
+  std::string route = topology.NodeName(from);
+  int node = from;
+  // Routes are shortest-path trees, so a walk ends within the node count; the bound only guards
+  // against a next_hop table that is not one.
+  for (size_t hops = 0; node != to_rank && hops < next_hop.size(); ++hops) {
+    node = next_hop[node][to_rank];
+    if (node < 0) return "unreachable";
+    absl::StrAppend(&route, " - ", topology.NodeName(node));
+  }
+  return node == to_rank ? route : "unreachable";
+}
+
 std::vector<double> NetnsStateChanges(const NetnsTopology& topology, double from_s, double to_s) {
   std::set<double> changes;
   for (const NetnsLink& l : topology.links) {

@@ -53,6 +53,12 @@ absl::StatusOr<NetnsTopology> BuildNetnsTopology(std::shared_ptr<const linkmodel
 // unreachable from `node` (or node == rank). Only links up in the plan at t_s are used.
 std::vector<std::vector<int>> NetnsRoutesAt(const NetnsTopology& topology, double t_s);
 
+// The nodes a packet from `from` to rank `to_rank` passes under `next_hop` (NetnsRoutesAt), by
+// name: "P1S3 - P2S3 - P1S2", or "unreachable". For the driver's log of a reroute.
+std::string NetnsRouteDescription(const NetnsTopology& topology,
+                                  const std::vector<std::vector<int>>& next_hop, int from,
+                                  int to_rank);
+
 // The orbit times in (from_s, to_s] at which any topology link changes between up and down,
 // sorted, for the driver's schedule.
 std::vector<double> NetnsStateChanges(const NetnsTopology& topology, double from_s, double to_s);

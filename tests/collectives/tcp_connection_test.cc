@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -34,9 +35,9 @@ struct TcpMesh {
   std::vector<std::unique_ptr<Context>> contexts;
   std::vector<std::vector<std::unique_ptr<Connection>>> conns;
 
-  explicit TcpMesh(int n) : conns(n) {
+  explicit TcpMesh(int n, const TcpOptions& options = {}) : conns(n) {
     for (int r = 0; r < n; ++r) {
-      auto ctx = MakeTcpContext(r, kJob);
+      auto ctx = MakeTcpContext(r, kJob, options);
       EXPECT_TRUE(ctx.ok()) << ctx.status();
       contexts.push_back(std::move(ctx).value());
       conns[r].resize(n);
@@ -115,6 +116,32 @@ TEST(TcpConnectionTest, DataSocketsDetectAHalfOpenLinkWithinABoundedTime) {
     len = sizeof(value);
     ASSERT_EQ(::getsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &value, &len), 0);
     EXPECT_LE(value, 30) << fd;
+  }
+}
+
+TEST(TcpConnectionTest, DeadLinkTimeoutSetsTheSocketsBounds) {
+  // Over kernel links that a driver cuts (crosslink-run --netns) the bound is a few seconds, and
+  // the keepalive probes of an end that only receives scale with it. Below 2 s it is 2 s.
+  for (const auto& [timeout, user_ms, idle_s, interval_s] :
+       {std::tuple{absl::Seconds(6), 6000u, 2, 1}, std::tuple{absl::Seconds(1), 2000u, 1, 1},
+        std::tuple{absl::Seconds(30), 30'000u, 10, 5}}) {
+    TcpOptions options;
+    options.dead_link_timeout = timeout;
+    TcpMesh mesh(2, options);
+    const std::vector<int> fds = ConnectedTcpSockets();
+    ASSERT_GE(fds.size(), 2u);
+    for (int fd : fds) {
+      unsigned timeout_ms = 0;
+      socklen_t len = sizeof(timeout_ms);
+      ASSERT_EQ(::getsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout_ms, &len), 0);
+      EXPECT_EQ(timeout_ms, user_ms) << timeout;
+      int value = 0;
+      len = sizeof(value);
+      ASSERT_EQ(::getsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &value, &len), 0);
+      EXPECT_EQ(value, idle_s) << timeout;
+      ASSERT_EQ(::getsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &value, &len), 0);
+      EXPECT_EQ(value, interval_s) << timeout;
+    }
   }
 }
 

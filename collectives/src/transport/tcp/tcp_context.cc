@@ -37,27 +37,30 @@ std::string ErrnoText(int err) { return std::strerror(err); }
 
 // A data socket's peer that vanishes without closing (host down, cable cut, a NAT that forgot the
 // flow) leaves a half-open link that Linux's defaults notice only after ~2 h idle (keepalive off
-// anyway) or ~15 min of retransmissions (tcp_retries2). These bound it to about 30 s: an idle
-// link is probed after 10 s, every 5 s, and data or probes left unacknowledged for 30 s abort the
-// connection (TCP_USER_TIMEOUT, which Linux also applies to keepalive failures; KEEPCNT is the
-// bound where it does not). 30 s is far beyond any
-// retransmission stall on a live link (RTOs start at 200 ms) and a peer that is merely slow to
-// read still acknowledges window probes, yet short enough that a collective's deadline or a
-// resumable link's resume sees kUnavailable instead of a silent hang.
-constexpr int kKeepAliveIdleSeconds = 10;
-constexpr int kKeepAliveIntervalSeconds = 5;
+// anyway) or ~15 min of retransmissions (tcp_retries2). options.dead_link_timeout (T, 30 s by
+// default) bounds it: an idle link is probed after T/3, every T/6, and data or probes left
+// unacknowledged for T abort the connection (TCP_USER_TIMEOUT, which Linux also applies to
+// keepalive failures; KEEPCNT is the bound where it does not). A peer that is merely slow to read
+// still acknowledges window probes, so a live link is never cut by it.
 constexpr int kKeepAliveProbes = 3;
-constexpr unsigned kUserTimeoutMillis = 30'000;
+// Keepalive takes whole seconds; below 2 s the idle and interval times would both round to the
+// one-second floor and a 1 s RTO backoff could pass for a dead link.
+constexpr int64_t kMinDeadLinkSeconds = 2;
 
 void TuneSocket(int fd, const TcpOptions& options) {
   const int one = 1;
   // Frames are written whole with sendmsg; Nagle would only delay the last segment of each.
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  const int64_t dead_s =
+      std::max(kMinDeadLinkSeconds, absl::ToInt64Seconds(options.dead_link_timeout));
+  const int idle_s = static_cast<int>(std::max<int64_t>(1, dead_s / 3));
+  const int interval_s = static_cast<int>(std::max<int64_t>(1, dead_s / 6));
+  const unsigned user_timeout_ms = static_cast<unsigned>(dead_s * 1000);
   ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &kKeepAliveIdleSeconds, sizeof(int));
-  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &kKeepAliveIntervalSeconds, sizeof(int));
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof(int));
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval_s, sizeof(int));
   ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &kKeepAliveProbes, sizeof(int));
-  ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &kUserTimeoutMillis, sizeof(unsigned));
+  ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof(unsigned));
   if (options.socket_buffer_bytes > 0) {
     const int size = options.socket_buffer_bytes;
     ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));

@@ -139,6 +139,11 @@ struct CommunicatorOptions {
   // scenario's latency (the kernel has no netem), and the kernel reroutes around a link that is
   // down (collectives/emulation/latency_only_timeline.h).
   bool kernel_links = false;
+  // A data connection whose peer stops acknowledging fails after about this long (whole seconds,
+  // at least 2; TcpOptions::dead_link_timeout), and a resumable link then redials it.
+  // CROSSLINK_DEAD_LINK_TIMEOUT_S in the environment sets it (`crosslink-run --netns` gives its
+  // ranks 5 s, so a kernel link that returns is used again within seconds).
+  absl::Duration dead_link_timeout = absl::Seconds(30);
   // Joining (register, mesh, plans, clock) must finish within this time (kDeadlineExceeded).
   absl::Duration setup_timeout = absl::Seconds(120);
   // Orbit time at the job's clock start (seconds since the scenario epoch), and orbit seconds per

@@ -77,6 +77,15 @@ struct TcpOptions {
   // Payloads are received and checksummed in pieces of this size, so the CRC reads bytes the
   // kernel has just written into cache.
   size_t receive_piece_bytes = 256 * 1024;
+  // A data socket whose peer stops acknowledging (a cut cable, a link set down, a route gone)
+  // fails with kUnavailable after about this long instead of Linux's ~15 min of retransmissions:
+  // TCP_USER_TIMEOUT for unacknowledged data, and keepalive probes (idle a third of it, every
+  // sixth, three of them) for an end that only receives. Whole seconds, at least 2. 30 s is far
+  // beyond any retransmission stall on a live link yet short enough that a collective's deadline
+  // or a resumable link's resume sees the failure; over kernel links that a driver cuts
+  // (`crosslink-run --netns`) a few seconds let the resumable layer redial as soon as the link
+  // is back, rather than wait out TCP's backed-off retransmission timer.
+  absl::Duration dead_link_timeout = absl::Seconds(30);
 };
 
 // Listens for `rank` of job `job_id` (the routing tag; options.job_key authenticates).
