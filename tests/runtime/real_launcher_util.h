@@ -65,6 +65,29 @@ inline bool HaveTool(const std::string& tool) {
              .exit_code == 0;
 }
 
+// Why train_fashion_mnist cannot run here (not built, data set missing), or "" when it can.
+inline std::string FashionMnistSkipReason() {
+  if (!HaveTool(BinPath("train_fashion_mnist"))) {
+    return "train_fashion_mnist not built (needs libtorch)";
+  }
+  if (RunShell("test -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || test -r "
+               "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte",
+               10)
+          .exit_code != 0) {
+    return "Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)";
+  }
+  return "";
+}
+
+// train_fashion_mnist's last line "final test_accuracy=... outages=..." without the wall time
+// (which differs from run to run); "" when absent.
+inline std::string FinalResult(const std::string& output) {
+  const size_t at = output.find("final test_accuracy=");
+  if (at == std::string::npos) return "";
+  const size_t end = output.find(" wall_s", at);
+  return output.substr(at, end == std::string::npos ? std::string::npos : end - at);
+}
+
 // One row of crosslink-bench's table, the columns that must not depend on the launcher: size,
 // count, type, redop, #wrong and participants (timings do).
 struct BenchRowKey {

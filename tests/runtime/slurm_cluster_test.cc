@@ -46,14 +46,6 @@ std::string ReadFile(const std::string& path) {
   return text.str();
 }
 
-// The line "final test_accuracy=... outages=..." without the wall time (which differs).
-std::string FinalResult(const std::string& output) {
-  const size_t at = output.find("final test_accuracy=");
-  if (at == std::string::npos) return "";
-  const size_t end = output.find(" wall_s", at);
-  return output.substr(at, end == std::string::npos ? std::string::npos : end - at);
-}
-
 class SlurmClusterTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -141,15 +133,7 @@ TEST_F(SlurmClusterTest, SbatchOfTheBenchScriptMatchesCrosslinkRun) {
 }
 
 TEST_F(SlurmClusterTest, SbatchTrainsFashionMnistAsCrosslinkRunDoes) {
-  if (!HaveTool(BinPath("train_fashion_mnist"))) {
-    GTEST_SKIP() << "train_fashion_mnist not built (needs libtorch)";
-  }
-  if (RunShell("test -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || test -r "
-               "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte",
-               10)
-          .exit_code != 0) {
-    GTEST_SKIP() << "Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)";
-  }
+  if (const std::string why = FashionMnistSkipReason(); !why.empty()) GTEST_SKIP() << why;
   // A short run: one epoch over 1000 examples; seeded, so every launcher gives the same model.
   const std::string train_args = " --epochs 1 --train-limit 1000";
   const ShellRun slurm = RunShell(
