@@ -54,6 +54,8 @@ absl::StatusOr<std::unique_ptr<NetnsJob>> NetnsJob::Prepare(int num_ranks,
     return absl::InvalidArgumentError(
         "crosslink-run --netns needs --scenario FILE: the links and their outages come from it");
   }
+  // Before the seconds that building the plans takes.
+  RETURN_IF_ERROR(NetnsNetwork::CheckRoot());
   std::unique_ptr<NetnsJob> job(new NetnsJob());
   const std::filesystem::path path(scenario_path);
   ASSIGN_OR_RETURN(linkmodel::Scenario scenario,

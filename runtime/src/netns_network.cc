@@ -67,12 +67,15 @@ absl::Status RunNetCommand(const std::string& command) {
 NetnsNetwork::NetnsNetwork(const NetnsTopology& topology)
     : topology_(topology), prefix_(absl::StrCat("xl", getpid())), control_net_(getpid() % 250) {}
 
+absl::Status NetnsNetwork::CheckRoot() {
+  if (geteuid() == 0) return absl::OkStatus();
+  return absl::PermissionDeniedError(
+      "crosslink-run --netns: network namespaces and veth links need root (run as root, or "
+      "drop --netns to emulate the links in-process)");
+}
+
 absl::StatusOr<std::unique_ptr<NetnsNetwork>> NetnsNetwork::Create(const NetnsTopology& topology) {
-  if (geteuid() != 0) {
-    return absl::PermissionDeniedError(
-        "crosslink-run --netns: network namespaces and veth links need root (run as root, or "
-        "drop --netns to emulate the links in-process)");
-  }
+  RETURN_IF_ERROR(CheckRoot());
   const int nodes = static_cast<int>(topology.node_satellites.size());
   if (nodes > kMaxNodes) {
     return absl::InvalidArgumentError(

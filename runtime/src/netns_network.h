@@ -41,6 +41,9 @@ class NetnsNetwork {
   // route, so a connect fails at once and a connection's retransmissions wait for a route.
   absl::Status ApplyRoutes(const std::vector<std::vector<int>>& next_hop);
 
+  // kPermissionDenied, saying what to do, unless this process runs as root.
+  static absl::Status CheckRoot();
+
   // Deletes every namespace of this job (their veths go with them). Idempotent.
   void Destroy();
 

@@ -4,7 +4,10 @@
 // ranks that disagree on the count fail with kInvalidArgument naming the disagreeing rank; a killed
 // rank makes every survivor fail, naming it, well before the collective's 20 s timeout; an
 // emulated link cut mid-run fails the collective with kUnavailable naming the link, no hang.
+#include "crosslink/runtime/communicator.h"
+
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <regex>
 #include <string>
@@ -108,6 +111,23 @@ TEST(CommunicatorTest, CutLinkFailsNamingTheLinkWithoutHanging) {
     }
   }
   EXPECT_TRUE(some_rank_names_the_link) << job.text;
+}
+
+TEST(CommunicatorTest, DeadLinkTimeoutComesFromTheEnvironmentInBounds) {
+  CommunicatorOptions options;
+  EXPECT_EQ(options.dead_link_timeout, absl::Seconds(30));
+  setenv("CROSSLINK_DEAD_LINK_TIMEOUT_S", "5", 1);
+  ASSERT_TRUE(ApplyEnvironmentTuning(options).ok());
+  EXPECT_EQ(options.dead_link_timeout, absl::Seconds(5));
+  // Keepalive and TCP_USER_TIMEOUT take whole seconds; below 2 s a live link's backed-off
+  // retransmission could pass for a dead one.
+  for (const char* bad : {"1", "0.5", "-3", "3601", "soon"}) {
+    setenv("CROSSLINK_DEAD_LINK_TIMEOUT_S", bad, 1);
+    CommunicatorOptions rejected;
+    EXPECT_EQ(ApplyEnvironmentTuning(rejected).code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(rejected.dead_link_timeout, absl::Seconds(30)) << bad;
+  }
+  unsetenv("CROSSLINK_DEAD_LINK_TIMEOUT_S");
 }
 
 }  // namespace

@@ -219,6 +219,19 @@ int IterationAt(const std::vector<std::pair<double, double>>& windows, double t)
   return -1;
 }
 
+TEST_F(NetnsTest, WithoutRootFailsAtOnceWithAClearError) {
+  if (!HaveTool("setpriv")) GTEST_SKIP() << "setpriv (util-linux) not installed";
+  // As nobody: the launcher refuses before it builds anything.
+  const ShellRun run = RunShell(
+      absl::StrCat("cd /; setpriv --reuid=65534 --regid=65534 --clear-groups ",
+                   BinPath("crosslink-run"), " --netns -n 2 --scenario ",
+                   SourcePath("bench/scenarios/starlink-shell1-faults.toml"), " -- /bin/true"),
+      60);
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("need root")) << run.output;
+  EXPECT_LT(absl::ToDoubleSeconds(run.wall), 10) << run.output;
+}
+
 TEST_F(NetnsTest, EightRanksCrossAPredictedOutageWithinTheOracleBound) {
   // P0S3 - P1S3 (ranks 3 and 4, a link of the rank-order ring) goes down at orbit 248.86 s
   // (polar cut-off, predicted).
