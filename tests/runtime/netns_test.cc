@@ -211,6 +211,20 @@ void ExpectEndedAndLeftNothing(const ShellRun& run) {
   EXPECT_EQ(LeftBehind(pid), "") << run.output;
 }
 
+// Checks an 8-rank RunBench that ran `iters` timed iterations: exit 0, every result right, all
+// 8 ranks in every iteration; *windows gets the iterations' orbit windows.
+void ExpectEveryIterationRight(const ShellRun& run, size_t iters,
+                               std::vector<std::pair<double, double>>* windows) {
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("Out of bounds values : 0 OK"));
+  const std::vector<BenchRowKey> rows = BenchRows(run.output);
+  ASSERT_EQ(rows.size(), 1u) << run.output;
+  EXPECT_EQ(rows[0].wrong, "0");
+  EXPECT_EQ(rows[0].participants, "8");
+  *windows = IterationWindows(run.output);
+  ASSERT_EQ(windows->size(), iters) << run.output;
+}
+
 // Which iteration window holds orbit time t strictly inside (mid-collective); -1 if none.
 int IterationAt(const std::vector<std::pair<double, double>>& windows, double t) {
   for (size_t i = 0; i < windows.size(); ++i) {
@@ -236,17 +250,11 @@ TEST_F(NetnsTest, EightRanksCrossAPredictedOutageWithinTheOracleBound) {
   // P0S3 - P1S3 (ranks 3 and 4, a link of the rank-order ring) goes down at orbit 248.86 s
   // (polar cut-off, predicted).
   const ShellRun run = RunBench(8, 244, 120, 20, 200);
-  ASSERT_EQ(run.exit_code, 0) << run.output;
-  EXPECT_THAT(run.output, HasSubstr("Out of bounds values : 0 OK"));
-  const std::vector<BenchRowKey> rows = BenchRows(run.output);
-  ASSERT_EQ(rows.size(), 1u) << run.output;
-  EXPECT_EQ(rows[0].wrong, "0");
-  EXPECT_EQ(rows[0].participants, "8");
+  std::vector<std::pair<double, double>> windows;
+  ASSERT_NO_FATAL_FAILURE(ExpectEveryIterationRight(run, 20, &windows));
   EXPECT_LE(RowColumn(run.output, 10), 1.3) << run.output;
   // The outage happened in the kernel during the timed iterations, and the kernel took a route
   // around it.
-  const std::vector<std::pair<double, double>> windows = IterationWindows(run.output);
-  ASSERT_EQ(windows.size(), 20u) << run.output;
   bool crossed = false;
   for (const LinkChange& c : LinkChanges(run.output)) {
     if (c.a == "P0S3" && c.b == "P1S3" && c.state == "polar") {
@@ -270,13 +278,8 @@ TEST_F(NetnsTest, SurpriseFaultCutsALinkMidCollectiveAndTheKernelDetoursAroundIt
   // predicted plan the ranks plan with does not know.
   constexpr double kFaultS = 328.04;
   const ShellRun run = RunBench(8, 322, 60, 16, 200);
-  ASSERT_EQ(run.exit_code, 0) << run.output;
-  const std::vector<BenchRowKey> rows = BenchRows(run.output);
-  ASSERT_EQ(rows.size(), 1u) << run.output;
-  EXPECT_EQ(rows[0].wrong, "0");
-  EXPECT_EQ(rows[0].participants, "8");
-  const std::vector<std::pair<double, double>> windows = IterationWindows(run.output);
-  ASSERT_EQ(windows.size(), 16u) << run.output;
+  std::vector<std::pair<double, double>> windows;
+  ASSERT_NO_FATAL_FAILURE(ExpectEveryIterationRight(run, 16, &windows));
   double cut_s = -1;
   for (const LinkChange& c : LinkChanges(run.output)) {
     if (c.a == "P1S3" && c.b == "P1S2" && c.state == "fault") cut_s = c.t_s;
@@ -319,16 +322,11 @@ TEST_F(NetnsTest, RankIsolatedByAResetMidCollectiveResumesWithinSecondsOfItsRetu
   // the dead-link timeout (5 s under --netns) they fail, and the resumable links redial until the
   // kernel links are back.
   const ShellRun run = RunBench(8, 1835, 60, 12, 200);
-  ASSERT_EQ(run.exit_code, 0) << run.output;
-  const std::vector<BenchRowKey> rows = BenchRows(run.output);
-  ASSERT_EQ(rows.size(), 1u) << run.output;
-  EXPECT_EQ(rows[0].wrong, "0");
-  EXPECT_EQ(rows[0].participants, "8");
+  std::vector<std::pair<double, double>> windows;
+  ASSERT_NO_FATAL_FAILURE(ExpectEveryIterationRight(run, 12, &windows));
   EXPECT_GT(RowColumn(run.output, 12), 0) << "no chunk resent: no connection broke\n" << run.output;
   // Broken by the dead-link timeout (ETIMEDOUT), not by a reset or a close.
   EXPECT_THAT(run.output, HasSubstr("Connection timed out"));
-  const std::vector<std::pair<double, double>> windows = IterationWindows(run.output);
-  ASSERT_EQ(windows.size(), 12u) << run.output;
   double cut_s = -1, back_s = -1;
   for (const LinkChange& c : LinkChanges(run.output)) {
     if (c.a != "P0S0" || c.b != "P1S0") continue;
