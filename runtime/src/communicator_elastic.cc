@@ -33,8 +33,10 @@
 //
 // Limits: a death during a rebuild's dials can leave a connection from the aborted attempt in the
 // transport's accept queue; the retried rebuild may then accept that stale one, and the next
-// collective fails (and breaks the communicator). Rebuilt links of a job with resume come back
-// emulated but no longer resume after a later cut.
+// collective fails (and breaks the communicator). With resume, the retirement first retires the
+// resumer's links (LinkResumer::RetireLinks), so that a link still resuming towards a dead peer
+// cannot take the connection a new process dials for the rebuilt mesh; the rebuilt links resume
+// after later cuts as the first mesh's did.
 #include <algorithm>
 #include <string>
 #include <utility>
@@ -49,6 +51,9 @@
 namespace crosslink::runtime {
 
 void RetireMesh(Communicator& comm, Communicator::Impl& impl, const absl::Status& why) {
+  // First, so that a retired link still resuming (its peer died, or the link was cut) cannot take
+  // a connection the rebuilt mesh's link waits for (link_resumer.h).
+  if (impl.resumer != nullptr) impl.resumer->RetireLinks();
   // Closing may wait for a resumable link's goodbye, so it happens outside state_mu.
   const size_t first_retired = impl.graveyard.size();
   {
@@ -83,7 +88,12 @@ absl::Status EnsureMesh(Communicator& comm, Communicator::Impl& impl, absl::Time
   }
   const int64_t epoch = membership.epoch;
   const std::vector<int>& live = membership.alive_ranks;
-  // A rank that came back as a new process listens elsewhere (rank_admission.cc).
+  // Retire the old mesh (nothing left to retire when a failed collective or attempt did).
+  RetireMesh(comm, impl,
+             absl::AbortedError(
+                 absl::StrCat("rank ", rank, " rebuilds its mesh for membership epoch ", epoch)));
+  // A rank that came back as a new process listens elsewhere (rank_admission.cc). Only after the
+  // retirement: a retired link's resume must never dial the new process.
   for (const AdmittedRank& admitted : membership.admitted) {
     if (admitted.rank == rank || admitted.rank < 0 ||
         admitted.rank >= static_cast<int>(impl.data_addresses.size()) ||
@@ -93,11 +103,6 @@ absl::Status EnsureMesh(Communicator& comm, Communicator::Impl& impl, absl::Time
     impl.data_addresses[admitted.rank] = admitted.data_address;
     if (impl.resumer != nullptr) impl.resumer->SetPeerAddress(admitted.rank, admitted.data_address);
   }
-
-  // Retire the old mesh (nothing left to retire when a failed collective or attempt did).
-  RetireMesh(comm, impl,
-             absl::AbortedError(
-                 absl::StrCat("rank ", rank, " rebuilds its mesh for membership epoch ", epoch)));
 
   const std::string barrier = absl::StrCat("crosslink/elastic/mesh/", epoch);
   if (absl::Status s = comm.coordinator().Barrier(barrier, deadline, epoch); !s.ok()) {

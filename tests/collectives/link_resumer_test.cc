@@ -1,7 +1,8 @@
 // LinkResumer: after a cut, the two ends of a link come back over the same route: the direct
 // link when it is up, a detour when only the detour is up, and otherwise they wait for the link's
 // return (or fail by their deadline naming the wait). The new connections carry messages, and a
-// wrapped link cut mid-stream delivers every message once it is back.
+// wrapped link cut mid-stream delivers every message once it is back. A link retired by a mesh
+// rebuild never takes the rebuilt link's connection.
 #include "crosslink/collectives/emulation/link_resumer.h"
 
 #include <memory>
@@ -137,23 +138,26 @@ TEST_F(LinkResumerTest, AWaitPastTheDeadlineIsUnavailableNamingIt) {
   EXPECT_THAT(made.status().message(), HasSubstr("rank 0 -> rank 1: waiting for the link"));
 }
 
-// The whole cycle: messages sent across a cut of the direct link all arrive, in order and intact,
-// once the link is back; the resumers count the outage.
-TEST_F(LinkResumerTest, WrappedLinkComesBackAfterACutWithEveryMessageInOrder) {
+// Down from 0.3 s to 0.6 s orbit time: a cut met by messages sent during the first 0.6 s.
+std::shared_ptr<const LinkTimeline> CutAtAThirdOfASecond() {
   auto direct =
       PiecewiseTimeline::Create("direct", {{.start_s = 0, .up = true},
                                            {.start_s = 0.3, .up = false, .state = "fault"},
                                            {.start_s = 0.6, .up = true}});
-  ASSERT_TRUE(direct.ok()) << direct.status();
-  Start(std::make_shared<PiecewiseTimeline>(*std::move(direct)), nullptr, /*wrap=*/true);
+  EXPECT_TRUE(direct.ok()) << direct.status();
+  return std::make_shared<PiecewiseTimeline>(*std::move(direct));
+}
+
+// Messages sent from `from` to `to` across CutAtAThirdOfASecond's cut all arrive, in order and
+// intact, once the link is back.
+void ExpectEveryMessageAcrossTheCut(Connection& from, Connection& to) {
   constexpr int kMessages = 60;
   std::vector<std::vector<std::byte>> got(kMessages, std::vector<std::byte>(2000));
   std::vector<std::shared_ptr<RecvHandle>> recvs;
-  for (int i = 0; i < kMessages; ++i) recvs.push_back(wrapped_[1]->Recv(absl::MakeSpan(got[i])));
+  for (int i = 0; i < kMessages; ++i) recvs.push_back(to.Recv(absl::MakeSpan(got[i])));
   std::vector<std::shared_ptr<Handle>> sends;
   for (int i = 0; i < kMessages; ++i) {  // one every 10 ms: across the cut at 0.3 s
-    sends.push_back(
-        wrapped_[0]->Send(FrameHeader{.sequence = static_cast<uint64_t>(i)}, Pattern(2000, i)));
+    sends.push_back(from.Send(FrameHeader{.sequence = static_cast<uint64_t>(i)}, Pattern(2000, i)));
     absl::SleepFor(absl::Milliseconds(10));
   }
   for (auto& s : sends) ASSERT_TRUE(s->Wait(In(absl::Seconds(20))).ok());
@@ -162,8 +166,44 @@ TEST_F(LinkResumerTest, WrappedLinkComesBackAfterACutWithEveryMessageInOrder) {
     EXPECT_EQ(recvs[i]->header().sequence, static_cast<uint64_t>(i));
     EXPECT_TRUE(got[i] == Pattern(2000, i)) << i;
   }
+}
+
+// The whole cycle: messages sent across a cut of the direct link all arrive, in order and intact,
+// once the link is back; the resumers count the outage.
+TEST_F(LinkResumerTest, WrappedLinkComesBackAfterACutWithEveryMessageInOrder) {
+  Start(CutAtAThirdOfASecond(), nullptr, /*wrap=*/true);
+  ExpectEveryMessageAcrossTheCut(*wrapped_[0], *wrapped_[1]);
   // The cut is met by rank 0's data or, when an acknowledgement meets it first, by rank 1.
   EXPECT_GE(resumer_[0]->outages_met() + resumer_[1]->outages_met(), 1);
+}
+
+// An elastic mesh rebuild: the old link of the higher rank is still resuming (its peer died and
+// came back as a new process) when the lower rank dials for the new mesh. Once retired, the old
+// link's reconnect ends with kCancelled at once and leaves the new connection to the new link,
+// which resumes after a later cut as the first mesh's links do.
+TEST_F(LinkResumerTest, ARetiredLinkLeavesTheRebuiltLinkItsConnection) {
+  Start(CutAtAThirdOfASecond(), nullptr);
+  absl::StatusOr<std::unique_ptr<Connection>> stale;
+  absl::Time stale_returned;
+  std::thread resuming([&] {
+    stale = resumer_[1]->Reconnect(0, In(absl::Seconds(20)));
+    stale_returned = absl::Now();
+  });
+  absl::SleepFor(absl::Milliseconds(50));  // the old link waits for the dead peer to dial
+  const absl::Time retired = absl::Now();
+  resumer_[0]->RetireLinks();
+  resumer_[1]->RetireLinks();
+  resuming.join();
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kCancelled) << stale.status();
+  EXPECT_THAT(stale.status().message(), HasSubstr("rank 1 -> rank 0: the link was retired"));
+  EXPECT_LT(stale_returned - retired, absl::Seconds(5));
+
+  std::thread higher([&] { made_[1] = resumer_[1]->Connect(0, In(absl::Seconds(10))); });
+  made_[0] = resumer_[0]->Connect(1, In(absl::Seconds(10)));
+  higher.join();
+  ASSERT_TRUE(made_[0].ok()) << made_[0].status();
+  ASSERT_TRUE(made_[1].ok()) << made_[1].status();
+  ExpectEveryMessageAcrossTheCut(**made_[0], **made_[1]);
 }
 
 }  // namespace

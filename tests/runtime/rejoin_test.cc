@@ -104,12 +104,10 @@ TEST(RejoinTest, AKilledRankIsRestartedAndReceivesTheLiveRanksState) {
   EXPECT_EQ(received, 1) << job.output;
 }
 
-// DISABLED after the session's merges (rejoin + authenticated handshake + netns reconnect): it
-// passed on the rejoin branch alone; on main the rejoined rank 2 never redials rank 3 over the
-// resuming links ("rank 2 has not dialled again yet") and the quorum times out. Open in issue 11.
-TEST(RejoinTest, DISABLED_ARankRejoinsOverEmulatedResumableLinks) {
-  // Over a scenario the links are emulated and resume after cuts: the survivors redial the new
-  // process at its new address through their link resumers.
+TEST(RejoinTest, ARankRejoinsOverEmulatedResumableLinks) {
+  // Over a scenario the links are emulated and resume after cuts: the survivors dial the new
+  // process at its new address through their link resumers, whose links to the dead process
+  // (still resuming towards it) are retired first and must not take the new connections.
   const RejoinJob job =
       RunRejoinJob(absl::StrCat("2 5 ", kSteps), /*max_restarts=*/1, "formation-4.toml");
   EXPECT_EQ(job.exit_code, 0) << job.output;

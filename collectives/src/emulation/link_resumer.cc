@@ -98,12 +98,39 @@ std::unique_ptr<Connection> LinkResumer::Wrap(int peer, std::unique_ptr<LinkEmul
     absl::MutexLock lock(&mu_);
     current_[peer] = shared;
   }
-  auto resumable = std::make_unique<ResumableConnection>(
-      std::make_unique<SharedEmulatorConnection>(std::move(shared)),
-      [this, peer](absl::Time deadline) { return Reconnect(peer, deadline); }, resumable_options_);
+  return MakeResumable(peer, std::make_unique<SharedEmulatorConnection>(std::move(shared)));
+}
+
+std::unique_ptr<Connection> LinkResumer::MakeResumable(int peer,
+                                                       std::unique_ptr<Connection> emulated) {
   absl::MutexLock lock(&mu_);
+  const uint64_t generation = generation_;
+  auto resumable = std::make_unique<ResumableConnection>(
+      std::move(emulated),
+      [this, peer, generation](absl::Time deadline) {
+        return ReconnectAs(peer, generation, deadline);
+      },
+      resumable_options_);
   resumables_.push_back(resumable.get());
   return resumable;
+}
+
+void LinkResumer::RetireLinks() {
+  absl::MutexLock lock(&mu_);
+  ++generation_;
+  // Anything accepted until now was dialled for a retired link (the peers dial for the new mesh
+  // only after the barrier that follows this call).
+  accepted_.clear();
+}
+
+absl::StatusOr<std::unique_ptr<Connection>> LinkResumer::Connect(int peer, absl::Time deadline) {
+  uint64_t generation = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    generation = generation_;
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> emulated, ReconnectAs(peer, generation, deadline));
+  return MakeResumable(peer, std::move(emulated));
 }
 
 void LinkResumer::SetPeerAddress(int peer, std::string address) {
@@ -112,7 +139,21 @@ void LinkResumer::SetPeerAddress(int peer, std::string address) {
 }
 
 absl::StatusOr<std::unique_ptr<Connection>> LinkResumer::Reconnect(int peer, absl::Time deadline) {
+  uint64_t generation = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    generation = generation_;
+  }
+  return ReconnectAs(peer, generation, deadline);
+}
+
+absl::StatusOr<std::unique_ptr<Connection>> LinkResumer::ReconnectAs(int peer, uint64_t generation,
+                                                                     absl::Time deadline) {
   const Peer& link = peers_[peer];
+  const auto retired = [&] {
+    return absl::CancelledError(absl::StrCat("rank ", rank_, " -> rank ", peer,
+                                             ": the link was retired (its mesh was rebuilt)"));
+  };
   // Which way: the direct link, a detour, or a wait for either (the plan says until when).
   ResumeRoute route;
   for (;;) {
@@ -132,13 +173,22 @@ absl::StatusOr<std::unique_ptr<Connection>> LinkResumer::Reconnect(int peer, abs
     std::string address;
     {
       absl::MutexLock lock(&mu_);
+      if (generation != generation_) return retired();
       const auto moved = moved_addresses_.find(peer);
       address = moved != moved_addresses_.end() ? moved->second : link.address;
     }
     ASSIGN_OR_RETURN(connection, context_.Connect(peer, address, deadline));
+    absl::MutexLock lock(&mu_);
+    if (generation != generation_) {
+      // Retired while dialling: the peer drops this connection when it sees it closed.
+      const absl::Status status = retired();
+      connection->Close(status);
+      return status;
+    }
   } else {
     absl::MutexLock lock(&mu_);
-    auto arrived = [this, peer]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto arrived = [this, peer, generation]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      if (generation != generation_) return true;
       auto it = accepted_.find(peer);
       if (it == accepted_.end()) return false;
       // A connection whose dialler has gone (a process that died after dialling, replaced by a
@@ -150,6 +200,8 @@ absl::StatusOr<std::unique_ptr<Connection>> LinkResumer::Reconnect(int peer, abs
       return absl::UnavailableError(absl::StrCat(
           "rank ", rank_, ": rank ", peer, " has not dialled again yet (", route.reason, ")"));
     }
+    // A retired link's resume must not take the connection the rebuilt mesh's link waits for.
+    if (generation != generation_) return retired();
     connection = std::move(accepted_[peer].front());
     accepted_[peer].pop_front();
   }

@@ -80,6 +80,18 @@ class LinkResumer {
   // header comment for the route it takes and its status codes.
   absl::StatusOr<std::unique_ptr<Connection>> Reconnect(int peer, absl::Time deadline);
 
+  // Retires every link Wrap or Connect made so far (an elastic job rebuilding its mesh after a
+  // membership change): their ResumableConnections' pending and later Reconnect calls end with
+  // kCancelled instead of taking a connection meant for the new mesh, and connections accepted
+  // before now (dialled for the old mesh) are dropped. Call it before the ranks agree to rebuild
+  // (a coordinator barrier), so that no new-mesh dial can arrive before it.
+  void RetireLinks();
+
+  // A link of a rebuilt mesh: a new emulated connection to `peer` (as Reconnect) wrapped in a
+  // ResumableConnection, so that the rebuilt link resumes after later cuts as the first mesh's
+  // did. The peer must call Connect for this rank too.
+  absl::StatusOr<std::unique_ptr<Connection>> Connect(int peer, absl::Time deadline);
+
   // The peer's Context address from now on: an elastic job's rank that came back as a new process
   // listens elsewhere (the runtime's rank admission). Thread-safe.
   void SetPeerAddress(int peer, std::string address);
@@ -90,6 +102,12 @@ class LinkResumer {
 
  private:
   void AcceptLoop();
+  // Reconnect on behalf of a link of `generation` (RetireLinks counts them): kCancelled once that
+  // generation is retired.
+  absl::StatusOr<std::unique_ptr<Connection>> ReconnectAs(int peer, uint64_t generation,
+                                                          absl::Time deadline);
+  // Wraps `emulated` in a ResumableConnection of the current generation.
+  std::unique_ptr<Connection> MakeResumable(int peer, std::unique_ptr<Connection> emulated);
   // Builds the LinkEmulator that plays `timeline` over `connection` and makes it peer's current.
   std::unique_ptr<Connection> Emulate(int peer, std::unique_ptr<Connection> connection,
                                       std::shared_ptr<const LinkTimeline> timeline);
@@ -109,6 +127,8 @@ class LinkResumer {
   std::vector<std::shared_ptr<LinkEmulator>> current_ ABSL_GUARDED_BY(mu_);
   int64_t retired_outages_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<ResumableConnection*> resumables_ ABSL_GUARDED_BY(mu_);
+  // The links of older generations are retired (RetireLinks).
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   // SetPeerAddress's addresses, which replace peers_[p].address.
   std::map<int, std::string> moved_addresses_ ABSL_GUARDED_BY(mu_);
 
