@@ -27,6 +27,8 @@ constexpr size_t kRecordBytes = 16 * 1024;
 // Bytes encrypted per locked SSL_write: the reader thread waits for the mutex at most this long
 // (~0.1 ms at AES-GCM speeds), and a larger write gains nothing (the socket buffer fills anyway).
 constexpr size_t kLockedWriteBytes = 256 * 1024;
+// The session's read buffer with read-ahead: several records per recv.
+constexpr size_t kReadBufferBytes = 64 * 1024;
 
 // OpenSSL's reason for the most recent error on this thread, or `fallback`.
 std::string OpenSslReason(const char* fallback) {
@@ -129,6 +131,15 @@ absl::StatusOr<std::unique_ptr<TlsConfig>> TlsConfig::Load(int rank, const TcpTl
   // Partial writes: a full socket buffer returns what was written, so the writer polls without
   // holding the mutex.
   ::SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // AES-128-GCM first: as strong as the job needs and ~30 % faster than AES-256 with AES-NI,
+  // the data path's main cost; ChaCha20 for a peer without AES instructions.
+  ::SSL_CTX_set_ciphersuites(
+      ctx, "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384");
+  // Read ahead: one recv takes whatever the socket holds (up to the buffer) instead of a record
+  // header and then its body, halving the receiver's system calls. The bytes read ahead stay in
+  // the session, which the connection keeps from its handshake to its end.
+  ::SSL_CTX_set_read_ahead(ctx, 1);
+  ::SSL_CTX_set_default_read_buffer_len(ctx, kReadBufferBytes);
   return std::unique_ptr<TlsConfig>(new TlsConfig(ctx));
 }
 
