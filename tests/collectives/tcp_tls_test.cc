@@ -14,6 +14,7 @@
 #include "collective_test_util.h"
 #include "crosslink/collectives/algorithms.h"
 #include "crosslink/collectives/allreduce.h"
+#include "crosslink/collectives/transport/shm_transport.h"
 #include "crosslink/collectives/transport/tcp_transport.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -203,6 +204,29 @@ TEST_F(TcpTlsTest, AMuteTlsClientIsDroppedAtTheHandshakeDeadline) {
   EXPECT_TRUE(testing::ReadUntilClosed(fd, In(absl::Seconds(20))));
   EXPECT_LT(absl::Now() - start, absl::Seconds(15));
   ::close(fd);
+}
+
+TEST_F(TcpTlsTest, SharedMemoryUpgradesOverTlsAndTheLinkStaysUsable) {
+  // Ranks of one host still move their bytes through shared memory: the offer travels over the
+  // TLS connection and the segment is tagged with that connection's session key.
+  ShmOptions a_options, b_options;
+  a_options.tcp = TlsOptions(pki_, "rank0");
+  b_options.tcp = TlsOptions(pki_, "rank1");
+  auto a = MakeShmContext(0, kJob, a_options);
+  auto b = MakeShmContext(1, kJob, b_options);
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status() << " " << b.status();
+  auto c = (*a)->Connect(1, (*b)->address(), In(absl::Seconds(30)));
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto accepted = (*b)->Accept(In(absl::Seconds(30)));
+  ASSERT_TRUE(accepted.ok()) << accepted.status();
+  EXPECT_TRUE(IsSharedMemoryConnection(**c));
+  EXPECT_TRUE(IsSharedMemoryConnection(*accepted->second));
+  const std::vector<std::byte> sent = Pattern(1 << 20, 5);
+  std::vector<std::byte> received(sent.size());
+  auto recv = accepted->second->Recv(absl::MakeSpan(received));
+  ASSERT_TRUE((*c)->Send(FrameHeader{.sequence = 1}, sent)->Wait(In(absl::Seconds(30))).ok());
+  ASSERT_TRUE(recv->Wait(In(absl::Seconds(30))).ok());
+  EXPECT_TRUE(received == sent);
 }
 
 TEST(TcpTlsFilesTest, BadFilesAreClearErrors) {
