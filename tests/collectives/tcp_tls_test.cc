@@ -206,6 +206,33 @@ TEST_F(TcpTlsTest, AMuteTlsClientIsDroppedAtTheHandshakeDeadline) {
   ::close(fd);
 }
 
+TEST_F(TcpTlsTest, SendingToAPeerThatClosedIsUnavailableNotSigpipe) {
+  // libssl's own socket BIO would write with write(2) and the process would die of SIGPIPE
+  // (found by the sanitizer runs); the connection's sends must fail with a status instead.
+  auto listener = MakeTcpContext(1, kJob, TlsOptions(pki_, "rank1"));
+  auto dialler = MakeTcpContext(0, kJob, TlsOptions(pki_, "rank0"));
+  ASSERT_TRUE(listener.ok() && dialler.ok());
+  auto c = (*dialler)->Connect(1, (*listener)->address(), In(absl::Seconds(30)));
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto a = (*listener)->Accept(In(absl::Seconds(30)));
+  ASSERT_TRUE(a.ok()) << a.status();
+  // Messages in flight (the peer reads them into its queue of early messages) when the peer's
+  // end is destroyed and its socket closes: the sender is writing when the connection dies.
+  const std::vector<std::byte> payload = Pattern(8 << 20, 9);
+  std::vector<std::shared_ptr<Handle>> sends;
+  for (int i = 0; i < 16; ++i) {
+    sends.push_back((*c)->Send(FrameHeader{.sequence = static_cast<uint64_t>(i)}, payload));
+  }
+  absl::SleepFor(absl::Milliseconds(20));
+  a->second.reset();
+  absl::Status status;
+  for (auto& send : sends) {
+    if (absl::Status s = send->Wait(In(absl::Seconds(60))); !s.ok()) status = s;
+  }
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  EXPECT_THAT(std::string(status.message()), HasSubstr("rank 0 -> rank 1")) << status;
+}
+
 TEST_F(TcpTlsTest, SharedMemoryUpgradesOverTlsAndTheLinkStaysUsable) {
   // Ranks of one host still move their bytes through shared memory: the offer travels over the
   // TLS connection and the segment is tagged with that connection's session key.

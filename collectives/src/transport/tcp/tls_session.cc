@@ -1,9 +1,11 @@
 #include "tls_session.h"
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -61,6 +63,56 @@ bool RefusesCertificate(unsigned long code) {
     default:
       return false;
   }
+}
+
+// libssl's socket BIO writes with write(2), so a write to a peer that has closed raises SIGPIPE,
+// which kills the process. Connections use this BIO instead: send(2) with MSG_NOSIGNAL (the
+// error comes back as EPIPE, as on a plain connection) and recv(2), non-blocking either way.
+int SocketFd(BIO* bio) { return static_cast<int>(reinterpret_cast<intptr_t>(::BIO_get_data(bio))); }
+
+int BioWrite(BIO* bio, const char* data, int n) {
+  ::BIO_clear_retry_flags(bio);
+  for (;;) {
+    const ssize_t w = ::send(SocketFd(bio), data, static_cast<size_t>(n), MSG_NOSIGNAL);
+    if (w >= 0) return static_cast<int>(w);
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) ::BIO_set_retry_write(bio);
+    return -1;
+  }
+}
+
+int BioRead(BIO* bio, char* out, int n) {
+  ::BIO_clear_retry_flags(bio);
+  for (;;) {
+    const ssize_t r = ::recv(SocketFd(bio), out, static_cast<size_t>(n), 0);
+    if (r >= 0) return static_cast<int>(r);  // 0: end of stream
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) ::BIO_set_retry_read(bio);
+    return -1;
+  }
+}
+
+long BioCtrl(BIO*, int cmd, long, void*) { return cmd == BIO_CTRL_FLUSH ? 1 : 0; }
+
+int BioCreate(BIO* bio) {
+  ::BIO_set_init(bio, 1);
+  return 1;
+}
+
+const BIO_METHOD* NoSignalSocket() {
+  static BIO_METHOD* const method = [] {
+    BIO_METHOD* m =
+        ::BIO_meth_new(::BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
+                       "crosslink socket (MSG_NOSIGNAL)");
+    if (m != nullptr) {
+      ::BIO_meth_set_write(m, BioWrite);
+      ::BIO_meth_set_read(m, BioRead);
+      ::BIO_meth_set_ctrl(m, BioCtrl);
+      ::BIO_meth_set_create(m, BioCreate);
+    }
+    return m;
+  }();
+  return method;
 }
 
 // Blocks until `events` or an error on fd; false when poll itself fails.
@@ -148,11 +200,15 @@ TlsConfig::~TlsConfig() { ::SSL_CTX_free(ctx_); }
 absl::StatusOr<std::unique_ptr<TlsSession>> TlsConfig::NewSession(int fd, bool acceptor) const {
   ::ERR_clear_error();
   SSL* ssl = ::SSL_new(ctx_);
-  if (ssl == nullptr || ::SSL_set_fd(ssl, fd) != 1) {
+  BIO* bio = NoSignalSocket() != nullptr ? ::BIO_new(NoSignalSocket()) : nullptr;
+  if (ssl == nullptr || bio == nullptr) {
     const std::string reason = OpenSslReason("out of memory");
+    ::BIO_free(bio);
     ::SSL_free(ssl);
     return absl::InternalError(absl::StrCat("TLS session: ", reason));
   }
+  ::BIO_set_data(bio, reinterpret_cast<void*>(static_cast<intptr_t>(fd)));
+  ::SSL_set_bio(ssl, bio, bio);  // the session owns the BIO (not the socket)
   if (acceptor) {
     ::SSL_set_accept_state(ssl);
   } else {
