@@ -359,8 +359,11 @@ TEST_P(TransportConformanceTest, SendWithCrcCarriesTheCallersCrc) {
     GTEST_SKIP() << "the in-process transport checksums the sender's bytes itself";
   }
   auto r2 = b_->Recv(absl::MakeSpan(in));
-  a_->SendWithCrc(FrameHeader{.tag = 2}, payload, Crc32c(payload) ^ 1u);
+  auto s2 = a_->SendWithCrc(FrameHeader{.tag = 2}, payload, Crc32c(payload) ^ 1u);
   EXPECT_EQ(r2->Wait(In(absl::Seconds(10))).code(), absl::StatusCode::kDataLoss);
+  // `payload` is borrowed until the send is done, whatever its outcome (TSan found it freed
+  // while the sender thread still wrote it).
+  s2->Wait(In(absl::Seconds(10))).IgnoreError();
 }
 
 TEST_P(TransportConformanceTest, WaitPastDeadlineKeepsTheReceiveQueued) {
