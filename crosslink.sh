@@ -7,6 +7,7 @@
 #                         `seconds` (default 20) over its corpus; fails on any crash, leak or UB
 #   ./crosslink.sh sanitize  the collectives and runtime suites under ASan+UBSan, the transport,
 #                         executor and coordinator suites under TSan (build-asan/, build-tsan/)
+#   ./crosslink.sh sanitize ci  only the collectives layer's TSan suites (what CI runs)
 # A second run installs nothing and rebuilds only what changed.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -78,8 +79,16 @@ fuzz() {
 # What `sanitize` runs: every suite of tests/collectives and tests/runtime under ASan+UBSan, and
 # the suites of the threaded code (transports, executor, coordinator) under TSan. Suites run one
 # at a time (their own tests start threads and processes); a report fails the suite.
-TSAN_SUITES=(frame_test frame_matcher_test tcp_connection_test shm_transport_test
-  transport_conformance_test resumable_connection_test executor_test coordinator_test)
+TSAN_SUITES=(frame_test frame_matcher_test tcp_connection_test tcp_handshake_test tcp_tls_test
+  shm_transport_test transport_conformance_test resumable_connection_test hostile_peer_test
+  executor_test coordinator_test)
+# What CI runs (`sanitize ci`): the TSan suites of the collectives layer (transports and executor:
+# about 2 min of test time and a few minutes of build with a warm ccache on 2 cores), less
+# transport_conformance_test, which still has an open TSan report on its resumable backends
+# (README "Fuzzing and sanitizers"). The runtime (coordinator_test) and ASan stay out of CI for
+# time.
+TSAN_CI_SUITES=(frame_test frame_matcher_test tcp_connection_test tcp_handshake_test tcp_tls_test
+  shm_transport_test resumable_connection_test hostile_peer_test executor_test)
 
 # run_suites <build dir> <suite>...: runs each suite binary, logs to <dir>/sanitize/<suite>.log.
 run_suites() {
@@ -103,6 +112,13 @@ run_suites() {
 sanitize() {
   install_missing
   local jobs="${CROSSLINK_JOBS:-2}" asan=() status=0 f
+  if [ "${1:-}" = ci ]; then
+    local ci=("${TSAN_CI_SUITES[@]}")
+    [ -f build-tsan/CMakeCache.txt ] || cmake --preset tsan >/dev/null
+    cmake --build build-tsan -j "$jobs" --target "${ci[@]}"
+    TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" run_suites build-tsan "${ci[@]}"
+    return
+  fi
   for f in tests/collectives/*_test.cc tests/runtime/*_test.cc; do asan+=("$(basename "$f" .cc)"); done
   # The runtime's multi-process tests start the launcher and the test programs.
   local programs=(crosslink-run)
@@ -139,10 +155,11 @@ case "${1:-}" in
     fuzz "$@"
     ;;
   sanitize)
-    sanitize
+    shift
+    sanitize "$@"
     ;;
   *)
-    echo "usage: $0 demo|test|build|fuzz [seconds]|sanitize" >&2
+    echo "usage: $0 demo|test|build|fuzz [seconds]|sanitize [ci]" >&2
     exit 2
     ;;
 esac

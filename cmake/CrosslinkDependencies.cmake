@@ -4,8 +4,9 @@
 
 find_package(Threads REQUIRED)
 find_package(absl CONFIG REQUIRED)
-# libcrypto (HMAC-SHA256, random nonces) for the data plane's authenticated handshake.
-find_package(OpenSSL REQUIRED COMPONENTS Crypto)
+# libcrypto (HMAC-SHA256, random nonces) for the data plane's authenticated handshake, libssl for
+# its optional TLS (TcpOptions::tls).
+find_package(OpenSSL REQUIRED COMPONENTS Crypto SSL)
 # The runtime layer (gRPC coordinator, launcher), the examples and crosslink-bench can be left
 # out, so that the lower layers and the GPU kernels build on a machine without gRPC, Protobuf,
 # Gloo or Google Benchmark (bench/gpu_check.sh on a bare GPU node).

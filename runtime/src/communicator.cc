@@ -211,7 +211,7 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
   // (communicator_elastic.cc EnsureMesh), as they rebuild theirs for the epoch that admitted it.
   if (!options.rejoin) RETURN_IF_ERROR(ConnectMesh(*comm, impl, everyone, deadline));
 
-  impl.transport_summary = SummarizeTransports(impl.connections);
+  impl.transport_summary = SummarizeTransports(impl.connections, options.data_tls);
 
   // The scenario: the coordinator serves every rank the same text.
   impl.emulators.assign(n, nullptr);

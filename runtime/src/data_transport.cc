@@ -19,6 +19,24 @@ absl::StatusOr<std::unique_ptr<collectives::ShmContext>> MakeDataContext(
   shm.tcp.dead_link_timeout = options.dead_link_timeout;
   // Every data connection proves it holds this key (challenge-response, tcp_transport.h).
   shm.tcp.job_key = collectives::DeriveJobKey(options.job_token);
+  if (options.data_tls) {
+    if (options.coordinator_tls_ca_file.empty() || options.coordinator_tls_cert_file.empty() ||
+        options.coordinator_tls_key_file.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "rank ", rank,
+          ": data TLS (CROSSLINK_DATA_TLS=1) needs a CA, a certificate and its key on every rank "
+          "(CROSSLINK_TLS_CA, CROSSLINK_TLS_CERT, CROSSLINK_TLS_KEY); missing:",
+          options.coordinator_tls_ca_file.empty() ? " CA" : "",
+          options.coordinator_tls_cert_file.empty() ? " certificate" : "",
+          options.coordinator_tls_key_file.empty() ? " key" : ""));
+    }
+    shm.tcp.tls = collectives::TcpTlsOptions{options.coordinator_tls_ca_file,
+                                             options.coordinator_tls_cert_file,
+                                             options.coordinator_tls_key_file};
+  }
+  // Shared memory stays allowed with TLS: its bytes never leave the host, the segment is offered
+  // over the TLS connection and tagged with that connection's session key, and whoever could
+  // read it (this user or root) could read the ranks' memory anyway.
   shm.offer = false;
   shm.accept = options.transport != DataTransport::kTcp;
   return collectives::MakeShmContext(rank, job_id, shm);
@@ -100,7 +118,7 @@ absl::StatusOr<DataTransport> ParseDataTransport(std::string_view text) {
 }
 
 std::string SummarizeTransports(
-    const std::vector<std::unique_ptr<collectives::Connection>>& connections) {
+    const std::vector<std::unique_ptr<collectives::Connection>>& connections, bool data_tls) {
   int shm = 0;
   int tcp = 0;
   for (const auto& connection : connections) {
@@ -110,7 +128,7 @@ std::string SummarizeTransports(
   auto ranks = [](int k) { return absl::StrCat(k, k == 1 ? " rank" : " ranks"); };
   std::vector<std::string> parts;
   if (shm > 0) parts.push_back(absl::StrCat("shm to ", ranks(shm)));
-  if (tcp > 0) parts.push_back(absl::StrCat("tcp to ", ranks(tcp)));
+  if (tcp > 0) parts.push_back(absl::StrCat(data_tls ? "tcp+tls to " : "tcp to ", ranks(tcp)));
   return parts.empty() ? "no peers" : absl::StrJoin(parts, ", ");
 }
 

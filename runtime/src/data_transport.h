@@ -19,9 +19,11 @@
 namespace crosslink::runtime {
 
 // The listening context of `rank`: TCP on options.listen_host, its connections authenticated by
-// the job key derived from options.job_token, accepting shared memory unless
-// options.transport is kTcp. It offers nothing until SetSharedMemoryOffer says so (the job's
-// scenario is known only after registering the address). kUnavailable when it cannot listen.
+// the job key derived from options.job_token (inside TLS with options.data_tls), accepting
+// shared memory unless options.transport is kTcp. It offers nothing until SetSharedMemoryOffer says
+// so (the job's scenario is known only after registering the address). kUnavailable when it cannot
+// listen; kInvalidArgument naming what is missing when data_tls lacks a file, and the TLS errors of
+// MakeTcpContext.
 absl::StatusOr<std::unique_ptr<collectives::ShmContext>> MakeDataContext(
     int rank, uint64_t job_id, const CommunicatorOptions& options);
 
@@ -42,10 +44,10 @@ void SetSharedMemoryOffer(collectives::ShmContext& context, DataTransport transp
 // "auto", "tcp" or "shm" (CROSSLINK_TRANSPORT); kInvalidArgument naming the value otherwise.
 absl::StatusOr<DataTransport> ParseDataTransport(std::string_view text);
 
-// "shm to 3 ranks", "shm to 2 ranks, tcp to 1 rank", "no peers" for the mesh `connections`
-// (nullptr entries skipped).
+// "shm to 3 ranks", "shm to 2 ranks, tcp to 1 rank" ("tcp+tls" with `data_tls`), "no peers" for
+// the mesh `connections` (nullptr entries skipped).
 std::string SummarizeTransports(
-    const std::vector<std::unique_ptr<collectives::Connection>>& connections);
+    const std::vector<std::unique_ptr<collectives::Connection>>& connections, bool data_tls);
 
 }  // namespace crosslink::runtime
 

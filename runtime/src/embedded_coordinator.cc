@@ -130,6 +130,13 @@ absl::Status ApplyCoordinatorFaultEnvironment(const EnvMap& env, CommunicatorOpt
   if (const std::string key = get("CROSSLINK_TLS_KEY"); !key.empty()) {
     options.coordinator_tls_key_file = key;
   }
+  if (const std::string data_tls = get("CROSSLINK_DATA_TLS"); !data_tls.empty()) {
+    if (data_tls != "0" && data_tls != "1") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("CROSSLINK_DATA_TLS must be 0 or 1, got \"", data_tls, "\""));
+    }
+    options.data_tls = data_tls == "1";
+  }
   return absl::OkStatus();
 }
 

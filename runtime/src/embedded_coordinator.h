@@ -33,8 +33,9 @@ absl::Status ApplyCoordinatorEnvironment(const LaunchEnv& launch, const EnvMap& 
 
 // Sets options.coordinator_timeout from CROSSLINK_COORDINATOR_TIMEOUT (seconds, > 0),
 // options.coordinator_state_file from CROSSLINK_COORDINATOR_STATE and the TLS files from
-// CROSSLINK_TLS_CA, CROSSLINK_TLS_CERT and CROSSLINK_TLS_KEY in `env`. kInvalidArgument for a
-// timeout that is no positive number.
+// CROSSLINK_TLS_CA, CROSSLINK_TLS_CERT and CROSSLINK_TLS_KEY, and options.data_tls from
+// CROSSLINK_DATA_TLS (0 or 1) in `env`. kInvalidArgument for a timeout that is no positive number
+// or a CROSSLINK_DATA_TLS other than 0 or 1.
 absl::Status ApplyCoordinatorFaultEnvironment(const EnvMap& env, CommunicatorOptions& options);
 
 }  // namespace crosslink::runtime

@@ -47,7 +47,7 @@ TEST(HandshakeTest, EveryMessageRoundTrips) {
   decoded = DecodeMessage(Encode(Proof{ComputeMac(key, Role::kConnector, t)}));
   ASSERT_TRUE(decoded.ok());
   for (VerdictCode code : {VerdictCode::kAccepted, VerdictCode::kRefused, VerdictCode::kBusy,
-                           VerdictCode::kNotThisRank}) {
+                           VerdictCode::kNotThisRank, VerdictCode::kNeedsTls}) {
     decoded = DecodeMessage(Encode(Verdict{code}));
     ASSERT_TRUE(decoded.ok());
     EXPECT_EQ(std::get<Verdict>(*decoded).code, code);
@@ -77,6 +77,22 @@ TEST(HandshakeTest, MalformedMessagesAreRejectedNotTrusted) {
   std::vector<std::byte> verdict = Encode(Verdict{VerdictCode::kAccepted});
   verdict[8] = std::byte{77};  // unknown code
   EXPECT_FALSE(DecodeMessage(verdict).ok());
+}
+
+TEST(HandshakeTest, AKeyBoundToOneTlsSessionVerifiesNothingOnAnother) {
+  const JobKey key = DeriveJobKey("the job token");
+  const Transcript t = SampleTranscript();
+  std::array<uint8_t, 32> session_a{}, session_b{};
+  session_a[0] = 1;
+  session_b[0] = 2;
+  const JobKey bound_a = BindKeyToChannel(key, session_a);
+  EXPECT_EQ(bound_a, BindKeyToChannel(key, session_a));  // both ends of one session agree
+  EXPECT_NE(bound_a, key);
+  EXPECT_NE(bound_a, BindKeyToChannel(key, session_b));
+  EXPECT_NE(bound_a, BindKeyToChannel(DeriveJobKey("another token"), session_a));
+  // A MAC relayed from one session (a man in the middle) fails on the other.
+  EXPECT_FALSE(VerifyMac(BindKeyToChannel(key, session_b), Role::kConnector, t,
+                         ComputeMac(bound_a, Role::kConnector, t)));
 }
 
 TEST(HandshakeTest, MacsBindKeyRolesRanksAndBothNonces) {

@@ -3,7 +3,8 @@
 // prints "result: CODE after S s: MESSAGE". The properties: allreduce is correct on 2-4 ranks;
 // ranks that disagree on the count fail with kInvalidArgument naming the disagreeing rank; a killed
 // rank makes every survivor fail, naming it, well before the collective's 20 s timeout; an
-// emulated link cut mid-run fails the collective with kUnavailable naming the link, no hang.
+// emulated link cut mid-run fails the collective with kUnavailable naming the link, no hang; with
+// data TLS (CROSSLINK_DATA_TLS=1) every connection runs TLS and the sum stays exact.
 #include "crosslink/runtime/communicator.h"
 
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include <regex>
 #include <string>
 
+#include "../collectives/test_certificates.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -33,10 +35,12 @@ struct JobOutput {
   std::map<int, RankResult> results;  // by rank
 };
 
-// Runs `ranks` workers under crosslink-run and collects each rank's result line.
-JobOutput RunJob(int ranks, const std::string& worker_args, const std::string& scenario = "") {
+// Runs `ranks` workers under crosslink-run (its command line prefixed with `env`, e.g.
+// "NAME=value ") and collects each rank's result line.
+JobOutput RunJob(int ranks, const std::string& worker_args, const std::string& scenario = "",
+                 const std::string& env = "") {
   std::string command =
-      absl::StrCat(CROSSLINK_BIN_DIR, "/crosslink-run -n ", ranks, " --timeout 90");
+      absl::StrCat(env, CROSSLINK_BIN_DIR, "/crosslink-run -n ", ranks, " --timeout 90");
   if (!scenario.empty()) absl::StrAppend(&command, " --scenario ", scenario);
   absl::StrAppend(&command, " -- ", CROSSLINK_BIN_DIR, "/crosslink-test-communicator-worker ",
                   worker_args, " 2>&1");
@@ -69,6 +73,34 @@ TEST_P(CommunicatorAllreduceTest, EveryRankGetsTheExactSum) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Ranks, CommunicatorAllreduceTest, ::testing::Values(2, 3, 4));
+
+TEST(CommunicatorTest, WithDataTlsEveryConnectionRunsTlsAndTheSumIsExact) {
+  collectives::testing::TestCertificates pki("job-ca");
+  ASSERT_TRUE(pki.ok() && pki.Issue("job")) << "openssl could not make the test certificates";
+  // One certificate for the launcher's coordinator and every rank; TCP only (no shared memory),
+  // so that every data connection is a TLS one.
+  const std::string env =
+      absl::StrCat("CROSSLINK_DATA_TLS=1 CROSSLINK_TRANSPORT=tcp CROSSLINK_TLS_CA=", pki.cert(),
+                   " CROSSLINK_TLS_CERT=", pki.cert_path("job"),
+                   " CROSSLINK_TLS_KEY=", pki.key_path("job"), " ");
+  const JobOutput job = RunJob(3, "allreduce 1000003", "", env);
+  ASSERT_EQ(job.exit_code, 0) << job.text;
+  ASSERT_EQ(static_cast<int>(job.results.size()), 3) << job.text;
+  for (const auto& [rank, result] : job.results) EXPECT_EQ(result.code, "OK") << job.text;
+  for (int rank = 0; rank < 3; ++rank) {
+    EXPECT_THAT(job.text,
+                HasSubstr(absl::StrCat("[rank ", rank, "] transport: tcp+tls to 2 ranks")));
+  }
+}
+
+TEST(CommunicatorTest, DataTlsWithoutCertificatesFailsSetupNamingTheVariables) {
+  const JobOutput job = RunJob(
+      2, "allreduce 1000", "",
+      "env -u CROSSLINK_TLS_CA -u CROSSLINK_TLS_CERT -u CROSSLINK_TLS_KEY CROSSLINK_DATA_TLS=1 ");
+  EXPECT_NE(job.exit_code, 0) << job.text;
+  EXPECT_THAT(job.text, HasSubstr("INVALID_ARGUMENT"));
+  EXPECT_THAT(job.text, HasSubstr("CROSSLINK_TLS_CERT"));
+}
 
 TEST(CommunicatorTest, RanksThatDisagreeOnCountFailNamingTheRank) {
   const JobOutput job = RunJob(3, "mismatch 4096");

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "../collectives/test_certificates.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -118,31 +119,8 @@ TEST(CoordinatorSecurityTest, OnlyTheLaunchersCredentialReportsOtherRanks) {
       absl::StatusCode::kPermissionDenied);
 }
 
-// A self-signed certificate for 127.0.0.1 in a fresh folder, made by the openssl command line.
-class SelfSigned {
- public:
-  explicit SelfSigned(const std::string& name) {
-    char tmpl[] = "/tmp/crosslink-tls-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    cert_ = (dir_ / (name + ".crt")).string();
-    key_ = (dir_ / (name + ".key")).string();
-    const std::string command =
-        absl::StrCat("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=crosslink-test",
-                     " -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout ", key_, " -out ",
-                     cert_, " >/dev/null 2>&1");
-    ok_ = std::system(command.c_str()) == 0;
-  }
-  ~SelfSigned() { std::filesystem::remove_all(dir_); }
-  bool ok() const { return ok_; }
-  const std::string& cert() const { return cert_; }
-  const std::string& key() const { return key_; }
-  std::filesystem::path dir() const { return dir_; }
-
- private:
-  std::filesystem::path dir_;
-  std::string cert_, key_;
-  bool ok_ = false;
-};
+// A self-signed certificate for 127.0.0.1 in a fresh folder (the authority's own pair).
+using SelfSigned = collectives::testing::TestCertificates;
 
 // Forwards one listening loopback port to `target_port` and records every byte the clients send.
 class RecordingProxy {

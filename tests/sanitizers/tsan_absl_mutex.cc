@@ -10,6 +10,11 @@
 // their PLT) to these definitions; each calls the real one (found with dlsym(RTLD_NEXT)) and tells
 // TSan what it did: a lock acquires the mutex's clock, an unlock releases into it, and a wait
 // (Await, CondVar::Wait), which unlocks and relocks inside, releases before and acquires after.
+// A Condition is evaluated inside those calls with the mutex held, by the waiting thread or by
+// whichever thread unlocks the mutex (Abseil re-checks waiters' conditions in Unlock), at moments
+// the annotations above do not see: each Condition is therefore passed on wrapped, so that every
+// evaluation acquires the mutex's clock before and releases into it after (without that, TSan
+// reports the condition's reads as races with the next holder's writes).
 // The programs link with -rdynamic so these definitions are the ones exported.
 //
 // This models happens-before exactly as a mutex gives it; it does not make TSan check Abseil's
@@ -37,6 +42,34 @@ Fn Real(const char* mangled) {
 
 // The mangled names carry Debian's inline namespace (debian3, Abseil 20220623).
 #define CROSSLINK_ABSL "_ZN4absl7debian3"
+
+// A Condition whose every evaluation is annotated as a critical section of `mu` (see above).
+class AnnotatedCondition {
+ public:
+  AnnotatedCondition(const absl::Condition& cond, void* mu)
+      : cond_(&cond), mu_(mu), wrapped_(&AnnotatedCondition::Eval, this) {}
+  const absl::Condition& get() const { return wrapped_; }
+
+ private:
+  static bool Eval(AnnotatedCondition* self) {
+    __tsan_acquire(self->mu_);
+    const bool met = self->cond_->Eval();
+    __tsan_release(self->mu_);
+    return met;
+  }
+  const absl::Condition* cond_;
+  void* mu_;
+  absl::Condition wrapped_;
+};
+
+// Abseil's deadlock detector (on in Debian's build) keeps its lock graph under an internal
+// spinlock that TSan cannot see, so TSan reports the graph's own updates as races; it is turned
+// off here. TSan does not replace it for absl::Mutex: lock-order bugs are left to the normal
+// builds, where the detector stays on.
+const bool kDeadlockDetectionOff = [] {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  return true;
+}();
 
 }  // namespace
 
@@ -84,21 +117,21 @@ void Mutex::ReaderUnlock() {
 void Mutex::LockWhen(const Condition& cond) {
   static const auto real =
       Real<void (*)(Mutex*, const Condition&)>(CROSSLINK_ABSL "5Mutex8LockWhenERKNS0_9ConditionE");
-  real(this, cond);
+  real(this, AnnotatedCondition(cond, this).get());
   __tsan_acquire(this);
 }
 
 void Mutex::ReaderLockWhen(const Condition& cond) {
   static const auto real = Real<void (*)(Mutex*, const Condition&)>(
       CROSSLINK_ABSL "5Mutex14ReaderLockWhenERKNS0_9ConditionE");
-  real(this, cond);
+  real(this, AnnotatedCondition(cond, this).get());
   __tsan_acquire(this);
 }
 
 bool Mutex::LockWhenWithTimeout(const Condition& cond, absl::Duration timeout) {
   static const auto real = Real<bool (*)(Mutex*, const Condition&, absl::Duration)>(
       CROSSLINK_ABSL "5Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  const bool met = real(this, cond, timeout);
+  const bool met = real(this, AnnotatedCondition(cond, this).get(), timeout);
   __tsan_acquire(this);  // held on return either way
   return met;
 }
@@ -106,7 +139,7 @@ bool Mutex::LockWhenWithTimeout(const Condition& cond, absl::Duration timeout) {
 bool Mutex::LockWhenWithDeadline(const Condition& cond, absl::Time deadline) {
   static const auto real = Real<bool (*)(Mutex*, const Condition&, absl::Time)>(
       CROSSLINK_ABSL "5Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
-  const bool met = real(this, cond, deadline);
+  const bool met = real(this, AnnotatedCondition(cond, this).get(), deadline);
   __tsan_acquire(this);
   return met;
 }
@@ -114,7 +147,7 @@ bool Mutex::LockWhenWithDeadline(const Condition& cond, absl::Time deadline) {
 bool Mutex::ReaderLockWhenWithTimeout(const Condition& cond, absl::Duration timeout) {
   static const auto real = Real<bool (*)(Mutex*, const Condition&, absl::Duration)>(
       CROSSLINK_ABSL "5Mutex25ReaderLockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  const bool met = real(this, cond, timeout);
+  const bool met = real(this, AnnotatedCondition(cond, this).get(), timeout);
   __tsan_acquire(this);
   return met;
 }
@@ -122,7 +155,7 @@ bool Mutex::ReaderLockWhenWithTimeout(const Condition& cond, absl::Duration time
 bool Mutex::ReaderLockWhenWithDeadline(const Condition& cond, absl::Time deadline) {
   static const auto real = Real<bool (*)(Mutex*, const Condition&, absl::Time)>(
       CROSSLINK_ABSL "5Mutex26ReaderLockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
-  const bool met = real(this, cond, deadline);
+  const bool met = real(this, AnnotatedCondition(cond, this).get(), deadline);
   __tsan_acquire(this);
   return met;
 }
@@ -131,7 +164,7 @@ void Mutex::Await(const Condition& cond) {
   static const auto real =
       Real<void (*)(Mutex*, const Condition&)>(CROSSLINK_ABSL "5Mutex5AwaitERKNS0_9ConditionE");
   __tsan_release(this);
-  real(this, cond);
+  real(this, AnnotatedCondition(cond, this).get());
   __tsan_acquire(this);
 }
 
@@ -139,7 +172,7 @@ bool Mutex::AwaitWithTimeout(const Condition& cond, absl::Duration timeout) {
   static const auto real = Real<bool (*)(Mutex*, const Condition&, absl::Duration)>(
       CROSSLINK_ABSL "5Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE");
   __tsan_release(this);
-  const bool met = real(this, cond, timeout);
+  const bool met = real(this, AnnotatedCondition(cond, this).get(), timeout);
   __tsan_acquire(this);
   return met;
 }
@@ -148,7 +181,7 @@ bool Mutex::AwaitWithDeadline(const Condition& cond, absl::Time deadline) {
   static const auto real = Real<bool (*)(Mutex*, const Condition&, absl::Time)>(
       CROSSLINK_ABSL "5Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE");
   __tsan_release(this);
-  const bool met = real(this, cond, deadline);
+  const bool met = real(this, AnnotatedCondition(cond, this).get(), deadline);
   __tsan_acquire(this);
   return met;
 }

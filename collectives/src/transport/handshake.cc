@@ -26,6 +26,7 @@ static_assert(kPrefixBytes + kChallengeBody == kMaxMessageBytes);
 constexpr std::string_view kAcceptorLabel = "crosslink handshake v2 acceptor\n";
 constexpr std::string_view kConnectorLabel = "crosslink handshake v2 connector\n";
 constexpr std::string_view kSessionLabel = "crosslink handshake v2 session\n";
+constexpr std::string_view kChannelLabel = "crosslink handshake v2 tls channel\n";
 
 uint64_t Get(absl::Span<const std::byte> in, size_t off, size_t n) {
   uint64_t v = 0;
@@ -131,7 +132,7 @@ absl::StatusOr<Message> DecodeMessage(absl::Span<const std::byte> bytes) {
       return Message(Proof{GetBytes<kMacBytes>(body, 0)});
     case Kind::kVerdict: {
       const uint64_t code = Get(body, 0, 4);
-      if (code > static_cast<uint64_t>(VerdictCode::kNotThisRank)) {
+      if (code > static_cast<uint64_t>(VerdictCode::kNeedsTls)) {
         return absl::InvalidArgumentError(
             absl::StrFormat("handshake: unknown verdict code %d", code));
       }
@@ -184,6 +185,12 @@ Mac SessionMac(const SessionKey& session_key, absl::Span<const std::byte> data) 
 
 bool SessionMacEqual(const Mac& a, const Mac& b) {
   return ::CRYPTO_memcmp(a.data(), b.data(), kMacBytes) == 0;
+}
+
+JobKey BindKeyToChannel(const JobKey& key, absl::Span<const uint8_t> binding) {
+  std::vector<uint8_t> data(kChannelLabel.begin(), kChannelLabel.end());
+  data.insert(data.end(), binding.begin(), binding.end());
+  return Hmac(key, data);
 }
 
 absl::StatusOr<Nonce> RandomNonce() {

@@ -12,6 +12,10 @@
 //   connector -> acceptor  Proof      connector_mac[32]
 //   acceptor -> connector  Verdict    code u32 (accepted, refused, busy, not this rank)
 //
+// With TLS (TcpOptions::tls) the four messages travel inside the TLS session; a listener with
+// TLS that receives a Hello in clear answers a Verdict "needs TLS" in clear, so that a rank
+// configured without TLS learns why it is refused.
+//
 // Each MAC is HMAC-SHA256(job key, label || transcript), the transcript being the job tag, both
 // ranks and both nonces, with a different label per direction (a MAC cannot be reflected back).
 // Fresh 32-byte nonces from both ends make every transcript unique: a message recorded on one
@@ -53,6 +57,7 @@ enum class VerdictCode : uint32_t {
   kRefused = 1,      // wrong job tag or a proof that does not verify: nothing more is said
   kBusy = 2,         // the listener holds too many unclaimed connections; retry later
   kNotThisRank = 3,  // an authenticated peer dialled the wrong rank's address
+  kNeedsTls = 4,     // sent in clear by a listener with TLS to a connector without it
 };
 
 struct Hello {
@@ -112,6 +117,13 @@ SessionKey DeriveSessionKey(const JobKey& key, const Transcript& transcript);
 // HMAC-SHA256(session_key, data): e.g. the tag of a shared-memory segment.
 Mac SessionMac(const SessionKey& session_key, absl::Span<const std::byte> data);
 bool SessionMacEqual(const Mac& a, const Mac& b);
+
+// The key a handshake inside a TLS session uses (TcpOptions::tls): HMAC-SHA256(key, label ||
+// binding), `binding` being the session's exported keying material (RFC 8446 section 7.5),
+// which both ends of one TLS session share and no other session has. A man in the middle who
+// holds a certificate of the job's CA but relays between two TLS sessions sees two different
+// bindings, so the MACs it relays verify on neither.
+JobKey BindKeyToChannel(const JobKey& key, absl::Span<const uint8_t> binding);
 
 // 32 bytes from the operating system's CSPRNG (OpenSSL RAND_bytes, seeded by getrandom).
 // kInternal when it fails (no entropy source).

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -30,9 +31,27 @@ struct ResumableConnection::Core {
   absl::Status final ABSL_GUARDED_BY(mu);  // the sticky error; OK while usable
   uint64_t sent ABSL_GUARDED_BY(mu) = 0;   // messages the user sent
   std::deque<std::shared_ptr<Outgoing>> unacked ABSL_GUARDED_BY(mu);
+  // Acknowledged copies whose latest transmission the inner connection has not finished with:
+  // it borrows the payload until then (the peer can acknowledge bytes before the sender thread
+  // has returned from writing them, or while a broken connection still holds them queued).
+  std::vector<std::shared_ptr<Outgoing>> retired ABSL_GUARDED_BY(mu);
 };
 
 namespace {
+
+// Drops the copies of messages 1..acked (the peer has them), keeping each alive in
+// core.retired until the inner connection is done with its transmission; prunes retired.
+void DropAcked(ResumableConnection::Core& core, uint64_t acked)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(core.mu) {
+  while (!core.unacked.empty() && core.unacked.front()->index <= acked) {
+    core.unacked.front()->done = true;
+    core.retired.push_back(std::move(core.unacked.front()));
+    core.unacked.pop_front();
+  }
+  std::erase_if(core.retired, [](const std::shared_ptr<ResumableConnection::Outgoing>& msg) {
+    return msg->inner == nullptr || msg->inner->Done();
+  });
+}
 
 bool IsControl(const FrameHeader& h) { return h.chunk == kResumeControlChunk && h.length == 0; }
 
@@ -303,10 +322,7 @@ bool ResumableConnection::OnControl(const FrameHeader& header) {
       return false;
     }
     absl::MutexLock lock(&core_->mu);
-    while (!core_->unacked.empty() && core_->unacked.front()->index <= header.sequence) {
-      core_->unacked.front()->done = true;
-      core_->unacked.pop_front();
-    }
+    DropAcked(*core_, header.sequence);
     return true;
   }
   if (header.tag == kGoodbyeTag && header.sequence == 1) {  // the peer read our goodbye
@@ -431,10 +447,7 @@ void ResumableConnection::Resume(std::shared_ptr<Connection> broken, const absl:
             "kept from message %d",
             describe_, peer_has, core_->sent, oldest_kept));
       } else {
-        while (!core_->unacked.empty() && core_->unacked.front()->index <= peer_has) {
-          core_->unacked.front()->done = true;
-          core_->unacked.pop_front();
-        }
+        DropAcked(*core_, peer_has);
         for (const std::shared_ptr<Outgoing>& msg : core_->unacked) {
           msg->inner = msg->crc ? fresh->SendWithCrc(msg->header, msg->payload, *msg->crc)
                                 : fresh->Send(msg->header, msg->payload);

@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "setup: %s\n", comm.status().ToString().c_str());
     return 2;
   }
+  std::printf("transport: %s\n", (*comm)->transport_summary().c_str());
   CollectiveOptions options;
   options.timeout = absl::Seconds(20);
   const int rank = (*comm)->rank();

@@ -30,16 +30,19 @@ std::string ErrnoText(int err) { return std::strerror(err); }
 
 TcpConnection::TcpConnection(int fd, int local_rank, int peer_rank, uint64_t job_id,
                              const std::string& peer_address, size_t receive_piece_bytes,
-                             const handshake::SessionKey& session_key)
+                             const handshake::SessionKey& session_key,
+                             std::unique_ptr<TlsSession> tls)
     : FramedConnection(
-          absl::StrFormat("rank %d -> rank %d (tcp %s)", local_rank, peer_rank, peer_address),
+          absl::StrFormat("rank %d -> rank %d (%s %s)", local_rank, peer_rank,
+                          tls != nullptr ? "tcp+tls" : "tcp", peer_address),
           // Wakes both threads (blocked in sendmsg / recv) and sends the peer an end of stream.
           [this] { ::shutdown(fd_, SHUT_RDWR); }),
       fd_(fd),
       peer_rank_(peer_rank),
       job_id_(job_id),
       receive_piece_bytes_(receive_piece_bytes > 0 ? receive_piece_bytes : 256 * 1024),
-      session_key_(session_key) {
+      session_key_(session_key),
+      tls_(std::move(tls)) {
   sender_ = std::thread([this] { SenderLoop(); });
   receiver_ = std::thread([this] { ReceiverLoop(); });
 }
@@ -48,6 +51,7 @@ TcpConnection::~TcpConnection() {
   Close(absl::UnavailableError(absl::StrCat(*describe_, ": connection destroyed")));
   sender_.join();
   receiver_.join();
+  tls_.reset();
   ::close(fd_);
 }
 
@@ -71,26 +75,7 @@ void TcpConnection::SenderLoop() {
             iovec{const_cast<std::byte*>(batch[i].payload.data()), batch[i].payload.size()});
       }
     }
-    absl::Status error;
-    size_t next = 0;  // first iovec not fully sent
-    while (next < iov.size()) {
-      msghdr msg{};
-      msg.msg_iov = iov.data() + next;
-      msg.msg_iovlen = std::min<size_t>(iov.size() - next, 1024);
-      const ssize_t sent = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
-      if (sent < 0) {
-        if (errno == EINTR) continue;
-        error = absl::UnavailableError(
-            absl::StrFormat("%s: send failed: %s", *describe_, ErrnoText(errno)));
-        break;
-      }
-      size_t left = static_cast<size_t>(sent);
-      while (next < iov.size() && left >= iov[next].iov_len) left -= iov[next++].iov_len;
-      if (left > 0) {
-        iov[next].iov_base = static_cast<char*>(iov[next].iov_base) + left;
-        iov[next].iov_len -= left;
-      }
-    }
+    const absl::Status error = SendAll(iov);
     if (!error.ok()) {
       matcher().Fail(error);
       const absl::Status sticky = matcher().status();
@@ -101,10 +86,36 @@ void TcpConnection::SenderLoop() {
   }
 }
 
-namespace {
+absl::Status TcpConnection::SendAll(std::vector<iovec>& iov) {
+  if (tls_ != nullptr) {
+    absl::Status status = tls_->WriteAll(iov);
+    if (status.ok()) return status;
+    return absl::UnavailableError(absl::StrCat(*describe_, ": ", status.message()));
+  }
+  size_t next = 0;  // first iovec not fully sent
+  while (next < iov.size()) {
+    msghdr msg{};
+    msg.msg_iov = iov.data() + next;
+    msg.msg_iovlen = std::min<size_t>(iov.size() - next, 1024);
+    const ssize_t sent = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    if (sent < 0) {
+      if (errno == EINTR) continue;
+      return absl::UnavailableError(
+          absl::StrFormat("%s: send failed: %s", *describe_, ErrnoText(errno)));
+    }
+    size_t left = static_cast<size_t>(sent);
+    while (next < iov.size() && left >= iov[next].iov_len) left -= iov[next++].iov_len;
+    if (left > 0) {
+      iov[next].iov_base = static_cast<char*>(iov[next].iov_base) + left;
+      iov[next].iov_len -= left;
+    }
+  }
+  return absl::OkStatus();
+}
 
-// Reads exactly `n` bytes. 0 on success, otherwise errno (or -1 for end of stream).
-int ReadFull(int fd, std::byte* out, size_t n, size_t* got) {
+int TcpConnection::ReadFull(std::byte* out, size_t n, size_t* got) {
+  if (tls_ != nullptr) return tls_->ReadFull(out, n, got);
+  const int fd = fd_;
   *got = 0;
   while (*got < n) {
     const ssize_t r = ::recv(fd, out + *got, n - *got, MSG_WAITALL);
@@ -118,7 +129,11 @@ int ReadFull(int fd, std::byte* out, size_t n, size_t* got) {
   return 0;
 }
 
-}  // namespace
+std::string TcpConnection::ReadErrorText(int err) const {
+  if (err < 0) return "peer closed";
+  if (err == EPROTO && tls_ != nullptr) return tls_->last_error();
+  return ErrnoText(err);
+}
 
 absl::Status TcpConnection::ReadPayload(const FrameHeader& header, std::byte* out, bool corrupt) {
   uint32_t crc = 0;
@@ -126,12 +141,11 @@ absl::Status TcpConnection::ReadPayload(const FrameHeader& header, std::byte* ou
   while (done < header.length) {
     const size_t piece = std::min<size_t>(receive_piece_bytes_, header.length - done);
     size_t got = 0;
-    const int err = ReadFull(fd_, out + done, piece, &got);
+    const int err = ReadFull(out + done, piece, &got);
     if (err != 0) {
       return absl::UnavailableError(absl::StrFormat(
           "%s: stream broke after %d of %d payload bytes (sequence %d chunk %d): %s", *describe_,
-          done + got, header.length, header.sequence, header.chunk,
-          err < 0 ? "peer closed" : ErrnoText(err)));
+          done + got, header.length, header.sequence, header.chunk, ReadErrorText(err)));
     }
     if (corrupt && done == 0) out[0] ^= std::byte{0x01};
     crc = Crc32c(absl::MakeConstSpan(out + done, piece), crc);
@@ -145,13 +159,13 @@ void TcpConnection::ReceiverLoop() {
   EncodedFrameHeader raw;
   for (;;) {
     size_t got = 0;
-    const int err = ReadFull(fd_, raw.data(), raw.size(), &got);
+    const int err = ReadFull(raw.data(), raw.size(), &got);
     if (err != 0) {
       matcher().Fail(absl::UnavailableError(
           err < 0 && got == 0
               ? absl::StrFormat("%s: peer rank %d closed the connection", *describe_, peer_rank_)
               : absl::StrFormat("%s: stream broke in a frame header: %s", *describe_,
-                                err < 0 ? "peer closed" : ErrnoText(err))));
+                                ReadErrorText(err))));
       return;
     }
     // The payload stays in the socket while the matcher waits (briefly) for its receive to be

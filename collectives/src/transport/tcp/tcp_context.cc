@@ -1,5 +1,6 @@
 // TcpContext: the listener with its accept thread (handshakes without blocking, bounded),
-// Connect with retries, and both halves of the authenticated handshake (handshake.h).
+// Connect with retries, and both halves of the authenticated handshake (handshake.h), inside TLS
+// when the context runs it (tls_session.h).
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -27,11 +28,14 @@
 #include "crosslink/base/status_macros.h"
 #include "crosslink/collectives/transport/tcp_transport.h"
 #include "tcp_connection.h"
+#include "tls_session.h"
 
 namespace crosslink::collectives {
 namespace {
 
 using tcp_internal::TcpConnection;
+using tcp_internal::TlsConfig;
+using tcp_internal::TlsSession;
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
@@ -97,12 +101,26 @@ absl::Status WaitFd(int fd, short events, absl::Time deadline) {
   }
 }
 
-absl::Status WriteAllBy(int fd, const std::byte* p, size_t n, absl::Time deadline) {
+// The connector's side of a connection during its setup: the socket, and the TLS session over
+// it when the context runs TLS.
+struct SetupStream {
+  int fd = -1;
+  TlsSession* tls = nullptr;
+};
+
+absl::Status WriteAllBy(const SetupStream& s, const std::byte* p, size_t n, absl::Time deadline) {
   while (n > 0) {
-    const ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
+    if (s.tls != nullptr) {
+      ASSIGN_OR_RETURN(const size_t w, s.tls->Write(p, n));
+      if (w == 0) RETURN_IF_ERROR(WaitFd(s.fd, s.tls->wait_events(), deadline));
+      p += w;
+      n -= w;
+      continue;
+    }
+    const ssize_t w = ::send(s.fd, p, n, MSG_NOSIGNAL);
     if (w < 0 && errno == EINTR) continue;
     if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      RETURN_IF_ERROR(WaitFd(fd, POLLOUT, deadline));
+      RETURN_IF_ERROR(WaitFd(s.fd, POLLOUT, deadline));
       continue;
     }
     if (w <= 0) return absl::UnavailableError(absl::StrCat("send: ", ErrnoText(errno)));
@@ -112,12 +130,19 @@ absl::Status WriteAllBy(int fd, const std::byte* p, size_t n, absl::Time deadlin
   return absl::OkStatus();
 }
 
-absl::Status ReadAllBy(int fd, std::byte* p, size_t n, absl::Time deadline) {
+absl::Status ReadAllBy(const SetupStream& s, std::byte* p, size_t n, absl::Time deadline) {
   while (n > 0) {
-    const ssize_t r = ::recv(fd, p, n, 0);
+    if (s.tls != nullptr) {
+      ASSIGN_OR_RETURN(const size_t r, s.tls->Read(p, n));
+      if (r == 0) RETURN_IF_ERROR(WaitFd(s.fd, s.tls->wait_events(), deadline));
+      p += r;
+      n -= r;
+      continue;
+    }
+    const ssize_t r = ::recv(s.fd, p, n, 0);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      RETURN_IF_ERROR(WaitFd(fd, POLLIN, deadline));
+      RETURN_IF_ERROR(WaitFd(s.fd, POLLIN, deadline));
       continue;
     }
     if (r == 0) return absl::UnavailableError("the listener closed the connection");
@@ -129,13 +154,13 @@ absl::Status ReadAllBy(int fd, std::byte* p, size_t n, absl::Time deadline) {
 }
 
 // Reads one whole handshake message (prefix first, then the body its kind implies).
-absl::StatusOr<handshake::Message> ReadMessageBy(int fd, absl::Time deadline) {
+absl::StatusOr<handshake::Message> ReadMessageBy(const SetupStream& s, absl::Time deadline) {
   std::array<std::byte, handshake::kMaxMessageBytes> buf;
-  RETURN_IF_ERROR(ReadAllBy(fd, buf.data(), handshake::kPrefixBytes, deadline));
+  RETURN_IF_ERROR(ReadAllBy(s, buf.data(), handshake::kPrefixBytes, deadline));
   absl::StatusOr<handshake::Kind> kind = handshake::DecodePrefix(buf);
   if (!kind.ok()) return absl::UnavailableError(kind.status().message());
   const size_t total = handshake::MessageBytes(*kind);
-  RETURN_IF_ERROR(ReadAllBy(fd, buf.data() + handshake::kPrefixBytes,
+  RETURN_IF_ERROR(ReadAllBy(s, buf.data() + handshake::kPrefixBytes,
                             total - handshake::kPrefixBytes, deadline));
   absl::StatusOr<handshake::Message> message =
       handshake::DecodeMessage(absl::MakeConstSpan(buf).first(total));
@@ -152,12 +177,25 @@ constexpr absl::Duration kMaxAcceptBackoff = absl::Seconds(1);
 // Connections accepted per wake-up before the pending handshakes get their turn.
 constexpr int kAcceptsPerRound = 64;
 
-// An accepted connection whose handshake is in progress (accept thread only).
+// An accepted connection whose handshake is in progress (accept thread only). Owns its socket
+// (closed when it is dropped) until it is handed to Accept.
 struct PendingHandshake {
-  enum class Stage { kReadHello, kWriteChallenge, kReadProof, kWriteVerdict };
+  enum class Stage { kTls, kReadHello, kWriteChallenge, kReadProof, kWriteVerdict };
+  PendingHandshake() = default;
+  PendingHandshake(const PendingHandshake&) = delete;
+  PendingHandshake& operator=(const PendingHandshake&) = delete;
+  ~PendingHandshake() {
+    tls.reset();
+    if (fd >= 0) ::close(fd);
+  }
   int fd = -1;
-  std::string peer;     // "host:port"
-  absl::Time deadline;  // absolute: bytes that trickle in do not extend it
+  std::unique_ptr<TlsSession> tls;  // with TLS: the session, from the first byte
+  JobKey key{};                     // the job key, bound to the TLS session when there is one
+  bool tls_started = false;         // the first byte has been seen to be TLS
+  bool refuse_for_tls = false;      // a connector without TLS: read its Hello, answer kNeedsTls
+  short wait = POLLIN;              // what the socket must become before the next step
+  std::string peer;                 // "host:port"
+  absl::Time deadline;              // absolute: bytes that trickle in do not extend it
   Stage stage = Stage::kReadHello;
   std::array<std::byte, handshake::kMaxMessageBytes> in{};
   size_t in_have = 0;
@@ -174,16 +212,24 @@ struct Unclaimed {
   int fd = -1;
   std::string peer;
   handshake::SessionKey session_key{};
+  std::unique_ptr<TlsSession> tls;
+};
+
+// What the connector's setup yields: the session key, and the TLS session when there is one.
+struct Established {
+  handshake::SessionKey session_key{};
+  std::unique_ptr<TlsSession> tls;
 };
 
 class TcpContext final : public Context {
  public:
-  TcpContext(int rank, uint64_t job_id, TcpOptions options, int listen_fd, int wake_fd,
-             std::string address)
+  TcpContext(int rank, uint64_t job_id, TcpOptions options, std::unique_ptr<TlsConfig> tls,
+             int listen_fd, int wake_fd, std::string address)
       : rank_(rank),
         job_id_(job_id),
         key_(options.job_key.value_or(handshake::KeyFromJobIdOnly(job_id))),
         options_(std::move(options)),
+        tls_(std::move(tls)),
         listen_fd_(listen_fd),
         wake_fd_(wake_fd),
         address_(std::move(address)) {
@@ -216,19 +262,23 @@ class TcpContext final : public Context {
   // Advances one handshake as far as its socket allows; false when it is finished (handed to
   // accepted_ or closed).
   bool Advance(PendingHandshake& p);
+  // One non-blocking step of p's input or output (through TLS when on): the bytes moved, 0 when
+  // it must wait (p.wait says for what), -1 when the connection is finished (closed, broken).
+  static ssize_t PendingRead(PendingHandshake& p, std::byte* out, size_t n);
+  static ssize_t PendingWrite(PendingHandshake& p, const std::byte* data, size_t n);
   // Queues `message` as p's next output and moves to `next`.
   void Reply(PendingHandshake& p, const handshake::Message& message, PendingHandshake::Stage next);
   // Connects once; kUnavailable with errno text when the peer does not answer.
   absl::StatusOr<int> ConnectOnce(const addrinfo& ai, absl::Time deadline);
   // The connector's half of the handshake on a connected non-blocking socket. kUnauthenticated
   // and kFailedPrecondition are final; kUnavailable may be retried.
-  absl::StatusOr<handshake::SessionKey> ConnectorHandshake(int fd, int peer_rank,
-                                                           absl::Time deadline);
+  absl::StatusOr<Established> ConnectorHandshake(int fd, int peer_rank, absl::Time deadline);
 
   const int rank_;
   const uint64_t job_id_;
   const JobKey key_;
   const TcpOptions options_;
+  const std::unique_ptr<TlsConfig> tls_;  // null: plain TCP
   const int listen_fd_;
   const int wake_fd_;  // eventfd: the destructor wakes the accept thread's poll with it
   const std::string address_;
@@ -252,9 +302,7 @@ void TcpContext::AcceptLoop() {
     fds.push_back(pollfd{accepting ? listen_fd_ : -1, POLLIN, 0});
     absl::Time wake = accepting ? absl::InfiniteFuture() : accept_paused_until_;
     for (const auto& p : pending) {
-      const bool writing = p->stage == PendingHandshake::Stage::kWriteChallenge ||
-                           p->stage == PendingHandshake::Stage::kWriteVerdict;
-      fds.push_back(pollfd{p->fd, static_cast<short>(writing ? POLLOUT : POLLIN), 0});
+      fds.push_back(pollfd{p->fd, p->wait, 0});
       wake = std::min(wake, p->deadline);
     }
     int timeout_ms = -1;
@@ -273,16 +321,13 @@ void TcpContext::AcceptLoop() {
       PendingHandshake& p = *pending[i];
       bool keep = true;
       if (ready > 0 && fds[i + 2].revents != 0) keep = Advance(p);
-      if (keep && now >= p.deadline) {
-        ::close(p.fd);  // stuck, trickling or mute: dropped at its deadline, whatever it sent
-        keep = false;
-      }
+      // Stuck, trickling or mute: dropped (closed) at its deadline, whatever it sent.
+      if (keep && now >= p.deadline) keep = false;
       if (keep) kept.push_back(std::move(pending[i]));
     }
     pending.swap(kept);
     if (ready > 0 && accepting && (fds[1].revents & POLLIN) != 0) AcceptNew(pending);
   }
-  for (const auto& p : pending) ::close(p->fd);
 }
 
 void TcpContext::AcceptNew(std::vector<std::unique_ptr<PendingHandshake>>& pending) {
@@ -303,7 +348,6 @@ void TcpContext::AcceptNew(std::vector<std::unique_ptr<PendingHandshake>>& pendi
     accept_backoff_ = absl::ZeroDuration();
     if (static_cast<int>(pending.size()) >= std::max(1, options_.max_pending_handshakes)) {
       // The oldest is the one most likely stuck: a real peer finishes in one round trip.
-      ::close(pending.front()->fd);
       pending.erase(pending.begin());
     }
     auto p = std::make_unique<PendingHandshake>();
@@ -315,6 +359,13 @@ void TcpContext::AcceptNew(std::vector<std::unique_ptr<PendingHandshake>>& pendi
                   NI_NUMERICHOST | NI_NUMERICSERV);
     p->peer = absl::StrCat(host, ":", port);
     TuneSocket(fd, options_);
+    p->key = key_;
+    if (tls_ != nullptr) {
+      absl::StatusOr<std::unique_ptr<TlsSession>> session = tls_->NewSession(fd, true);
+      if (!session.ok()) continue;  // out of memory: this connection is dropped, not the listener
+      p->tls = *std::move(session);
+      p->stage = PendingHandshake::Stage::kTls;
+    }
     pending.push_back(std::move(p));
   }
 }
@@ -326,19 +377,84 @@ void TcpContext::Reply(PendingHandshake& p, const handshake::Message& message,
   p.stage = next;
 }
 
+ssize_t TcpContext::PendingRead(PendingHandshake& p, std::byte* out, size_t n) {
+  if (p.tls != nullptr) {
+    absl::StatusOr<size_t> r = p.tls->Read(out, n);
+    if (!r.ok()) return -1;
+    if (*r == 0) p.wait = p.tls->wait_events();
+    return static_cast<ssize_t>(*r);
+  }
+  for (;;) {
+    const ssize_t r = ::recv(p.fd, out, n, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      p.wait = POLLIN;
+      return 0;
+    }
+    return r > 0 ? r : -1;
+  }
+}
+
+ssize_t TcpContext::PendingWrite(PendingHandshake& p, const std::byte* data, size_t n) {
+  if (p.tls != nullptr) {
+    absl::StatusOr<size_t> w = p.tls->Write(data, n);
+    if (!w.ok()) return -1;
+    if (*w == 0) p.wait = p.tls->wait_events();
+    return static_cast<ssize_t>(*w);
+  }
+  for (;;) {
+    const ssize_t w = ::send(p.fd, data, n, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      p.wait = POLLOUT;
+      return 0;
+    }
+    return w > 0 ? w : -1;
+  }
+}
+
+// Returning false drops p (its destructor closes the socket) unless it was handed to accepted_.
 bool TcpContext::Advance(PendingHandshake& p) {
   using Stage = PendingHandshake::Stage;
   for (;;) {
+    if (p.stage == Stage::kTls && !p.tls_started) {
+      // The first byte tells a TLS ClientHello (a handshake record, 0x16) from a Hello in clear
+      // (the magic's 'X'): the latter is read whole, in clear, and answered "needs TLS".
+      std::byte first{};
+      const ssize_t r = ::recv(p.fd, &first, 1, MSG_PEEK);
+      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        p.wait = POLLIN;
+        return true;
+      }
+      if (r <= 0) return false;
+      p.tls_started = true;
+      if (first == std::byte{handshake::kMagic & 0xff}) {
+        p.tls.reset();
+        p.refuse_for_tls = true;
+        p.stage = Stage::kReadHello;
+        p.in_have = 0;
+        continue;
+      }
+    }
+    if (p.stage == Stage::kTls) {
+      // A failed TLS handshake (no certificate, one from another CA, a peer without TLS) ends it
+      // like a failed job handshake: libssl has sent its alert, nothing more is said.
+      absl::StatusOr<bool> done = p.tls->Handshake();
+      if (!done.ok()) return false;
+      if (!*done) {
+        p.wait = p.tls->wait_events();
+        return true;
+      }
+      p.key = handshake::BindKeyToChannel(key_, p.tls->ChannelBinding());
+      p.stage = Stage::kReadHello;
+      p.in_have = 0;
+      continue;
+    }
     if (p.stage == Stage::kWriteChallenge || p.stage == Stage::kWriteVerdict) {
       while (p.out_sent < p.out_size) {
-        const ssize_t w =
-            ::send(p.fd, p.out.data() + p.out_sent, p.out_size - p.out_sent, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
-        if (w <= 0) {
-          ::close(p.fd);
-          return false;
-        }
+        const ssize_t w = PendingWrite(p, p.out.data() + p.out_sent, p.out_size - p.out_sent);
+        if (w == 0) return true;
+        if (w < 0) return false;
         p.out_sent += static_cast<size_t>(w);
       }
       if (p.stage == Stage::kWriteChallenge) {
@@ -346,12 +462,10 @@ bool TcpContext::Advance(PendingHandshake& p) {
         p.in_have = 0;
         continue;
       }
-      if (!p.accept_after_verdict) {
-        ::close(p.fd);
-        return false;
-      }
+      if (!p.accept_after_verdict) return false;
       Unclaimed u{static_cast<int>(p.transcript.connector_rank), p.fd, p.peer,
-                  handshake::DeriveSessionKey(key_, p.transcript)};
+                  handshake::DeriveSessionKey(p.key, p.transcript), std::move(p.tls)};
+      p.fd = -1;  // owned by accepted_ now
       absl::MutexLock lock(&mu_);
       accepted_.push_back(std::move(u));
       return false;
@@ -361,31 +475,26 @@ bool TcpContext::Advance(PendingHandshake& p) {
         p.stage == Stage::kReadHello ? handshake::Kind::kHello : handshake::Kind::kProof;
     const size_t need = handshake::MessageBytes(kind);
     while (p.in_have < need) {
-      const ssize_t r = ::recv(p.fd, p.in.data() + p.in_have, need - p.in_have, 0);
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
-      if (r <= 0) {
-        ::close(p.fd);
-        return false;
-      }
+      const ssize_t r = PendingRead(p, p.in.data() + p.in_have, need - p.in_have);
+      if (r == 0) return true;
+      if (r < 0) return false;
       p.in_have += static_cast<size_t>(r);
       // A wrong prefix ends it as soon as its 8 bytes are in (not a Crosslink peer).
       if (p.in_have >= handshake::kPrefixBytes && p.in_have - r < handshake::kPrefixBytes) {
         absl::StatusOr<handshake::Kind> got = handshake::DecodePrefix(absl::MakeConstSpan(p.in));
-        if (!got.ok() || *got != kind) {
-          ::close(p.fd);
-          return false;
-        }
+        if (!got.ok() || *got != kind) return false;
       }
     }
     absl::StatusOr<handshake::Message> message =
         handshake::DecodeMessage(absl::MakeConstSpan(p.in).first(need));
-    if (!message.ok()) {
-      ::close(p.fd);
-      return false;
-    }
+    if (!message.ok()) return false;
     if (p.stage == Stage::kReadHello) {
       const auto& hello = std::get<handshake::Hello>(*message);
+      if (p.refuse_for_tls) {
+        p.accept_after_verdict = false;
+        Reply(p, handshake::Verdict{handshake::VerdictCode::kNeedsTls}, Stage::kWriteVerdict);
+        continue;
+      }
       if (hello.job_tag != job_id_) {
         // Another job (or a stranger who guessed the format): a bare refusal, nothing named.
         p.accept_after_verdict = false;
@@ -398,22 +507,19 @@ bool TcpContext::Advance(PendingHandshake& p) {
         continue;
       }
       absl::StatusOr<handshake::Nonce> nonce = handshake::RandomNonce();
-      if (!nonce.ok()) {
-        ::close(p.fd);
-        return false;
-      }
+      if (!nonce.ok()) return false;
       p.transcript = handshake::Transcript{hello.job_tag, hello.connector_rank, hello.acceptor_rank,
                                            hello.connector_nonce, *nonce};
       Reply(p,
             handshake::Challenge{
-                *nonce, handshake::ComputeMac(key_, handshake::Role::kAcceptor, p.transcript)},
+                *nonce, handshake::ComputeMac(p.key, handshake::Role::kAcceptor, p.transcript)},
             Stage::kWriteChallenge);
       continue;
     }
     // The proof: only a holder of the key can compute it for this connection's fresh nonces.
     const auto& proof = std::get<handshake::Proof>(*message);
     handshake::VerdictCode code = handshake::VerdictCode::kRefused;
-    if (handshake::VerifyMac(key_, handshake::Role::kConnector, p.transcript,
+    if (handshake::VerifyMac(p.key, handshake::Role::kConnector, p.transcript,
                              proof.connector_mac)) {
       absl::MutexLock lock(&mu_);
       code = static_cast<int>(accepted_.size()) < options_.max_unclaimed_connections
@@ -438,11 +544,13 @@ absl::StatusOr<std::pair<int, std::unique_ptr<Connection>>> TcpContext::Accept(
     next = std::move(accepted_.front());
     accepted_.pop_front();
   }
-  int flags = 0;
-  ::ioctl(next.fd, FIONBIO, &flags);  // back to blocking: the connection's threads block
-  auto connection =
-      std::make_unique<TcpConnection>(next.fd, rank_, next.peer_rank, job_id_, next.peer,
-                                      options_.receive_piece_bytes, next.session_key);
+  if (next.tls == nullptr) {
+    int flags = 0;
+    ::ioctl(next.fd, FIONBIO, &flags);  // back to blocking: the connection's threads block
+  }
+  auto connection = std::make_unique<TcpConnection>(next.fd, rank_, next.peer_rank, job_id_,
+                                                    next.peer, options_.receive_piece_bytes,
+                                                    next.session_key, std::move(next.tls));
   return std::make_pair(next.peer_rank, std::unique_ptr<Connection>(std::move(connection)));
 }
 
@@ -471,15 +579,34 @@ absl::StatusOr<int> TcpContext::ConnectOnce(const addrinfo& ai, absl::Time deadl
   return fd;
 }
 
-absl::StatusOr<handshake::SessionKey> TcpContext::ConnectorHandshake(int fd, int peer_rank,
-                                                                     absl::Time deadline) {
+absl::StatusOr<Established> TcpContext::ConnectorHandshake(int fd, int peer_rank,
+                                                           absl::Time deadline) {
+  Established established;
+  JobKey key = key_;
+  if (tls_ != nullptr) {
+    ASSIGN_OR_RETURN(established.tls, tls_->NewSession(fd, false));
+    for (;;) {
+      absl::StatusOr<bool> done = established.tls->Handshake();
+      if (!done.ok()) {
+        return absl::Status(done.status().code(),
+                            absl::StrCat("TLS handshake: ", done.status().message(),
+                                         done.status().code() == absl::StatusCode::kUnavailable
+                                             ? " (a listener without TLS closes at once)"
+                                             : ""));
+      }
+      if (*done) break;
+      RETURN_IF_ERROR(WaitFd(fd, established.tls->wait_events(), deadline));
+    }
+    key = handshake::BindKeyToChannel(key_, established.tls->ChannelBinding());
+  }
+  const SetupStream stream{fd, established.tls.get()};
   ASSIGN_OR_RETURN(const handshake::Nonce nonce, handshake::RandomNonce());
   std::array<std::byte, handshake::kMaxMessageBytes> buf;
   const size_t n =
       handshake::EncodeMessage(handshake::Hello{job_id_, static_cast<uint32_t>(rank_),
                                                 static_cast<uint32_t>(peer_rank), nonce},
                                absl::MakeSpan(buf));
-  RETURN_IF_ERROR(WriteAllBy(fd, buf.data(), n, deadline));
+  RETURN_IF_ERROR(WriteAllBy(stream, buf.data(), n, deadline));
   auto verdict_error = [](handshake::VerdictCode code) {
     switch (code) {
       case handshake::VerdictCode::kRefused:
@@ -489,12 +616,16 @@ absl::StatusOr<handshake::SessionKey> TcpContext::ConnectorHandshake(int fd, int
         return absl::UnavailableError("the listener is busy (too many unclaimed connections)");
       case handshake::VerdictCode::kNotThisRank:
         return absl::FailedPreconditionError("the listener there is another rank of this job");
+      case handshake::VerdictCode::kNeedsTls:
+        return absl::FailedPreconditionError(
+            "the listener runs TLS on data connections and this rank does not (every rank of a "
+            "job must agree on data TLS)");
       case handshake::VerdictCode::kAccepted:
         break;
     }
     return absl::UnavailableError("the listener answered out of turn");
   };
-  ASSIGN_OR_RETURN(handshake::Message reply, ReadMessageBy(fd, deadline));
+  ASSIGN_OR_RETURN(handshake::Message reply, ReadMessageBy(stream, deadline));
   if (const auto* verdict = std::get_if<handshake::Verdict>(&reply)) {
     return verdict_error(verdict->code);
   }
@@ -503,20 +634,20 @@ absl::StatusOr<handshake::SessionKey> TcpContext::ConnectorHandshake(int fd, int
   const handshake::Transcript transcript{job_id_, static_cast<uint32_t>(rank_),
                                          static_cast<uint32_t>(peer_rank), nonce,
                                          challenge->acceptor_nonce};
-  if (!handshake::VerifyMac(key_, handshake::Role::kAcceptor, transcript,
-                            challenge->acceptor_mac)) {
+  if (!handshake::VerifyMac(key, handshake::Role::kAcceptor, transcript, challenge->acceptor_mac)) {
     return absl::UnauthenticatedError(
         "the listener cannot prove it holds this job's key (another job, or an impostor)");
   }
   const size_t m = handshake::EncodeMessage(
-      handshake::Proof{handshake::ComputeMac(key_, handshake::Role::kConnector, transcript)},
+      handshake::Proof{handshake::ComputeMac(key, handshake::Role::kConnector, transcript)},
       absl::MakeSpan(buf));
-  RETURN_IF_ERROR(WriteAllBy(fd, buf.data(), m, deadline));
-  ASSIGN_OR_RETURN(reply, ReadMessageBy(fd, deadline));
+  RETURN_IF_ERROR(WriteAllBy(stream, buf.data(), m, deadline));
+  ASSIGN_OR_RETURN(reply, ReadMessageBy(stream, deadline));
   const auto* verdict = std::get_if<handshake::Verdict>(&reply);
   if (verdict == nullptr) return absl::UnavailableError("the listener answered out of turn");
   if (verdict->code != handshake::VerdictCode::kAccepted) return verdict_error(verdict->code);
-  return handshake::DeriveSessionKey(key_, transcript);
+  established.session_key = handshake::DeriveSessionKey(key, transcript);
+  return established;
 }
 
 absl::StatusOr<std::unique_ptr<Connection>> TcpContext::Connect(int peer_rank,
@@ -548,12 +679,15 @@ absl::StatusOr<std::unique_ptr<Connection>> TcpContext::Connect(int peer_rank,
     absl::StatusOr<int> fd = ConnectOnce(*resolved, deadline);
     if (fd.ok()) {
       TuneSocket(*fd, options_);
-      absl::StatusOr<handshake::SessionKey> session = ConnectorHandshake(*fd, peer_rank, deadline);
+      absl::StatusOr<Established> session = ConnectorHandshake(*fd, peer_rank, deadline);
       if (session.ok()) {
-        int flags = 0;
-        ::ioctl(*fd, FIONBIO, &flags);  // back to blocking: the connection's threads block
+        if (session->tls == nullptr) {
+          int flags = 0;
+          ::ioctl(*fd, FIONBIO, &flags);  // back to blocking: the connection's threads block
+        }
         return std::unique_ptr<Connection>(std::make_unique<TcpConnection>(
-            *fd, rank_, peer_rank, job_id_, peer_address, options_.receive_piece_bytes, *session));
+            *fd, rank_, peer_rank, job_id_, peer_address, options_.receive_piece_bytes,
+            session->session_key, std::move(session->tls)));
       }
       ::close(*fd);
       if (session.status().code() != absl::StatusCode::kUnavailable) {
@@ -618,6 +752,15 @@ absl::StatusOr<std::unique_ptr<Context>> MakeTcpContext(int rank, uint64_t job_i
   // Non-blocking: the accept thread polls it together with the handshakes in progress.
   const int flags = 1;
   ::ioctl(fd, FIONBIO, &flags);
+  std::unique_ptr<TlsConfig> tls;
+  if (options.tls.has_value()) {
+    absl::StatusOr<std::unique_ptr<TlsConfig>> loaded = TlsConfig::Load(rank, *options.tls);
+    if (!loaded.ok()) {
+      ::close(fd);
+      return loaded.status();
+    }
+    tls = *std::move(loaded);
+  }
   const int wake_fd = ::eventfd(0, EFD_CLOEXEC);
   if (wake_fd < 0) {
     const int err = errno;
@@ -625,7 +768,7 @@ absl::StatusOr<std::unique_ptr<Context>> MakeTcpContext(int rank, uint64_t job_i
     return absl::UnavailableError(absl::StrCat(where, ": eventfd: ", ErrnoText(err)));
   }
   return std::unique_ptr<Context>(
-      std::make_unique<TcpContext>(rank, job_id, options, fd, wake_fd, address));
+      std::make_unique<TcpContext>(rank, job_id, options, std::move(tls), fd, wake_fd, address));
 }
 
 }  // namespace crosslink::collectives

@@ -184,6 +184,15 @@ struct CommunicatorOptions {
   std::string coordinator_tls_ca_file;
   std::string coordinator_tls_cert_file;
   std::string coordinator_tls_key_file;
+  // TLS on every TCP data connection too (CROSSLINK_DATA_TLS=1): TLS 1.3, each rank presenting
+  // coordinator_tls_cert_file / _key_file and verifying its peers' certificates against
+  // coordinator_tls_ca_file (one PKI per job: the certificate must name the coordinator's host
+  // where this rank serves the coordinator, and allow both TLS roles). The data handshake still
+  // proves the job token and binds the rank. Shared memory between ranks of one host stays
+  // allowed (its bytes never leave the host). Every rank of a job must agree. Create fails with
+  // kInvalidArgument naming the variables when a file is not set, and with the TLS errors of
+  // tcp_transport.h for an unusable file.
+  bool data_tls = false;
   // Rank 0's embedded coordinator persists its state here and reloads it when restarted
   // (CoordinatorOptions::state_file; CROSSLINK_COORDINATOR_STATE). Empty: no state file.
   std::string coordinator_state_file;

@@ -19,6 +19,16 @@
 // is computed by the sender thread (or given by SendWithCrc) and checked piece by piece as the
 // payload arrives, while it is still in cache.
 //
+// TLS (TcpOptions::tls): every connection first runs TLS 1.3 with mutual certificate
+// verification (each end presents a certificate that the other verifies against the job's CA;
+// no host name check: the CA vouches for membership of the job, the handshake above for the
+// rank), then the handshake above inside it, its key bound to the TLS session (RFC 8446
+// exporter), so that a relay between two TLS sessions proves nothing. Frames then travel as TLS
+// records (AES-GCM or ChaCha20-Poly1305); the CRC32C stays (it also covers the copies around
+// TLS). The TLS handshake runs without blocking under the same per-connection deadline and
+// bounds as the rest. A listener with TLS refuses a connector without it (and the other way
+// round); a certificate from another CA is refused (Connect: kUnauthenticated, not retried).
+//
 // Thread-safety: contexts and connections are safe from any thread. A context runs one accept
 // thread, so that Connect on one rank never waits for the peer to call Accept (a full mesh can
 // be built by every rank connecting first and accepting afterwards).
@@ -48,6 +58,17 @@ JobKey DeriveJobKey(std::string_view job_token);
 // first 8 bytes of HMAC-SHA256(token, "crosslink transport job id v1"). Not secret (it travels in
 // clear) and reveals nothing of the token or the key.
 uint64_t DeriveJobTag(std::string_view job_token);
+
+// TLS for data connections: PEM files, read when the context is made.
+struct TcpTlsOptions {
+  // The CA certificate(s) a peer's certificate must chain to.
+  std::string ca_file;
+  // This end's certificate (chain, leaf first) and its private key; the certificate must allow
+  // both TLS roles (no extendedKeyUsage, or both serverAuth and clientAuth): a rank connects to
+  // some peers and accepts others.
+  std::string cert_file;
+  std::string key_file;
+};
 
 struct TcpOptions {
   // The job key. Without one the key is derived from the job id alone, which every frame header
@@ -86,12 +107,19 @@ struct TcpOptions {
   // (`crosslink-run --netns`) a few seconds let the resumable layer redial as soon as the link
   // is back, rather than wait out TCP's backed-off retransmission timer.
   absl::Duration dead_link_timeout = absl::Seconds(30);
+  // TLS on every connection of this context (see above); unset: plain TCP. Every rank of a job
+  // must agree.
+  std::optional<TcpTlsOptions> tls;
 };
 
 // Listens for `rank` of job `job_id` (the routing tag; options.job_key authenticates).
-// kUnavailable naming the address when it cannot bind. Connect: kUnauthenticated when the
+// kUnavailable naming the address when it cannot bind; with options.tls, kNotFound for an
+// unreadable file and kInvalidArgument for one that holds no usable certificate or key (or a key
+// that does not match the certificate), naming the file. Connect: kUnauthenticated when the
 // listener refuses this job's credentials or cannot prove it holds the key (not retried),
-// kUnavailable when nobody answers by the deadline.
+// kUnavailable when nobody answers by the deadline; with TLS also kUnauthenticated when either
+// end's certificate does not verify, and kFailedPrecondition when a listener answers in TLS to a
+// connector without it.
 absl::StatusOr<std::unique_ptr<Context>> MakeTcpContext(int rank, uint64_t job_id,
                                                         const TcpOptions& options = {});
 
