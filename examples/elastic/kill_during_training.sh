@@ -11,7 +11,8 @@
 # restarted process of the rank runs again. The rank's process is the launcher's child whose
 # environment holds RANK=R (crosslink-run starts each rank as its own process). Prints
 # "kill_during_training: killed rank R (pid P) at T s" on stderr per kill, and exits with the
-# launcher's status.
+# launcher's status. The first kill must fall after every rank joined the job: a death during
+# the rendezvous aborts the job's start (pick --after above the ranks' start-up time).
 set -u
 rank=1
 kills=2
@@ -24,7 +25,7 @@ while [[ $# -gt 0 ]]; do
     --after) after_s="$2"; shift 2 ;;
     --every) every_s="$2"; shift 2 ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "kill_during_training.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
