@@ -5,7 +5,7 @@
 //       train_char_transformer [--text FILE] [--epochs E] [--steps S] [--batch B] [--block T]
 //                              [--layers L] [--heads H] [--embd C] [--lr LR] [--csv OUT]
 //                              [--plot OUT.png] [--scenario FILE] [--seed S] [--sample N]
-//                              [--digest 1]
+//                              [--digest 1] [--elastic]
 //
 // The default text is the GNU GPL version 3 (/usr/share/common-licenses/GPL-3, 35 KB, from
 // Debian's essential base-files package, so every Debian system has it). Every rank starts from
@@ -16,10 +16,15 @@
 // per-epoch figures to stderr, a short text sampled from the trained model, writes the CSV
 // (epoch,step,wall_s,train_loss,val_loss,outages) and the PNG (both losses against wall time,
 // outages shaded), and prints as its last stdout line:
-//   final val_loss=<nats per character> outages=<count> wall_s=<seconds>
-// With --digest 1 every rank first prints "params rank=<r> digest=<16 hex digits>" (FNV-1a of
-// its parameters' bytes): data-parallel ranks must print the same digest.
-// Exit status: 0 on success, 1 on a runtime error (printed with its status), 2 on bad usage.
+//   final val_loss=<nats per character> outages=<count> wall_s=<seconds> membership_changes=<n>
+// (membership_changes=<count> follows: deaths and admissions the job went through, 0 without
+// --elastic.) With --elastic the job survives ranks that die and come back (crosslink-run
+// --max-restarts K): every step goes through crosslink::torch::ElasticTrainer, which hands a
+// rejoined rank the parameters, AdamW's state and the loop's position, and the lowest live rank
+// reports. With --digest 1 every rank first prints "params rank=<r> digest=<16 hex digits>" (FNV-1a
+// of its parameters' bytes): data-parallel ranks must print the same digest. Exit status: 0 on
+// success, 1 on a runtime error (printed with its status), 2 on bad usage.
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -41,6 +46,7 @@
 #include "char_gpt.h"
 #include "common/progress_bar.h"
 #include "common/training_job.h"
+#include "common/training_loop.h"
 #include "common/training_report.h"
 #include "crosslink/base/flags.h"
 #include "crosslink/base/status_macros.h"
@@ -63,13 +69,14 @@ struct Flags {
   int64_t eval_windows = 64;
   int64_t sample_chars = 200;
   bool digest = false;
+  bool elastic = false;
 };
 
 constexpr char kUsage[] =
     "usage: crosslink-run -n N [--scenario FILE] -- train_char_transformer [--text FILE]\n"
     "         [--epochs E] [--steps S] [--batch B] [--block T] [--layers L] [--heads H]\n"
     "         [--embd C] [--lr LR] [--csv OUT] [--plot OUT.png] [--scenario FILE] [--seed S]\n"
-    "         [--eval-windows W] [--sample N] [--digest 0|1]\n";
+    "         [--eval-windows W] [--sample N] [--digest 0|1] [--elastic]\n";
 
 // Parses argv into *flags; nullopt to carry on, else the exit code.
 std::optional<int> ParseFlags(int argc, char** argv, Flags* flags) {
@@ -99,6 +106,8 @@ std::optional<int> ParseFlags(int argc, char** argv, Flags* flags) {
          },
          "print every rank's parameter digest at the end")
       .DefaultText("0");
+  set.Switch("elastic", &flags->elastic,
+             "survive ranks that die and rejoin (crosslink-run --max-restarts)");
   if (std::optional<int> exit_code = set.ParseMain(argc, argv)) return exit_code;
   if (flags->model.embd % flags->model.heads != 0) {
     std::cerr << set.UsageError(absl::StrCat("--embd ", flags->model.embd,
@@ -109,16 +118,18 @@ std::optional<int> ParseFlags(int argc, char** argv, Flags* flags) {
 }
 
 // Mean next-character cross-entropy (nats) over `windows` windows of the validation text spread
-// evenly over it, the same windows on every call; each rank evaluates every world-th one.
+// evenly over it, the same windows on every call; each rank evaluates every n-th one (n the
+// ranks sharing the data: an elastic job's live ranks).
 absl::StatusOr<double> ValidationLoss(CharGpt& model, TrainingJob& job, const CharCorpus& corpus,
                                       int64_t windows) {
   ::torch::NoGradGuard no_grad;
   model->eval();
   const int64_t block = model->config().block;
   const int64_t last_start = corpus.val.size(0) - block - 1;
+  const auto [index, count] = job.shard();
   const auto starts = ::torch::linspace(0, static_cast<double>(last_start), windows)
                           .to(::torch::kLong)
-                          .slice(0, job.rank(), windows, job.world_size());
+                          .slice(0, index, windows, count);
   double loss_sum = 0;
   if (starts.size(0) > 0) {
     const auto [inputs, targets] = Windows(corpus.val, starts, block);
@@ -161,9 +172,8 @@ std::string Sample(CharGpt& model, const CharCorpus& corpus, int64_t chars) {
 }
 
 absl::Status Train(Flags flags) {
-  ASSIGN_OR_RETURN(TrainingJob job,
-                   JoinJob(flags.scenario, absl::Seconds(120), "train_char_transformer"));
-  const bool leader = job.leader();
+  ASSIGN_OR_RETURN(TrainingJob job, JoinJob(flags.scenario, absl::Seconds(120),
+                                            "train_char_transformer", flags.elastic));
   ASSIGN_OR_RETURN(const CharCorpus corpus, LoadCharCorpus(flags.text, flags.model.block));
   flags.model.vocab = corpus.vocab_size();
 
@@ -177,87 +187,134 @@ absl::Status Train(Flags flags) {
   // backward; 64 KiB buckets let the last blocks' gradients travel while the first blocks' are
   // still being computed.
   bucket_options.bucket_bytes = size_t{64} << 10;
+  // Elastic: a collective that a survivor waits in for a rank that skipped it (the membership
+  // moved just before; tensor_collectives.h) ends at this deadline and is aborted by the death.
+  if (job.elastic()) bucket_options.collective.timeout = absl::Seconds(30);
   ASSIGN_OR_RETURN(std::unique_ptr<crosslink::torch::GradientBucketer> bucketer,
                    crosslink::torch::GradientBucketer::Create(job.collectives, model->parameters(),
                                                               bucket_options));
   int64_t parameter_count = 0;
   for (const auto& parameter : model->parameters()) parameter_count += parameter.numel();
-  if (leader) {
+  if (job.leader()) {
     std::fprintf(
         stderr,
         "train_char_transformer: %d ranks, text %s (%lld training and %lld validation "
         "characters, vocabulary %lld), %lld parameters (%lld layers, %lld heads, "
         "embedding %lld, context %lld), %d epochs of %lld steps of %lld windows per "
-        "rank, scenario %s\n",
+        "rank, scenario %s%s\n",
         job.world_size(), flags.text.c_str(), static_cast<long long>(corpus.train.size(0)),
         static_cast<long long>(corpus.val.size(0)), static_cast<long long>(corpus.vocab_size()),
         static_cast<long long>(parameter_count), static_cast<long long>(flags.model.layers),
         static_cast<long long>(flags.model.heads), static_cast<long long>(flags.model.embd),
         static_cast<long long>(flags.model.block), flags.epochs,
         static_cast<long long>(flags.steps), static_cast<long long>(flags.batch),
-        job.scenario_name().c_str());
+        job.scenario_name().c_str(), job.elastic() ? ", elastic" : "");
   }
 
   ReportTable report;
   report.columns = {{"epoch", 0},      {"step", 0},     {"wall_s", 3},
                     {"train_loss", 6}, {"val_loss", 6}, {"outages", 0}};
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  const absl::Time train_start = absl::Now();
-  ASSIGN_OR_RETURN(double val_loss, ValidationLoss(model, job, corpus, flags.eval_windows));
-  double wall_s = absl::ToDoubleSeconds(absl::Now() - train_start);
+  // The figures the leader prints last: an elastic job's state holds them, so a rank that
+  // rejoins reports the job's figures; the start of training is the job's (TrainingStart).
+  double val_loss = 0;
+  double wall_s = 0;
   int64_t outages = 0;  // met by the links of every rank, summed at each epoch's end
-  report.rows.push_back({0, 0, wall_s, nan, val_loss, 0});
-  if (leader) {
-    std::fprintf(stderr, "epoch 0: val_loss %.4f (untrained; ln(vocabulary) = %.4f)\n", val_loss,
-                 std::log(static_cast<double>(corpus.vocab_size())));
-  }
+  ASSIGN_OR_RETURN(const absl::Time train_start, TrainingStart(job));
+  const auto since_start = [&] { return absl::ToDoubleSeconds(absl::Now() - train_start); };
 
   // Each rank its own windows: the seed differs by rank (the weights came from rank 0).
-  ::torch::manual_seed(flags.seed * 1000003 + 7919 * static_cast<uint64_t>(job.rank() + 1));
   const int64_t max_start = corpus.train.size(0) - flags.model.block - 1;
-  int64_t step = 0;
-  for (int epoch = 1; epoch <= flags.epochs; ++epoch) {
-    const absl::Time epoch_start = absl::Now();
-    std::optional<ProgressBar> bar;
-    if (leader) bar.emplace(epoch, flags.steps);
-    double loss_sum = 0;
-    for (int64_t s = 0; s < flags.steps; ++s, ++step) {
-      const auto starts = ::torch::randint(max_start + 1, {flags.batch}, ::torch::kLong);
-      const auto [inputs, targets] = Windows(corpus.train, starts, flags.model.block);
-      optimizer.zero_grad();
-      const auto logits = model->forward(inputs);
-      const auto loss =
-          ::torch::nn::functional::cross_entropy(logits.flatten(0, 1), targets.flatten());
-      loss.backward();
-      RETURN_IF_ERROR(bucketer->FinishSync(absl::Now() + absl::Minutes(5)));
-      // On the averaged gradients, so every rank clips alike (nanoGPT clips at 1).
-      ::torch::nn::utils::clip_grad_norm_(model->parameters(), 1.0);
-      optimizer.step();
-      loss_sum += loss.item<double>();
-      if (bar) bar->Update(s + 1, loss_sum / static_cast<double>(s + 1));
-    }
-    if (bar) bar->Finish();
-    // Each rank's outages ride along: the job's count is the sum of what every rank's links met.
-    std::vector<double> totals = {loss_sum, static_cast<double>(flags.steps),
-                                  static_cast<double>(job.comm->outages_met())};
-    RETURN_IF_ERROR(SumOverRanks(job, totals));
-    const double train_loss = totals[0] / totals[1];
-    ASSIGN_OR_RETURN(val_loss, ValidationLoss(model, job, corpus, flags.eval_windows));
-    wall_s = absl::ToDoubleSeconds(absl::Now() - train_start);
-    outages = static_cast<int64_t>(totals[2]);
-    report.rows.push_back({static_cast<double>(epoch), static_cast<double>(step), wall_s,
-                           train_loss, val_loss, static_cast<double>(outages)});
-    if (leader) {
-      std::fprintf(stderr,
-                   "epoch %d: step %lld train_loss %.4f val_loss %.4f epoch_wall_s %.1f "
-                   "wall_s %.1f outages %lld\n",
-                   epoch, static_cast<long long>(step), train_loss, val_loss,
-                   absl::ToDoubleSeconds(absl::Now() - epoch_start), wall_s,
-                   static_cast<long long>(outages));
-    }
-  }
+  at::Generator windows = at::make_generator<at::CPUGeneratorImpl>(
+      flags.seed * 1000003 + 7919 * static_cast<uint64_t>(job.rank() + 1));
+  double loss_sum = 0;
+  int64_t loss_steps = 0;
+  int loss_epoch = 0;
+  std::optional<ProgressBar> bar;
+  double epoch_start_s = 0;
+  double eval_train_loss = nan, eval_val_loss = 0;
+  int64_t eval_outages = 0;
 
-  if (leader) {
+  TrainingLoop loop;
+  loop.epochs = flags.epochs;
+  loop.steps_per_epoch = flags.steps;
+  loop.first_evaluation = 0;  // epoch 0: the untrained model
+  loop.train_step = [&](int epoch, int64_t step) -> absl::Status {
+    if (loss_epoch != epoch) {
+      loss_epoch = epoch;
+      loss_sum = 0;
+      loss_steps = 0;
+      epoch_start_s = since_start();
+      bar.reset();
+      if (job.leader()) bar.emplace(epoch, flags.steps);
+    }
+    const auto starts = ::torch::randint(max_start + 1, {flags.batch}, windows, ::torch::kLong);
+    const auto [inputs, targets] = Windows(corpus.train, starts, flags.model.block);
+    optimizer.zero_grad();
+    const auto logits = model->forward(inputs);
+    const auto loss =
+        ::torch::nn::functional::cross_entropy(logits.flatten(0, 1), targets.flatten());
+    loss.backward();
+    loss_sum += loss.item<double>();
+    ++loss_steps;
+    if (bar) bar->Update(step + 1, loss_sum / static_cast<double>(loss_steps));
+    return bucketer->FinishSync(absl::Now() + absl::Minutes(5));
+  };
+  loop.commit_step = [&](int, int64_t) {
+    // On the averaged gradients, so every rank clips alike (nanoGPT clips at 1).
+    ::torch::nn::utils::clip_grad_norm_(model->parameters(), 1.0);
+    optimizer.step();
+  };
+  loop.evaluate = [&](int epoch) -> absl::Status {
+    if (bar) bar->Finish();
+    bar.reset();
+    if (epoch > 0) {
+      // Each rank's outages ride along: the job's count is the sum of what every rank's links
+      // met.
+      std::vector<double> totals = {loss_sum, static_cast<double>(loss_steps),
+                                    static_cast<double>(job.comm->outages_met())};
+      RETURN_IF_ERROR(SumOverRanks(job, totals));
+      eval_train_loss = totals[1] > 0 ? totals[0] / totals[1] : nan;
+      eval_outages = static_cast<int64_t>(totals[2]);
+    }
+    ASSIGN_OR_RETURN(eval_val_loss, ValidationLoss(model, job, corpus, flags.eval_windows));
+    return absl::OkStatus();
+  };
+  loop.record_evaluation = [&](int epoch) {
+    val_loss = eval_val_loss;
+    wall_s = since_start();
+    if (epoch > 0) outages = eval_outages;
+    report.rows.push_back({static_cast<double>(epoch), static_cast<double>(loop.next_step), wall_s,
+                           epoch > 0 ? eval_train_loss : nan, val_loss,
+                           static_cast<double>(outages)});
+    if (!job.leader()) return;
+    if (epoch == 0) {
+      std::fprintf(stderr, "epoch 0: val_loss %.4f (untrained; ln(vocabulary) = %.4f)\n", val_loss,
+                   std::log(static_cast<double>(corpus.vocab_size())));
+      return;
+    }
+    std::fprintf(stderr,
+                 "epoch %d: step %lld train_loss %.4f val_loss %.4f epoch_wall_s %.1f "
+                 "wall_s %.1f outages %lld%s\n",
+                 epoch, static_cast<long long>(loop.next_step), eval_train_loss, val_loss,
+                 wall_s - epoch_start_s, wall_s, static_cast<long long>(outages),
+                 job.elastic()
+                     ? absl::StrCat(" membership_changes ", job.membership_changes()).c_str()
+                     : "");
+  };
+
+  if (job.elastic()) {
+    crosslink::torch::ElasticState& state = *job.state;
+    RETURN_IF_ERROR(state.AddNamedTensors("model.", model->named_parameters().pairs()));
+    RETURN_IF_ERROR(state.AddNamedTensors("model.", model->named_buffers().pairs()));
+    RETURN_IF_ERROR(state.AddOptimizer("adamw", optimizer));
+    loop.RegisterPosition(state);
+    state.AddValue("val_loss", &val_loss);
+    state.AddValue("outages", &outages);
+  }
+  RETURN_IF_ERROR(loop.Run(job.trainer.get()));
+
+  if (job.leader()) {
     if (flags.sample_chars > 0) {
       std::fprintf(stderr, "sample:\n%s\n", Sample(model, corpus, flags.sample_chars).c_str());
     }

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <optional>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "crosslink/base/status_macros.h"
 
@@ -16,8 +17,19 @@ std::string TrainingJob::scenario_name() const {
   return comm->scenario() != nullptr ? comm->scenario()->name : "none (ideal links)";
 }
 
+std::pair<int, int> TrainingJob::shard() const {
+  const std::vector<int> live = collectives->live_ranks();
+  for (size_t i = 0; i < live.size(); ++i) {
+    if (live[i] == rank()) return {static_cast<int>(i), static_cast<int>(live.size())};
+  }
+  return {rank(), world_size()};
+}
+
 absl::StatusOr<TrainingJob> JoinJob(const std::string& scenario_flag, absl::Duration timeout,
-                                    std::string_view program) {
+                                    std::string_view program, bool elastic) {
+  // The communicator reads it (and CROSSLINK_RESTART_COUNT, which crosslink-run --max-restarts
+  // sets in a restarted process: it then rejoins).
+  if (elastic) setenv("CROSSLINK_ELASTIC", "1", 1);
   if (!scenario_flag.empty()) {
     const char* launched = std::getenv("CROSSLINK_SCENARIO");
     if (launched == nullptr || *launched == '\0') {
@@ -29,6 +41,11 @@ absl::StatusOr<TrainingJob> JoinJob(const std::string& scenario_flag, absl::Dura
   TrainingJob job;
   job.comm = std::move(created);
   job.collectives = std::make_shared<crosslink::torch::TensorCollectives>(job.comm);
+  if (elastic) {
+    job.state = std::make_unique<crosslink::torch::ElasticState>();
+    job.trainer =
+        std::make_unique<crosslink::torch::ElasticTrainer>(job.collectives, job.state.get());
+  }
   if (job.leader() && !scenario_flag.empty() && job.comm->scenario() == nullptr) {
     std::fprintf(stderr,
                  "%.*s: note: --scenario %s ignored: the job's coordinator serves no "
@@ -39,10 +56,30 @@ absl::StatusOr<TrainingJob> JoinJob(const std::string& scenario_flag, absl::Dura
 }
 
 absl::Status BroadcastParameters(TrainingJob& job, const std::vector<at::Tensor>& parameters) {
+  if (job.elastic()) return absl::OkStatus();
   for (const at::Tensor& parameter : parameters) {
     RETURN_IF_ERROR(job.collectives->Broadcast(parameter.data(), 0));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<absl::Time> TrainingStart(TrainingJob& job) {
+  const absl::Time now = absl::Now();
+  if (!job.elastic()) return now;
+  constexpr char kKey[] = "examples/train_start_unix_us";
+  const absl::Time deadline = now + absl::Seconds(60);
+  if (job.rank() == 0 && job.comm->has_state()) {
+    RETURN_IF_ERROR(
+        job.comm->coordinator().KvSet(kKey, absl::StrCat(absl::ToUnixMicros(now)), deadline));
+    return now;
+  }
+  ASSIGN_OR_RETURN(const std::string text, job.comm->coordinator().KvGet(kKey, deadline));
+  int64_t micros = 0;
+  if (!absl::SimpleAtoi(text, &micros)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the job's training start \"", text.substr(0, 40), "\" is no number"));
+  }
+  return absl::FromUnixMicros(micros);
 }
 
 absl::Status SumOverRanks(TrainingJob& job, std::vector<double>& values) {
@@ -105,10 +142,21 @@ void SetOneTorchThread() { at::set_num_threads(1); }
 
 absl::Status FinishJob(TrainingJob& job, std::string_view metric, double value, int64_t outages,
                        double wall_s) {
-  RETURN_IF_ERROR(job.collectives->Barrier());
+  if (job.elastic()) {
+    // Until every survivor passed the barrier in one epoch (a rank that rejoins now syncs first).
+    bool committed = false;
+    while (!committed) {
+      ASSIGN_OR_RETURN(const crosslink::torch::ElasticStepResult result,
+                       job.trainer->Step([&] { return job.collectives->Barrier(); }, nullptr));
+      committed = result.committed;
+    }
+  } else {
+    RETURN_IF_ERROR(job.collectives->Barrier());
+  }
   if (job.leader()) {
-    std::printf("final %s=%.4f outages=%lld wall_s=%.1f\n", std::string(metric).c_str(), value,
-                static_cast<long long>(outages), wall_s);
+    std::printf("final %s=%.4f outages=%lld wall_s=%.1f membership_changes=%lld\n",
+                std::string(metric).c_str(), value, static_cast<long long>(outages), wall_s,
+                static_cast<long long>(job.membership_changes()));
     std::fflush(stdout);
   }
   return absl::OkStatus();

@@ -25,18 +25,31 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "crosslink/runtime/communicator.h"
+#include "crosslink/torch/elastic_state.h"
+#include "crosslink/torch/elastic_trainer.h"
 #include "crosslink/torch/tensor_collectives.h"
 
 namespace crosslink::examples {
 
 // One rank's handle on the job: the communicator and the one TensorCollectives every collective
-// of the program goes through (tensor_collectives.h).
+// of the program goes through (tensor_collectives.h); with --elastic, the state a rejoined rank
+// receives and the trainer that runs the elastic loop (elastic_trainer.h).
 struct TrainingJob {
   std::shared_ptr<runtime::Communicator> comm;
   std::shared_ptr<crosslink::torch::TensorCollectives> collectives;
+  std::unique_ptr<crosslink::torch::ElasticState> state;
+  std::unique_ptr<crosslink::torch::ElasticTrainer> trainer;
   int rank() const { return comm->rank(); }
   int world_size() const { return comm->world_size(); }
-  bool leader() const { return comm->rank() == 0; }
+  bool elastic() const { return trainer != nullptr; }
+  // The rank that prints the job's figures: rank 0, or an elastic job's lowest live rank (rank 0
+  // may be dead, or a restarted process).
+  bool leader() const { return collectives->decider() == comm->rank(); }
+  // This rank's share of data dealt out among the ranks: {its index, how many}; an elastic job's
+  // live ranks share the data among themselves.
+  std::pair<int, int> shard() const;
+  // Membership changes the job went through (0 without --elastic).
+  int64_t membership_changes() const { return trainer ? trainer->membership_changes() : 0; }
   // The scenario's name, or "none (ideal links)".
   std::string scenario_name() const;
 };
@@ -48,11 +61,21 @@ void SetOneTorchThread();
 // the scenario when no launcher did (an embedded coordinator then serves it to every rank);
 // under crosslink-run the launcher's --scenario is the one played, and rank 0 says on stderr
 // when the flag had no effect.
+// With `elastic` (a program's --elastic) the communicator is elastic (CROSSLINK_ELASTIC=1; a
+// process that crosslink-run --max-restarts started again rejoins) and the job gets an empty
+// ElasticState and an ElasticTrainer: the program registers its state before training.
 absl::StatusOr<TrainingJob> JoinJob(const std::string& scenario_flag, absl::Duration timeout,
-                                    std::string_view program);
+                                    std::string_view program, bool elastic = false);
 
 // Overwrites every rank's parameters with rank 0's: the same start whatever each rank's RNG did.
+// Elastic jobs skip it: their first step's state sync checks that every rank starts alike, and a
+// rejoined rank takes the live ranks' state instead.
 absl::Status BroadcastParameters(TrainingJob& job, const std::vector<at::Tensor>& parameters);
+
+// The wall instant training started, the same on every rank of an elastic job (rank 0's first
+// process publishes it in the coordinator's key-value store; a restarted process reads it), so
+// that wall_s means the same whoever reports it; this rank's Now() without --elastic.
+absl::StatusOr<absl::Time> TrainingStart(TrainingJob& job);
 
 // Sums `values` over the ranks in place (one small float64 allreduce).
 absl::Status SumOverRanks(TrainingJob& job, std::vector<double>& values);
@@ -65,9 +88,10 @@ std::pair<std::vector<std::pair<double, double>>, std::string> RankZeroOutages(
     const TrainingJob& job, absl::Time train_start, double until_s);
 
 // The end of every example: no rank leaves while a peer may still read from its connections (rank
-// 0 may also host the coordinator, and every rank's own lines must be out first), then the
-// leader prints the job's last line, "final <metric>=<value> outages=<n> wall_s=<s>", which
-// tests and scripts read. Collective.
+// 0 may also host the coordinator, and every rank's own lines must be out first: a barrier, an
+// elastic job's through its trainer until it commits), then the leader prints the job's last
+// line, "final <metric>=<value> outages=<n> wall_s=<s> membership_changes=<n>", which tests and
+// scripts read. Collective.
 absl::Status FinishJob(TrainingJob& job, std::string_view metric, double value, int64_t outages,
                        double wall_s);
 

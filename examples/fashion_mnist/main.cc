@@ -16,11 +16,19 @@
 // window with --diloco-shift S), and reports the bytes its syncs handed to the allreduce against
 // what the per-step gradient allreduce hands over in as many steps.
 //
+// With --elastic the job survives ranks that die and come back (crosslink-run --max-restarts K):
+// every step goes through crosslink::torch::ElasticTrainer (quorum, state sync to a rejoined
+// rank: parameters, optimiser state, DiLoCo's outer state, the loop's position and figures;
+// commit or drop on every survivor alike), and the live ranks share the data among themselves.
+//
 // Each epoch ends with a test pass over every rank's shard of the test set (with DiLoCo between
-// syncs: of each rank's local model on its shard). Rank 0 prints progress and per-epoch figures
-// to stderr, writes the CSV and PNG, and prints as its last stdout line:
-//   final test_accuracy=<fraction> outages=<count> wall_s=<seconds>
+// syncs: of each rank's local model on its shard). Rank 0 (with --elastic: the lowest live rank)
+// prints progress and per-epoch figures to stderr, writes the CSV and PNG, and prints as its last
+// stdout line:
+//   final test_accuracy=<fraction> outages=<count> wall_s=<seconds> membership_changes=<count>
+// (membership_changes: deaths and admissions the job went through, 0 without --elastic).
 // Exit status: 0 on success, 1 on a runtime error (printed with its status), 2 on bad usage.
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -38,6 +46,7 @@
 #include "absl/time/time.h"
 #include "common/progress_bar.h"
 #include "common/training_job.h"
+#include "common/training_loop.h"
 #include "common/training_report.h"
 #include "crosslink/base/flags.h"
 #include "crosslink/base/status_macros.h"
@@ -65,6 +74,7 @@ struct Flags {
   int64_t diloco_shift = 0;
   bool diloco_bf16 = false;  // pseudo-gradients travel as bf16 (half the bytes per sync)
   int64_t bucket_kb = 0;     // 0: chosen from the links (MakeSynchroniser)
+  bool elastic = false;      // survive ranks that die and rejoin (ElasticTrainer)
 };
 
 constexpr char kUsage[] =
@@ -72,7 +82,7 @@ constexpr char kUsage[] =
     "         [--epochs E] [--batch B] [--lr LR] [--csv OUT] [--plot OUT.png] [--train-limit N]\n"
     "         [--data DIR] [--seed S] [--bucket-kb K]\n"
     "         [--diloco H [--outer-lr L] [--outer-momentum M] [--diloco-shift S]\n"
-    "                     [--diloco-wire fp32|bf16]]\n";
+    "                     [--diloco-wire fp32|bf16]] [--elastic]\n";
 
 // Parses argv into *flags; nullopt to carry on, else the exit code.
 std::optional<int> ParseFlags(int argc, char** argv, Flags* flags) {
@@ -101,17 +111,20 @@ std::optional<int> ParseFlags(int argc, char** argv, Flags* flags) {
             "DiLoCo: steps a sync may move into a contact window")
       .Min(0);
   set.Choice("diloco-wire", &wire, {"fp32", "bf16"}, "how pseudo-gradients travel");
+  set.Switch("elastic", &flags->elastic,
+             "survive ranks that die and rejoin (crosslink-run --max-restarts)");
   if (std::optional<int> exit_code = set.ParseMain(argc, argv)) return exit_code;
   flags->diloco_bf16 = wire == "bf16";
   return std::nullopt;
 }
 
-// Fraction of this rank's share of `data` (every world_size-th example) the model classifies
-// right, over every rank's share: the test accuracy of the whole set.
+// Fraction of this rank's share of `data` (every n-th example, n the ranks sharing it) the model
+// classifies right, over every rank's share: the test accuracy of the whole set.
 absl::StatusOr<double> Evaluate(FashionCnn& model, TrainingJob& job, const IdxDataset& data) {
   ::torch::NoGradGuard no_grad;
   model->eval();
-  const auto shard = ::torch::arange(job.rank(), data.size(), job.world_size());
+  const auto [index, count] = job.shard();
+  const auto shard = ::torch::arange(index, data.size(), count);
   double correct = 0;
   constexpr int64_t kEvalBatch = 500;
   for (int64_t begin = 0; begin < shard.size(0); begin += kEvalBatch) {
@@ -133,6 +146,10 @@ ReportTable EmptyReport() {
   return table;
 }
 
+// An elastic job's collective deadline: well above a step's allreduce over the slowest scenario
+// (seconds), short enough that a rare wait for a rank that skipped the collective ends soon.
+constexpr absl::Duration kElasticCollectiveTimeout = absl::Seconds(30);
+
 // How the gradients (or the models) of the ranks meet: exactly one of the two is set.
 struct Synchroniser {
   std::unique_ptr<crosslink::torch::GradientBucketer> bucketer;
@@ -152,6 +169,7 @@ absl::StatusOr<Synchroniser> MakeSynchroniser(const Flags& flags, TrainingJob& j
                                            : crosslink::torch::DiLoCoWireDtype::kFloat32;
     // Over a scenario the sync's ring order follows the predicted contact plan.
     options.contact_aware = job.comm->scenario() != nullptr;
+    options.elastic = job.elastic();
     ASSIGN_OR_RETURN(sync.diloco, crosslink::torch::DiLoCo::Create(job.collectives,
                                                                    model->parameters(), options));
     return sync;
@@ -177,6 +195,9 @@ absl::StatusOr<Synchroniser> MakeSynchroniser(const Flags& flags, TrainingJob& j
   // Over a scenario the ring order and shape follow the predicted contact plan: a ring of
   // neighbouring satellites, and no link that is about to drop.
   options.collective.contact_aware = over_crosslinks;
+  // Elastic: a collective that a survivor waits in for a rank that skipped it (the membership
+  // moved just before; tensor_collectives.h) ends at this deadline and is aborted by the death.
+  if (job.elastic()) options.collective.timeout = kElasticCollectiveTimeout;
   ASSIGN_OR_RETURN(sync.bucketer, crosslink::torch::GradientBucketer::Create(
                                       job.collectives, model->parameters(), options));
   return sync;
@@ -216,11 +237,9 @@ absl::Status FinishDiLoCo(const Flags& flags, TrainingJob& job, FashionCnn& mode
 }
 
 absl::Status Train(const Flags& flags) {
-  ASSIGN_OR_RETURN(TrainingJob job,
-                   JoinJob(flags.scenario, absl::Seconds(120), "train_fashion_mnist"));
-  const int rank = job.rank();
+  ASSIGN_OR_RETURN(TrainingJob job, JoinJob(flags.scenario, absl::Seconds(120),
+                                            "train_fashion_mnist", flags.elastic));
   const int world = job.world_size();
-  const bool leader = job.leader();
 
   ASSIGN_OR_RETURN(const IdxDataset train,
                    LoadIdxDataset(flags.data_dir, "train", flags.train_limit));
@@ -240,89 +259,154 @@ absl::Status Train(const Flags& flags) {
   }
   ASSIGN_OR_RETURN(Synchroniser sync, MakeSynchroniser(flags, job, model));
 
-  // Every rank takes the same number of steps (a collective per bucket per step).
+  // Every rank takes the same number of steps (a collective per bucket per step). The training
+  // set is dealt out among all `world` ranks; while an elastic job has fewer live ranks, the
+  // shards of the dead ones wait for their return.
   const int64_t per_rank = train.size() / world;
   const int64_t steps = (per_rank + flags.batch - 1) / flags.batch;
   if (steps == 0) {
-    return absl::InvalidArgumentError(absl::StrCat("rank ", rank, ": ", train.size(),
+    return absl::InvalidArgumentError(absl::StrCat("rank ", job.rank(), ": ", train.size(),
                                                    " training examples for ", world, " ranks"));
   }
-  if (leader) {
+  if (job.leader()) {
     std::fprintf(stderr,
                  "train_fashion_mnist: %d ranks, %lld training examples (%lld per rank, %lld "
-                 "steps of %lld per epoch), %lld test examples, scenario %s, %s\n",
+                 "steps of %lld per epoch), %lld test examples, scenario %s, %s%s\n",
                  world, static_cast<long long>(train.size()), static_cast<long long>(per_rank),
                  static_cast<long long>(steps), static_cast<long long>(flags.batch),
                  static_cast<long long>(test.size()), job.scenario_name().c_str(),
                  flags.diloco_steps > 0
                      ? absl::StrCat("DiLoCo every ", flags.diloco_steps, " steps").c_str()
-                     : "gradient allreduce every step");
+                     : "gradient allreduce every step",
+                 job.elastic() ? ", elastic" : "");
   }
 
   ReportTable report = EmptyReport();
+  // The figures the leader prints last: an elastic job's state holds them, so a rank that
+  // rejoins (and may become the leader) reports the job's figures, not its own process's; the
+  // start of training is the job's (TrainingStart), so wall_s is too.
   double test_accuracy = 0;
   double wall_s = 0;
   int64_t outages = 0;  // met by the links of every rank, summed at each epoch's end
-  int64_t global_step = 0;
-  const absl::Time train_start = absl::Now();
-  for (int epoch = 1; epoch <= flags.epochs; ++epoch) {
-    const absl::Time epoch_start = absl::Now();
-    // The same permutation on every rank (seeded by epoch); rank r takes every world-th entry.
-    ::torch::manual_seed(flags.seed * 1000003 + epoch);
-    const auto shard = ::torch::randperm(train.size(), ::torch::kInt64)
-                           .slice(0, 0, per_rank * world)
-                           .view({per_rank, world})
-                           .select(1, rank)
-                           .contiguous();
-    std::optional<ProgressBar> bar;
-    if (leader) bar.emplace(epoch, steps);
-    double loss_sum = 0;
-    double correct = 0;
-    double seen = 0;
-    for (int64_t step = 0; step < steps; ++step) {
-      const auto index =
-          shard.slice(0, step * flags.batch, std::min((step + 1) * flags.batch, per_rank));
-      const auto images = train.images.index_select(0, index);
-      const auto labels = train.labels.index_select(0, index);
-      optimizer->zero_grad();
-      const auto logits = model->forward(images);
-      const auto loss = ::torch::nn::functional::cross_entropy(logits, labels);
-      loss.backward();
-      if (sync.bucketer) RETURN_IF_ERROR(sync.bucketer->FinishSync(absl::Now() + absl::Minutes(5)));
-      optimizer->step();
-      ++global_step;
-      if (sync.diloco) RETURN_IF_ERROR(sync.diloco->AfterInnerStep(global_step).status());
-      loss_sum += loss.item<double>() * static_cast<double>(index.size(0));
-      correct += logits.argmax(1).eq(labels).sum().item<double>();
-      seen += static_cast<double>(index.size(0));
-      if (bar) bar->Update(step + 1, loss_sum / seen);
+  ASSIGN_OR_RETURN(const absl::Time train_start, TrainingStart(job));
+  const auto since_start = [&] { return absl::ToDoubleSeconds(absl::Now() - train_start); };
+
+  // This rank's part of the epoch (a permutation shared by every rank, seeded by the epoch;
+  // rank r takes every world-th entry), made when the epoch's first step here needs it.
+  int shard_epoch = 0;
+  at::Tensor shard;
+  // Per-rank figures of the epoch so far, summed over the ranks at its end.
+  double loss_sum = 0, correct = 0, seen = 0;
+  std::optional<ProgressBar> bar;
+  double epoch_start_s = 0;
+  // The epoch's evaluated figures, kept by record_evaluation.
+  double eval_loss = 0, eval_train_accuracy = 0, eval_test_accuracy = 0;
+  int64_t eval_outages = 0;
+
+  TrainingLoop loop;
+  loop.epochs = flags.epochs;
+  loop.steps_per_epoch = steps;
+  loop.train_step = [&](int epoch, int64_t step) -> absl::Status {
+    if (shard_epoch != epoch) {
+      at::Generator order = at::make_generator<at::CPUGeneratorImpl>(flags.seed * 1000003 + epoch);
+      shard = ::torch::randperm(train.size(), order, ::torch::kInt64)
+                  .slice(0, 0, per_rank * world)
+                  .view({per_rank, world})
+                  .select(1, job.rank())
+                  .contiguous();
+      shard_epoch = epoch;
+      loss_sum = correct = seen = 0;
+      epoch_start_s = since_start();
+      bar.reset();
+      if (job.leader()) bar.emplace(epoch, steps);
     }
+    const auto index =
+        shard.slice(0, step * flags.batch, std::min((step + 1) * flags.batch, per_rank));
+    const auto images = train.images.index_select(0, index);
+    const auto labels = train.labels.index_select(0, index);
+    optimizer->zero_grad();
+    const auto logits = model->forward(images);
+    const auto loss = ::torch::nn::functional::cross_entropy(logits, labels);
+    loss.backward();
+    loss_sum += loss.item<double>() * static_cast<double>(index.size(0));
+    correct += logits.argmax(1).eq(labels).sum().item<double>();
+    seen += static_cast<double>(index.size(0));
+    if (bar) bar->Update(step + 1, loss_sum / seen);
+    if (sync.bucketer) return sync.bucketer->FinishSync(absl::Now() + absl::Minutes(5));
+    // DiLoCo: the inner step is this rank's own; an elastic job's outer update waits for the
+    // commit (DiLoCo::CommitSync).
+    optimizer->step();
+    return sync.diloco->AfterInnerStep(loop.next_step + 1).status();
+  };
+  loop.commit_step = [&](int, int64_t) {
+    if (sync.bucketer) optimizer->step();
+    if (sync.diloco) sync.diloco->CommitSync();
+  };
+  loop.drop_step = [&](int, int64_t) {
+    if (sync.diloco) sync.diloco->DropSync();
+  };
+  loop.evaluate = [&](int epoch) -> absl::Status {
     if (bar) bar->Finish();
+    bar.reset();
     if (sync.diloco && epoch == flags.epochs) {
-      RETURN_IF_ERROR(FinishDiLoCo(flags, job, model, *sync.diloco, global_step));
+      RETURN_IF_ERROR(FinishDiLoCo(flags, job, model, *sync.diloco, loop.next_step));
     }
     // Each rank's outages ride along: the job's count is the sum of what every rank's links met.
     std::vector<double> totals = {loss_sum, correct, seen,
                                   static_cast<double>(job.comm->outages_met())};
     RETURN_IF_ERROR(SumOverRanks(job, totals));
-    outages = static_cast<int64_t>(totals[3]);
-    ASSIGN_OR_RETURN(test_accuracy, Evaluate(model, job, test));
-    const double epoch_wall_s = absl::ToDoubleSeconds(absl::Now() - epoch_start);
-    wall_s = absl::ToDoubleSeconds(absl::Now() - train_start);
-    const double loss = totals[0] / totals[2];
-    const double train_accuracy = totals[1] / totals[2];
-    report.rows.push_back({static_cast<double>(epoch), wall_s, loss, train_accuracy, test_accuracy,
-                           static_cast<double>(outages)});
-    if (leader) {
+    eval_outages = static_cast<int64_t>(totals[3]);
+    eval_loss = totals[2] > 0 ? totals[0] / totals[2] : 0;
+    eval_train_accuracy = totals[2] > 0 ? totals[1] / totals[2] : 0;
+    ASSIGN_OR_RETURN(eval_test_accuracy, Evaluate(model, job, test));
+    return absl::OkStatus();
+  };
+  loop.record_evaluation = [&](int epoch) {
+    test_accuracy = eval_test_accuracy;
+    outages = eval_outages;
+    wall_s = since_start();
+    report.rows.push_back({static_cast<double>(epoch), wall_s, eval_loss, eval_train_accuracy,
+                           test_accuracy, static_cast<double>(outages)});
+    if (job.leader()) {
       std::fprintf(stderr,
                    "epoch %d: loss %.4f train_acc %.4f test_acc %.4f epoch_wall_s %.1f "
-                   "wall_s %.1f outages %lld\n",
-                   epoch, loss, train_accuracy, test_accuracy, epoch_wall_s, wall_s,
-                   static_cast<long long>(outages));
+                   "wall_s %.1f outages %lld%s\n",
+                   epoch, eval_loss, eval_train_accuracy, test_accuracy, wall_s - epoch_start_s,
+                   wall_s, static_cast<long long>(outages),
+                   job.elastic() ? absl::StrCat(" membership_changes ", job.membership_changes(),
+                                                " live ", job.trainer->live_ranks().size())
+                                       .c_str()
+                                 : "");
     }
-  }
+  };
 
-  if (leader) {
+  if (job.elastic()) {
+    crosslink::torch::ElasticState& state = *job.state;
+    if (sync.diloco) {
+      // The ranks' local models and inner optimisers differ by design: DiLoCo's outer state is
+      // what they share.
+      RETURN_IF_ERROR(sync.diloco->AddToState(state, "diloco."));
+    } else {
+      RETURN_IF_ERROR(state.AddNamedTensors("model.", model->named_parameters().pairs()));
+      RETURN_IF_ERROR(state.AddNamedTensors("model.", model->named_buffers().pairs()));
+      RETURN_IF_ERROR(state.AddOptimizer("adam", *optimizer));
+    }
+    loop.RegisterPosition(state);
+    state.AddValue("test_accuracy", &test_accuracy);
+    state.AddValue("outages", &outages);
+    job.trainer->set_on_state_received([&]() -> absl::Status {
+      if (sync.diloco) sync.diloco->OnStateReceived();
+      std::fprintf(stderr,
+                   "train_fashion_mnist: rank %d rejoined at step %lld (epoch %lld) and received "
+                   "the training state (%zu bytes)\n",
+                   job.rank(), static_cast<long long>(loop.next_step),
+                   static_cast<long long>(loop.next_step / steps + 1), state.bytes());
+      return absl::OkStatus();
+    });
+  }
+  RETURN_IF_ERROR(loop.Run(job.trainer.get()));
+
+  if (job.leader()) {
     if (!flags.csv.empty()) RETURN_IF_ERROR(WriteCsv(flags.csv, report));
     if (!flags.plot.empty()) {
       PlotOptions plot;

@@ -13,7 +13,7 @@ backend is one argument of init_process_group. Launch it with any of:
 
 PYTHONPATH must reach the crosslink package (build/python); the script adds it when run from a
 checkout. Rank 0 prints per-epoch figures on stderr and, last on stdout,
-  final test_accuracy=<f> outages=<n> wall_s=<s>
+  final test_accuracy=<f> outages=<n> wall_s=<s> membership_changes=0
 plus a line "step_time_s=<mean seconds per training step, first epoch's first 5 steps left out>".
 """
 
@@ -176,8 +176,9 @@ def train(args, rank, world):
     dist.barrier()
     if leader:
         print(f"step_time_s={mean_step:.6f}", flush=True)
-        print(f"final test_accuracy={test_accuracy:.4f} outages={outages} wall_s={wall_s:.1f}",
-              flush=True)
+        # membership_changes: as the C++ example prints it; this script is not elastic, so 0.
+        print(f"final test_accuracy={test_accuracy:.4f} outages={outages} wall_s={wall_s:.1f} "
+              "membership_changes=0", flush=True)
     dist.destroy_process_group()
 
 

@@ -13,7 +13,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SCRIPT = os.path.join(REPO, "examples", "python", "train_fashion_mnist.py")
 DATA = os.environ.get("CROSSLINK_FASHION_MNIST", "/usr/share/datasets/fashion-mnist")
 SHORT = ["--epochs", "1", "--train-limit", "4096", "--test-limit", "2000", "--data", DATA]
-FINAL = re.compile(r"^(?:\[rank 0\] )?final test_accuracy=([0-9.]+) outages=(\d+) wall_s=([0-9.]+)$")
+FINAL = re.compile(r"^(?:\[rank 0\] )?final test_accuracy=([0-9.]+) outages=(\d+) wall_s=([0-9.]+)"
+                   r" membership_changes=0$")
 
 pytestmark = pytest.mark.skipif(not os.path.exists(os.path.join(DATA, "t10k-labels-idx1-ubyte.gz")),
                                 reason=f"no Fashion-MNIST in {DATA} (dataset-fashion-mnist)")

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -21,8 +22,14 @@
 
 namespace crosslink::torch::testing {
 
-inline void RunJob(int world_size,
-                   const std::function<void(int rank, std::shared_ptr<TensorCollectives>)>& body) {
+// RunElasticJob: RunJob (below) with elastic communicators (CommunicatorOptions::elastic) and the
+// coordinator at hand:
+// a body can declare its own rank dead (CoordinatorServer::ReportFailure, what crosslink-run does
+// when a rank's process dies) and return, which the others then see as a rank's death.
+inline void RunElasticJob(int world_size,
+                          const std::function<void(int rank, std::shared_ptr<TensorCollectives>,
+                                                   runtime::CoordinatorServer& server)>& body,
+                          bool elastic = true) {
   runtime::CoordinatorOptions coordinator_options;
   coordinator_options.world_size = world_size;
   coordinator_options.job_token = "torch-test-token";
@@ -43,12 +50,13 @@ inline void RunJob(int world_size,
       options.coordinator_address = (*server)->address();
       options.job_token = coordinator_options.job_token;
       options.ideal = true;
+      options.elastic = elastic;
       options.setup_timeout = absl::Seconds(60);
       auto communicator = runtime::Communicator::Create(options);
       ASSERT_TRUE(communicator.ok()) << "rank " << rank << ": " << communicator.status();
       collectives[rank] = std::make_shared<TensorCollectives>(
           std::shared_ptr<runtime::Communicator>(std::move(*communicator)));
-      body(rank, collectives[rank]);
+      body(rank, collectives[rank], **server);
       ++bodies_done;
     });
   }
@@ -58,6 +66,16 @@ inline void RunJob(int world_size,
   EXPECT_EQ(bodies_done.load(), world_size);
   collectives.clear();
   (*server)->Stop();
+}
+
+inline void RunJob(int world_size,
+                   const std::function<void(int rank, std::shared_ptr<TensorCollectives>)>& body) {
+  RunElasticJob(
+      world_size,
+      [&](int rank, std::shared_ptr<TensorCollectives> collectives, runtime::CoordinatorServer&) {
+        body(rank, std::move(collectives));
+      },
+      /*elastic=*/false);
 }
 
 // Collective options for tests: a failure shows well within the test's time limit.

@@ -40,7 +40,7 @@ TEST(TrainFashionMnistTest, TwoRanksLearnInOneShortEpochAndReportTheFinalLine) {
   std::vector<std::string> lines = absl::StrSplit(out, '\n', absl::SkipEmpty());
   ASSERT_FALSE(lines.empty());
   static const std::regex final_line(
-      R"(final test_accuracy=([0-9.]+) outages=([0-9]+) wall_s=([0-9.]+))");
+      R"(final test_accuracy=([0-9.]+) outages=([0-9]+) wall_s=([0-9.]+) membership_changes=0)");
   std::smatch m;
   ASSERT_TRUE(std::regex_match(lines.back(), m, final_line)) << "last line: " << lines.back();
   const double accuracy = std::stod(m[1]);

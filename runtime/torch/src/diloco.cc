@@ -140,6 +140,12 @@ runtime::CollectiveOptions DiLoCo::CollectiveOptionsNow() const {
 
 absl::StatusOr<bool> DiLoCo::AfterInnerStep(int64_t step) {
   const absl::Time entered = absl::Now();
+  if (pending_.defined()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("DiLoCo on rank ", collectives_->rank(), ": AfterInnerStep(", step,
+                     ") while the sync after step ", pending_step_,
+                     " is pending: call CommitSync or DropSync after each step"));
+  }
   if (step < 1 || (last_step_ > 0 && step != last_step_ + 1)) {
     return absl::InvalidArgumentError(
         absl::StrCat("DiLoCo on rank ", collectives_->rank(), ": AfterInnerStep(", step,
@@ -155,6 +161,8 @@ absl::StatusOr<bool> DiLoCo::AfterInnerStep(int64_t step) {
     ++inner_time_samples_;
   }
   last_step_ = step;
+  placed_this_step_ = false;
+  in_window_this_step_ = false;
 
   bool synced = false;
   if (!planned_step_.has_value() && step >= next_nominal_ - options_.max_shift_steps) {
@@ -166,27 +174,86 @@ absl::StatusOr<bool> DiLoCo::AfterInnerStep(int64_t step) {
       ASSIGN_OR_RETURN(
           planned_step_,
           ChooseSyncStep(step, step, next_nominal_ + options_.max_shift_steps, next_nominal_));
+      placed_this_step_ = true;
     }
   }
   if (planned_step_.has_value() && step >= *planned_step_) {
-    RETURN_IF_ERROR(Sync());
-    stats_.sync_steps.push_back(step);
-    if (step != next_nominal_) ++stats_.syncs_moved;
-    next_nominal_ += options_.inner_steps;
-    planned_step_.reset();
+    const absl::Time start = absl::Now();
+    ASSIGN_OR_RETURN(at::Tensor flat, ReducePseudoGradients());
+    if (options_.elastic) {
+      // Applied by CommitSync once every survivor agreed to commit the step.
+      pending_ = std::move(flat);
+      pending_step_ = step;
+      pending_start_ = start;
+    } else {
+      ApplySync(flat, step, start);
+    }
     synced = true;
   }
+  planned_or_none_ = planned_step_.value_or(-1);
   last_return_ = absl::Now();
   return synced;
+}
+
+void DiLoCo::CommitSync() {
+  if (!pending_.defined()) return;
+  ApplySync(pending_, pending_step_, pending_start_);
+  pending_ = at::Tensor();
+  planned_or_none_ = -1;
+}
+
+void DiLoCo::DropSync() {
+  pending_ = at::Tensor();
+  // A placement decided in the dropped step may have reached some survivors only: every one
+  // forgets it and decides again after the next inner step.
+  if (placed_this_step_) {
+    planned_step_.reset();
+    if (in_window_this_step_) --stats_.syncs_in_window;
+    planned_or_none_ = -1;
+  }
+  placed_this_step_ = false;
+  in_window_this_step_ = false;
+}
+
+absl::Status DiLoCo::AddToState(ElasticState& state, const std::string& prefix) {
+  for (size_t k = 0; k < global_.size(); ++k) {
+    RETURN_IF_ERROR(state.AddTensor(absl::StrCat(prefix, "global", k), global_[k]));
+    RETURN_IF_ERROR(state.AddTensor(absl::StrCat(prefix, "momentum", k), momentum_[k]));
+  }
+  state.AddCounter(absl::StrCat(prefix, "last_step"), &last_step_);
+  state.AddCounter(absl::StrCat(prefix, "next_nominal"), &next_nominal_);
+  state.AddCounter(absl::StrCat(prefix, "planned_step"), &planned_or_none_);
+  state.AddCounter(absl::StrCat(prefix, "syncs"), &stats_.syncs);
+  state.AddCounter(absl::StrCat(prefix, "syncs_moved"), &stats_.syncs_moved);
+  state.AddCounter(absl::StrCat(prefix, "syncs_in_window"), &stats_.syncs_in_window);
+  state.AddCounter(absl::StrCat(prefix, "payload_bytes"), &stats_.allreduce_payload_bytes);
+  state.AddCounter(absl::StrCat(prefix, "sent_bytes"), &stats_.estimated_sent_bytes);
+  return absl::OkStatus();
+}
+
+void DiLoCo::OnStateReceived() {
+  at::NoGradGuard no_grad;
+  if (planned_or_none_ >= 0) {
+    planned_step_ = planned_or_none_;
+  } else {
+    planned_step_.reset();
+  }
+  pending_ = at::Tensor();
+  for (size_t k = 0; k < global_.size(); ++k) parameters_[k].copy_(global_[k]);
+  // The sync history before this process existed is not transferred.
+  stats_.sync_steps.clear();
+  last_return_ = absl::Now();
 }
 
 absl::StatusOr<int64_t> DiLoCo::ChooseSyncStep(int64_t now_step, int64_t first, int64_t last,
                                                int64_t nominal) {
   runtime::Communicator& communicator = collectives_->communicator();
-  // Only rank 0's view counts; the others take its answer from the broadcast.
+  // Only the decider's view counts (rank 0, or the lowest live rank of an elastic job's quorum);
+  // the others take its answer from the broadcast.
+  const int decider = collectives_->decider();
   at::Tensor choice = at::full({1}, nominal, at::kLong);
   at::Tensor in_window = at::zeros({1}, at::kLong);
-  if (collectives_->rank() == 0) {
+  if (collectives_->rank() == decider) {
     const collectives::ScenarioClock& clock = *communicator.clock();
     const double step_orbit_s = absl::ToDoubleSeconds(mean_inner_step()) * clock.time_scale();
     const double now_orbit_s = clock.OrbitNow();
@@ -204,19 +271,21 @@ absl::StatusOr<int64_t> DiLoCo::ChooseSyncStep(int64_t now_step, int64_t first, 
   // One broadcast carries both the step and whether it is in a window, so every rank's stats
   // agree.
   at::Tensor message = at::cat({choice, in_window});
-  RETURN_IF_ERROR(collectives_->Broadcast(message, /*root=*/0, CollectiveOptionsNow()));
+  RETURN_IF_ERROR(collectives_->Broadcast(message, decider, CollectiveOptionsNow()));
   const int64_t chosen = message[0].item<int64_t>();
   if (chosen < first || chosen > last) {
-    return absl::InternalError(absl::StrCat("DiLoCo on rank ", collectives_->rank(),
-                                            ": rank 0 chose sync step ", chosen, " outside [",
+    return absl::InternalError(absl::StrCat("DiLoCo on rank ", collectives_->rank(), ": rank ",
+                                            decider, " chose sync step ", chosen, " outside [",
                                             first, ", ", last, "]"));
   }
-  if (message[1].item<int64_t>() != 0) ++stats_.syncs_in_window;
+  if (message[1].item<int64_t>() != 0) {
+    ++stats_.syncs_in_window;
+    in_window_this_step_ = true;
+  }
   return chosen;
 }
 
-absl::Status DiLoCo::Sync() {
-  const absl::Time start = absl::Now();
+absl::StatusOr<at::Tensor> DiLoCo::ReducePseudoGradients() {
   at::NoGradGuard no_grad;
   const c10::ScalarType wire =
       options_.wire_dtype == DiLoCoWireDtype::kBFloat16 ? at::kBFloat16 : at::kFloat;
@@ -231,7 +300,11 @@ absl::Status DiLoCo::Sync() {
   at::Tensor flat = at::cat(pieces).contiguous();
   RETURN_IF_ERROR(
       collectives_->Allreduce(flat, collectives::ReduceOp::kAvg, CollectiveOptionsNow()));
+  return flat;
+}
 
+void DiLoCo::ApplySync(const at::Tensor& flat, int64_t step, absl::Time start) {
+  at::NoGradGuard no_grad;
   const double lr = options_.outer_lr;
   const double mu = options_.outer_momentum;
   int64_t offset = 0;
@@ -247,13 +320,17 @@ absl::Status DiLoCo::Sync() {
   }
 
   const int64_t payload = flat.numel() * static_cast<int64_t>(flat.element_size());
-  const int n = collectives_->world_size();
+  // The ranks the allreduce ran over: every rank, or an elastic job's live ones.
+  const int n = static_cast<int>(collectives_->live_ranks().size());
   stats_.allreduce_payload_bytes += payload;
   stats_.estimated_sent_bytes += payload * 2 * (n - 1) / n;
   ++stats_.syncs;
   last_sync_ = absl::Now() - start;
   stats_.sync_wall_time += last_sync_;
-  return absl::OkStatus();
+  stats_.sync_steps.push_back(step);
+  if (step != next_nominal_) ++stats_.syncs_moved;
+  next_nominal_ += options_.inner_steps;
+  planned_step_.reset();
 }
 
 }  // namespace crosslink::torch

@@ -28,6 +28,18 @@
 // from the training thread only. Ownership: holds references to the parameters (it writes
 // their data in place) and a share of the TensorCollectives, which must be the one every other
 // collective of the job goes through (tensor_collectives.h).
+// Elastic jobs (options.elastic; elastic_trainer.h): a sync's collectives are those of the
+// trainer's step, which may be dropped on every survivor (ShouldCommit false) after they
+// succeeded here. So the outer update is held back: AfterInnerStep reports that a sync's
+// allreduce ran, and the program calls CommitSync() when the step commits (the update is applied
+// and the local parameters take the new global copy) or DropSync() when it does not (nothing
+// changes and the sync runs again after the next inner step). The decisions (placement) come
+// from the quorum's lowest live rank instead of rank 0, averages are over the live ranks, and
+// AddToState registers the state every live rank holds alike (global copy, momentum, the sync
+// schedule and counters) for a rejoined rank, which calls OnStateReceived() to start its local
+// model from the global copy (its inner optimiser starts afresh: the ranks' inner states differ
+// by design and are not transferred).
+//
 // Errors: kInvalidArgument from Create (bad options, no parameters, unsupported tensors, mixed
 // devices) and from AfterInnerStep (steps out of order); kInternal when rank 0's broadcast
 // choice lies outside this rank's window (the ranks' options or steps differ); the collectives'
@@ -42,12 +54,14 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "crosslink/linkmodel/contact_plan.h"
+#include "crosslink/torch/elastic_state.h"
 #include "crosslink/torch/tensor_collectives.h"
 
 namespace crosslink::torch {
@@ -70,6 +84,8 @@ struct DiLoCoOptions {
   absl::Duration sync_timeout = absl::Minutes(5);
   // Allreduce with the contact-aware planner (communicator.h's CollectiveOptions).
   bool contact_aware = false;
+  // Hold each outer update back until CommitSync() (see "Elastic jobs" above).
+  bool elastic = false;
 };
 
 // Sync counters, the same on every rank (every rank sends the same amount).
@@ -123,6 +139,18 @@ class DiLoCo {
   // ran after this step.
   absl::StatusOr<bool> AfterInnerStep(int64_t step);
 
+  // Elastic: apply the sync whose allreduce the last AfterInnerStep ran (the step committed), or
+  // forget it (the step was dropped; the sync runs again after the next inner step). No-ops when
+  // no sync is pending.
+  void CommitSync();
+  void DropSync();
+  bool sync_pending() const { return pending_.defined(); }
+  // Elastic: registers the state every live rank holds alike under "<prefix>..." (the fp32 global
+  // copy and momentum, the sync schedule, the sync counters of stats()).
+  absl::Status AddToState(ElasticState& state, const std::string& prefix);
+  // Elastic: after this rank received the state, its local parameters take the global copy.
+  void OnStateReceived();
+
   const DiLoCoStats& stats() const { return stats_; }
   const DiLoCoOptions& options() const { return options_; }
   // Bytes of the parameters in fp32: what one per-step data-parallel allreduce hands over.
@@ -136,7 +164,11 @@ class DiLoCo {
   // Rank 0 picks the step in [first, last] and broadcasts it.
   absl::StatusOr<int64_t> ChooseSyncStep(int64_t now_step, int64_t first, int64_t last,
                                          int64_t nominal);
-  absl::Status Sync();
+  // The sync's allreduce: the averaged pseudo-gradients, back to back.
+  absl::StatusOr<at::Tensor> ReducePseudoGradients();
+  // Applies them to the global copy and the parameters, counts the sync (run after `step`,
+  // started at `start`) and schedules the next one.
+  void ApplySync(const at::Tensor& flat, int64_t step, absl::Time start);
   runtime::CollectiveOptions CollectiveOptionsNow() const;
 
   std::shared_ptr<TensorCollectives> collectives_;
@@ -150,6 +182,15 @@ class DiLoCo {
   int64_t last_step_ = 0;
   int64_t next_nominal_ = 0;
   std::optional<int64_t> planned_step_;
+  // Elastic: the averaged pseudo-gradient of a sync not yet committed, and when it ran.
+  at::Tensor pending_;
+  int64_t pending_step_ = 0;
+  absl::Time pending_start_;
+  // The schedule in a form ElasticState can hold: planned_step_ or -1.
+  int64_t planned_or_none_ = -1;
+  // Whether the current step decided the placement (and found it in a window): DropSync undoes it.
+  bool placed_this_step_ = false;
+  bool in_window_this_step_ = false;
   absl::Time last_return_ = absl::InfinitePast();
   absl::Duration inner_time_sum_ = absl::ZeroDuration();
   int64_t inner_time_samples_ = 0;

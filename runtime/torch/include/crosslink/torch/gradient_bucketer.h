@@ -21,6 +21,11 @@
 // second gradient for a parameter before FinishSync is an error). Every rank must build the
 // bucketer over the same parameters (same shapes, dtypes, order) with the same options.
 //
+// Elastic jobs (elastic_trainer.h): a bucket whose allreduce a rank's death hits fails with
+// kAborted (FinishSync returns it; the step is to be dropped on every survivor), the buckets
+// after it fail at once, and the next step's buckets run among the live ranks, the average
+// dividing by their number (the contributors the collectives report).
+//
 // Thread-safety: hooks may fire on autograd's threads; FinishSync() is called from the training
 // thread after backward returned. Ownership: holds references to the parameters and their
 // hooks until destroyed (the hooks are removed then); the bucketer must outlive every backward

@@ -23,6 +23,15 @@
 // block of calls). Timeouts: opts.timeout of each call when set, else the group's options' timeout
 // (the default_timeout given at construction until set_options changes it).
 //
+// Elastic jobs (CROSSLINK_ELASTIC=1; elastic_trainer.h runs the loop): a collective that a rank's
+// death hits fails once, its wait() throwing CollectiveError with code() kAborted naming the
+// dead rank; the group stays usable, and the next collectives (after the trainer's Quorum) run
+// among the live ranks: AVG divides by the live count, getSize() stays the job's world size,
+// allgather and reduce_scatter (laid out by rank) fail with kFailedPrecondition once a rank has
+// died, a broadcast from a dead root with kInvalidArgument. A collective issued after the
+// membership moved past the step's quorum fails with kAborted without running
+// (TensorCollectives::SetQuorum).
+//
 // Thread-safety: as c10d requires, calls from one thread; the issue order is the wire order.
 // Ownership: shares the TensorCollectives (and so the Communicator) with its other users.
 #ifndef CROSSLINK_TORCH_PROCESS_GROUP_CROSSLINK_H_

@@ -31,9 +31,12 @@
 #include <ATen/core/Tensor.h>
 
 #include <memory>
+#include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "crosslink/collectives/datatype.h"
 #include "crosslink/runtime/communicator.h"
 #include "crosslink/torch/collective_work.h"
@@ -83,12 +86,31 @@ class TensorCollectives {
                              const runtime::CollectiveOptions& options = {});
   absl::Status Barrier(const runtime::CollectiveOptions& options = {});
 
+  // Elastic jobs (elastic_trainer.h sets it after every Communicator::Quorum): the step's
+  // membership epoch and live ranks. A collective of this object that starts after the
+  // coordinator's membership moved past `epoch` fails with kAborted naming both epochs, without
+  // running: otherwise it would rebuild the mesh for the new epoch in mid-step while a survivor
+  // whose collective already failed goes on to ShouldCommit and the next Quorum, and the two
+  // would wait for each other until a deadline. Epoch 0 (the default): no such check.
+  void SetQuorum(int64_t epoch, std::vector<int> live_ranks);
+  // The rank that decides for the others (a broadcast's root): the quorum's lowest live rank,
+  // 0 before any quorum.
+  int decider() const;
+  // The quorum's live ranks (every rank before any quorum).
+  std::vector<int> live_ranks() const;
+
  private:
-  // Ranks whose data a finished collective holds. Every rank, until the Communicator reports
-  // degraded (partial) collectives; averaging code divides by this, never by world_size().
-  int Contributors() const { return communicator_->world_size(); }
+  // Ranks whose data the collective that just finished holds (the live ranks of an elastic job,
+  // the contributors of a partial result): averaging code divides by this, never by world_size().
+  // Read on the worker thread right after the collective, before the next one starts.
+  int Contributors() const;
+  // kAborted when the membership moved past the quorum's epoch (SetQuorum); run on the worker.
+  absl::Status CheckEpoch(std::string_view what) const;
 
   std::shared_ptr<runtime::Communicator> communicator_;
+  mutable absl::Mutex quorum_mu_;
+  int64_t quorum_epoch_ ABSL_GUARDED_BY(quorum_mu_) = 0;
+  std::vector<int> live_ranks_ ABSL_GUARDED_BY(quorum_mu_);
   CollectiveQueue queue_;
 };
 
