@@ -259,6 +259,10 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
 
     collectives::LinkEmulatorOptions& emulator_options = impl.emulator_options;
     emulator_options.mode = options.outage_mode;
+    // The scenario's bit errors ([faults] corruption_mtbf_s): the receiver's CRC32C check turns
+    // each into kDataLoss naming the link.
+    emulator_options.corruption_mtbf_s = scenario.faults.corruption_mtbf_s;
+    emulator_options.corruption_seed = scenario.faults.seed;
     // An emulator spins out the last stretch before each delivery for timing precision; on a
     // host with more ranks than cores that CPU comes out of the ranks' own work (8 training
     // ranks on 2 cores lost some 10 % of their step time to it), so there it only sleeps.
