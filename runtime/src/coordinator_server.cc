@@ -117,7 +117,12 @@ class CoordinatorService final : public proto::Coordinator::Service {
     if (auto s = state_->CheckToken(req->job_token()); !s.ok()) {
       return ToGrpcStatus(s);
     }
-    return ToGrpcStatus(state_->KvSet(req->key(), req->value()));
+    const absl::Status set = state_->KvSet(req->key(), req->value());
+    // Durable before acknowledged: a coordinator killed right after answering must not lose a
+    // key the ranks then wait for (an elastic job's commit votes would hang until their deadline
+    // after a restart). No-op without a state file; concurrent writes share one file write.
+    if (set.ok()) state_->FlushSnapshot();
+    return ToGrpcStatus(set);
   }
 
   grpc::Status KvGet(grpc::ServerContext* ctx, const proto::KvGetRequest* req,
@@ -139,6 +144,7 @@ class CoordinatorService final : public proto::Coordinator::Service {
     }
     absl::StatusOr<int64_t> value = state_->KvAdd(req->key(), req->delta());
     if (!value.ok()) return ToGrpcStatus(value.status());
+    state_->FlushSnapshot();  // durable before acknowledged, as KvSet
     resp->set_value(*value);
     return grpc::Status::OK;
   }

@@ -9,10 +9,13 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "../../runtime/src/coordinator_persistence.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -236,6 +239,29 @@ TEST(CoordinatorRestartTest, StateFileRestoresEpochMembershipAndKeyValues) {
   const absl::StatusOr<Membership> seen = clients[0]->Heartbeat(In(absl::Seconds(10)));
   ASSERT_TRUE(seen.ok()) << seen.status();
   EXPECT_EQ(seen->epoch, 2);
+}
+
+// A coordinator may be SIGKILLed the moment after it acknowledged a write: every acknowledged
+// KvSet and KvAdd must already be in the state file (the file a restart reloads), or a rank that
+// waits for the key (an elastic job's commit vote) waits until its deadline after the restart.
+TEST(CoordinatorRestartTest, AcknowledgedKeyValueWritesAreInTheStateFileAtOnce) {
+  TempDir dir;
+  CoordinatorOptions options = Options(2, dir / "coordinator.state");
+  auto server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  auto clients = RegisteredClients(*server, 2);
+  for (int i = 0; i < 30; ++i) {
+    const std::string key = absl::StrCat("crosslink/commit/1/", i, "/0");
+    ASSERT_TRUE(clients[0]->KvSet(key, "1", In(absl::Seconds(10))).ok());
+    ASSERT_TRUE(clients[1]->KvAdd("steps", 1, In(absl::Seconds(10))).ok());
+    // What a restarted coordinator would load, read while this one still runs.
+    absl::StatusOr<std::optional<CoordinatorSnapshot>> on_disk = ReadSnapshotFile(options);
+    ASSERT_TRUE(on_disk.ok()) << on_disk.status();
+    ASSERT_TRUE(on_disk->has_value()) << "no state file after an acknowledged write";
+    std::map<std::string, std::string> kv((*on_disk)->kv.begin(), (*on_disk)->kv.end());
+    EXPECT_EQ(kv[key], "1") << "write " << i << " acknowledged but not on disk";
+    EXPECT_EQ(kv["steps"], absl::StrCat(i + 1)) << "add " << i << " acknowledged but not on disk";
+  }
 }
 
 TEST(CoordinatorRestartTest, AStaleStateFileIsOvertakenByTheRanksNewerView) {
