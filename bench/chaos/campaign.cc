@@ -12,9 +12,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -118,6 +118,7 @@ struct OpenFault {
   bool needs_new_epoch = false;  // ... and at a later epoch (the job absorbed a death)
   bool needs_full_job = false;   // ... with every rank live (a join)
   bool driver = false;           // the scheduled fault (the next waits for it)
+  uint64_t seq = 0;              // kCorruption: the collective that met it
 };
 
 class Campaign {
@@ -185,7 +186,8 @@ class Campaign {
   int64_t max_step_ = 0;
   absl::Time last_step_at_;
   std::vector<OpenFault> open_;
-  std::set<uint64_t> corrupted_collectives_;  // sequence numbers of collectives hit by kDataLoss
+  // Collectives that failed with kDataLoss (by sequence number): whether a CRC mismatch did it.
+  std::map<uint64_t, bool> data_loss_;
   bool driver_fault_open_ = false;
   absl::Time next_injection_ = absl::InfinitePast();
   absl::Time rejoin_after_ = absl::InfinitePast();  // all ranks live counts after this only
@@ -335,7 +337,10 @@ void Campaign::CheckRecovered(const WorkerEvent& step, absl::Time t) {
       ++i;
       continue;
     }
-    report_.recovery_s[static_cast<int>(f.kind)].push_back(absl::ToDoubleSeconds(t - f.at));
+    // A protocol error's recovery is not a fault's (no fault was injected).
+    if (f.kind != FaultKind::kCorruption || data_loss_[f.seq]) {
+      report_.recovery_s[static_cast<int>(f.kind)].push_back(absl::ToDoubleSeconds(t - f.at));
+    }
     if (f.driver) {
       driver_fault_open_ = false;
     }
@@ -365,17 +370,32 @@ void Campaign::HandleEvent(const Event& ev) {
       }
       CheckRecovered(e, t);
       break;
-    case EventKind::kDataLoss:
-      // The rank that caught the corruption aborts the collective with kDataLoss on the others
-      // too: one fault per collective.
-      if (!corrupted_collectives_.insert(e.seq).second) break;
-      ++report_.faults[static_cast<int>(FaultKind::kCorruption)];
+    case EventKind::kDataLoss: {
+      // The rank that caught a bit error ("CRC32C mismatch") aborts the collective with
+      // kDataLoss on the others too: one fault per collective. A kDataLoss without a CRC
+      // mismatch anywhere in its collective is a transport protocol error (a frame the
+      // connection did not expect), counted apart: no bit error explains it.
+      const bool crc = e.msg.find("CRC32C") != std::string::npos;
+      auto [it, first] = data_loss_.emplace(e.seq, crc);
+      if (!first) {
+        if (crc && !it->second) {
+          it->second = true;
+          --report_.protocol_errors;
+          ++report_.faults[static_cast<int>(FaultKind::kCorruption)];
+        }
+        break;
+      }
+      ++(crc ? report_.faults[static_cast<int>(FaultKind::kCorruption)] : report_.protocol_errors);
       // The rank that caught it leaves (its communicator is broken); the job recovers once the
       // survivors completed a collective without it.
-      open_.push_back(OpenFault{FaultKind::kCorruption, ev.rank, t, epoch_, t, true, false, false});
-      if (o_.verbose)
+      OpenFault open{FaultKind::kCorruption, ev.rank, t, epoch_, t, true, false, false};
+      open.seq = e.seq;
+      open_.push_back(open);
+      if (o_.verbose) {
         std::cerr << "crosslink-chaos: rank " << ev.rank << " caught " << e.msg << "\n";
+      }
       break;
+    }
     case EventKind::kWrong:
       ++report_.wrong_results;
       report_.problems.push_back(absl::StrCat("rank ", ev.rank, " wrong result: ", e.msg));
@@ -391,7 +411,8 @@ void Campaign::HandleEvent(const Event& ev) {
       report_.final_steps[ev.rank] = e.step;
       break;
     case EventKind::kFatal:
-      report_.problems.push_back(absl::StrCat("rank ", ev.rank, " gave up: ", e.msg));
+      // A rank met an error no fault explains (or made no progress): the campaign failed here.
+      Abort(absl::StrCat("rank ", ev.rank, " gave up: ", e.msg));
       break;
     case EventKind::kReady:
       break;

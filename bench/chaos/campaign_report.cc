@@ -62,16 +62,20 @@ void PrintReport(const CampaignReport& r, std::ostream& out) {
                          Median(all), Max(all));
   out << absl::StrFormat(
       "ranks=%d seed=%d wall_s=%.1f collectives_completed=%d failed_collectives=%d restarts=%d "
-      "stale_refused=%d\n",
+      "stale_refused=%d protocol_errors=%d\n",
       r.ranks, r.seed, r.wall_s, r.collectives_completed, r.failed_collectives, r.restarts,
-      r.stale_refused);
+      r.stale_refused, r.protocol_errors);
   std::string hashes;
   for (const auto& [rank, hash] : r.final_hashes) {
     absl::StrAppend(&hashes, hashes.empty() ? "" : " ", rank, ":", absl::StrFormat("%016x", hash),
                     "@", r.final_steps.at(rank));
   }
   out << "final hashes (rank:hash@step): " << (hashes.empty() ? "none" : hashes) << "\n";
-  for (const std::string& p : r.problems) out << "problem: " << p << "\n";
+  constexpr size_t kShown = 10;  // the first ones explain; the rest follow from them
+  for (size_t i = 0; i < r.problems.size() && i < kShown; ++i) {
+    out << "problem: " << r.problems[i] << "\n";
+  }
+  if (r.problems.size() > kShown) out << "... and " << r.problems.size() - kShown << " more\n";
   out << absl::StrFormat(
       "result: %s wrong_results=%d hangs=%d hashes_equal=%s median_recovery_s=%.3f "
       "max_recovery_s=%.3f\n",
@@ -97,6 +101,7 @@ absl::Status WriteCsv(const CampaignReport& r, const std::string& path) {
                          r.collectives_completed, r.failed_collectives);
   out << absl::StrFormat("wrong_results,%d\nhangs,%d\nrestarts,%d\nstale_refused,%d\n",
                          r.wrong_results, r.hangs, r.restarts, r.stale_refused);
+  out << absl::StrFormat("protocol_errors,%d\n", r.protocol_errors);
   out << absl::StrFormat("hashes_equal,%d\npassed,%d\n", r.hashes_equal() ? 1 : 0,
                          r.passed() ? 1 : 0);
   out.flush();

@@ -30,6 +30,9 @@ struct CampaignReport {
   int64_t hangs = 0;  // faults not recovered within the hang deadline, or no progress for as long
   int64_t restarts = 0;
   int64_t stale_refused = 0;  // SIGCONTed processes the coordinator refused (they exit 3)
+  // Collectives that failed with kDataLoss without a CRC mismatch (a connection met a frame its
+  // protocol did not expect): caught, never a wrong result, but no injected fault explains them.
+  int64_t protocol_errors = 0;
   std::map<int, uint64_t> final_hashes;  // rank -> state hash at the final step
   std::map<int, int64_t> final_steps;
   std::vector<std::string> problems;  // what failed the campaign, one line each

@@ -157,11 +157,13 @@ int main(int argc, char** argv) {
       auto synced = comm.SyncState(buffers, deadline);
       if (!synced.ok()) {
         if (synced.status().code() == absl::StatusCode::kDataLoss) {
-          // The ranks' state hashes differ: state diverged, which is a wrong result.
-          Emit(WorkerEvent{
-              .kind = EventKind::kWrong,
-              .msg = absl::StrCat("state hashes differ: ", synced.status().ToString())});
-          return 1;
+          // A frame of the transfer or of the hash check failed its check (the communicator is
+          // broken: leave and rejoin), or the ranks' hashes differ; state that really diverged
+          // shows in the final hashes, which the driver compares.
+          Emit(WorkerEvent{.kind = EventKind::kDataLoss,
+                           .seq = comm.last_stats().sequence,
+                           .msg = synced.status().ToString()});
+          return 4;
         }
         if (refused(synced.status())) {
           return Exit(EventKind::kRefused, synced.status().ToString(), 3);

@@ -62,12 +62,12 @@ absl::Status ConnectMesh(Communicator& comm, Communicator::Impl& impl,
                          const std::vector<int>& members, absl::Time deadline) {
   const int rank = comm.rank();
   // With resume the resumer's loop owns the accept queue: each pair reconnects through it, and
-  // its connections come back emulated already.
+  // its connections come back emulated and resumable (a cut after the rebuild resumes too).
   if (impl.resumer != nullptr) {
     for (int p : members) {
       if (p == rank) continue;
       absl::StatusOr<std::unique_ptr<collectives::Connection>> connection =
-          impl.resumer->Reconnect(p, deadline);
+          impl.resumer->ConnectResumable(p, deadline);
       if (!connection.ok()) {
         return absl::Status(
             connection.status().code(),

@@ -34,7 +34,7 @@
 // Limits: a death during a rebuild's dials can leave a connection from the aborted attempt in the
 // transport's accept queue; the retried rebuild may then accept that stale one, and the next
 // collective fails (and breaks the communicator). Rebuilt links of a job with resume come back
-// emulated but no longer resume after a later cut.
+// emulated and resumable (LinkResumer::ConnectResumable), so a cut after a rebuild resumes.
 #include <algorithm>
 #include <string>
 #include <utility>

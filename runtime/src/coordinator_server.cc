@@ -104,11 +104,17 @@ class CoordinatorService final : public proto::Coordinator::Service {
     if (auto s = state_->CheckToken(req->job_token()); !s.ok()) {
       return ToGrpcStatus(s);
     }
+    int64_t generation = 0;
     absl::StatusOr<Membership> m = state_->Barrier(
         req->name(), req->rank(), req->epoch(), CallDeadline(ctx),
-        [ctx] { return ctx->IsCancelled(); }, req->incarnation());
+        [ctx] { return ctx->IsCancelled(); }, req->incarnation(), req->passed_generation(),
+        &generation);
     if (!m.ok()) return ToGrpcStatus(m.status());
+    // The release is on disk before any rank hears of it: a restarted coordinator then knows the
+    // round completed (a rank that missed the answer asks again) and never runs it twice.
+    state_->FlushSnapshot();
     ToProto(*m, resp->mutable_membership());
+    resp->set_generation(generation);
     return grpc::Status::OK;
   }
 

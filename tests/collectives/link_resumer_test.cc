@@ -137,6 +137,25 @@ TEST_F(LinkResumerTest, AWaitPastTheDeadlineIsUnavailableNamingIt) {
   EXPECT_THAT(made.status().message(), HasSubstr("rank 0 -> rank 1: waiting for the link"));
 }
 
+// Messages sent one every 10 ms for 0.6 s (across a cut at 0.3 s) all arrive, in order and intact.
+void SendAcrossTheCut(Connection& from, Connection& to) {
+  constexpr int kMessages = 60;
+  std::vector<std::vector<std::byte>> got(kMessages, std::vector<std::byte>(2000));
+  std::vector<std::shared_ptr<RecvHandle>> recvs;
+  for (int i = 0; i < kMessages; ++i) recvs.push_back(to.Recv(absl::MakeSpan(got[i])));
+  std::vector<std::shared_ptr<Handle>> sends;
+  for (int i = 0; i < kMessages; ++i) {  // one every 10 ms: across the cut at 0.3 s
+    sends.push_back(from.Send(FrameHeader{.sequence = static_cast<uint64_t>(i)}, Pattern(2000, i)));
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  for (auto& s : sends) ASSERT_TRUE(s->Wait(In(absl::Seconds(20))).ok());
+  for (int i = 0; i < kMessages; ++i) {
+    ASSERT_TRUE(recvs[i]->Wait(In(absl::Seconds(20))).ok()) << i;
+    EXPECT_EQ(recvs[i]->header().sequence, static_cast<uint64_t>(i));
+    EXPECT_TRUE(got[i] == Pattern(2000, i)) << i;
+  }
+}
+
 // The whole cycle: messages sent across a cut of the direct link all arrive, in order and intact,
 // once the link is back; the resumers count the outage.
 TEST_F(LinkResumerTest, WrappedLinkComesBackAfterACutWithEveryMessageInOrder) {
@@ -146,24 +165,30 @@ TEST_F(LinkResumerTest, WrappedLinkComesBackAfterACutWithEveryMessageInOrder) {
                                            {.start_s = 0.6, .up = true}});
   ASSERT_TRUE(direct.ok()) << direct.status();
   Start(std::make_shared<PiecewiseTimeline>(*std::move(direct)), nullptr, /*wrap=*/true);
-  constexpr int kMessages = 60;
-  std::vector<std::vector<std::byte>> got(kMessages, std::vector<std::byte>(2000));
-  std::vector<std::shared_ptr<RecvHandle>> recvs;
-  for (int i = 0; i < kMessages; ++i) recvs.push_back(wrapped_[1]->Recv(absl::MakeSpan(got[i])));
-  std::vector<std::shared_ptr<Handle>> sends;
-  for (int i = 0; i < kMessages; ++i) {  // one every 10 ms: across the cut at 0.3 s
-    sends.push_back(
-        wrapped_[0]->Send(FrameHeader{.sequence = static_cast<uint64_t>(i)}, Pattern(2000, i)));
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  for (auto& s : sends) ASSERT_TRUE(s->Wait(In(absl::Seconds(20))).ok());
-  for (int i = 0; i < kMessages; ++i) {
-    ASSERT_TRUE(recvs[i]->Wait(In(absl::Seconds(20))).ok()) << i;
-    EXPECT_EQ(recvs[i]->header().sequence, static_cast<uint64_t>(i));
-    EXPECT_TRUE(got[i] == Pattern(2000, i)) << i;
-  }
+  SendAcrossTheCut(*wrapped_[0], *wrapped_[1]);
   // The cut is met by rank 0's data or, when an acknowledgement meets it first, by rank 1.
   EXPECT_GE(resumer_[0]->outages_met() + resumer_[1]->outages_met(), 1);
+}
+
+// A link made for a rebuilt mesh (an elastic job's new epoch) resumes after a cut as the links
+// of the first mesh do: before ConnectResumable, a rebuilt mesh's links failed the collective at
+// the first cut (kUnavailable) and broke the communicator.
+TEST_F(LinkResumerTest, ALinkOfARebuiltMeshResumesAfterACut) {
+  auto direct =
+      PiecewiseTimeline::Create("direct", {{.start_s = 0, .up = true},
+                                           {.start_s = 0.3, .up = false, .state = "fault"},
+                                           {.start_s = 0.6, .up = true}});
+  ASSERT_TRUE(direct.ok()) << direct.status();
+  Start(std::make_shared<PiecewiseTimeline>(*std::move(direct)), nullptr);
+  std::thread higher([&] { made_[1] = resumer_[1]->ConnectResumable(0, In(absl::Seconds(10))); });
+  made_[0] = resumer_[0]->ConnectResumable(1, In(absl::Seconds(10)));
+  higher.join();
+  ASSERT_TRUE(made_[0].ok()) << made_[0].status();
+  ASSERT_TRUE(made_[1].ok()) << made_[1].status();
+  SendAcrossTheCut(**made_[0], **made_[1]);
+  EXPECT_GE(resumer_[0]->outages_met() + resumer_[1]->outages_met(), 1);
+  // Closed before the resumers they call back into go.
+  for (auto& made : made_) (*made)->Close();
 }
 
 }  // namespace

@@ -106,6 +106,17 @@ std::unique_ptr<Connection> LinkResumer::Wrap(int peer, std::unique_ptr<LinkEmul
   return resumable;
 }
 
+absl::StatusOr<std::unique_ptr<Connection>> LinkResumer::ConnectResumable(int peer,
+                                                                          absl::Time deadline) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> connection, Reconnect(peer, deadline));
+  auto resumable = std::make_unique<ResumableConnection>(
+      std::move(connection),
+      [this, peer](absl::Time deadline) { return Reconnect(peer, deadline); }, resumable_options_);
+  absl::MutexLock lock(&mu_);
+  resumables_.push_back(resumable.get());
+  return resumable;
+}
+
 void LinkResumer::SetPeerAddress(int peer, std::string address) {
   absl::MutexLock lock(&mu_);
   moved_addresses_[peer] = std::move(address);

@@ -80,6 +80,11 @@ class LinkResumer {
   // header comment for the route it takes and its status codes.
   absl::StatusOr<std::unique_ptr<Connection>> Reconnect(int peer, absl::Time deadline);
 
+  // A new link to `peer` for a rebuilt mesh (an elastic job's new membership epoch): Reconnect's
+  // connection wrapped in a fresh ResumableConnection, as Wrap does at the start, so that a cut
+  // after the rebuild resumes too (both ends must call it). Status codes as Reconnect's.
+  absl::StatusOr<std::unique_ptr<Connection>> ConnectResumable(int peer, absl::Time deadline);
+
   // The peer's Context address from now on: an elastic job's rank that came back as a new process
   // listens elsewhere (the runtime's rank admission). Thread-safe.
   void SetPeerAddress(int peer, std::string address);
