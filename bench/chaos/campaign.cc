@@ -154,6 +154,8 @@ class Campaign {
   absl::Status StartRank(int rank);
   void OnRankExit(int rank, int status);
   void Reap();
+  // Sends the death reports not yet delivered (the coordinator may be down).
+  void SendReports();
   void HandleEvent(const Event& ev);
   void Inject(absl::Time now);
   void CheckRecovered(const WorkerEvent& step, absl::Time t);
@@ -175,6 +177,7 @@ class Campaign {
   std::optional<absl::Time> coordinator_start_at_;
   absl::Time coordinator_started_;
   std::unique_ptr<runtime::CoordinatorClient> reporter_;
+  std::deque<std::pair<int, std::string>> pending_reports_;  // rank, reason
 
   absl::Mutex mu_;
   std::deque<Event> events_ ABSL_GUARDED_BY(mu_);
@@ -224,6 +227,10 @@ absl::Status Campaign::StartCoordinator() {
 absl::Status Campaign::StartRank(int rank) {
   Rank& r = ranks_[static_cast<size_t>(rank)];
   r.start_at.reset();
+  // A report still pending about the rank's last process must never reach the coordinator once
+  // the new process may have rejoined (it would declare the new one dead); the coordinator's
+  // failure detector covers the old one.
+  std::erase_if(pending_reports_, [rank](const auto& report) { return report.first == rank; });
   const std::vector<std::string> argv = {o_.worker_path,
                                          "--stop-file",
                                          stop_path_.string(),
@@ -283,11 +290,10 @@ void Campaign::OnRankExit(int rank, int status) {
                               : absl::StrCat("exited with status ", WEXITSTATUS(status));
   if (o_.verbose) std::cerr << "crosslink-chaos: rank " << rank << " " << how << "\n";
   // Tell the coordinator at once, as crosslink-run does (a stale incarnation, exit 3, is dead
-  // there already). If the coordinator is down, its failure detector finds out instead.
-  if (!(WIFEXITED(status) && WEXITSTATUS(status) == 3) && reporter_ != nullptr) {
-    reporter_
-        ->ReportFailure(rank, absl::StrCat("rank ", rank, " ", how), absl::Now() + absl::Seconds(1))
-        .IgnoreError();
+  // there already); while it is down (a coordinator fault) the report is retried until it lands.
+  if (!(WIFEXITED(status) && WEXITSTATUS(status) == 3)) {
+    pending_reports_.emplace_back(rank, absl::StrCat("rank ", rank, " ", how));
+    SendReports();
   }
   std::optional<absl::Time> at = policy_.OnFailure(rank, absl::Now());
   if (!at.has_value()) {
@@ -301,6 +307,21 @@ void Campaign::OnRankExit(int rank, int status) {
   r.start_at = *at;
   ++report_.restarts;
   rejoin_after_ = *at;
+}
+
+void Campaign::SendReports() {
+  while (!pending_reports_.empty() && coordinator_ != nullptr && reporter_ != nullptr) {
+    const auto& [rank, reason] = pending_reports_.front();
+    const absl::Status s =
+        reporter_->ReportFailure(rank, reason, absl::Now() + absl::Milliseconds(500)).status();
+    // kUnavailable/kDeadlineExceeded: the coordinator is not back yet; anything else (the rank
+    // is dead there already) is an answer.
+    if (s.code() == absl::StatusCode::kUnavailable ||
+        s.code() == absl::StatusCode::kDeadlineExceeded) {
+      return;
+    }
+    pending_reports_.pop_front();
+  }
 }
 
 void Campaign::Reap() {
@@ -402,6 +423,9 @@ void Campaign::HandleEvent(const Event& ev) {
       break;
     case EventKind::kRefused:
       ++report_.stale_refused;
+      break;
+    case EventKind::kBroken:
+      ++report_.broken_left;
       break;
     case EventKind::kError:
       if (e.stage == "allreduce") ++report_.failed_collectives;
@@ -545,6 +569,7 @@ absl::StatusOr<CampaignReport> Campaign::Run() {
   for (;;) {
     const absl::Time now = absl::Now();
     Reap();
+    SendReports();
     if (coordinator_start_at_.has_value() && now >= *coordinator_start_at_ &&
         coordinator_ == nullptr) {
       coordinator_start_at_.reset();

@@ -62,9 +62,9 @@ void PrintReport(const CampaignReport& r, std::ostream& out) {
                          Median(all), Max(all));
   out << absl::StrFormat(
       "ranks=%d seed=%d wall_s=%.1f collectives_completed=%d failed_collectives=%d restarts=%d "
-      "stale_refused=%d protocol_errors=%d\n",
+      "stale_refused=%d protocol_errors=%d broken_left=%d\n",
       r.ranks, r.seed, r.wall_s, r.collectives_completed, r.failed_collectives, r.restarts,
-      r.stale_refused, r.protocol_errors);
+      r.stale_refused, r.protocol_errors, r.broken_left);
   std::string hashes;
   for (const auto& [rank, hash] : r.final_hashes) {
     absl::StrAppend(&hashes, hashes.empty() ? "" : " ", rank, ":", absl::StrFormat("%016x", hash),
@@ -101,7 +101,7 @@ absl::Status WriteCsv(const CampaignReport& r, const std::string& path) {
                          r.collectives_completed, r.failed_collectives);
   out << absl::StrFormat("wrong_results,%d\nhangs,%d\nrestarts,%d\nstale_refused,%d\n",
                          r.wrong_results, r.hangs, r.restarts, r.stale_refused);
-  out << absl::StrFormat("protocol_errors,%d\n", r.protocol_errors);
+  out << absl::StrFormat("protocol_errors,%d\nbroken_left,%d\n", r.protocol_errors, r.broken_left);
   out << absl::StrFormat("hashes_equal,%d\npassed,%d\n", r.hashes_equal() ? 1 : 0,
                          r.passed() ? 1 : 0);
   out.flush();

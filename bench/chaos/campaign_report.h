@@ -33,6 +33,9 @@ struct CampaignReport {
   // Collectives that failed with kDataLoss without a CRC mismatch (a connection met a frame its
   // protocol did not expect): caught, never a wrong result, but no injected fault explains them.
   int64_t protocol_errors = 0;
+  // Processes that left because their communicator broke on a failure no death explained in
+  // time (communicator.h), then rejoined: a fault's collateral, never a wrong result.
+  int64_t broken_left = 0;
   std::map<int, uint64_t> final_hashes;  // rank -> state hash at the final step
   std::map<int, int64_t> final_steps;
   std::vector<std::string> problems;  // what failed the campaign, one line each

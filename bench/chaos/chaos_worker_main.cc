@@ -10,7 +10,8 @@
 //          exact and must equal the sum over the quorum's live ranks, bit for bit; ShouldCommit
 //          with "the allreduce succeeded and was right"; on commit state += sum, ++step.
 // It writes one event per line (worker_events.h) and exits 0 at the step the driver's stop file
-// names, 4 after a kDataLoss (the communicator is then broken: the driver restarts the rank),
+// names, 4 after a kDataLoss and 5 after any other failure that broke the communicator (the
+// driver restarts the rank, which rejoins),
 // 3 when the coordinator declared this process dead (a stale incarnation after SIGSTOP), 1 when
 // it makes no progress for --give-up-s or meets an error no fault explains.
 #include <signal.h>
@@ -76,6 +77,11 @@ bool Retryable(const absl::Status& s) {
          s.code() == absl::StatusCode::kDeadlineExceeded ||
          s.code() == absl::StatusCode::kUnavailable;
 }
+
+// The communicator failed earlier with an error no death explained (communicator.h: it is then
+// broken for good): this process leaves the job, and its restart rejoins it with the live ranks'
+// state, as a crash would.
+bool Broken(const absl::Status& s) { return s.code() == absl::StatusCode::kFailedPrecondition; }
 
 }  // namespace
 
@@ -151,6 +157,7 @@ int main(int argc, char** argv) {
       }
       report("quorum", quorum.status());
       if (Retryable(quorum.status())) continue;
+      if (Broken(quorum.status())) return Exit(EventKind::kBroken, quorum.status().ToString(), 5);
       return Exit(EventKind::kFatal, absl::StrCat("quorum: ", quorum.status().ToString()), 1);
     }
     if (quorum->state_sync_due) {
@@ -170,6 +177,7 @@ int main(int argc, char** argv) {
         }
         report("sync", synced.status());
         if (Retryable(synced.status())) continue;
+        if (Broken(synced.status())) return Exit(EventKind::kBroken, synced.status().ToString(), 5);
         return Exit(EventKind::kFatal, absl::StrCat("sync: ", synced.status().ToString()), 1);
       }
     }

@@ -14,7 +14,8 @@
 namespace crosslink::chaos {
 namespace {
 
-constexpr std::array<std::pair<EventKind, const char*>, 8> kNames = {{
+constexpr std::array<std::pair<EventKind, const char*>, 9> kNames = {{
+    {EventKind::kBroken, "broken"},
     {EventKind::kReady, "ready"},
     {EventKind::kStep, "step"},
     {EventKind::kError, "error"},

@@ -19,6 +19,7 @@ enum class EventKind {
   kDataLoss,  // a collective failed with kDataLoss (a corruption caught): seq, msg; exits 4
   kWrong,     // a collective returned OK with a value other than the expected one: msg
   kRefused,   // the coordinator declared this process dead (a stale incarnation): msg; exit 3
+  kBroken,    // the communicator broke on an error no death explained: msg; exit 5
   kFinal,     // stopped at the agreed step: step, hash
   kFatal,     // gave up: msg; exit 1
 };
