@@ -38,13 +38,14 @@ struct CampaignOptions {
   // SIGSTOP lasts the heartbeat window times this (> 1: the rank is declared dead first).
   double stop_factor = 2;
   double coordinator_down_s = 0.5;  // between a coordinator's kill and its restart
-  double late_join_s = 2;           // how long a late joiner stays away
+  double late_join_s = 1;           // how long a late joiner stays away
   double gap_s = 0.2;               // between one fault's full recovery and the next fault
   // The scenario's fault processes (orbit seconds, played at time scale 1): per link, and for
-  // bit errors per link and direction. 0 disables.
-  double link_mtbf_s = 20;
-  double link_mttr_s = 0.5;
-  double corruption_mtbf_s = 120;
+  // bit errors per link and direction. 0 disables. Link cuts are frequent because they are cheap
+  // (a resumed link only delays a collective); bit errors cost a restart and a rejoin each.
+  double link_mtbf_s = 4;
+  double link_mttr_s = 0.3;
+  double corruption_mtbf_s = 60;
   FaultWeights weights;
   int state_floats = 4096;
   double compute_ms = 5;

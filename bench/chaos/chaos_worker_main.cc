@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -163,6 +164,11 @@ int main(int argc, char** argv) {
     if (quorum->state_sync_due) {
       auto synced = comm.SyncState(buffers, deadline);
       if (!synced.ok()) {
+        if (synced.status().code() == absl::StatusCode::kDataLoss &&
+            absl::StrContains(synced.status().message(), "hash differs")) {
+          // The live ranks' states diverged: a wrong result that SyncState's check caught.
+          return Exit(EventKind::kWrong, synced.status().ToString(), 1);
+        }
         if (synced.status().code() == absl::StatusCode::kDataLoss) {
           // A frame of the transfer or of the hash check failed its check (the communicator is
           // broken: leave and rejoin), or the ranks' hashes differ; state that really diverged

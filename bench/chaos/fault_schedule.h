@@ -29,10 +29,11 @@ const char* FaultName(FaultKind kind);
 bool DriverInjected(FaultKind kind);
 
 // Relative weights of the driver-injected kinds (the others' rate is the scenario's).
+// Coordinator kills recover fastest, SIGSTOPs slowest (a heartbeat window and a rejoin).
 struct FaultWeights {
-  double kill = 4;
+  double kill = 3;
   double stop = 1;
-  double coordinator = 2;
+  double coordinator = 3;
   double late_join = 1;
 };
 

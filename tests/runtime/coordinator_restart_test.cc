@@ -265,6 +265,22 @@ TEST(CoordinatorRestartTest, AcknowledgedKeyValueWritesAreInTheStateFileAtOnce) 
   }
 }
 
+// A coordinator's state (no server) whose ranks all registered, for tests that drive it directly.
+std::unique_ptr<CoordinatorState> RegisteredState(const CoordinatorOptions& options) {
+  auto state = std::make_unique<CoordinatorState>(options);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < options.world_size; ++r) {
+    threads.emplace_back([&, r] {
+      EXPECT_TRUE(state
+                      ->Register(r, options.world_size, absl::StrCat("127.0.0.1:", 9000 + r),
+                                 In(absl::Seconds(30)), [] { return false; })
+                      .ok());
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  return state;
+}
+
 // A coordinator killed right after it released a barrier round, before every rank heard: the
 // ranks that heard go on to the next round, the others ask again after the restart. The restarted
 // coordinator must know (from its state file) that the round completed, or it would wait for the
@@ -272,18 +288,9 @@ TEST(CoordinatorRestartTest, AcknowledgedKeyValueWritesAreInTheStateFileAtOnce) 
 TEST(CoordinatorRestartTest, ABarrierRoundReleasedBeforeARestartIsNotWaitedForAgain) {
   TempDir dir;
   const CoordinatorOptions options = Options(2, dir / "coordinator.state");
-  auto state = std::make_unique<CoordinatorState>(options);
+  std::unique_ptr<CoordinatorState> state = RegisteredState(options);
   const auto never = [] { return false; };
   std::vector<std::thread> threads;
-  for (int r = 0; r < 2; ++r) {
-    threads.emplace_back([&, r] {
-      EXPECT_TRUE(
-          state->Register(r, 2, absl::StrCat("127.0.0.1:", 9000 + r), In(absl::Seconds(30)), never)
-              .ok());
-    });
-  }
-  for (std::thread& t : threads) t.join();
-  threads.clear();
   // Two rounds pass normally; each rank learns each round's generation.
   int64_t passed[2] = {0, 0};
   for (int round = 1; round <= 2; ++round) {
@@ -323,17 +330,8 @@ TEST(CoordinatorRestartTest, ABarrierRoundReleasedBeforeARestartIsNotWaitedForAg
 TEST(CoordinatorRestartTest, ARejoinedRanksIncarnationSurvivesARestart) {
   TempDir dir;
   const CoordinatorOptions options = Options(2, dir / "coordinator.state");
-  auto state = std::make_unique<CoordinatorState>(options);
+  std::unique_ptr<CoordinatorState> state = RegisteredState(options);
   const auto never = [] { return false; };
-  std::vector<std::thread> threads;
-  for (int r = 0; r < 2; ++r) {
-    threads.emplace_back([&, r] {
-      EXPECT_TRUE(
-          state->Register(r, 2, absl::StrCat("127.0.0.1:", 9000 + r), In(absl::Seconds(30)), never)
-              .ok());
-    });
-  }
-  for (std::thread& t : threads) t.join();
   ASSERT_TRUE(state->ReportFailure(1, "rank 1 was killed by signal 9 (SIGKILL)", -1).ok());
   absl::StatusOr<CoordinatorState::Rejoined> rejoined;
   std::thread rejoin(
