@@ -341,6 +341,7 @@ absl::Status ParseFaults(TableReader& r, FaultConfig& f) {
   RETURN_IF_ERROR(r.Double("link_mttr_s", f.link_mttr_s, 0.0));
   RETURN_IF_ERROR(r.Double("satellite_mtbf_s", f.satellite_mtbf_s, 0.0));
   RETURN_IF_ERROR(r.Double("satellite_mttr_s", f.satellite_mttr_s, 0.0));
+  RETURN_IF_ERROR(r.Double("corruption_mtbf_s", f.corruption_mtbf_s, 0.0));
   // A failure process needs both halves: a mean time between failures without a repair time
   // would take links down for ever, which is certainly not what the user meant.
   if ((f.link_mtbf_s > 0) != (f.link_mttr_s > 0)) {

@@ -259,6 +259,10 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
 
     collectives::LinkEmulatorOptions& emulator_options = impl.emulator_options;
     emulator_options.mode = options.outage_mode;
+    // The scenario's bit errors ([faults] corruption_mtbf_s): the receiver's CRC32C check turns
+    // each into kDataLoss naming the link.
+    emulator_options.corruption_mtbf_s = scenario.faults.corruption_mtbf_s;
+    emulator_options.corruption_seed = scenario.faults.seed;
     // An emulator spins out the last stretch before each delivery for timing precision; on a
     // host with more ranks than cores that CPU comes out of the ranks' own work (8 training
     // ranks on 2 cores lost some 10 % of their step time to it), so there it only sleeps.
@@ -304,6 +308,10 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(CommunicatorO
     impl.live = options.rejoin ? std::vector<int>{} : everyone;
     impl.sync_base_epoch = impl.mesh_epoch;
     impl.has_state.store(!options.rejoin);
+    {
+      absl::MutexLock state_lock(&impl.state_mu);
+      impl.links_epoch = impl.mesh_epoch;
+    }
     collectives::CollectiveContext& context = impl.collective;
     context.rank = rank;
     context.world_size = n;
@@ -413,6 +421,7 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::CreateFromEnvironmen
 
 void Communicator::OnMembershipChange(const Membership& membership) {
   std::vector<collectives::Connection*> connections;
+  bool stale_mesh = false;
   {
     absl::MutexLock lock(&impl_->state_mu);
     // Views only move forward (a collective's own query may have stored a newer one).
@@ -422,6 +431,26 @@ void Communicator::OnMembershipChange(const Membership& membership) {
     // An elastic rebuild keeps replaced connections alive (Impl::graveyard), so the pointers
     // stay valid after the lock is released.
     connections = impl_->raw_connections;
+    // Elastic: the mesh belongs to an earlier epoch, whose collectives cannot complete everywhere
+    // any more. A survivor waiting on a live peer that already left the collective (it finished
+    // it, or retired its mesh for the new epoch) would wait for its deadline (a resumable link
+    // even takes the peer's close for a cut and resumes), so every link of the mesh ends now;
+    // the next Quorum rebuilds the mesh for the new epoch anyway.
+    stale_mesh = impl_->elastic && impl_->links_epoch > 0 && membership.epoch > impl_->links_epoch;
+  }
+  if (stale_mesh) {
+    const absl::Status moved = absl::AbortedError(
+        absl::StrCat("rank ", rank_, ": the membership moved to epoch ", membership.epoch, " (",
+                     membership.dead_ranks.empty()
+                         ? std::string("an admission")
+                         : absl::StrCat("rank ", membership.dead_ranks.back().rank,
+                                        " died: ", membership.dead_ranks.back().reason),
+                     ")"));
+    for (int p = 0; p < static_cast<int>(connections.size()); ++p) {
+      if (connections[p] != nullptr && membership.FindDead(p) == nullptr) {
+        connections[p]->Close(moved);
+      }
+    }
   }
   // Close the connections to dead ranks so that a collective waiting on one fails at once,
   // with a status that names the rank and why the coordinator declared it dead.

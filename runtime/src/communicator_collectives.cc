@@ -32,11 +32,17 @@ namespace {
 // milliseconds of reaping it; half a second covers a loaded machine without delaying the error
 // of a plainly cut link by much.
 constexpr absl::Duration kDeathReportWait = absl::Milliseconds(500);
+// Elastic jobs wait longer: there an unexplained failure breaks the communicator for good, while
+// the death that explains it may come late (the rank that caught a corruption leaves only after
+// its collective ended; a coordinator that restarts learns of a death from its failure detector,
+// a heartbeat window later). Fault campaigns (bench/chaos) met both.
+constexpr absl::Duration kElasticDeathReportWait = absl::Seconds(5);
 }  // namespace
 
 bool AwaitDeathReport(Communicator::Impl& impl, CoordinatorClient& client, int64_t since_epoch,
                       absl::Time deadline) {
-  const absl::Time until = std::min(deadline, absl::Now() + kDeathReportWait);
+  const absl::Time until =
+      std::min(deadline, absl::Now() + (impl.elastic ? kElasticDeathReportWait : kDeathReportWait));
   {
     absl::MutexLock lock(&impl.state_mu);
     if (impl.membership.FirstDeathAfter(since_epoch) != nullptr) return true;

@@ -126,6 +126,7 @@ absl::Status EnsureMesh(Communicator& comm, Communicator::Impl& impl, absl::Time
     impl.raw_connections[p] = impl.connections[p].get();
   }
   impl.mesh_epoch = epoch;
+  impl.links_epoch = epoch;
   impl.live = live;
   // The survivors may have left the last epoch at different sequence numbers (a collective that
   // met the death can succeed on some and fail on others); the new epoch numbers afresh, past

@@ -79,6 +79,9 @@ class Communicator::Impl {
   bool elastic = false;
   std::vector<std::string> data_addresses;  // every rank's, from Register, for redialling
   int64_t mesh_epoch ABSL_GUARDED_BY(collective_mu) = 0;
+  // mesh_epoch as the heartbeat thread may read it (it never takes collective_mu): a view of a
+  // later epoch ends the mesh's links (OnMembershipChange).
+  int64_t links_epoch ABSL_GUARDED_BY(state_mu) = 0;
   std::vector<int> live ABSL_GUARDED_BY(collective_mu);
   // Quorum() calls that succeeded (for messages), the epoch of the last one (0: none yet) and
   // ShouldCommit() calls (they name the votes' keys, so every rank must make the same calls).

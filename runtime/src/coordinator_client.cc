@@ -1,6 +1,7 @@
 #include "crosslink/runtime/coordinator_client.h"
 
 #include <algorithm>
+#include <map>
 #include <thread>
 #include <utility>
 
@@ -161,6 +162,8 @@ class CoordinatorClient::Impl {
   Membership membership ABSL_GUARDED_BY(mu);
   // 0 for a process that registered; the coordinator's answer to Rejoin for a restarted one.
   int64_t incarnation ABSL_GUARDED_BY(mu) = 0;
+  // Barrier name -> generation of the round this process last passed (BarrierRequest).
+  std::map<std::string, int64_t> barrier_generations ABSL_GUARDED_BY(mu);
   int64_t Incarnation() const {
     absl::MutexLock lock(&mu);
     return incarnation;
@@ -385,11 +388,20 @@ absl::Status CoordinatorClient::Barrier(std::string_view name, absl::Time deadli
   request.set_rank(impl_->options.rank);
   request.set_epoch(epoch);
   request.set_incarnation(impl_->Incarnation());
+  {
+    absl::MutexLock lock(&impl_->mu);
+    const auto it = impl_->barrier_generations.find(request.name());
+    if (it != impl_->barrier_generations.end()) request.set_passed_generation(it->second);
+  }
   proto::BarrierResponse response;
   const std::string what = absl::StrCat("Barrier '", Str(name), "'");
   const int64_t known_before_call = impl_->KnownEpoch();
   RETURN_IF_ERROR(
       impl_->Call(what, &proto::Coordinator::Stub::Barrier, request, &response, deadline));
+  if (response.generation() > 0) {
+    absl::MutexLock lock(&impl_->mu);
+    impl_->barrier_generations[request.name()] = response.generation();
+  }
   return impl_->Observe(what, FromProto(response.membership()), known_before_call);
 }
 

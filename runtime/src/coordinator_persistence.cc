@@ -8,6 +8,7 @@
 
 #include <set>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "coordinator_proto.h"
 #include "crosslink/base/status_macros.h"
@@ -95,6 +96,11 @@ absl::Status WriteSnapshotFile(const CoordinatorOptions& options,
     proto::CoordinatorSnapshot::Entry* e = p.add_kv();
     e->set_key(key);
     e->set_value(value);
+  }
+  for (const auto& [name, generation] : snapshot.barriers) {
+    proto::CoordinatorSnapshot::Entry* e = p.add_barriers();
+    e->set_key(name);
+    e->set_value(absl::StrCat(generation));
   }
   std::string bytes;
   if (!p.SerializeToString(&bytes)) {
@@ -216,6 +222,20 @@ absl::StatusOr<std::optional<CoordinatorSnapshot>> ReadSnapshotFile(
   if (total > options.max_kv_total_bytes) {
     return corrupt(total, " bytes of keys and values, over the quota of ",
                    options.max_kv_total_bytes);
+  }
+  // Barrier names are bounded as keys are; one entry per name.
+  if (p.barriers_size() > options.max_kv_keys) {
+    return corrupt(p.barriers_size(), " barriers, over the key quota of ", options.max_kv_keys);
+  }
+  std::set<std::string> barrier_names;
+  for (const proto::CoordinatorSnapshot::Entry& e : p.barriers()) {
+    int64_t generation = 0;
+    if (static_cast<int64_t>(e.key().size()) > options.max_kv_key_bytes ||
+        !absl::SimpleAtoi(e.value(), &generation) || generation < 0) {
+      return corrupt("a barrier entry with a bad name or generation");
+    }
+    if (!barrier_names.insert(e.key()).second) return corrupt("barrier '", e.key(), "' twice");
+    snapshot.barriers.emplace_back(e.key(), generation);
   }
   return snapshot;
 }

@@ -36,6 +36,8 @@ struct CoordinatorSnapshot {
   // data_addresses[r]: rank r's data address, empty when it never registered. world_size entries.
   std::vector<std::string> data_addresses;
   std::vector<std::pair<std::string, std::string>> kv;
+  // Barrier name -> generation of its last released round.
+  std::vector<std::pair<std::string, int64_t>> barriers;
 };
 
 // The longest data address and death reason a snapshot or a rank's view may hold.

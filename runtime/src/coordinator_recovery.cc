@@ -36,11 +36,26 @@ CoordinatorSnapshot CoordinatorState::Snapshot() const {
   snapshot.membership = MembershipLocked();
   for (const auto& a : addresses_) snapshot.data_addresses.push_back(a.value_or(""));
   snapshot.kv.assign(kv_.begin(), kv_.end());
+  for (const auto& [name, barrier] : barriers_) {
+    if (barrier.generation > 0) snapshot.barriers.emplace_back(name, barrier.generation);
+  }
   return snapshot;
 }
 
 void CoordinatorState::FlushSnapshot() {
   if (writer_ != nullptr) writer_->Flush();
+}
+
+void CoordinatorState::RestoreAdmissionsLocked(const Membership& m) {
+  // Without them every restarted process (incarnation >= 1) would be refused as stale by a
+  // coordinator that restarted (it would expect incarnation 0), and the job would fall apart.
+  for (const AdmittedRank& a : m.admitted) {
+    if (a.rank < 0 || a.rank >= options_.world_size || dead_.contains(a.rank)) continue;
+    int64_t& incarnation = incarnations_[a.rank];
+    if (a.incarnation < incarnation) continue;  // never backwards
+    incarnation = a.incarnation;
+    admitted_[a.rank] = a;
+  }
 }
 
 void CoordinatorState::RestoreLocked(CoordinatorSnapshot snapshot) {
@@ -49,6 +64,7 @@ void CoordinatorState::RestoreLocked(CoordinatorSnapshot snapshot) {
   epoch_ = snapshot.membership.epoch;
   dead_.clear();
   for (DeadRank& d : snapshot.membership.dead_ranks) dead_[d.rank] = std::move(d);
+  RestoreAdmissionsLocked(snapshot.membership);
   for (int r = 0; r < options_.world_size; ++r) {
     std::string& a = snapshot.data_addresses[r];
     if (!a.empty()) addresses_[r] = std::move(a);
@@ -59,6 +75,7 @@ void CoordinatorState::RestoreLocked(CoordinatorSnapshot snapshot) {
     NoteKvWriteLocked(key);  // Transient keys live one lifetime from now.
     PutKvLocked(std::move(key), std::move(value));
   }
+  for (const auto& [name, generation] : snapshot.barriers) barriers_[name].generation = generation;
   adopt_views_until_ = now + AdoptWindow();
 }
 
@@ -90,6 +107,7 @@ absl::Status CoordinatorState::AdoptRankViewLocked(int rank, const RankReport& r
     epoch_ = view.epoch;
     dead_.clear();
     for (const DeadRank& d : view.dead_ranks) dead_[d.rank] = d;
+    RestoreAdmissionsLocked(view);
     if (fresh) {
       // The job ran before this coordinator started: its rendezvous is over. Ranks that do not
       // reach it within a failure timeout are declared dead as usual.

@@ -104,11 +104,17 @@ class CoordinatorService final : public proto::Coordinator::Service {
     if (auto s = state_->CheckToken(req->job_token()); !s.ok()) {
       return ToGrpcStatus(s);
     }
+    int64_t generation = 0;
     absl::StatusOr<Membership> m = state_->Barrier(
         req->name(), req->rank(), req->epoch(), CallDeadline(ctx),
-        [ctx] { return ctx->IsCancelled(); }, req->incarnation());
+        [ctx] { return ctx->IsCancelled(); }, req->incarnation(), req->passed_generation(),
+        &generation);
     if (!m.ok()) return ToGrpcStatus(m.status());
+    // The release is on disk before any rank hears of it: a restarted coordinator then knows the
+    // round completed (a rank that missed the answer asks again) and never runs it twice.
+    state_->FlushSnapshot();
     ToProto(*m, resp->mutable_membership());
+    resp->set_generation(generation);
     return grpc::Status::OK;
   }
 
@@ -117,7 +123,12 @@ class CoordinatorService final : public proto::Coordinator::Service {
     if (auto s = state_->CheckToken(req->job_token()); !s.ok()) {
       return ToGrpcStatus(s);
     }
-    return ToGrpcStatus(state_->KvSet(req->key(), req->value()));
+    const absl::Status set = state_->KvSet(req->key(), req->value());
+    // Durable before acknowledged: a coordinator killed right after answering must not lose a
+    // key the ranks then wait for (an elastic job's commit votes would hang until their deadline
+    // after a restart). No-op without a state file; concurrent writes share one file write.
+    if (set.ok()) state_->FlushSnapshot();
+    return ToGrpcStatus(set);
   }
 
   grpc::Status KvGet(grpc::ServerContext* ctx, const proto::KvGetRequest* req,
@@ -139,6 +150,7 @@ class CoordinatorService final : public proto::Coordinator::Service {
     }
     absl::StatusOr<int64_t> value = state_->KvAdd(req->key(), req->delta());
     if (!value.ok()) return ToGrpcStatus(value.status());
+    state_->FlushSnapshot();  // durable before acknowledged, as KvSet
     resp->set_value(*value);
     return grpc::Status::OK;
   }

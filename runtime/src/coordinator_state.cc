@@ -258,7 +258,8 @@ absl::StatusOr<Membership> CoordinatorState::ReportFailure(int rank, std::string
 absl::StatusOr<Membership> CoordinatorState::Barrier(std::string name, int rank, int64_t epoch,
                                                      absl::Time deadline,
                                                      const CancelledFn& cancelled,
-                                                     int64_t incarnation) {
+                                                     int64_t incarnation, int64_t passed_generation,
+                                                     int64_t* generation_out) {
   absl::MutexLock lock(&mu_);
   if (shutdown_) return ShutdownStatusLocked();
   if (absl::Status s = CheckRankLocked(rank); !s.ok()) return s;
@@ -273,6 +274,12 @@ absl::StatusOr<Membership> CoordinatorState::Barrier(std::string name, int rank,
   const int64_t entry_epoch = epoch_;
   last_seen_[rank] = absl::Now();
   BarrierState& barrier = barriers_[name];  // std::map: the reference stays valid.
+  // The round after the caller's last one completed already: the caller arrived at it before a
+  // restart and the answer was lost. Waiting again would wait for ranks that went on.
+  if (passed_generation > 0 && barrier.generation > passed_generation) {
+    if (generation_out != nullptr) *generation_out = passed_generation + 1;
+    return MembershipLocked();
+  }
   barrier.arrived.insert(rank);
   const auto all_alive_arrived = [&] {
     for (int r = 0; r < options_.world_size; ++r) {
@@ -283,7 +290,9 @@ absl::StatusOr<Membership> CoordinatorState::Barrier(std::string name, int rank,
   if (all_alive_arrived()) {
     ++barrier.generation;
     barrier.arrived.clear();
+    NoteChangeLocked();
     cv_.SignalAll();
+    if (generation_out != nullptr) *generation_out = barrier.generation;
     return MembershipLocked();
   }
   const int64_t generation = barrier.generation;
@@ -291,7 +300,10 @@ absl::StatusOr<Membership> CoordinatorState::Barrier(std::string name, int rank,
       WaitLocked([&] { return barrier.generation != generation || epoch_ != entry_epoch; },
                  deadline, cancelled);
   // A released round wins over a later membership change: the barrier did complete.
-  if (barrier.generation != generation) return MembershipLocked();
+  if (barrier.generation != generation) {
+    if (generation_out != nullptr) *generation_out = generation + 1;
+    return MembershipLocked();
+  }
   barrier.arrived.erase(rank);
   switch (end) {
     case WaitEnd::kCondition:

@@ -71,8 +71,13 @@ class CoordinatorState {
   void FlushSnapshot();
   // Whether Shutdown came from a Shutdown request (the job ended) rather than the server stopping.
   bool job_ended() const;
+  // `passed_generation`: the round of `name` the caller last passed (0: unknown); a later round
+  // that completed already (a restart lost its answer) returns at once. *generation (when not
+  // null) gets the generation of the round passed. A release is persisted (FlushSnapshot before
+  // answering makes it durable).
   absl::StatusOr<Membership> Barrier(std::string name, int rank, int64_t epoch, absl::Time deadline,
-                                     const CancelledFn& cancelled, int64_t incarnation = 0);
+                                     const CancelledFn& cancelled, int64_t incarnation = 0,
+                                     int64_t passed_generation = 0, int64_t* generation = nullptr);
 
   // Elastic rejoin (rank_admission.cc). Rejoin: a new process of dead rank `rank` waits to be
   // admitted (listed in Membership::joining_ranks) until a live rank calls Admit at its step
@@ -110,6 +115,9 @@ class CoordinatorState {
                      const CancelledFn& cancelled) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CheckRankLocked(int rank) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // kAborted unless `incarnation` is rank's current one (rank_admission.cc).
+  // A restarted coordinator takes the admissions (each rank's incarnation) of a membership its
+  // state file or a rank's view holds (coordinator_recovery.cc).
+  void RestoreAdmissionsLocked(const Membership& m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CheckIncarnationLocked(int rank, int64_t incarnation) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Adds the admitted and joining ranks to a view (rank_admission.cc).

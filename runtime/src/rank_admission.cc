@@ -129,6 +129,9 @@ absl::StatusOr<Membership> CoordinatorState::Admit(int rank, int64_t incarnation
         .rank = joiner, .epoch = epoch_, .incarnation = incarnation_now, .data_address = address};
   }
   joining_.clear();
+  // The new epoch and the incarnations go to the state file: a coordinator restarted from it must
+  // not refuse the admitted processes as stale.
+  NoteChangeLocked();
   cv_.SignalAll();
   return MembershipLocked();
 }

@@ -3,12 +3,15 @@
 #include "crosslink/collectives/emulation/link_emulator.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "crosslink/collectives/emulation/bit_error_process.h"
 #include "crosslink/collectives/emulation/link_timeline.h"
 #include "crosslink/collectives/emulation/scenario_clock.h"
+#include "crosslink/collectives/transport/crc32c.h"
 #include "crosslink/collectives/transport/inproc_transport.h"
 #include "gtest/gtest.h"
 
@@ -206,6 +209,71 @@ TEST(LinkEmulatorTest, ZeroLengthMessagesWaitForTheLinkToo) {
   EXPECT_GE(absl::Now() - clock->wall_start(), absl::Milliseconds(50));
   EXPECT_EQ(r->header().tag, 3u);
   EXPECT_EQ(r->header().length, 0u);
+}
+
+// Bit errors (corruption_mtbf_s): a corrupted message reaches the receiver as kDataLoss naming
+// the connection, never as wrong bytes; the sender's buffer is untouched.
+TEST(LinkEmulatorTest, BitErrorIsDataLossAtTheReceiverNeverAWrongPayload) {
+  auto clock = std::make_shared<ScenarioClock>(0.0, 1.0);
+  auto [a, b] = MakeInProcPair(0, 1, kJob);
+  // An instant within the first microsecond of orbit time: the first message is hit.
+  LinkEmulator emulator(std::move(a), Up(0.0, 0.0), clock,
+                        LinkEmulatorOptions{.corruption_mtbf_s = 1e-7, .corruption_seed = 3});
+  std::vector<std::byte> out(4096);
+  for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::byte>(i * 7);
+  const std::vector<std::byte> sent = out;
+  std::vector<std::byte> in(out.size());
+  absl::SleepFor(absl::Microseconds(10));
+  auto r = b->Recv(absl::MakeSpan(in));
+  emulator.Send(FrameHeader{.tag = 1}, out)->Wait(In(absl::Seconds(10))).IgnoreError();
+  const absl::Status received = r->Wait(In(absl::Seconds(10)));
+  EXPECT_EQ(received.code(), absl::StatusCode::kDataLoss) << received;
+  EXPECT_NE(received.message().find("rank 1"), std::string::npos) << received;
+  EXPECT_EQ(out, sent) << "the caller's buffer must not be corrupted";
+  EXPECT_EQ(emulator.counters().corruptions, 1);
+  // SendWithCrc too: the caller's CRC travels, so the flipped copy fails the same check.
+  auto [c, d] = MakeInProcPair(0, 1, kJob);
+  LinkEmulator with_crc(std::move(c), Up(0.0, 0.0), clock,
+                        LinkEmulatorOptions{.corruption_mtbf_s = 1e-7, .corruption_seed = 3});
+  absl::SleepFor(absl::Microseconds(10));
+  auto r2 = d->Recv(absl::MakeSpan(in));
+  with_crc.SendWithCrc(FrameHeader{.tag = 2}, out, Crc32c(out))
+      ->Wait(In(absl::Seconds(10)))
+      .IgnoreError();
+  EXPECT_EQ(r2->Wait(In(absl::Seconds(10))).code(), absl::StatusCode::kDataLoss);
+}
+
+// Index of the first message (one every orbit second, from orbit time 0) that arrives as
+// kDataLoss over an emulated link with bit errors, or -1 when `messages` arrive intact.
+int FirstCorruptedMessage(uint64_t seed, double mtbf_s, int messages) {
+  // The hand-driven clock runs in the past, so that every delivery is due at once.
+  absl::Time now = absl::Now() - absl::Hours(1);
+  auto clock = std::make_shared<ScenarioClock>(0.0, 1.0, now, [&now] { return now; });
+  auto [a, b] = MakeInProcPair(0, 1, kJob);
+  LinkEmulator emulator(std::move(a), Up(0.0, 0.0), clock,
+                        LinkEmulatorOptions{.corruption_mtbf_s = mtbf_s, .corruption_seed = seed});
+  std::vector<std::byte> out(256, std::byte{0x5a}), in(256);
+  for (int i = 0; i < messages; ++i) {
+    auto r = b->Recv(absl::MakeSpan(in));
+    emulator.Send(FrameHeader{.tag = static_cast<uint32_t>(i)}, out);
+    const absl::Status s = r->Wait(In(absl::Seconds(10)));
+    if (s.code() == absl::StatusCode::kDataLoss) return i;
+    EXPECT_TRUE(s.ok()) << s;
+    EXPECT_EQ(in, out);
+    now += absl::Seconds(1);
+  }
+  return -1;
+}
+
+TEST(LinkEmulatorTest, BitErrorsAreSeededAndFollowTheLinksProcess) {
+  // Same seed, same message; and it is the first message at or after the process's first
+  // instant for this link ("test", the timeline's name), whatever the wall clock did.
+  const int first = FirstCorruptedMessage(21, 30.0, 400);
+  ASSERT_GE(first, 0);
+  EXPECT_EQ(FirstCorruptedMessage(21, 30.0, 400), first);
+  EXPECT_EQ(first, static_cast<int>(std::ceil(BitErrorProcess(21, "test", 30.0).next_s())));
+  // Without bit errors nothing is corrupted.
+  EXPECT_EQ(FirstCorruptedMessage(21, 0.0, 200), -1);
 }
 
 }  // namespace

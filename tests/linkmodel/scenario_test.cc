@@ -38,6 +38,7 @@ TEST(ScenarioTest, EmptyFileGivesDefaults) {
   EXPECT_EQ(s->links.topology, Topology::kPlusGrid);
   EXPECT_EQ(s->links.max_range_km, 5000.0);
   EXPECT_EQ(s->faults.seed, 1u);
+  EXPECT_EQ(s->faults.corruption_mtbf_s, 0.0);  // no bit errors unless asked for
   EXPECT_TRUE(s->cluster.rank_satellites.empty());
 }
 
@@ -76,6 +77,7 @@ link_mtbf_s = 3600.0
 link_mttr_s = 60.0
 satellite_mtbf_s = 86400.0
 satellite_mttr_s = 300.0
+corruption_mtbf_s = 12.5
 
 [cluster]
 satellites = ["P0S0", "P0S1"]
@@ -109,6 +111,7 @@ satellites = ["P0S0", "P0S1"]
   EXPECT_EQ(s->faults.link_mttr_s, 60.0);
   EXPECT_EQ(s->faults.satellite_mtbf_s, 86400.0);
   EXPECT_EQ(s->faults.satellite_mttr_s, 300.0);
+  EXPECT_EQ(s->faults.corruption_mtbf_s, 12.5);
   EXPECT_THAT(s->cluster.rank_satellites, ElementsAre("P0S0", "P0S1"));
 }
 
@@ -238,6 +241,7 @@ TEST(ScenarioTest, OutOfRangeValuesAreRejected) {
   ExpectInvalid("[links]\npolar_cutoff_deg = 91\n", "links.polar_cutoff_deg");
   ExpectInvalid("[faults]\nseed = -1\n", "faults.seed");
   ExpectInvalid("[faults]\nlink_mtbf_s = 100\n", "faults.link_mttr_s");
+  ExpectInvalid("[faults]\ncorruption_mtbf_s = -1\n", "faults.corruption_mtbf_s");
   ExpectInvalid("[cluster]\nsatellites = [\"A\", \"A\"]\n", "cluster.satellites");
 }
 

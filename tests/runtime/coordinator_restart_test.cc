@@ -9,10 +9,14 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "../../runtime/src/coordinator_persistence.h"
+#include "../../runtime/src/coordinator_state.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -236,6 +240,120 @@ TEST(CoordinatorRestartTest, StateFileRestoresEpochMembershipAndKeyValues) {
   const absl::StatusOr<Membership> seen = clients[0]->Heartbeat(In(absl::Seconds(10)));
   ASSERT_TRUE(seen.ok()) << seen.status();
   EXPECT_EQ(seen->epoch, 2);
+}
+
+// A coordinator may be SIGKILLed the moment after it acknowledged a write: every acknowledged
+// KvSet and KvAdd must already be in the state file (the file a restart reloads), or a rank that
+// waits for the key (an elastic job's commit vote) waits until its deadline after the restart.
+TEST(CoordinatorRestartTest, AcknowledgedKeyValueWritesAreInTheStateFileAtOnce) {
+  TempDir dir;
+  CoordinatorOptions options = Options(2, dir / "coordinator.state");
+  auto server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  auto clients = RegisteredClients(*server, 2);
+  for (int i = 0; i < 30; ++i) {
+    const std::string key = absl::StrCat("crosslink/commit/1/", i, "/0");
+    ASSERT_TRUE(clients[0]->KvSet(key, "1", In(absl::Seconds(10))).ok());
+    ASSERT_TRUE(clients[1]->KvAdd("steps", 1, In(absl::Seconds(10))).ok());
+    // What a restarted coordinator would load, read while this one still runs.
+    absl::StatusOr<std::optional<CoordinatorSnapshot>> on_disk = ReadSnapshotFile(options);
+    ASSERT_TRUE(on_disk.ok()) << on_disk.status();
+    ASSERT_TRUE(on_disk->has_value()) << "no state file after an acknowledged write";
+    std::map<std::string, std::string> kv((*on_disk)->kv.begin(), (*on_disk)->kv.end());
+    EXPECT_EQ(kv[key], "1") << "write " << i << " acknowledged but not on disk";
+    EXPECT_EQ(kv["steps"], absl::StrCat(i + 1)) << "add " << i << " acknowledged but not on disk";
+  }
+}
+
+// A coordinator's state (no server) whose ranks all registered, for tests that drive it directly.
+std::unique_ptr<CoordinatorState> RegisteredState(const CoordinatorOptions& options) {
+  auto state = std::make_unique<CoordinatorState>(options);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < options.world_size; ++r) {
+    threads.emplace_back([&, r] {
+      EXPECT_TRUE(state
+                      ->Register(r, options.world_size, absl::StrCat("127.0.0.1:", 9000 + r),
+                                 In(absl::Seconds(30)), [] { return false; })
+                      .ok());
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  return state;
+}
+
+// A coordinator killed right after it released a barrier round, before every rank heard: the
+// ranks that heard go on to the next round, the others ask again after the restart. The restarted
+// coordinator must know (from its state file) that the round completed, or it would wait for the
+// ranks that went on: an elastic job's quorum then hung until its deadline.
+TEST(CoordinatorRestartTest, ABarrierRoundReleasedBeforeARestartIsNotWaitedForAgain) {
+  TempDir dir;
+  const CoordinatorOptions options = Options(2, dir / "coordinator.state");
+  std::unique_ptr<CoordinatorState> state = RegisteredState(options);
+  const auto never = [] { return false; };
+  std::vector<std::thread> threads;
+  // Two rounds pass normally; each rank learns each round's generation.
+  int64_t passed[2] = {0, 0};
+  for (int round = 1; round <= 2; ++round) {
+    for (int r = 0; r < 2; ++r) {
+      threads.emplace_back([&, r] {
+        int64_t generation = 0;
+        ASSERT_TRUE(
+            state->Barrier("step", r, 0, In(absl::Seconds(30)), never, 0, passed[r], &generation)
+                .ok());
+        EXPECT_EQ(generation, round);
+        passed[r] = generation;
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    threads.clear();
+  }
+  state->FlushSnapshot();
+  state.reset();  // "killed": only the file survives
+  absl::StatusOr<std::optional<CoordinatorSnapshot>> restored = ReadSnapshotFile(options);
+  ASSERT_TRUE(restored.ok() && restored->has_value()) << restored.status();
+  state = std::make_unique<CoordinatorState>(options, **restored);
+  // Rank 0 never heard of round 2's release: it asks again and passes at once.
+  int64_t generation = 0;
+  ASSERT_TRUE(
+      state->Barrier("step", 0, 0, In(absl::Seconds(5)), never, 0, /*passed=*/1, &generation).ok());
+  EXPECT_EQ(generation, 2);
+  // Rank 1 heard, and is alone at round 3: that round waits for rank 0 as it must.
+  EXPECT_EQ(state->Barrier("step", 1, 0, In(absl::Milliseconds(300)), never, 0, /*passed=*/2)
+                .status()
+                .code(),
+            absl::StatusCode::kDeadlineExceeded);
+}
+
+// A restarted rank's process holds incarnation >= 1; a coordinator restarted from its state file
+// must know it, or it refuses that process as stale (and the job falls apart at the first
+// coordinator restart after a rejoin).
+TEST(CoordinatorRestartTest, ARejoinedRanksIncarnationSurvivesARestart) {
+  TempDir dir;
+  const CoordinatorOptions options = Options(2, dir / "coordinator.state");
+  std::unique_ptr<CoordinatorState> state = RegisteredState(options);
+  const auto never = [] { return false; };
+  ASSERT_TRUE(state->ReportFailure(1, "rank 1 was killed by signal 9 (SIGKILL)", -1).ok());
+  absl::StatusOr<CoordinatorState::Rejoined> rejoined;
+  std::thread rejoin(
+      [&] { rejoined = state->Rejoin(1, 2, "127.0.0.1:9101", In(absl::Seconds(30)), never); });
+  // Rank 0 admits it at its step boundary, once it is waiting.
+  ASSERT_TRUE(
+      WaitFor([&] { return !state->Heartbeat(0)->joining_ranks.empty(); }, absl::Seconds(10)));
+  ASSERT_TRUE(state->Admit(0, 0, state->Heartbeat(0)->epoch).ok());
+  rejoin.join();
+  ASSERT_TRUE(rejoined.ok()) << rejoined.status();
+  ASSERT_GE(rejoined->incarnation, 1);
+  state->FlushSnapshot();
+  state.reset();
+  absl::StatusOr<std::optional<CoordinatorSnapshot>> restored = ReadSnapshotFile(options);
+  ASSERT_TRUE(restored.ok() && restored->has_value()) << restored.status();
+  state = std::make_unique<CoordinatorState>(options, **restored);
+  const absl::StatusOr<Membership> seen =
+      state->Heartbeat(1, CoordinatorState::RankReport(), rejoined->incarnation);
+  EXPECT_TRUE(seen.ok()) << seen.status();
+  // The process it replaced stays refused.
+  EXPECT_EQ(state->Heartbeat(1, CoordinatorState::RankReport(), 0).status().code(),
+            absl::StatusCode::kAborted);
 }
 
 TEST(CoordinatorRestartTest, AStaleStateFileIsOvertakenByTheRanksNewerView) {

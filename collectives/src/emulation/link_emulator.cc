@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "crosslink/collectives/transport/crc32c.h"
 
 namespace crosslink::collectives {
 
@@ -20,6 +21,10 @@ LinkEmulator::LinkEmulator(std::unique_ptr<Connection> inner,
       describe_(absl::StrCat(inner_->Describe(), " over emulated link ", timeline_->Describe())),
       send_what_(std::make_shared<const std::string>(absl::StrCat("send on ", describe_))) {
   if (options_.piece_bytes == 0) options_.piece_bytes = 256 * 1024;
+  if (options_.corruption_mtbf_s > 0) {
+    bit_errors_.emplace(options_.corruption_seed, timeline_->Describe(), options_.corruption_mtbf_s,
+                        clock_->OrbitNow());
+  }
   pump_ = std::thread([this] { PumpLoop(); });
 }
 
@@ -31,8 +36,8 @@ LinkEmulator::~LinkEmulator() {
 LinkEmulator::Delivery LinkEmulator::Schedule(const FrameHeader& header,
                                               absl::Span<const std::byte> payload,
                                               std::shared_ptr<Completion> completion) {
-  Delivery d{absl::InfiniteFuture(), header,           payload,
-             std::move(completion),  absl::OkStatus(), std::nullopt};
+  Delivery d{absl::InfiniteFuture(), header,       payload,     std::move(completion),
+             absl::OkStatus(),       std::nullopt, std::nullopt};
   absl::Time t = std::max(clock_->WallNow(), busy_until_);
   size_t remaining = payload.size();
   double orbit_s = clock_->OrbitAt(t);
@@ -119,11 +124,20 @@ std::shared_ptr<Handle> LinkEmulator::Enqueue(const FrameHeader& header,
   if (cut_scheduled_) {
     // The link is cut before this message could leave: it sits behind the cut, which fails the
     // connection and with it everything queued.
-    queue_.push_back(Delivery{last_due_, header, payload, completion, absl::OkStatus(), crc});
+    queue_.push_back(
+        Delivery{last_due_, header, payload, completion, absl::OkStatus(), crc, std::nullopt});
     return completion;
   }
   queue_.push_back(Schedule(header, payload, completion));
-  queue_.back().crc = crc;
+  Delivery& d = queue_.back();
+  d.crc = crc;
+  ByteFlip flip;
+  // Decided where the message's last byte leaves (busy_until_), as the schedule is.
+  if (d.cut.ok() && bit_errors_.has_value() && busy_until_ != absl::InfiniteFuture() &&
+      bit_errors_->Corrupts(clock_->OrbitAt(busy_until_), payload.size(), &flip)) {
+    d.flip = flip;
+    ++counters_.corruptions;
+  }
   return completion;
 }
 
@@ -168,18 +182,33 @@ void LinkEmulator::PumpLoop() {
       Fail(d.cut);
       return;
     }
-    std::shared_ptr<Handle> handle = d.crc.has_value()
-                                         ? inner_->SendWithCrc(d.header, d.payload, *d.crc)
-                                         : inner_->Send(d.header, d.payload);
-    // The wrapped connection is FIFO anyway, so waiting here delays no later message beyond
-    // what the wrapped transport would; the payload stays borrowed until this completes.
-    absl::Status s = handle->Wait(absl::InfiniteFuture());
+    absl::Status s = Deliver(d);
     d.completion->Complete(s);
     if (!s.ok()) {
       Fail(s);
       return;
     }
   }
+}
+
+absl::Status LinkEmulator::Deliver(const Delivery& d) {
+  std::shared_ptr<Handle> handle;
+  std::vector<std::byte> corrupted;  // lives until the wrapped send completed
+  if (d.flip.has_value()) {
+    // The CRC is the intact bytes' (as the sender's NIC would have framed them); the copy with
+    // the flipped bit is what "arrives".
+    const uint32_t crc = d.crc.has_value() ? *d.crc : Crc32c(d.payload);
+    corrupted.assign(d.payload.begin(), d.payload.end());
+    corrupted[d.flip->offset] ^= std::byte{d.flip->mask};
+    handle = inner_->SendWithCrc(d.header, corrupted, crc);
+  } else if (d.crc.has_value()) {
+    handle = inner_->SendWithCrc(d.header, d.payload, *d.crc);
+  } else {
+    handle = inner_->Send(d.header, d.payload);
+  }
+  // The wrapped connection is FIFO anyway, so waiting here delays no later message beyond what
+  // the wrapped transport would; the payload stays borrowed until this completes.
+  return handle->Wait(absl::InfiniteFuture());
 }
 
 void LinkEmulator::Fail(absl::Status reason) {

@@ -96,6 +96,8 @@ class AbortProtocol {
 
   bool failed() const { return failure_.code != absl::StatusCode::kOk; }
   const Failure& failure() const { return failure_; }
+  // The failure was detected here, not learnt from an abort frame.
+  bool detected_here() const { return failure_.origin == rank_; }
 
   // Records a failure this rank detected: `culprit` is the plan rank at fault, `detail` the
   // message; `wait_peer` the peer this rank gave up waiting for (kDeadlineExceeded), else -1.

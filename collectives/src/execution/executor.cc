@@ -527,7 +527,12 @@ absl::Status Executor::Finish() {
   }
   abort_.Flood(std::move(flood));
   abort_.Linger(std::move(owed), slot_bytes_, args_.deadline);
-  const absl::Status status = MakeStatus(abort_.failure().code, abort_.Report());
+  absl::StatusCode code = abort_.failure().code;
+  // A corruption another rank caught: this rank's frames were intact (executor.h).
+  if (code == absl::StatusCode::kDataLoss && !abort_.detected_here()) {
+    code = absl::StatusCode::kAborted;
+  }
+  const absl::Status status = MakeStatus(code, abort_.Report());
   // Let the abort frames leave before deciding which connections still hold our operations.
   abort_.AwaitSent(absl::Now() + absl::Milliseconds(500));
   for (auto& [peer, p] : peers_) {

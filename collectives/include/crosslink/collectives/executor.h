@@ -59,7 +59,9 @@
 //   kInternal          the plan cannot make progress (a planner bug).
 // A rank that learns of a failure from an abort frame returns the code the frame carries (one of
 // the above; kAborted if it carries none) and names the rank that detected it and the rank at
-// fault.
+// fault; except kDataLoss, which only the rank whose check failed returns: the others' data was
+// intact, and they return kAborted naming it (an elastic job's survivors go on without the rank
+// that caught the corruption, which leaves).
 // Broadcast's root only sends, so it cannot notice that the other ranks disagree with it.
 //
 // After a failure the connections' streams are out of step: the executor closes every

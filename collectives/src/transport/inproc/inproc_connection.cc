@@ -13,14 +13,26 @@ InProcConnection::~InProcConnection() {
   Close(absl::UnavailableError(absl::StrCat(Describe(), ": connection destroyed")));
 }
 
-std::shared_ptr<Handle> InProcConnection::Send(const FrameHeader& header_in,
+std::shared_ptr<Handle> InProcConnection::Send(const FrameHeader& header,
                                                absl::Span<const std::byte> payload) {
+  return SendFrame(header, payload, Crc32c(payload));  // on the sender's bytes, as the wire would
+}
+
+std::shared_ptr<Handle> InProcConnection::SendWithCrc(const FrameHeader& header,
+                                                      absl::Span<const std::byte> payload,
+                                                      uint32_t payload_crc32c) {
+  return SendFrame(header, payload, payload_crc32c);
+}
+
+std::shared_ptr<Handle> InProcConnection::SendFrame(const FrameHeader& header_in,
+                                                    absl::Span<const std::byte> payload,
+                                                    uint32_t crc32c) {
   Channel& ch = *channel_;
   const int to = 1 - side_;
   FrameHeader header = header_in;
   header.job_id = ch.job_id;
   header.length = payload.size();
-  header.crc32c = Crc32c(payload);  // on the sender's bytes, as the wire would
+  header.crc32c = crc32c;
   PostedRecv recv;
   bool corrupt = false;
   {

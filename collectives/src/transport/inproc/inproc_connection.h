@@ -51,6 +51,11 @@ class InProcConnection final : public Connection, public CorruptibleForTesting {
 
   std::shared_ptr<Handle> Send(const FrameHeader& header,
                                absl::Span<const std::byte> payload) override;
+  // The caller's CRC travels in the header as it would on a wire, so a corruption a layer above
+  // injected (a LinkEmulator's bit errors) is caught by the receiver's check like any other.
+  std::shared_ptr<Handle> SendWithCrc(const FrameHeader& header,
+                                      absl::Span<const std::byte> payload,
+                                      uint32_t payload_crc32c) override;
   std::shared_ptr<RecvHandle> Recv(absl::Span<std::byte> buffer) override;
   std::shared_ptr<RecvHandle> RecvAllocated(std::shared_ptr<std::vector<std::byte>> out) override;
   void Close(absl::Status reason) override;
@@ -67,6 +72,9 @@ class InProcConnection final : public Connection, public CorruptibleForTesting {
   // their pending receives.
   void Fail(int side, absl::Status reason);
   std::shared_ptr<RecvHandle> Post(PostedRecv recv);
+  // Send and SendWithCrc: `crc32c` is what the header carries.
+  std::shared_ptr<Handle> SendFrame(const FrameHeader& header, absl::Span<const std::byte> payload,
+                                    uint32_t crc32c);
 
   std::shared_ptr<Channel> channel_;
   const int side_;

@@ -92,6 +92,10 @@ struct FaultConfig {
   // Radiation resets: a satellite loses every link for an exponential down time; 0 disables.
   double satellite_mtbf_s = 0.0;
   double satellite_mttr_s = 0.0;
+  // Bit errors: mean orbit seconds between corrupted messages per link and direction
+  // (exponential); the link emulator flips one bit of such a message's payload in flight, which
+  // the receiver's CRC32C check turns into kDataLoss. 0 disables.
+  double corruption_mtbf_s = 0.0;
 };
 
 // Which satellite hosts which rank of a training job (rank i on rank_satellites[i]).

@@ -18,6 +18,12 @@
 // emulated path checksums the payload no more often than the bare transport. Receives pass
 // straight to the wrapped connection.
 //
+// Bit errors (LinkEmulatorOptions::corruption_mtbf_s > 0): a seeded BitErrorProcess per link and
+// direction (bit_error_process.h) picks messages whose payload gets one bit flipped in flight,
+// after the sender's CRC32C was taken (the caller's for SendWithCrc, the original bytes' for
+// Send), so the receiver fails with kDataLoss naming the connection, as a real corrupted frame
+// would; the caller's buffer is never touched (the corrupted copy is the emulator's).
+//
 // Thread-safe like any Connection. Owns the wrapped connection. Status codes: those of the
 // wrapped connection, plus kUnavailable for a cut link; Wait's deadlines hold while a message is
 // held by an outage (kDeadlineExceeded).
@@ -34,6 +40,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "crosslink/collectives/emulation/bit_error_process.h"
 #include "crosslink/collectives/emulation/link_timeline.h"
 #include "crosslink/collectives/emulation/scenario_clock.h"
 #include "crosslink/collectives/transport/completion.h"
@@ -56,12 +63,18 @@ struct LinkEmulatorOptions {
   // makes the emulation pessimistic, never optimistic) so that emulation does not take CPU
   // from the ranks' computation (communicator.cc).
   absl::Duration spin_window = absl::Microseconds(500);
+  // Mean orbit seconds between bit errors on this link ([faults] corruption_mtbf_s); 0: none.
+  // The schedule is fixed by corruption_seed and the timeline's Describe() (the link and its
+  // direction), so the same scenario corrupts the same instants on every run.
+  double corruption_mtbf_s = 0;
+  uint64_t corruption_seed = 1;
 };
 
 struct LinkEmulatorCounters {
   int64_t outages_met = 0;  // distinct outages that held (or cut) at least one message
   int64_t bytes_held = 0;   // unsent bytes of messages at the moment an outage held them
   absl::Duration time_held = absl::ZeroDuration();  // wall time messages spent held, summed
+  int64_t corruptions = 0;  // messages whose payload the bit-error process corrupted
 };
 
 class LinkEmulator final : public Connection, public CorruptibleForTesting {
@@ -92,8 +105,9 @@ class LinkEmulator final : public Connection, public CorruptibleForTesting {
     FrameHeader header;
     absl::Span<const std::byte> payload;
     std::shared_ptr<Completion> completion;
-    absl::Status cut;             // not OK: the link is cut at `due`; fail the connection then
-    std::optional<uint32_t> crc;  // the caller's CRC32C of `payload` (SendWithCrc)
+    absl::Status cut;              // not OK: the link is cut at `due`; fail the connection then
+    std::optional<uint32_t> crc;   // the caller's CRC32C of `payload` (SendWithCrc)
+    std::optional<ByteFlip> flip;  // a bit error to apply in flight (corruption_mtbf_s)
   };
 
   // Send and SendWithCrc: schedules the message (or fails it with the sticky status).
@@ -104,6 +118,8 @@ class LinkEmulator final : public Connection, public CorruptibleForTesting {
   Delivery Schedule(const FrameHeader& header, absl::Span<const std::byte> payload,
                     std::shared_ptr<Completion> completion) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PumpLoop();
+  // Hands `d` to the wrapped connection (a corrupted copy for a bit error) and waits for it.
+  absl::Status Deliver(const Delivery& d);
   void Fail(absl::Status reason);
 
   const std::unique_ptr<Connection> inner_;
@@ -121,6 +137,7 @@ class LinkEmulator final : public Connection, public CorruptibleForTesting {
   bool cut_scheduled_ ABSL_GUARDED_BY(mu_) = false;
   double last_outage_until_s_ ABSL_GUARDED_BY(mu_) = -1;
   LinkEmulatorCounters counters_ ABSL_GUARDED_BY(mu_);
+  std::optional<BitErrorProcess> bit_errors_ ABSL_GUARDED_BY(mu_);  // corruption_mtbf_s > 0
   std::thread pump_;
 };
 
