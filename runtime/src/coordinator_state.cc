@@ -267,19 +267,22 @@ absl::StatusOr<Membership> CoordinatorState::Barrier(std::string name, int rank,
   if (!rendezvous_complete_) {
     return absl::FailedPreconditionError("called before rendezvous completed; Register first");
   }
+  last_seen_[rank] = absl::Now();
+  BarrierState& barrier = barriers_[name];  // std::map: the reference stays valid.
+  // The round after the caller's last one completed already: the caller arrived at it before a
+  // restart and the answer was lost. Waiting again would wait for ranks that went on. Before the
+  // epoch check: a released round wins over a later membership change, for the caller that asks
+  // again as for the ones that heard (an elastic job's ShouldCommit would otherwise commit on the
+  // ranks that heard and drop the step on the one that asked again, and their states diverge).
+  if (passed_generation > 0 && barrier.generation > passed_generation) {
+    if (generation_out != nullptr) *generation_out = passed_generation + 1;
+    return MembershipLocked();
+  }
   if (epoch != 0 && epoch != epoch_) {
     return absl::AbortedError(absl::StrCat("membership changed from epoch ", epoch, " to ", epoch_,
                                            ": ", DeathsSinceLocked(epoch)));
   }
   const int64_t entry_epoch = epoch_;
-  last_seen_[rank] = absl::Now();
-  BarrierState& barrier = barriers_[name];  // std::map: the reference stays valid.
-  // The round after the caller's last one completed already: the caller arrived at it before a
-  // restart and the answer was lost. Waiting again would wait for ranks that went on.
-  if (passed_generation > 0 && barrier.generation > passed_generation) {
-    if (generation_out != nullptr) *generation_out = passed_generation + 1;
-    return MembershipLocked();
-  }
   barrier.arrived.insert(rank);
   const auto all_alive_arrived = [&] {
     for (int r = 0; r < options_.world_size; ++r) {

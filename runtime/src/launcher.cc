@@ -521,6 +521,16 @@ absl::StatusOr<LaunchResult> Job::Supervise(int signal_fd) {
         break;
       }
     }
+    // --min-ranks tolerates failures while enough ranks go on; a job that ends with fewer ranks
+    // whose last process exited 0 (every rank failed while restarts were pending, say) failed.
+    const int min_ranks = options_.min_ranks > 0 ? options_.min_ranks : options_.num_ranks;
+    const int finished =
+        static_cast<int>(std::count_if(result_.exits.begin(), result_.exits.end(),
+                                       [](const RankExit& e) { return !e.restarted && e.ok(); }));
+    if (!result_.first_failure && !result_.tolerated_failures.empty() && finished < min_ranks) {
+      result_.first_failure = result_.tolerated_failures.front();
+      result_.exit_code = result_.first_failure->ExitCode();
+    }
   }
   result_.summary = Summary(result_);
   return result_;

@@ -324,6 +324,53 @@ TEST(CoordinatorRestartTest, ABarrierRoundReleasedBeforeARestartIsNotWaitedForAg
             absl::StatusCode::kDeadlineExceeded);
 }
 
+// The same with a death between the release and the question (crosslink-chaos found it: a step
+// that met a coordinator kill and a rank death): the rank that asks again must still hear that
+// the round was released in its epoch, as the ranks that heard did, or ShouldCommit commits the
+// step on some ranks and drops it on another.
+TEST(CoordinatorRestartTest, ABarrierRoundReleasedBeforeARestartWinsOverALaterDeath) {
+  TempDir dir;
+  const CoordinatorOptions options = Options(3, dir / "coordinator.state");
+  std::unique_ptr<CoordinatorState> state = RegisteredState(options);
+  const auto never = [] { return false; };
+  const int64_t epoch = state->membership().epoch;
+  // Two rounds in `epoch` pass on every rank; rank 1 misses the answer of the second.
+  std::vector<std::thread> threads;
+  for (int round = 1; round <= 2; ++round) {
+    for (int r = 0; r < 3; ++r) {
+      threads.emplace_back([&, r, round] {
+        int64_t generation = 0;
+        ASSERT_TRUE(state
+                        ->Barrier("commit", r, epoch, In(absl::Seconds(30)), never, 0, round - 1,
+                                  &generation)
+                        .ok());
+        EXPECT_EQ(generation, round);
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    threads.clear();
+  }
+  state->FlushSnapshot();
+  state.reset();  // "killed": only the file survives
+  absl::StatusOr<std::optional<CoordinatorSnapshot>> restored = ReadSnapshotFile(options);
+  ASSERT_TRUE(restored.ok() && restored->has_value()) << restored.status();
+  state = std::make_unique<CoordinatorState>(options, **restored);
+  // Rank 2 dies before rank 1 asks again.
+  ASSERT_TRUE(state->ReportFailure(2, "", -1).ok());
+  ASSERT_GT(state->membership().epoch, epoch);
+  // Rank 1 hears that round 2 was released, as ranks 0 and 2 did...
+  int64_t generation = 0;
+  ASSERT_TRUE(
+      state->Barrier("commit", 1, epoch, In(absl::Seconds(5)), never, 0, /*passed=*/1, &generation)
+          .ok());
+  EXPECT_EQ(generation, 2);
+  // ...while round 3, which nobody completed in the old epoch, is aborted by the death.
+  EXPECT_EQ(state->Barrier("commit", 0, epoch, In(absl::Seconds(5)), never, 0, /*passed=*/2)
+                .status()
+                .code(),
+            absl::StatusCode::kAborted);
+}
+
 // A restarted rank's process holds incarnation >= 1; a coordinator restarted from its state file
 // must know it, or it refuses that process as stale (and the job falls apart at the first
 // coordinator restart after a rejoin).

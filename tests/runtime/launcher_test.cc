@@ -118,6 +118,17 @@ TEST(LauncherTest, FailureBelowMinRanksEndsTheJobAsWithout) {
   EXPECT_THAT(run.output, HasSubstr("rank 1 failed first: exited with status 3"));
 }
 
+// Restarts pending when every rank has failed are dropped (no job is left to rejoin); the job
+// then has fewer ranks that finished than --min-ranks, so it failed, whatever it tolerated on
+// the way.
+TEST(LauncherTest, AJobWhoseEveryRankFailedWhileRestartsWerePendingFails) {
+  const RunResult run = CrosslinkRun(
+      "-n 2 --min-ranks 1 --max-restarts 1 --timeout 60 -- /bin/sh -c "
+      "'if [ \"$RANK\" = 1 ]; then exit 3; fi; sleep 0.2; exit 4'");
+  EXPECT_NE(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("failed first: exited with status")) << run.output;
+}
+
 TEST(LauncherTest, SurvivorsOfAKilledRankFailFastNamingIt) {
   // A 30 s grace period: if the survivors did not learn of the death through the coordinator,
   // only the launcher's SIGTERM at 30 s would end them.
