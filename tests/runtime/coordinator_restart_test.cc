@@ -281,6 +281,39 @@ std::unique_ptr<CoordinatorState> RegisteredState(const CoordinatorOptions& opti
   return state;
 }
 
+// `rounds` rounds of barrier `name` in `epoch` (0: any) pass on all `ranks` ranks; each call says
+// which round its rank passed last, as the coordinator client does.
+void PassBarrierRounds(CoordinatorState& state, int ranks, const std::string& name, int64_t epoch,
+                       int rounds) {
+  for (int round = 1; round <= rounds; ++round) {
+    std::vector<std::thread> threads;
+    for (int r = 0; r < ranks; ++r) {
+      threads.emplace_back([&, r, round] {
+        int64_t generation = 0;
+        const absl::StatusOr<Membership> passed = state.Barrier(
+            name, r, epoch, In(absl::Seconds(30)), [] { return false; }, 0, round - 1, &generation);
+        EXPECT_TRUE(passed.ok()) << passed.status();
+        EXPECT_EQ(generation, round);
+      });
+    }
+    for (std::thread& t : threads) t.join();
+  }
+}
+
+// The coordinator "killed" (only its state file survives) and started again from the file;
+// nullptr (and a test failure) when the file cannot be read.
+std::unique_ptr<CoordinatorState> RestartFromStateFile(std::unique_ptr<CoordinatorState> state,
+                                                       const CoordinatorOptions& options) {
+  state->FlushSnapshot();
+  state.reset();
+  absl::StatusOr<std::optional<CoordinatorSnapshot>> restored = ReadSnapshotFile(options);
+  if (!restored.ok() || !restored->has_value()) {
+    ADD_FAILURE() << "no state file to restart from: " << restored.status();
+    return nullptr;
+  }
+  return std::make_unique<CoordinatorState>(options, **restored);
+}
+
 // A coordinator killed right after it released a barrier round, before every rank heard: the
 // ranks that heard go on to the next round, the others ask again after the restart. The restarted
 // coordinator must know (from its state file) that the round completed, or it would wait for the
@@ -290,28 +323,10 @@ TEST(CoordinatorRestartTest, ABarrierRoundReleasedBeforeARestartIsNotWaitedForAg
   const CoordinatorOptions options = Options(2, dir / "coordinator.state");
   std::unique_ptr<CoordinatorState> state = RegisteredState(options);
   const auto never = [] { return false; };
-  std::vector<std::thread> threads;
   // Two rounds pass normally; each rank learns each round's generation.
-  int64_t passed[2] = {0, 0};
-  for (int round = 1; round <= 2; ++round) {
-    for (int r = 0; r < 2; ++r) {
-      threads.emplace_back([&, r] {
-        int64_t generation = 0;
-        ASSERT_TRUE(
-            state->Barrier("step", r, 0, In(absl::Seconds(30)), never, 0, passed[r], &generation)
-                .ok());
-        EXPECT_EQ(generation, round);
-        passed[r] = generation;
-      });
-    }
-    for (std::thread& t : threads) t.join();
-    threads.clear();
-  }
-  state->FlushSnapshot();
-  state.reset();  // "killed": only the file survives
-  absl::StatusOr<std::optional<CoordinatorSnapshot>> restored = ReadSnapshotFile(options);
-  ASSERT_TRUE(restored.ok() && restored->has_value()) << restored.status();
-  state = std::make_unique<CoordinatorState>(options, **restored);
+  PassBarrierRounds(*state, 2, "step", 0, 2);
+  state = RestartFromStateFile(std::move(state), options);
+  ASSERT_NE(state, nullptr);
   // Rank 0 never heard of round 2's release: it asks again and passes at once.
   int64_t generation = 0;
   ASSERT_TRUE(
@@ -335,26 +350,9 @@ TEST(CoordinatorRestartTest, ABarrierRoundReleasedBeforeARestartWinsOverALaterDe
   const auto never = [] { return false; };
   const int64_t epoch = state->membership().epoch;
   // Two rounds in `epoch` pass on every rank; rank 1 misses the answer of the second.
-  std::vector<std::thread> threads;
-  for (int round = 1; round <= 2; ++round) {
-    for (int r = 0; r < 3; ++r) {
-      threads.emplace_back([&, r, round] {
-        int64_t generation = 0;
-        ASSERT_TRUE(state
-                        ->Barrier("commit", r, epoch, In(absl::Seconds(30)), never, 0, round - 1,
-                                  &generation)
-                        .ok());
-        EXPECT_EQ(generation, round);
-      });
-    }
-    for (std::thread& t : threads) t.join();
-    threads.clear();
-  }
-  state->FlushSnapshot();
-  state.reset();  // "killed": only the file survives
-  absl::StatusOr<std::optional<CoordinatorSnapshot>> restored = ReadSnapshotFile(options);
-  ASSERT_TRUE(restored.ok() && restored->has_value()) << restored.status();
-  state = std::make_unique<CoordinatorState>(options, **restored);
+  PassBarrierRounds(*state, 3, "commit", epoch, 2);
+  state = RestartFromStateFile(std::move(state), options);
+  ASSERT_NE(state, nullptr);
   // Rank 2 dies before rank 1 asks again.
   ASSERT_TRUE(state->ReportFailure(2, "", -1).ok());
   ASSERT_GT(state->membership().epoch, epoch);
@@ -390,11 +388,8 @@ TEST(CoordinatorRestartTest, ARejoinedRanksIncarnationSurvivesARestart) {
   rejoin.join();
   ASSERT_TRUE(rejoined.ok()) << rejoined.status();
   ASSERT_GE(rejoined->incarnation, 1);
-  state->FlushSnapshot();
-  state.reset();
-  absl::StatusOr<std::optional<CoordinatorSnapshot>> restored = ReadSnapshotFile(options);
-  ASSERT_TRUE(restored.ok() && restored->has_value()) << restored.status();
-  state = std::make_unique<CoordinatorState>(options, **restored);
+  state = RestartFromStateFile(std::move(state), options);
+  ASSERT_NE(state, nullptr);
   const absl::StatusOr<Membership> seen =
       state->Heartbeat(1, CoordinatorState::RankReport(), rejoined->incarnation);
   EXPECT_TRUE(seen.ok()) << seen.status();
