@@ -385,9 +385,11 @@ void Campaign::HandleEvent(const Event& ev) {
       }
       last_step_at_ = std::max(last_step_at_, t);
       if (e.outages > 0) {
-        // The collective that met the cut completed: its duration bounds the recovery.
+        // The collective that met the cuts completed: its duration bounds each one's recovery
+        // (one entry per cut, so that "recovered" counts cuts as "injected" does).
         report_.faults[static_cast<int>(FaultKind::kLinkCut)] += e.outages;
-        report_.recovery_s[static_cast<int>(FaultKind::kLinkCut)].push_back(e.dur_us * 1e-6);
+        auto& recoveries = report_.recovery_s[static_cast<int>(FaultKind::kLinkCut)];
+        recoveries.insert(recoveries.end(), static_cast<size_t>(e.outages), e.dur_us * 1e-6);
       }
       CheckRecovered(e, t);
       break;

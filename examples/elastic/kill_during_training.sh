@@ -3,12 +3,13 @@
 # it trains, to see an elastic job (--elastic, crosslink-run --max-restarts) lose the rank, take
 # the restarted process back and finish.
 #
-#   examples/elastic/kill_during_training.sh [--rank R] [--kills N] [--after S] [--every S] \
-#       -- crosslink-run -n 4 --max-restarts 3 [...] -- build/bin/train_fashion_mnist --elastic ...
+#   examples/elastic/kill_during_training.sh [--rank R[,R2...]] [--kills N] [--after S] \
+#       [--every S] -- crosslink-run -n 4 --max-restarts 3 [...] -- build/bin/train_fashion_mnist --elastic ...
 #
 # Kills rank R (default 1) N times (default 2): the first S seconds (default 20) after the job
 # started, each later one S2 seconds (--every, default 20) after the previous kill, once the
-# restarted process of the rank runs again. The rank's process is the launcher's child whose
+# restarted process of the rank runs again. A list (--rank 1,2,3) takes its ranks in turn, one
+# per kill, round and round (a long run then meets deaths of different ranks). The rank's process is the launcher's child whose
 # environment holds RANK=R (crosslink-run starts each rank as its own process). Prints
 # "kill_during_training: killed rank R (pid P) at T s" on stderr per kill, and exits with the
 # launcher's status. The first kill must fall after every rank joined the job: a death during
@@ -25,7 +26,7 @@ while [[ $# -gt 0 ]]; do
     --after) after_s="$2"; shift 2 ;;
     --every) every_s="$2"; shift 2 ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "kill_during_training.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -50,9 +51,18 @@ rank_pid() {
   done
 }
 
+IFS=, read -r -a victims <<<"$rank"
+for r in "${victims[@]}"; do
+  if ! [[ "$r" =~ ^[0-9]+$ ]]; then
+    echo "kill_during_training.sh: --rank takes ranks separated by commas, got '$rank'" >&2
+    exit 2
+  fi
+done
+
 wait_s=$after_s
 for ((k = 1; k <= kills; k++)); do
   sleep "$wait_s"
+  rank=${victims[$(((k - 1) % ${#victims[@]}))]}
   pid=""
   # A restarted rank may still be in its backoff: wait (at most 60 s) until it runs.
   for ((i = 0; i < 600; i++)); do

@@ -491,7 +491,12 @@ void Communicator::OnHeartbeatError(const absl::Status& status) {
 }
 
 Membership Communicator::membership() const {
+  // Another coordinator call of this rank (a barrier, a quorum, a key-value read) may have brought
+  // back a view newer than the last heartbeat's; one accessor keeps the mesh rebuild and the
+  // torch glue's epoch check from disagreeing about which epoch the job is in.
+  Membership seen = client_->last_membership();
   absl::MutexLock lock(&impl_->state_mu);
+  if (seen.epoch > impl_->membership.epoch) impl_->membership = std::move(seen);
   return impl_->membership;
 }
 

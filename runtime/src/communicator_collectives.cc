@@ -89,6 +89,22 @@ absl::Status Communicator::Run(CollectiveKind kind, size_t count, DataType type,
     }
   }
 
+  // Elastic, in a program that takes quorums: a collective that starts after the membership moved
+  // past this step's quorum fails without running. Rebuilding the mesh here, in mid-step, would
+  // pair this rank with survivors whose collective already failed on the death and who went on to
+  // ShouldCommit and the next Quorum: each would wait for the other until its deadline (a
+  // 19 s recovery in crosslink-chaos's 1,000-fault campaign). The next Quorum rebuilds the mesh.
+  if (impl_->elastic && impl_->quorum_epoch != 0) {
+    if (const Membership now = membership(); now.epoch > impl_->quorum_epoch) {
+      const DeadRank* dead = now.FirstDeathAfter(impl_->quorum_epoch);
+      return absl::AbortedError(absl::StrCat(
+          describe(context.sequence), " not started: the membership moved from epoch ",
+          impl_->quorum_epoch, " (this step's quorum) to ", now.epoch,
+          dead != nullptr ? absl::StrCat(" (rank ", dead->rank, " died: ", dead->reason, ")")
+                          : std::string(" (a rank was admitted)"),
+          "; the next Quorum rebuilds the mesh"));
+    }
+  }
   // Elastic: rebuild the mesh among the live ranks when the membership moved
   // (communicator_elastic.cc); a rebuild that met another death fails this call only. A rebuild
   // also restarts the sequence numbers for its epoch, the same on every live rank.

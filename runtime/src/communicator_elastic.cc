@@ -73,13 +73,7 @@ void RetireMesh(Communicator& comm, Communicator::Impl& impl, const absl::Status
 
 absl::Status EnsureMesh(Communicator& comm, Communicator::Impl& impl, absl::Time deadline) {
   if (!impl.elastic) return absl::OkStatus();
-  // The heartbeats' view, or a newer one another coordinator call of this rank brought back.
-  Membership membership = comm.membership();
-  if (Membership seen = comm.coordinator().last_membership(); seen.epoch > membership.epoch) {
-    membership = std::move(seen);
-    absl::MutexLock lock(&impl.state_mu);
-    if (membership.epoch > impl.membership.epoch) impl.membership = membership;
-  }
+  const Membership membership = comm.membership();
   if (membership.epoch == impl.mesh_epoch) return absl::OkStatus();
   const int rank = comm.rank();
   if (const DeadRank* self = membership.FindDead(rank)) {

@@ -1,7 +1,9 @@
 #include "coordinator_persistence.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -130,9 +132,39 @@ absl::Status WriteSnapshotFile(const CoordinatorOptions& options,
   return s;
 }
 
+namespace {
+
+// A coordinator killed while it wrote a snapshot leaves its "<file>.tmp.<pid>" behind: a job whose
+// coordinator restarts hundreds of times (crosslink-chaos) would pile them up. Removes those whose
+// writer no longer runs; another live coordinator's (a mistake) is left alone.
+void RemoveStaleTemporaries(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  // "dir/" (or "" for a file in the working directory): names below are dir + entry.
+  const std::string dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
+  const std::string prefix = absl::StrCat(path.substr(dir.size()), ".tmp.");
+  DIR* d = opendir(dir.empty() ? "." : dir.c_str());
+  if (d == nullptr) return;
+  while (const dirent* entry = readdir(d)) {
+    const std::string_view name = entry->d_name;
+    if (name.substr(0, prefix.size()) != prefix) continue;
+    int pid = 0;
+    if (!absl::SimpleAtoi(
+            absl::string_view(name.substr(prefix.size()).data(), name.size() - prefix.size()),
+            &pid) ||
+        pid <= 0) {
+      continue;
+    }
+    if (kill(pid, 0) != 0 && errno == ESRCH) unlink((dir + std::string(name)).c_str());
+  }
+  closedir(d);
+}
+
+}  // namespace
+
 absl::StatusOr<std::optional<CoordinatorSnapshot>> ReadSnapshotFile(
     const CoordinatorOptions& options) {
   const std::string path = FileName(options);
+  RemoveStaleTemporaries(path);
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return std::nullopt;

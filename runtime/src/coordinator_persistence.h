@@ -57,7 +57,7 @@ absl::Status WriteSnapshotFile(const CoordinatorOptions& options,
 // Reads options.state_file: nullopt when it does not exist (a first start), the snapshot when it
 // is valid for the job of `options` (same job id, token and world size), else kDataLoss (not a
 // snapshot, truncated, oversized) or kInvalidArgument (another job's, or values out of bounds),
-// naming the file.
+// naming the file. First removes the temporary files of writers that died in mid-write.
 absl::StatusOr<std::optional<CoordinatorSnapshot>> ReadSnapshotFile(
     const CoordinatorOptions& options);
 

@@ -4,6 +4,7 @@
 // bounded time and the heartbeats never stop silently; a corrupt or hostile state file is a clear
 // error.
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -527,6 +528,33 @@ absl::Status StartWithStateBytes(const std::filesystem::path& path, const std::s
                                  const CoordinatorOptions& options) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
   return CoordinatorServer::Start(options).status();
+}
+
+TEST(CoordinatorRestartTest, ARestartRemovesTheTemporaryFilesOfKilledWritersOnly) {
+  // A coordinator SIGKILLed in mid-write leaves "<file>.tmp.<pid>"; a job whose coordinator
+  // restarts again and again must not pile them up. A live writer's temporary stays.
+  TempDir dir;
+  const std::filesystem::path path = dir / "state";
+  const CoordinatorOptions options = Options(2, path);
+  {
+    auto server = StartServer(options);
+    ASSERT_NE(server, nullptr);
+    auto clients = RegisteredClients(*server, 2);
+  }
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  ASSERT_GT(child, 0);
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);  // its pid now names no process
+  const std::filesystem::path dead_writer = dir / absl::StrCat("state.tmp.", child);
+  const std::filesystem::path live_writer = dir / absl::StrCat("state.tmp.", getpid());
+  const std::filesystem::path unrelated = dir / "state.tmp.notapid";
+  for (const auto& p : {dead_writer, live_writer, unrelated}) std::ofstream(p) << "partial";
+  auto server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  EXPECT_EQ(server->membership().epoch, 1);  // the real file was read as before
+  EXPECT_FALSE(std::filesystem::exists(dead_writer));
+  EXPECT_TRUE(std::filesystem::exists(live_writer));
+  EXPECT_TRUE(std::filesystem::exists(unrelated));
 }
 
 TEST(CoordinatorRestartTest, CorruptOrHostileStateFilesAreClearErrors) {

@@ -30,7 +30,7 @@ absl::Status ElasticTrainer::AgreeAndSync(ElasticStepResult& result) {
     live_ranks_ = quorum->live_ranks;
     result.epoch = quorum->epoch;
     result.live_ranks = quorum->live_ranks;
-    collectives_->SetQuorum(quorum->epoch, quorum->live_ranks);
+    collectives_->SetLiveRanks(quorum->live_ranks);
     if (!quorum->state_sync_due) return absl::OkStatus();
 
     RETURN_IF_ERROR(state_->Pack());

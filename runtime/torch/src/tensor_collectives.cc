@@ -70,9 +70,8 @@ TensorCollectives::TensorCollectives(std::shared_ptr<runtime::Communicator> comm
 
 TensorCollectives::~TensorCollectives() = default;
 
-void TensorCollectives::SetQuorum(int64_t epoch, std::vector<int> live_ranks) {
+void TensorCollectives::SetLiveRanks(std::vector<int> live_ranks) {
   absl::MutexLock lock(&quorum_mu_);
-  quorum_epoch_ = epoch;
   live_ranks_ = std::move(live_ranks);
 }
 
@@ -94,23 +93,6 @@ int TensorCollectives::Contributors() const {
   return participants > 0 ? participants : communicator_->world_size();
 }
 
-absl::Status TensorCollectives::CheckEpoch(std::string_view what) const {
-  int64_t epoch;
-  {
-    absl::MutexLock lock(&quorum_mu_);
-    epoch = quorum_epoch_;
-  }
-  if (epoch == 0) return absl::OkStatus();
-  // The heartbeats' view, or a newer one another coordinator call brought back: the views the
-  // Communicator rebuilds its mesh for.
-  const int64_t now = std::max(communicator_->membership().epoch,
-                               communicator_->coordinator().last_membership().epoch);
-  if (now <= epoch) return absl::OkStatus();
-  return absl::AbortedError(
-      absl::StrCat(std::string(what), " not started: the membership moved from epoch ", epoch,
-                   " (this step's quorum) to ", now, "; the next Quorum rebuilds the mesh"));
-}
-
 absl::StatusOr<WorkHandle> TensorCollectives::AllreduceAsync(at::Tensor tensor, ReduceOp op,
                                                              const CollectiveOptions& options) {
   ASSIGN_OR_RETURN(const DataType type, CheckCollectiveTensor(tensor, "allreduce tensor"));
@@ -120,7 +102,6 @@ absl::StatusOr<WorkHandle> TensorCollectives::AllreduceAsync(at::Tensor tensor, 
       Describe(absl::StrCat("allreduce(", std::string(collectives::ReduceOpName(op)), ")"), tensor,
                rank()),
       [this, tensor, host, type, op, options]() mutable -> absl::StatusOr<int> {
-        RETURN_IF_ERROR(CheckEpoch("allreduce"));
         RETURN_IF_ERROR(communicator_->Allreduce(host.data_ptr(), static_cast<size_t>(host.numel()),
                                                  type, op, options));
         CopyBack(tensor, host);
@@ -136,7 +117,6 @@ absl::StatusOr<WorkHandle> TensorCollectives::BroadcastAsync(at::Tensor tensor, 
   return queue_.Enqueue(
       Describe(absl::StrCat("broadcast from rank ", root), tensor, rank()),
       [this, tensor, host, type, root, options]() mutable -> absl::StatusOr<int> {
-        RETURN_IF_ERROR(CheckEpoch("broadcast"));
         RETURN_IF_ERROR(communicator_->Broadcast(host.data_ptr(), static_cast<size_t>(host.numel()),
                                                  type, root, options));
         CopyBack(tensor, host);
@@ -166,7 +146,6 @@ absl::StatusOr<WorkHandle> TensorCollectives::AllgatherAsync(at::Tensor input, a
   return queue_.Enqueue(
       Describe("allgather", input, rank()),
       [this, output, host_input, host_output, type, options]() mutable -> absl::StatusOr<int> {
-        RETURN_IF_ERROR(CheckEpoch("allgather"));
         RETURN_IF_ERROR(communicator_->Allgather(host_input.data_ptr(), host_output.data_ptr(),
                                                  static_cast<size_t>(host_input.numel()), type,
                                                  options));
@@ -198,7 +177,6 @@ absl::StatusOr<WorkHandle> TensorCollectives::ReduceScatterAsync(at::Tensor inpu
       Describe(absl::StrCat("reduce_scatter(", std::string(collectives::ReduceOpName(op)), ")"),
                input, rank()),
       [this, output, scratch, type, op, options]() mutable -> absl::StatusOr<int> {
-        RETURN_IF_ERROR(CheckEpoch("reduce_scatter"));
         RETURN_IF_ERROR(communicator_->ReduceScatter(
             scratch.data_ptr(), static_cast<size_t>(scratch.numel()), type, op, options));
         // With count = world_size * m every block holds m elements (plan.h's BlockRange), so
@@ -212,7 +190,6 @@ absl::StatusOr<WorkHandle> TensorCollectives::ReduceScatterAsync(at::Tensor inpu
 absl::StatusOr<WorkHandle> TensorCollectives::BarrierAsync(const CollectiveOptions& options) {
   return queue_.Enqueue(absl::StrCat("barrier on rank ", rank()),
                         [this, options]() -> absl::StatusOr<int> {
-                          RETURN_IF_ERROR(CheckEpoch("barrier"));
                           RETURN_IF_ERROR(communicator_->Barrier(options));
                           return Contributors();
                         });

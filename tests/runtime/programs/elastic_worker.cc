@@ -7,9 +7,10 @@
 //   exit   exit status 9 there;
 //   mid    SIGKILL from a second thread once the victim has entered its first allreduce;
 //   idle   SIGKILL before the collectives, and the survivors wait (at most 10 s) until their
-//          heartbeats report the death before they run theirs, which must then succeed over the
-//          survivors without a kAborted (the wait polls Communicator::membership(): what is
-//          tested is that the heartbeat thread's view alone makes the next collective rebuild).
+//          heartbeats report the death before they run theirs, which must then fail with
+//          kAborted without running (the membership moved past the step's quorum; the wait
+//          polls Communicator::membership(): the heartbeat thread's view alone must stop them),
+//          and the next Quorum rebuilds the mesh.
 // The collectives: a kSum allreduce of rank-dependent values, checked exactly against the sum over
 // the live ranks (the quorum's, or in idle mode the membership's); a kAvg allreduce of
 // 3 * (rank + 1), checked against the mean over them (exact in float for these values); with

@@ -358,7 +358,8 @@ class Communicator {
   // rank"; fixed after Create.
   const std::string& transport_summary() const;
 
-  // The newest membership view from the coordinator's heartbeats.
+  // The newest membership view this rank knows: the heartbeats', or a newer one another
+  // coordinator call of this rank brought back. Epochs never go backwards.
   Membership membership() const;
   // The coordinator client, for a program's own key-value use (keys under "crosslink/" are
   // reserved). Valid while the communicator lives.

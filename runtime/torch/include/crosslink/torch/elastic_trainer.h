@@ -1,8 +1,8 @@
 // ElasticTrainer: the elastic training loop of communicator.h (TorchFT's pattern) around a
 // program's step, so that examples and users do not repeat it. Each Step():
 //   1. Quorum (retried on kAborted): the step's membership epoch and live ranks, handed to the
-//      TensorCollectives (SetQuorum: a collective never rebuilds the mesh in mid-step, and the
-//      lowest live rank decides for the others);
+//      TensorCollectives (SetLiveRanks: the lowest live rank decides for the others; the
+//      Communicator never rebuilds the mesh in mid-step);
 //   2. when the quorum says state_sync_due (a death, an admission, the first step): Pack the
 //      ElasticState, SyncState (a rejoined rank receives every live rank's common state from the
 //      lowest one that holds it; every rank's hash is checked), Unpack on the ranks that received

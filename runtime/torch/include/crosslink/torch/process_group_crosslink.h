@@ -30,7 +30,7 @@
 // allgather and reduce_scatter (laid out by rank) fail with kFailedPrecondition once a rank has
 // died, a broadcast from a dead root with kInvalidArgument. A collective issued after the
 // membership moved past the step's quorum fails with kAborted without running
-// (TensorCollectives::SetQuorum).
+// (Communicator::Quorum).
 //
 // Thread-safety: as c10d requires, calls from one thread; the issue order is the wire order.
 // Ownership: shares the TensorCollectives (and so the Communicator) with its other users.

@@ -86,13 +86,10 @@ class TensorCollectives {
                              const runtime::CollectiveOptions& options = {});
   absl::Status Barrier(const runtime::CollectiveOptions& options = {});
 
-  // Elastic jobs (elastic_trainer.h sets it after every Communicator::Quorum): the step's
-  // membership epoch and live ranks. A collective of this object that starts after the
-  // coordinator's membership moved past `epoch` fails with kAborted naming both epochs, without
-  // running: otherwise it would rebuild the mesh for the new epoch in mid-step while a survivor
-  // whose collective already failed goes on to ShouldCommit and the next Quorum, and the two
-  // would wait for each other until a deadline. Epoch 0 (the default): no such check.
-  void SetQuorum(int64_t epoch, std::vector<int> live_ranks);
+  // Elastic jobs (elastic_trainer.h sets them after every Communicator::Quorum): the step's live
+  // ranks. (A collective that starts after the membership moved past the step's quorum fails
+  // with kAborted without running: the Communicator checks that itself.)
+  void SetLiveRanks(std::vector<int> live_ranks);
   // The rank that decides for the others (a broadcast's root): the quorum's lowest live rank,
   // 0 before any quorum.
   int decider() const;
@@ -104,12 +101,8 @@ class TensorCollectives {
   // the contributors of a partial result): averaging code divides by this, never by world_size().
   // Read on the worker thread right after the collective, before the next one starts.
   int Contributors() const;
-  // kAborted when the membership moved past the quorum's epoch (SetQuorum); run on the worker.
-  absl::Status CheckEpoch(std::string_view what) const;
-
   std::shared_ptr<runtime::Communicator> communicator_;
   mutable absl::Mutex quorum_mu_;
-  int64_t quorum_epoch_ ABSL_GUARDED_BY(quorum_mu_) = 0;
   std::vector<int> live_ranks_ ABSL_GUARDED_BY(quorum_mu_);
   CollectiveQueue queue_;
 };
