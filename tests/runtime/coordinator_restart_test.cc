@@ -530,17 +530,21 @@ absl::Status StartWithStateBytes(const std::filesystem::path& path, const std::s
   return CoordinatorServer::Start(options).status();
 }
 
+// A coordinator with options.state_file whose world_size ranks register, then stop: the file then
+// holds a completed rendezvous at epoch 1.
+void RunAJobThatLeavesItsStateFile(const CoordinatorOptions& options) {
+  auto server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  auto clients = RegisteredClients(*server, options.world_size);
+}
+
 TEST(CoordinatorRestartTest, ARestartRemovesTheTemporaryFilesOfKilledWritersOnly) {
   // A coordinator SIGKILLed in mid-write leaves "<file>.tmp.<pid>"; a job whose coordinator
   // restarts again and again must not pile them up. A live writer's temporary stays.
   TempDir dir;
   const std::filesystem::path path = dir / "state";
   const CoordinatorOptions options = Options(2, path);
-  {
-    auto server = StartServer(options);
-    ASSERT_NE(server, nullptr);
-    auto clients = RegisteredClients(*server, 2);
-  }
+  ASSERT_NO_FATAL_FAILURE(RunAJobThatLeavesItsStateFile(options));
   const pid_t child = fork();
   if (child == 0) _exit(0);
   ASSERT_GT(child, 0);
@@ -561,11 +565,7 @@ TEST(CoordinatorRestartTest, CorruptOrHostileStateFilesAreClearErrors) {
   TempDir dir;
   const std::filesystem::path path = dir / "state";
   const CoordinatorOptions options = Options(3, path);
-  {
-    auto server = StartServer(options);
-    ASSERT_NE(server, nullptr);
-    auto clients = RegisteredClients(*server, 3);
-  }
+  ASSERT_NO_FATAL_FAILURE(RunAJobThatLeavesItsStateFile(options));
   std::string good;
   {
     std::ifstream in(path, std::ios::binary);
