@@ -8,7 +8,8 @@
 // plus its writes) over the kernel's time, both in CPU time (Google Benchmark's default), the
 // copy's the best of 5 rounds measured in this process; 1.0 means the kernel streams as fast as
 // the copy (printed as a rate, "0.95/s" reads 0.95). s_per_value is the time per element (2n = 2
-// ns).
+// ns). finalize_avg divides by a world size of 3, finalize_avg_by4 by 4 (a power of two, which
+// the kernels turn into an exact multiply).
 //
 // Two working sets by default: 256 KiB of the first operand (in L2: what vectorising buys) and
 // 64 MiB (memory-bound: what a ring step of a large allreduce sees).
@@ -157,17 +158,19 @@ void BM_Reduce(benchmark::State& state, HostIsa isa, DataType type, ReduceOp op,
   Report(state, 3.0 * bytes, n);
 }
 
-void BM_FinalizeAvg(benchmark::State& state, HostIsa isa, DataType type, size_t bytes) {
+// world_size 3 divides; 4 (a power of two) multiplies by the exact inverse (host_word_kernels.inc).
+void BM_FinalizeAvg(benchmark::State& state, HostIsa isa, DataType type, int world_size,
+                    size_t bytes) {
   const size_t n = bytes / DataTypeSize(type);
   Buffer a(bytes), pristine(bytes);
   FillValues(type, pristine.data, n, 3);
   std::memcpy(a.data, pristine.data, bytes);
   const FinalizeFn fn = HostKernelsFor(isa).finalize_avg[static_cast<int>(type)];
-  // Divided by 3 on every iteration; values drift towards subnormals, so refresh them now and then
+  // Divided on every iteration; values drift towards subnormals, so refresh them now and then
   // outside the timed region.
   int since_refresh = 0;
   for (auto _ : state) {
-    fn(a.data, n, 3);
+    fn(a.data, n, world_size);
     benchmark::ClobberMemory();
     if (++since_refresh == 16) {
       state.PauseTiming();
@@ -261,10 +264,13 @@ void RegisterAll(const std::vector<size_t>& sizes) {
                   .c_str(),
               BM_Reduce, isa, type, op, bytes);
         }
-        benchmark::RegisterBenchmark(
-            absl::StrCat(prefix, "finalize_avg/", std::string(DataTypeName(type)), "/", size)
-                .c_str(),
-            BM_FinalizeAvg, isa, type, bytes);
+        for (int world_size : {3, 4}) {
+          benchmark::RegisterBenchmark(
+              absl::StrCat(prefix, "finalize_avg", world_size == 4 ? "_by4/" : "/",
+                           std::string(DataTypeName(type)), "/", size)
+                  .c_str(),
+              BM_FinalizeAvg, isa, type, world_size, bytes);
+        }
       }
       for (bool feedback : {false, true}) {
         const char* ef = feedback ? "_ef" : "";

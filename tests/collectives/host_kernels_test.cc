@@ -19,115 +19,12 @@
 #include "crosslink/collectives/compression/int8_blockwise.h"
 #include "crosslink/collectives/half.h"
 #include "gtest/gtest.h"
+#include "host_kernels_reference.h"
 
 namespace crosslink::collectives {
 namespace {
 
-// --- the scalar reference -----------------------------------------------------------------------
-
-// x86's scalar rule for a + b, spelled out: a NaN operand comes out quieted, the first one when
-// both are NaN (host_kernels.inc: HostAdd).
-float RefAdd(float a, float b) {
-  if (a != a) return std::bit_cast<float>(std::bit_cast<uint32_t>(a) | 0x00400000u);
-  if (b != b) return std::bit_cast<float>(std::bit_cast<uint32_t>(b) | 0x00400000u);
-  return a + b;
-}
-double RefAdd(double a, double b) {
-  if (a != a) return std::bit_cast<double>(std::bit_cast<uint64_t>(a) | 0x0008000000000000ull);
-  if (b != b) return std::bit_cast<double>(std::bit_cast<uint64_t>(b) | 0x0008000000000000ull);
-  return a + b;
-}
-
-template <typename T>
-T RefApply(ReduceOp op, T a, T b) {
-  switch (op) {
-    case ReduceOp::kSum:
-    case ReduceOp::kAvg:
-      if constexpr (std::is_integral_v<T>) {
-        using U = std::make_unsigned_t<T>;
-        return static_cast<T>(static_cast<U>(a) + static_cast<U>(b));
-      } else {
-        return RefAdd(a, b);
-      }
-    case ReduceOp::kMin:
-      if constexpr (std::is_floating_point_v<T>) return (a < b || a != a) ? a : b;
-      return a < b ? a : b;
-    case ReduceOp::kMax:
-      if constexpr (std::is_floating_point_v<T>) return (a > b || a != a) ? a : b;
-      return a > b ? a : b;
-  }
-  return a;
-}
-
-template <typename T>
-void RefReduce(ReduceOp op, T* out, const T* in, size_t n) {
-  for (size_t i = 0; i < n; ++i) out[i] = RefApply(op, out[i], in[i]);
-}
-
-void RefReduce16(bool half, ReduceOp op, uint16_t* out, const uint16_t* in, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    const float a = half ? HalfToFloat(out[i]) : BFloat16ToFloat(out[i]);
-    const float b = half ? HalfToFloat(in[i]) : BFloat16ToFloat(in[i]);
-    const float r = RefApply(op, a, b);
-    out[i] = half ? FloatToHalf(r) : FloatToBFloat16(r);
-  }
-}
-
-void RefFinalize(DataType type, std::byte* data, size_t n, int world_size) {
-  for (size_t i = 0; i < n; ++i) {
-    switch (type) {
-      case DataType::kFloat32: {
-        float* p = reinterpret_cast<float*>(data) + i;
-        *p = *p / static_cast<float>(world_size);
-        break;
-      }
-      case DataType::kFloat64: {
-        double* p = reinterpret_cast<double*>(data) + i;
-        *p = *p / static_cast<double>(world_size);
-        break;
-      }
-      case DataType::kFloat16: {
-        uint16_t* p = reinterpret_cast<uint16_t*>(data) + i;
-        *p = FloatToHalf(HalfToFloat(*p) / static_cast<float>(world_size));
-        break;
-      }
-      case DataType::kBFloat16: {
-        uint16_t* p = reinterpret_cast<uint16_t*>(data) + i;
-        *p = FloatToBFloat16(BFloat16ToFloat(*p) / static_cast<float>(world_size));
-        break;
-      }
-      case DataType::kInt32: {
-        int32_t* p = reinterpret_cast<int32_t*>(data) + i;
-        *p = *p / world_size;
-        break;
-      }
-      case DataType::kInt64: {
-        int64_t* p = reinterpret_cast<int64_t*>(data) + i;
-        *p = *p / world_size;
-        break;
-      }
-    }
-  }
-}
-
-void RefReduceAny(DataType type, ReduceOp op, std::byte* out, const std::byte* in, size_t n) {
-  switch (type) {
-    case DataType::kFloat32:
-      return RefReduce(op, reinterpret_cast<float*>(out), reinterpret_cast<const float*>(in), n);
-    case DataType::kFloat64:
-      return RefReduce(op, reinterpret_cast<double*>(out), reinterpret_cast<const double*>(in), n);
-    case DataType::kFloat16:
-    case DataType::kBFloat16:
-      return RefReduce16(type == DataType::kFloat16, op, reinterpret_cast<uint16_t*>(out),
-                         reinterpret_cast<const uint16_t*>(in), n);
-    case DataType::kInt32:
-      return RefReduce(op, reinterpret_cast<int32_t*>(out), reinterpret_cast<const int32_t*>(in),
-                       n);
-    case DataType::kInt64:
-      return RefReduce(op, reinterpret_cast<int64_t*>(out), reinterpret_cast<const int64_t*>(in),
-                       n);
-  }
-}
+// --- the scalar reference (host_kernels_reference.h has the reductions) -----------------------
 
 void RefQuantize(const float* x, size_t count, float* error_feedback, int8_t* q, float* scales) {
   float v[kInt8BlockSize];
@@ -345,19 +242,14 @@ TEST_P(HostKernelsTest, BFloat16CodecMatchesScalarLoops) {
     std::memcpy(x.data(), bits.data(), n * 4);
     std::vector<uint16_t> w(n), ref_w(n);
     std::vector<float> e(n), ref_e(n), out(n), ref_out(n);
-    for (size_t i = 0; i < n; ++i) ref_w[i] = FloatToBFloat16(x[i]);
+    RefBFloat16Encode(x.data(), n, nullptr, ref_w.data());
     kernels().bf16_encode(x.data(), n, nullptr, w.data());
     ASSERT_EQ(0, std::memcmp(w.data(), ref_w.data(), n * 2)) << HostIsaName(GetParam()) << n;
     // With feedback: e starts as small random values (and a few specials) in both copies.
     const std::vector<std::byte> e_bits = RandomElements(DataType::kFloat32, n, rng);
     std::memcpy(e.data(), e_bits.data(), n * 4);
     ref_e = e;
-    for (size_t i = 0; i < n; ++i) {
-      const float v = RefAdd(x[i], ref_e[i]);
-      ref_w[i] = FloatToBFloat16(v);
-      const float lost = v - BFloat16ToFloat(ref_w[i]);
-      ref_e[i] = std::isfinite(lost) ? lost : 0.0f;
-    }
+    RefBFloat16Encode(x.data(), n, ref_e.data(), ref_w.data());
     kernels().bf16_encode(x.data(), n, e.data(), w.data());
     ASSERT_EQ(0, std::memcmp(w.data(), ref_w.data(), n * 2)) << HostIsaName(GetParam()) << n;
     ASSERT_EQ(0, std::memcmp(e.data(), ref_e.data(), n * 4)) << HostIsaName(GetParam()) << n;
