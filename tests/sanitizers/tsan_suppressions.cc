@@ -11,8 +11,8 @@
 // What is suppressed, each a report with a frame (of an access, of the allocation, of a thread's
 // creation) that names it:
 //   - libgrpc.so, the C core, and the libraries it calls, also built without TSan (Abseil's
-//     status, cord and time zone, which loads zones lazily; upb): their accesses reach TSan only
-//     through interceptors (memcpy, sendmsg, new), their synchronisation not at all;
+//     status, cord, time zone and random pool, which initialise lazily; upb): their accesses reach
+//     TSan only through interceptors (memcpy, sendmsg, new), their synchronisation not at all;
 //   - memory that gRPC allocates for itself (gpr_malloc, gpr_realloc, gpr_zalloc) or for a sync
 //     server's pending call (SyncRequestThreadManager::AddSyncMethod): its server context and
 //     request buffers are filled in one of gRPC's threads and handed to the handler's thread
@@ -30,6 +30,7 @@ extern "C" const char* __tsan_default_suppressions() {
          "race:libabsl_status.so\n"
          "race:libabsl_cord.so\n"
          "race:libabsl_time_zone.so\n"
+         "race:libabsl_random_internal_pool_urbg.so\n"
          "race:libupb.so\n"
          "race:gpr_malloc\n"
          "race:gpr_realloc\n"
