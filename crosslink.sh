@@ -81,14 +81,17 @@ fuzz() {
 # at a time (their own tests start threads and processes); a report fails the suite.
 TSAN_SUITES=(frame_test frame_matcher_test tcp_connection_test tcp_handshake_test tcp_tls_test
   shm_transport_test transport_conformance_test resumable_connection_test hostile_peer_test
-  executor_test coordinator_test)
-# What CI runs (`sanitize ci`): the TSan suites of the collectives layer (transports and executor:
-# about 2 min of test time and a few minutes of build with a warm ccache on 2 cores), less
-# transport_conformance_test, which still has an open TSan report on its resumable backends
-# (README "Fuzzing and sanitizers"). The runtime (coordinator_test) and ASan stay out of CI for
-# time.
+  executor_test coordinator_test coordinator_restart_test coordinator_security_test
+  communicator_coordinator_restart_test membership_test rank_admission_test data_transport_test
+  partial_allreduce_test)
+# What CI runs (`sanitize ci`): the TSan suites of the collectives layer (transports and executor),
+# transport_conformance_test included (the longest, about 1.5 min under TSan: see README "Fuzzing
+# and sanitizers" for the figures); a few minutes of mostly cached build on 2 cores. The runtime's
+# in-process suites (coordinator_test and the others above; clean, about 1 min of test time, but a
+# TSan build of the runtime with gRPC) and ASan stay out of CI for time.
 TSAN_CI_SUITES=(frame_test frame_matcher_test tcp_connection_test tcp_handshake_test tcp_tls_test
-  shm_transport_test resumable_connection_test hostile_peer_test executor_test)
+  shm_transport_test transport_conformance_test resumable_connection_test hostile_peer_test
+  executor_test)
 
 # run_suites <build dir> <suite>...: runs each suite binary, logs to <dir>/sanitize/<suite>.log.
 run_suites() {
