@@ -158,6 +158,9 @@ class RecordingProxy {
         fds.push_back({s, POLLIN, 0});
       }
       if (poll(fds.data(), fds.size(), 50) <= 0) continue;
+      // Only the pairs that were polled have revents; one accepted below has none yet (reading
+      // fds for it ran past the vector's end, an ASan heap-buffer-overflow).
+      const size_t polled = pairs.size();
       if (fds[0].revents & POLLIN) {
         const int c = accept(listen_fd_, nullptr, nullptr);
         const int s = socket(AF_INET, SOCK_STREAM, 0);
@@ -172,7 +175,7 @@ class RecordingProxy {
           close(s);
         }
       }
-      for (size_t i = 0; i < pairs.size(); ++i) {
+      for (size_t i = 0; i < polled; ++i) {
         for (int side = 0; side < 2; ++side) {
           if (!(fds[1 + 2 * i + side].revents & (POLLIN | POLLHUP | POLLERR))) continue;
           const int from = side == 0 ? pairs[i].first : pairs[i].second;
