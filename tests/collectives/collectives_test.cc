@@ -2,6 +2,7 @@
 // empty sizes, 1 to 7 ranks, against references; bit-identical blocks across ranks.
 #include "crosslink/collectives/collectives.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 
@@ -52,8 +53,10 @@ TEST_P(CollectivesMatrixTest, ReduceScatterLeavesEachRankItsReducedBlock) {
           const size_t es = DataTypeSize(type);
           for (int r = 0; r < n; ++r) {
             const Range block = BlockRange(count, n, r);
-            ASSERT_EQ(0, std::memcmp(buffers[r].data() + block.offset * es,
-                                     expected.data() + block.offset * es, block.count * es))
+            // std::equal, not memcmp: count 0 leaves data() null, which memcmp must not get.
+            const auto got = buffers[r].begin() + block.offset * es;
+            ASSERT_TRUE(
+                std::equal(got, got + block.count * es, expected.begin() + block.offset * es))
                 << absl::StrFormat("n=%d %s %s count=%u seg=%u rank %d", n, DataTypeName(type),
                                    ReduceOpName(op), count, seg, r);
           }

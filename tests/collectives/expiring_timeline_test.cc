@@ -5,6 +5,8 @@
 // direct link again) and delivers every message before it.
 #include "crosslink/collectives/emulation/expiring_timeline.h"
 
+#include <atomic>
+#include <cstdint>
 #include <limits>
 #include <memory>
 #include <vector>
@@ -59,8 +61,16 @@ TEST(ExpiringTimelineTest, FollowsTheInnerTimelineUntilExpiryThenIsDownForGood) 
 }
 
 TEST(ExpiringTimelineTest, CutModeEmulatorDeliversBeforeExpiryAndCutsAfterItForTheDirectLink) {
-  // Orbit time runs 100x faster than wall time: expiry at t=2 s is 20 ms of wall time away.
-  auto clock = std::make_shared<ScenarioClock>(0.0, 100.0);
+  // Orbit time runs 100x faster than wall time, on a wall clock the test moves by hand: orbit
+  // time stands at 0 until the test steps past the expiry at t=2 s. (On the real clock the expiry
+  // was 20 ms of wall time away, and a loaded machine or ASan's slowdown let the first send miss
+  // it.)
+  const absl::Time wall_start = absl::Now();
+  auto wall_elapsed_ns = std::make_shared<std::atomic<int64_t>>(0);
+  auto clock =
+      std::make_shared<ScenarioClock>(0.0, 100.0, wall_start, [wall_start, wall_elapsed_ns] {
+        return wall_start + absl::Nanoseconds(wall_elapsed_ns->load());
+      });
   auto direct = Pieces("sat-a - sat-b", {{0, false, 0, 0, "fault"}, {2, true, 0.001, 1e9}});
   auto detour = Pieces("sat-a - sat-b (detour)", {{0, true, 0.0, 1e9}});
   // What the runtime's reconnect decides at t=0: the detour, until the direct link is back.
@@ -75,12 +85,14 @@ TEST(ExpiringTimelineTest, CutModeEmulatorDeliversBeforeExpiryAndCutsAfterItForT
                         LinkEmulatorOptions{.mode = OutageMode::kCut});
   std::vector<std::byte> out(1000, std::byte{7}), in(1000);
   auto r = b->Recv(absl::MakeSpan(in));
-  ASSERT_TRUE(emulated.Send(FrameHeader{}, out)->Wait(absl::Now() + absl::Seconds(5)).ok());
-  ASSERT_TRUE(r->Wait(absl::Now() + absl::Seconds(5)).ok());
+  const absl::Status sent = emulated.Send(FrameHeader{}, out)->Wait(absl::Now() + absl::Seconds(5));
+  ASSERT_TRUE(sent.ok()) << sent;
+  const absl::Status received = r->Wait(absl::Now() + absl::Seconds(5));
+  ASSERT_TRUE(received.ok()) << received;
   EXPECT_TRUE(in == out);
 
   // Past the expiry the detour cuts the next message, naming why; the direct link is up then.
-  absl::SleepFor(clock->WallAt(2.0) - absl::Now() + absl::Milliseconds(5));
+  wall_elapsed_ns->store(absl::ToInt64Nanoseconds(clock->WallAt(2.0) - wall_start) + 5'000'000);
   const absl::Status cut = emulated.Send(FrameHeader{}, out)->Wait(absl::Now() + absl::Seconds(5));
   EXPECT_EQ(cut.code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(std::string(cut.message()), HasSubstr("retired: the direct link is back")) << cut;

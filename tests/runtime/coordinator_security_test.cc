@@ -158,7 +158,8 @@ class RecordingProxy {
         fds.push_back({s, POLLIN, 0});
       }
       if (poll(fds.data(), fds.size(), 50) <= 0) continue;
-      // Only the pairs that were polled have entries in fds (an accept below adds one).
+      // Only the pairs that were polled have revents; one accepted below has none yet (reading
+      // fds for it ran past the vector's end, an ASan heap-buffer-overflow).
       const size_t polled = pairs.size();
       if (fds[0].revents & POLLIN) {
         const int c = accept(listen_fd_, nullptr, nullptr);
