@@ -94,7 +94,10 @@ int main(int argc, char** argv) {
       "crosslink-chaos-worker",
       "usage: crosslink-chaos-worker --stop-file FILE [options]\n"
       "One rank of a crosslink-chaos campaign (started by crosslink-chaos, not by hand).\n");
-  flags.String("stop-file", &stop_file, "file in which the driver writes the step to stop at")
+  flags
+      .String(
+          "stop-file", &stop_file,
+          "file in which the driver writes the step from which to stop (at a quorum of every rank)")
       .Required()
       .ValueName("FILE");
   flags.Int("state-floats", &state_floats, "floats of training state").Min(1).Max(1 << 24);
@@ -144,10 +147,6 @@ int main(int argc, char** argv) {
     if (absl::Now() - last_progress > absl::Seconds(give_up_s)) {
       return Exit(EventKind::kFatal, absl::StrCat("no committed step for ", give_up_s, " s"), 1);
     }
-    if (comm.has_state()) {
-      const int64_t stop = StopStep(stop_file);
-      if (stop >= 0 && step >= stop) break;
-    }
     const absl::Time deadline = absl::Now() + absl::Seconds(step_deadline_s);
     const absl::Time step_start = absl::Now();
     const int64_t outages_before = comm.outages_met();
@@ -185,6 +184,17 @@ int main(int argc, char** argv) {
         if (Retryable(synced.status())) continue;
         if (Broken(synced.status())) return Exit(EventKind::kBroken, synced.status().ToString(), 5);
         return Exit(EventKind::kFatal, absl::StrCat("sync: ", synced.status().ToString()), 1);
+      }
+    }
+    // The agreed stop step ends the run only in a quorum of every rank, after its state sync: a
+    // rank still rejoining (restarted after a bit error caught near the end) is admitted first
+    // and ends with a hash too, instead of finding nobody left to admit it. Every rank decides
+    // alike: same quorum, same step.
+    if (comm.has_state()) {
+      const int64_t stop = StopStep(stop_file);
+      if (stop >= 0 && step >= stop &&
+          static_cast<int>(quorum->live_ranks.size()) == comm.world_size()) {
+        break;
       }
     }
     if (!comm.has_state()) return Exit(EventKind::kFatal, "a step without state", 1);
