@@ -17,6 +17,7 @@
 #include "crosslink/collectives/host_kernels.h"
 #include "gtest/gtest.h"
 #include "host_kernels_reference.h"
+#include "per_host_isa_test.h"
 
 namespace crosslink::collectives {
 namespace {
@@ -43,15 +44,7 @@ std::vector<uint16_t> Partners(size_t copies, std::mt19937_64& rng) {
   return in;
 }
 
-class HalfKernelsExhaustiveTest : public ::testing::TestWithParam<HostIsa> {
- protected:
-  void SetUp() override {
-    if (!HostIsaSupported(GetParam())) {
-      GTEST_SKIP() << "this CPU does not run " << HostIsaName(GetParam());
-    }
-  }
-  const HostKernels& kernels() const { return HostKernelsFor(GetParam()); }
-};
+class HalfKernelsExhaustiveTest : public PerHostIsaTest {};
 
 // The first index where two word buffers differ, with both words, for the failure message.
 std::string FirstDifference(const std::vector<uint16_t>& got, const std::vector<uint16_t>& want) {

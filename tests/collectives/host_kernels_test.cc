@@ -20,6 +20,7 @@
 #include "crosslink/collectives/half.h"
 #include "gtest/gtest.h"
 #include "host_kernels_reference.h"
+#include "per_host_isa_test.h"
 
 namespace crosslink::collectives {
 namespace {
@@ -153,15 +154,7 @@ void CopyBytes(void* to, const void* from, size_t bytes) {
   if (bytes > 0) std::memcpy(to, from, bytes);
 }
 
-class HostKernelsTest : public ::testing::TestWithParam<HostIsa> {
- protected:
-  void SetUp() override {
-    if (!HostIsaSupported(GetParam())) {
-      GTEST_SKIP() << "this CPU does not run " << HostIsaName(GetParam());
-    }
-  }
-  const HostKernels& kernels() const { return HostKernelsFor(GetParam()); }
-};
+class HostKernelsTest : public PerHostIsaTest {};
 
 constexpr DataType kTypes[] = {DataType::kFloat32,  DataType::kFloat64, DataType::kFloat16,
                                DataType::kBFloat16, DataType::kInt32,   DataType::kInt64};
