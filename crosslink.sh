@@ -6,9 +6,10 @@
 #   ./crosslink.sh fuzz [seconds]  build the libFuzzer targets (tests/fuzz) and run each for
 #                         `seconds` (default 20) over its corpus; fails on any crash, leak or UB
 #   ./crosslink.sh sanitize  the collectives and runtime suites under ASan+UBSan, the transport,
-#                         executor and coordinator suites under TSan (build-asan/, build-tsan/)
-#   ./crosslink.sh sanitize ci  only the collectives layer's TSan suites (what CI runs)
-#   ./crosslink.sh sanitize asan-ci  the ASan+UBSan suites CI runs (ASAN_CI_RUNTIME_SUITES below)
+#                         executor, coordinator and communicator suites under TSan (build-asan/,
+#                         build-tsan/)
+#   ./crosslink.sh sanitize ci  the TSan suites CI runs (TSAN_CI_SUITES below)
+#   ./crosslink.sh sanitize asan-ci  the ASan+UBSan suites CI runs (below)
 # A second run installs nothing and rebuilds only what changed.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -78,47 +79,65 @@ fuzz() {
 }
 
 # What `sanitize` runs: every suite of tests/collectives and tests/runtime under ASan+UBSan, and
-# the suites of the threaded code (transports, executor, coordinator) under TSan. Suites run one
-# at a time (their own tests start threads and processes); a report fails the suite.
+# the suites of the threaded code (transports, executor, coordinator, the communicator's
+# multi-process jobs) under TSan. Suites run one at a time (their own tests start threads and
+# processes); a report from any process, the suite's or a rank's, fails the suite.
 TSAN_SUITES=(frame_test frame_matcher_test tcp_connection_test tcp_handshake_test tcp_tls_test
   shm_transport_test transport_conformance_test resumable_connection_test hostile_peer_test
   executor_test coordinator_test coordinator_restart_test coordinator_security_test
   communicator_coordinator_restart_test membership_test rank_admission_test data_transport_test
-  partial_allreduce_test)
-# What CI runs (`sanitize ci`): the TSan suites of the collectives layer (transports and executor),
-# transport_conformance_test included (the longest, about 1.5 min under TSan: see README "Fuzzing
-# and sanitizers" for the figures); a few minutes of mostly cached build on 2 cores. The runtime's
-# in-process suites (coordinator_test and the others above; clean, about 1 min of test time, but a
-# TSan build of the runtime with gRPC) and ASan stay out of CI for time.
-TSAN_CI_SUITES=(frame_test frame_matcher_test tcp_connection_test tcp_handshake_test tcp_tls_test
-  shm_transport_test transport_conformance_test resumable_connection_test hostile_peer_test
-  executor_test)
+  partial_allreduce_test communicator_test resume_test elastic_test rejoin_test)
+# What CI runs under TSan (`sanitize ci`): all of the above (README "Fuzzing and sanitizers" has
+# the times). The multi-process suites run every rank and the launcher instrumented.
+TSAN_CI_SUITES=("${TSAN_SUITES[@]}")
 
-# What CI runs under ASan+UBSan (`sanitize asan-ci`): every collectives suite and the runtime
-# suites that run in one process: about 3.5 min of test time and 1.3 min of build with a warm
-# ccache on 2 cores. Left out, for time: the multi-process suites (each rank an ASan process
-# through crosslink-run, mpirun, Slurm or network namespaces), which add the launcher and test
-# programs to the build and minutes of test time. README "Fuzzing and sanitizers".
-# The collectives suites are every tests/collectives/*_test.cc (a new suite joins by itself);
-# these are the runtime's in-process ones.
-ASAN_CI_RUNTIME_SUITES=(
+# The runtime's suites that run one process; the others start ranks through crosslink-run (and
+# mpirun, Slurm, network namespaces), so their programs are built with them.
+RUNTIME_IN_PROCESS_SUITES=(
   coordinator_test coordinator_security_test coordinator_restart_test
   communicator_coordinator_restart_test rank_admission_test partial_allreduce_test
   data_transport_test membership_test launch_env_test node_layout_test slurm_nodelist_test)
+# What CI runs under ASan+UBSan (`sanitize asan-ci`): every collectives suite, the runtime's
+# in-process suites and these multi-process ones. Left out of CI: contact_aware_allreduce_test
+# (8 ASan ranks on 2 cores miss its job timeout), netns_test (timing across network namespaces,
+# root only), slurm_cluster_test and mpirun_test (start system daemons and mpirun; run by
+# `sanitize`).
+ASAN_CI_MULTI_PROCESS_SUITES=(communicator_test launcher_test resume_test elastic_test rejoin_test)
+
+# The launcher and every test program the multi-process suites start.
+runtime_programs() {
+  local f
+  echo crosslink-run
+  for f in tests/runtime/programs/*.cc; do
+    f=$(basename "$f" .cc)
+    echo "crosslink-test-${f//_/-}"
+  done
+}
 
 # run_suites <build dir> <suite>...: runs each suite binary, logs to <dir>/sanitize/<suite>.log.
+# Every process the suite starts (ranks, launcher) inherits log_path, so a sanitizer report from
+# any of them lands in <dir>/sanitize/<suite>.report.<pid> and fails the suite even when the test
+# itself passes (a rank that dies of a report may look like the death an elastic test expects).
 run_suites() {
-  local dir="$1" failed=() t start
+  local dir="$1" failed=() t start reports status
   shift
   mkdir -p "$dir/sanitize"
   for t in "$@"; do
     start=$SECONDS
-    if timeout 1800 "$dir/bin/$t" --gtest_brief=1 >"$dir/sanitize/$t.log" 2>&1; then
+    rm -f "$dir/sanitize/$t.report".*
+    local log_opt="log_path=$ROOT/$dir/sanitize/$t.report"
+    status=0
+    TSAN_OPTIONS="${TSAN_OPTIONS:-} $log_opt" ASAN_OPTIONS="${ASAN_OPTIONS:-}:$log_opt" \
+      UBSAN_OPTIONS="${UBSAN_OPTIONS:-}:$log_opt" \
+      timeout 1800 "$dir/bin/$t" --gtest_brief=1 >"$dir/sanitize/$t.log" 2>&1 || status=$?
+    reports=$(grep -lE "WARNING: ThreadSanitizer|ERROR: (Address|Leak|ThreadSanitizer)|runtime error|SUMMARY: " \
+      "$dir/sanitize/$t.report".* 2>/dev/null || true)
+    if [ "$status" -eq 0 ] && [ -z "$reports" ]; then
       echo "sanitize $(basename "$dir") $t: ok ($((SECONDS - start)) s)"
     else
-      echo "sanitize $(basename "$dir") $t: FAILED ($((SECONDS - start)) s, log: $dir/sanitize/$t.log)"
-      grep -E "ERROR: |WARNING: ThreadSanitizer|runtime error|SUMMARY|\[  FAILED" \
-        "$dir/sanitize/$t.log" | head -5
+      echo "sanitize $(basename "$dir") $t: FAILED (exit $status, $((SECONDS - start)) s, log: $dir/sanitize/$t.log${reports:+, reports: $(echo $reports)})"
+      grep -hE "ERROR: |WARNING: ThreadSanitizer|runtime error|SUMMARY|\[  FAILED" \
+        "$dir/sanitize/$t.log" $reports | head -8
       failed+=("$t")
     fi
   done
@@ -140,35 +159,35 @@ asan_suites() {
     run_suites build-asan "$@"
 }
 
+# tsan_suites <suite>...: builds them, the launcher and the test programs in build-tsan/ (the
+# `tsan` preset) and runs them under TSan: any data race or lock misuse fails.
+tsan_suites() {
+  local programs
+  mapfile -t programs < <(runtime_programs)
+  [ -f build-tsan/CMakeCache.txt ] || cmake --preset tsan >/dev/null
+  cmake --build build-tsan -j "${CROSSLINK_JOBS:-2}" --target "$@" "${programs[@]}"
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" run_suites build-tsan "$@"
+}
+
 sanitize() {
   install_missing
-  local jobs="${CROSSLINK_JOBS:-2}" asan=() status=0 f
-  if [ "${1:-}" = asan-ci ]; then
-    local suites=()
-    for f in tests/collectives/*_test.cc; do suites+=("$(basename "$f" .cc)"); done
-    suites+=("${ASAN_CI_RUNTIME_SUITES[@]}")
-    asan_suites "${suites[@]}" -- "${suites[@]}"
-    return
-  fi
-  if [ "${1:-}" = ci ]; then
-    local ci=("${TSAN_CI_SUITES[@]}")
-    [ -f build-tsan/CMakeCache.txt ] || cmake --preset tsan >/dev/null
-    cmake --build build-tsan -j "$jobs" --target "${ci[@]}"
-    TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" run_suites build-tsan "${ci[@]}"
-    return
-  fi
+  local asan=() status=0 f programs
+  mapfile -t programs < <(runtime_programs)
+  case "${1:-}" in
+    ci)
+      tsan_suites "${TSAN_CI_SUITES[@]}"
+      return
+      ;;
+    asan-ci)
+      for f in tests/collectives/*_test.cc; do asan+=("$(basename "$f" .cc)"); done
+      asan+=("${RUNTIME_IN_PROCESS_SUITES[@]}" "${ASAN_CI_MULTI_PROCESS_SUITES[@]}")
+      asan_suites "${asan[@]}" "${programs[@]}" -- "${asan[@]}"
+      return
+      ;;
+  esac
   for f in tests/collectives/*_test.cc tests/runtime/*_test.cc; do asan+=("$(basename "$f" .cc)"); done
-  # The runtime's multi-process tests start the launcher and the test programs.
-  local programs=(crosslink-run)
-  for f in tests/runtime/programs/*.cc; do
-    f=$(basename "$f" .cc)
-    programs+=("crosslink-test-${f//_/-}")
-  done
   asan_suites "${asan[@]}" "${programs[@]}" -- "${asan[@]}" || status=1
-  [ -f build-tsan/CMakeCache.txt ] || cmake --preset tsan >/dev/null
-  cmake --build build-tsan -j "$jobs" --target "${TSAN_SUITES[@]}"
-  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" run_suites build-tsan "${TSAN_SUITES[@]}" ||
-    status=1
+  tsan_suites "${TSAN_SUITES[@]}" || status=1
   return $status
 }
 
