@@ -28,7 +28,11 @@
 // same data), so the ratio printed under the table holds under a drifting load. Each iteration is
 // timed on its own; the table's time is --statistic (mean, as nccl-tests; median; best) of each
 // rank's iterations, the slowest rank's, for Crosslink and Gloo alike, and the ratio line under
-// the table gives the ratio under all three.
+// the table gives the ratio under all three. Under the table, per size: CPU seconds per GB
+// reduced (bench/lib/cpu_cost.h: user+system CPU of every rank's process during the timed
+// iterations, summed over ranks, per 10^9 bytes of iterations x buffer size), for Crosslink and,
+// with --baseline gloo, for Gloo (the same sampling around its own alternating rounds) and the
+// ratio Crosslink / Gloo (below 1: Crosslink spends less CPU per byte).
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -49,6 +53,7 @@
 #include "bench/lib/allreduce_pattern.h"
 #include "bench/lib/bench_csv.h"
 #include "bench/lib/bench_plot.h"
+#include "bench/lib/cpu_cost.h"
 #include "bench/lib/gloo_baseline.h"
 #include "bench/lib/loopback_probe.h"
 #include "bench/lib/oracle_bound.h"
@@ -107,7 +112,11 @@ constexpr char kUsage[] =
     "--max-bytes B\n"
     "         [--step-factor F] [--iters K] [--warmup W] [--algo A] [--csv OUT]\n"
     "         [--plot OUT.png] [--baseline gloo] [--timeout SECONDS] [--transport T]\n"
-    "         [--compress none|bf16|int8] [--statistic mean|median|best]\n";
+    "         [--compress none|bf16|int8] [--statistic mean|median|best]\n"
+    "Under the table, per size: CPU s/GB = user+system CPU seconds of all ranks' processes\n"
+    "during the timed iterations (getrusage around each timed round, summed over ranks)\n"
+    "divided by iterations x buffer bytes / 10^9; for Gloo too with --baseline gloo, and the\n"
+    "ratio Crosslink / Gloo.\n";
 constexpr char kModes[] =
     "usage: crosslink-bench allreduce ...   (crosslink-bench allreduce --help for its flags)\n"
     "       crosslink-bench orbit ...       (crosslink-bench orbit --help; "
@@ -355,6 +364,8 @@ absl::Status RunRank(const BenchArgs& args) {
   std::vector<BenchRow> rows, gloo_rows;
   // Per size: Gloo's time / Crosslink's (= busbw crosslink / gloo) under each of kStatistics.
   std::vector<std::vector<double>> gloo_ratios;
+  // Per size: CPU seconds per GB reduced (cpu_cost.h), all ranks together.
+  std::vector<double> cpu_per_gb, gloo_cpu_per_gb;
   const std::vector<int64_t> sizes = Sizes(args);
   for (int64_t bytes : sizes) {
     const size_t count = static_cast<size_t>(bytes) / sizeof(float);
@@ -370,10 +381,12 @@ absl::Status RunRank(const BenchArgs& args) {
     }
     const int64_t outages_before = comm->outages_met();
     std::vector<double> iteration_us, gloo_iteration_us;
+    double cpu_s = 0, gloo_cpu_s = 0;  // this process's CPU seconds in the timed rounds
     IterationTally tally(n);
     for (int round = 0; round < rounds; ++round) {
       const int iters = args.iters / rounds + (round < args.iters % rounds ? 1 : 0);
       RETURN_IF_ERROR(comm->Barrier(options));
+      const CpuSample round_start = SampleProcessCpu();
       for (int i = 0; i < iters; ++i) {
         if (oracle.has_value()) tally.starts_orbit_s.push_back(comm->clock()->OrbitNow());
         const absl::Time start = absl::Now();
@@ -383,13 +396,16 @@ absl::Status RunRank(const BenchArgs& args) {
         if (oracle.has_value()) tally.ends_orbit_s.push_back(comm->clock()->OrbitNow());
         tally.Add(comm->last_stats());
       }
+      cpu_s += CpuSecondsBetween(round_start, SampleProcessCpu());
       if (gloo == nullptr) continue;
       RETURN_IF_ERROR(gloo->Barrier());
+      const CpuSample gloo_round_start = SampleProcessCpu();
       for (int i = 0; i < iters; ++i) {
         const absl::Time start = absl::Now();
         RETURN_IF_ERROR(gloo->Allreduce(absl::MakeSpan(gloo_data)));
         gloo_iteration_us.push_back(absl::ToDoubleMicroseconds(absl::Now() - start));
       }
+      gloo_cpu_s += CpuSecondsBetween(gloo_round_start, SampleProcessCpu());
     }
     if (oracle.has_value()) {
       // Which orbit instants each timed iteration spanned, so a run's outages (crosslink-run
@@ -406,6 +422,12 @@ absl::Status RunRank(const BenchArgs& args) {
       std::fflush(stdout);
     }
     const double time_us = IterationStatistic(iteration_us, args.statistic);
+    {
+      ASSIGN_OR_RETURN(double all_cpu_s, Combine(*comm, cpu_s, ReduceOp::kSum));
+      cpu_per_gb.push_back(CpuSecondsPerGb(all_cpu_s, bytes, args.iters));
+      ASSIGN_OR_RETURN(double all_gloo_cpu_s, Combine(*comm, gloo_cpu_s, ReduceOp::kSum));
+      gloo_cpu_per_gb.push_back(CpuSecondsPerGb(all_gloo_cpu_s, bytes, args.iters));
+    }
     const int64_t outages = comm->outages_met() - outages_before;
     // The timed loops reduced sums of sums; the checks reduce fresh data once, after all timing.
     FillPattern(comm->rank(), absl::MakeSpan(data));
@@ -504,6 +526,15 @@ absl::Status RunRank(const BenchArgs& args) {
       }
       std::printf("\n");
     }
+  }
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    std::printf("# %s: CPU s/GB reduced (user+system, all ranks): crosslink %.3f",
+                FormatSize(sizes[i]).c_str(), cpu_per_gb[i]);
+    if (args.gloo) {
+      std::printf(", gloo %.3f, crosslink / gloo = %.2f", gloo_cpu_per_gb[i],
+                  gloo_cpu_per_gb[i] > 0 ? cpu_per_gb[i] / gloo_cpu_per_gb[i] : 0.0);
+    }
+    std::printf("\n");
   }
   int64_t wrong_total = 0;
   for (const BenchRow& r : rows) wrong_total += r.wrong;

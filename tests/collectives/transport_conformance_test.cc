@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <numeric>
 #include <ostream>
 #include <set>
@@ -514,6 +515,133 @@ TEST_P(TransportConformanceTest, MeshBuiltByConnectingFirstThenAccepting) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), kRanks);
+}
+
+// Piece receives (Connection::RecvPieces, reduce-on-receive): on the backends that offer them
+// (TCP with and without TLS, shared memory; the others keep receiving into buffers and say so).
+
+// Records what a piece receive handed over: the bytes, and whether the pieces kept PieceSink's
+// promises (in order, contiguous, every piece but the last a multiple of 64 bytes).
+class RecordingSink final : public PieceSink {
+ public:
+  void Consume(uint64_t offset, absl::Span<const std::byte> piece) override {
+    if (offset != bytes.size() || last_was_short) contract_broken = true;
+    last_was_short = piece.size() % 64 != 0;
+    ++pieces;
+    largest = std::max(largest, piece.size());
+    bytes.insert(bytes.end(), piece.begin(), piece.end());
+  }
+  std::vector<std::byte> bytes;
+  int pieces = 0;
+  size_t largest = 0;
+  bool last_was_short = false;
+  bool contract_broken = false;
+};
+
+TEST_P(TransportConformanceTest, PieceReceivesAreOfferedByTheByteStreamBackendsOnly) {
+  const bool byte_stream =
+      backend_.name == "tcp" || backend_.name == "shm" || backend_.name == "tcp_tls";
+  EXPECT_EQ(b_->ReceivesInPieces(), byte_stream) << backend_.name;
+  if (byte_stream) return;
+  auto r = b_->RecvPieces(100, std::make_shared<RecordingSink>());
+  EXPECT_TRUE(r->Done());
+  EXPECT_EQ(r->Wait(In(absl::Seconds(1))).code(), absl::StatusCode::kUnimplemented);
+}
+
+TEST_P(TransportConformanceTest, PieceReceiveHandsOverEveryByteInOrderInCacheSizedPieces) {
+  if (!b_->ReceivesInPieces()) GTEST_SKIP() << "no piece receives on " << backend_.name;
+  // Smaller than a piece (inline in the ring; one TCP piece), the shared-memory pull threshold
+  // and above (64 KiB), several pieces of 256 KiB with a ragged tail, and empty. Half the
+  // receives are posted after their message was sent (it may then wait as an unexpected one).
+  const std::vector<size_t> sizes = {1000, 0, 64 << 10, (1 << 20) + 12, 3, (300 << 10) + 64};
+  std::vector<std::vector<std::byte>> sent;
+  for (size_t i = 0; i < sizes.size(); ++i) sent.push_back(Pattern(sizes[i], 100 + i));
+  std::vector<std::shared_ptr<RecordingSink>> sinks;
+  std::vector<std::shared_ptr<RecvHandle>> recvs;
+  std::vector<std::shared_ptr<Handle>> sends;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    sinks.push_back(std::make_shared<RecordingSink>());
+    if (i % 2 == 0) recvs.push_back(b_->RecvPieces(2 << 20, sinks[i]));
+    sends.push_back(a_->Send(FrameHeader{.sequence = i}, sent[i]));
+    if (i % 2 == 1) {
+      absl::SleepFor(absl::Milliseconds(100));  // past the transport's wait for a receive
+      recvs.push_back(b_->RecvPieces(2 << 20, sinks[i]));
+    }
+  }
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    ASSERT_TRUE(sends[i]->Wait(In(absl::Seconds(30))).ok()) << i;
+    ASSERT_TRUE(recvs[i]->Wait(In(absl::Seconds(30))).ok()) << i;
+    EXPECT_EQ(recvs[i]->header().sequence, i);
+    EXPECT_EQ(recvs[i]->header().length, sizes[i]);
+    EXPECT_TRUE(sinks[i]->bytes == sent[i]) << "message " << i << " of " << sizes[i] << " bytes";
+    EXPECT_FALSE(sinks[i]->contract_broken) << i;
+    EXPECT_LE(sinks[i]->largest, size_t{256} << 10) << i;
+  }
+  // A 1 MiB message arrives in at least four pieces, a 1000-byte one in one.
+  EXPECT_GE(sinks[3]->pieces, 4);
+  EXPECT_EQ(sinks[0]->pieces, 1);
+  EXPECT_EQ(sinks[1]->pieces, 0);
+}
+
+TEST_P(TransportConformanceTest, PieceReceiveMixesInOrderWithBufferReceives) {
+  if (!b_->ReceivesInPieces()) GTEST_SKIP() << "no piece receives on " << backend_.name;
+  const std::vector<std::byte> first = Pattern(200 << 10, 1), second = Pattern(5000, 2),
+                               third = Pattern(700 << 10, 3);
+  std::vector<std::byte> second_in(8192);
+  auto sink1 = std::make_shared<RecordingSink>(), sink3 = std::make_shared<RecordingSink>();
+  auto r1 = b_->RecvPieces(1 << 20, sink1);
+  auto r2 = b_->Recv(absl::MakeSpan(second_in));
+  auto r3 = b_->RecvPieces(1 << 20, sink3);
+  auto s1 = a_->Send(FrameHeader{.sequence = 1}, first);
+  auto s2 = a_->Send(FrameHeader{.sequence = 2}, second);
+  auto s3 = a_->Send(FrameHeader{.sequence = 3}, third);
+  for (Handle* h :
+       std::initializer_list<Handle*>{s1.get(), s2.get(), s3.get(), r1.get(), r2.get(), r3.get()}) {
+    ASSERT_TRUE(h->Wait(In(absl::Seconds(30))).ok());
+  }
+  EXPECT_TRUE(sink1->bytes == first);
+  EXPECT_TRUE(std::equal(second.begin(), second.end(), second_in.begin()));
+  EXPECT_EQ(r2->header().length, second.size());
+  EXPECT_TRUE(sink3->bytes == third);
+}
+
+void CheckCorruptPieceReceive(Connection& a, Connection& b, size_t size,
+                              const std::function<void(Handle&)>& finish_send) {
+  ASSERT_TRUE(CorruptNextReceiveForTesting(b));
+  auto sink = std::make_shared<RecordingSink>();
+  auto r = b.RecvPieces(1 << 20, sink);
+  const std::vector<std::byte> payload = Pattern(size, 4);  // borrowed by Send until done
+  auto s = a.Send(FrameHeader{}, payload);
+  const absl::Status status = r->Wait(In(absl::Seconds(10)));
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << size << ": " << status;
+  EXPECT_EQ(b.status().code(), absl::StatusCode::kDataLoss);
+  finish_send(*s);
+  auto later = b.RecvPieces(1 << 20, std::make_shared<RecordingSink>());
+  EXPECT_EQ(later->Wait(In(absl::Seconds(1))).code(), absl::StatusCode::kDataLoss);
+}
+
+TEST_P(TransportConformanceTest, PieceReceiveOfACorruptPayloadInOnePieceIsDataLossAndSticks) {
+  if (!b_->ReceivesInPieces()) GTEST_SKIP() << "no piece receives on " << backend_.name;
+  CheckCorruptPieceReceive(*a_, *b_, 1000, [this](Handle& s) { FinishSendAfterReceiverFailed(s); });
+}
+
+// Several pieces (pulled from the sender's memory over shared memory): the corruption is in the
+// first, the mismatch shows only after the last.
+TEST_P(TransportConformanceTest, PieceReceiveOfACorruptPayloadInManyPiecesIsDataLossAndSticks) {
+  if (!b_->ReceivesInPieces()) GTEST_SKIP() << "no piece receives on " << backend_.name;
+  CheckCorruptPieceReceive(*a_, *b_, 600 << 10,
+                           [this](Handle& s) { FinishSendAfterReceiverFailed(s); });
+}
+
+TEST_P(TransportConformanceTest, PieceReceiveOfAMessageLongerThanItsLimitFailsBeforeAnyPiece) {
+  if (!b_->ReceivesInPieces()) GTEST_SKIP() << "no piece receives on " << backend_.name;
+  auto sink = std::make_shared<RecordingSink>();
+  auto r = b_->RecvPieces(4096, sink);
+  const std::vector<std::byte> payload = Pattern(4097, 3);
+  auto s = a_->Send(FrameHeader{}, payload);
+  EXPECT_EQ(r->Wait(In(absl::Seconds(10))).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(sink->pieces, 0);
+  FinishSendAfterReceiverFailed(*s);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TransportConformanceTest, ::testing::ValuesIn(AllBackends()),

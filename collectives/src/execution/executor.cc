@@ -37,6 +37,40 @@ std::byte* ThreadScratch(size_t bytes) {
   return buffer.get();
 }
 
+// Reduce-on-receive (Connection::RecvPieces): a received segment is reduced into the caller's
+// buffer piece by piece as the transport hands it over from its cache-sized scratch, so the
+// bytes are read once, not written whole into a staging slot and read back; each reduced piece
+// is checksummed while in L1, as FinishRecv does for a staged segment. Runs on the transport's
+// receiver thread; the executor reads crc() after the receive completed (its completion orders
+// the two). Bytes beyond the step's elements (a longer frame from a peer that disagrees, which
+// CheckArrival then reports) are dropped, never written past the step's elements.
+class ReduceSink final : public PieceSink {
+ public:
+  ReduceSink(ReduceFn reduce, std::byte* dst, size_t bytes, size_t elem)
+      : reduce_(reduce), dst_(dst), bytes_(bytes), elem_(elem) {}
+
+  void Consume(uint64_t offset, absl::Span<const std::byte> piece) override {
+    if (offset >= bytes_) return;
+    size_t n = std::min<uint64_t>(piece.size(), bytes_ - offset);
+    n -= n % elem_;  // a whole element at a time (a malformed length fails the step anyway)
+    std::byte* dst = dst_ + offset;
+    for (size_t done = 0; done < n; done += kFusedPieceBytes) {
+      const size_t k = std::min(kFusedPieceBytes, n - done);
+      reduce_(dst + done, piece.data() + done, k / elem_);
+      crc_ = Crc32c(absl::MakeConstSpan(dst + done, k), crc_);
+    }
+  }
+  // CRC32C of the reduced elements; valid once the receive succeeded (every byte consumed).
+  uint32_t crc() const { return crc_; }
+
+ private:
+  const ReduceFn reduce_;
+  std::byte* const dst_;
+  const size_t bytes_;
+  const size_t elem_;
+  uint32_t crc_ = 0;
+};
+
 class Executor {
  public:
   explicit Executor(const ExecuteArgs& args)
@@ -60,6 +94,8 @@ class Executor {
     bool done = false;
     bool staged = false;  // plain receive that lands in a slot first (first frame of a peer)
     int slot = -1;
+    // A reduce posted as a piece receive (reduce-on-receive): no slot; the transport reduces.
+    std::shared_ptr<ReduceSink> sink;
     std::shared_ptr<Handle> send;
     std::shared_ptr<RecvHandle> recv;
   };
@@ -74,6 +110,10 @@ class Executor {
   bool DepsDone(int i) const;
   void Pump(bool& progress);
   void PostRecv(int i);
+  // Whether step i may be posted as a piece receive now: an uncompressed reduce over a transport
+  // that receives in pieces, whose dependencies are done (the transport reduces into the
+  // elements as the bytes arrive, so nothing else may still read or write them).
+  bool ReducesOnReceive(int i) const;
   void PostSend(int i);
   void RunLocal(int i);
   bool CheckArrival(int i);  // false: failure recorded
@@ -218,9 +258,24 @@ bool Executor::DepsDone(int i) const {
   return true;
 }
 
+bool Executor::ReducesOnReceive(int i) const {
+  const Step& s = (*steps_)[i];
+  return s.op == StepOp::kRecvReduce && !wire_ && s.count > 0 && Conn(s.peer)->ReceivesInPieces() &&
+         DepsDone(i);
+}
+
 void Executor::PostRecv(int i) {
   const Step& s = (*steps_)[i];
   StepState& st = state_[i];
+  if (ReducesOnReceive(i)) {
+    st.sink = std::make_shared<ReduceSink>(GetReduceFn(plan_.type, plan_.op),
+                                           data_ + s.offset * elem_, s.count * elem_, elem_);
+    // The room of a slot, as for a staged receive: a disagreeing peer's longer frame is then
+    // reported as a disagreement (CheckArrival) rather than as a broken connection.
+    st.recv = Conn(s.peer)->RecvPieces(slot_bytes_, st.sink);
+    st.posted = true;
+    return;
+  }
   absl::Span<std::byte> buffer;
   if (s.op == StepOp::kRecvReduce || st.staged) {
     st.slot = free_slots_.back();
@@ -361,6 +416,15 @@ void Executor::FinishRecv(int i) {
     ++done_count_;
     return;
   }
+  if (st.sink != nullptr) {
+    // Reduced as it arrived; the transport verified the payload's CRC before completing.
+    written_crc_[i] = st.sink->crc();
+    crc_known_[i] = 1;
+    st.sink.reset();
+    st.done = true;
+    ++done_count_;
+    return;
+  }
   if (s.op != StepOp::kRecvReduce) {
     // The transport verified the payload against the frame's CRC: it is these elements' CRC.
     written_crc_[i] = st.recv->header().crc32c;
@@ -410,7 +474,8 @@ void Executor::Pump(bool& progress) {
     }
     while (p.recv_posted < p.recvs.size() && p.recv_posted - p.recv_done < kRecvWindow) {
       const int i = p.recvs[p.recv_posted];
-      const bool needs_slot = steps[i].op == StepOp::kRecvReduce || state_[i].staged;
+      const bool needs_slot =
+          (steps[i].op == StepOp::kRecvReduce && !ReducesOnReceive(i)) || state_[i].staged;
       if (needs_slot ? free_slots_.empty() : !DepsDone(i)) break;
       PostRecv(i);
       ++p.recv_posted;

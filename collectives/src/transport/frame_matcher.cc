@@ -1,5 +1,6 @@
 #include "frame_matcher.h"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <utility>
@@ -52,6 +53,14 @@ std::shared_ptr<RecvHandle> FrameMatcher::RecvAllocated(
                          std::move(out)});
 }
 
+std::shared_ptr<RecvHandle> FrameMatcher::RecvPieces(uint64_t max_bytes,
+                                                     std::shared_ptr<PieceSink> sink) {
+  PostedRecv recv{absl::Span<std::byte>(), std::make_shared<Completion>(recv_what_), nullptr};
+  recv.sink = std::move(sink);
+  recv.sink_max_bytes = max_bytes;
+  return Post(std::move(recv));
+}
+
 std::shared_ptr<RecvHandle> FrameMatcher::Post(PostedRecv recv) {
   std::shared_ptr<Completion> completion = recv.completion;
   Unexpected message;
@@ -85,11 +94,12 @@ bool FrameMatcher::FitBuffer(const FrameHeader& header, PostedRecv& recv) {
     }
     recv.buffer = absl::MakeSpan(*recv.allocated);
   }
-  if (header.length <= recv.buffer.size()) return true;
+  const uint64_t room = recv.sink != nullptr ? recv.sink_max_bytes : recv.buffer.size();
+  if (header.length <= room) return true;
   const absl::Status error = absl::InvalidArgumentError(absl::StrFormat(
       "%s: message of %d bytes (sequence %d chunk %d) is longer than the posted buffer of %d "
       "bytes",
-      *describe_, header.length, header.sequence, header.chunk, recv.buffer.size()));
+      *describe_, header.length, header.sequence, header.chunk, room));
   // Sticky first, so that whoever sees the handle fail also sees the connection's status.
   Fail(error);
   recv.completion->Complete(error);
@@ -104,7 +114,13 @@ absl::Status FrameMatcher::AllocationFailed(const FrameHeader& header) const {
 
 void FrameMatcher::DeliverUnexpected(Unexpected message, PostedRecv recv) {
   if (!FitBuffer(message.header, recv)) return;
-  if (message.header.length > 0) {
+  if (recv.sink != nullptr) {
+    // Checked whole when it arrived; handed over in pieces as a streamed payload would be.
+    for (uint64_t done = 0; done < message.header.length; done += kUnexpectedPieceBytes) {
+      const size_t piece = std::min<uint64_t>(kUnexpectedPieceBytes, message.header.length - done);
+      recv.sink->Consume(done, absl::MakeConstSpan(message.payload.get() + done, piece));
+    }
+  } else if (message.header.length > 0) {
     std::memcpy(recv.buffer.data(), message.payload.get(), message.header.length);
   }
   recv.completion->Complete(absl::OkStatus(), &message.header);
@@ -163,6 +179,7 @@ std::optional<FrameMatcher::Arrival> FrameMatcher::Claim(const FrameHeader& head
   if (!FitBuffer(header, recv)) return std::nullopt;
   arrival.completion_ = std::move(recv.completion);
   arrival.data_ = recv.buffer.data();
+  arrival.sink_ = std::move(recv.sink);
   return arrival;
 }
 

@@ -3,7 +3,8 @@
 // arrived before their receive was posted, together with the connection's sticky status; the
 // backend owns the bytes (socket, ring) and its sender and receiver threads, which drive the
 // matcher:
-//   - Send / SendWithCrc / Recv / RecvAllocated serve the Connection methods of the same name.
+//   - Send / SendWithCrc / Recv / RecvAllocated / RecvPieces serve the Connection methods of the
+//     same name.
 //   - The sender thread takes queued sends with TakeSends and completes them itself.
 //   - The receiver thread, for each frame header it decodes, Claims the buffer the payload goes
 //     into (the oldest posted receive, else a fresh allocation), reads the payload there, then
@@ -74,8 +75,13 @@ class FrameMatcher {
    public:
     Arrival(Arrival&&) = default;
     Arrival& operator=(Arrival&&) = default;
-    // header.length bytes to fill.
+    // header.length bytes to fill; null when sink() is set.
     std::byte* data() const { return data_; }
+    // Set when the claimed receive is a piece receive (Connection::RecvPieces): the backend reads
+    // the payload into a small scratch of its own, a piece at a time, checks each piece's CRC32C
+    // and hands it to the sink at once (pieces as PieceSink says), then Delivers or fails as for
+    // a buffer.
+    PieceSink* sink() const { return sink_.get(); }
     // The test hook asked for this payload to be corrupted (CorruptNextReceiveForTesting).
     bool corrupt() const { return corrupt_; }
 
@@ -86,6 +92,7 @@ class FrameMatcher {
     std::shared_ptr<Completion> completion_;  // null: unexpected
     std::unique_ptr<std::byte[]> unexpected_;
     std::byte* data_ = nullptr;
+    std::shared_ptr<PieceSink> sink_;
     bool corrupt_ = false;
   };
 
@@ -109,6 +116,11 @@ class FrameMatcher {
   std::shared_ptr<RecvHandle> Recv(absl::Span<std::byte> buffer);
   // As Recv, into `out`, resized to the message's length.
   std::shared_ptr<RecvHandle> RecvAllocated(std::shared_ptr<std::vector<std::byte>> out);
+  // As Recv, into `sink` piece by piece (its arrival has sink() set); a message longer than
+  // `max_bytes` fails as one longer than a posted buffer. A message that arrived unexpected was
+  // verified whole already: it is handed over in pieces of kUnexpectedPieceBytes.
+  std::shared_ptr<RecvHandle> RecvPieces(uint64_t max_bytes, std::shared_ptr<PieceSink> sink);
+  static constexpr size_t kUnexpectedPieceBytes = 256 << 10;
 
   // Sender thread: blocks until a send is queued or the matcher failed, then replaces `batch`
   // with the oldest queued sends, at most `max_ops` of them and, past the first, no more than

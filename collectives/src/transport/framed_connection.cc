@@ -1,5 +1,6 @@
 #include "framed_connection.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -29,6 +30,21 @@ std::shared_ptr<RecvHandle> FramedConnection::Recv(absl::Span<std::byte> buffer)
 std::shared_ptr<RecvHandle> FramedConnection::RecvAllocated(
     std::shared_ptr<std::vector<std::byte>> out) {
   return matcher_.RecvAllocated(std::move(out));
+}
+
+std::shared_ptr<RecvHandle> FramedConnection::RecvPieces(uint64_t max_bytes,
+                                                         std::shared_ptr<PieceSink> sink) {
+  return matcher_.RecvPieces(max_bytes, std::move(sink));
+}
+
+std::byte* FramedConnection::SinkScratch(size_t configured, size_t* piece_bytes) {
+  const size_t bytes = std::max<size_t>(64, configured & ~size_t{63});
+  if (sink_scratch_bytes_ != bytes) {
+    sink_scratch_ = std::make_unique<std::byte[]>(bytes);
+    sink_scratch_bytes_ = bytes;
+  }
+  *piece_bytes = bytes;
+  return sink_scratch_.get();
 }
 
 void FramedConnection::Close(absl::Status reason) {

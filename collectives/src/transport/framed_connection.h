@@ -34,6 +34,8 @@ class FramedConnection : public Connection, public CorruptibleForTesting {
                                       uint32_t payload_crc32c) final;
   std::shared_ptr<RecvHandle> Recv(absl::Span<std::byte> buffer) final;
   std::shared_ptr<RecvHandle> RecvAllocated(std::shared_ptr<std::vector<std::byte>> out) final;
+  std::shared_ptr<RecvHandle> RecvPieces(uint64_t max_bytes, std::shared_ptr<PieceSink> sink) final;
+  bool ReceivesInPieces() const final { return true; }
   // Fails the matcher with `reason` (kUnavailable "<describe>: closed" when OK), which runs
   // on_fail: the backend's threads and the peer notice.
   void Close(absl::Status reason) final;
@@ -60,6 +62,11 @@ class FramedConnection : public Connection, public CorruptibleForTesting {
   std::optional<FrameMatcher::Arrival> DecodeAndClaim(absl::Span<const std::byte> raw_header,
                                                       uint64_t job_id, FrameHeader* header);
 
+  // Receiver thread: the scratch a piece receive's payload is read into, `configured` bytes
+  // rounded down to a multiple of 64 (at least 64; PieceSink's promise), allocated once and
+  // reused (it stays in this core's cache: the point of receiving in pieces). Sets *piece_bytes.
+  std::byte* SinkScratch(size_t configured, size_t* piece_bytes);
+
   // The name of the connection, shared with the matcher's handles.
   const std::shared_ptr<const std::string> describe_;
   FrameMatcher& matcher() { return matcher_; }
@@ -67,6 +74,8 @@ class FramedConnection : public Connection, public CorruptibleForTesting {
 
  private:
   FrameMatcher matcher_;
+  std::unique_ptr<std::byte[]> sink_scratch_;  // receiver thread only
+  size_t sink_scratch_bytes_ = 0;
 };
 
 }  // namespace crosslink::collectives::transport_internal

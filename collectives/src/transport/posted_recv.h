@@ -5,11 +5,13 @@
 #define CROSSLINK_COLLECTIVES_SRC_TRANSPORT_POSTED_RECV_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
 #include "absl/types/span.h"
 #include "crosslink/collectives/transport/completion.h"
+#include "crosslink/collectives/transport/transport.h"
 
 namespace crosslink::collectives::transport_internal {
 
@@ -18,6 +20,10 @@ struct PostedRecv {
   std::shared_ptr<Completion> completion;
   // Set for RecvAllocated: `buffer` becomes this vector, sized when the message's header arrives.
   std::shared_ptr<std::vector<std::byte>> allocated;
+  // Set for RecvPieces: the payload goes to this sink piece by piece (`buffer` stays empty), and
+  // may be at most sink_max_bytes long.
+  std::shared_ptr<PieceSink> sink = nullptr;
+  uint64_t sink_max_bytes = 0;
 };
 
 }  // namespace crosslink::collectives::transport_internal

@@ -14,11 +14,20 @@
 //
 // How it runs: receives are posted ahead of need (up to kRecvWindow per peer) and sends are
 // queued as soon as the data they carry is final, so several segments are in flight on every
-// link; a received segment is reduced straight from its staging slot into the caller's buffer
-// and plain receives land directly in the caller's buffer (no copy), except the first message
-// from each peer, which is staged so that a peer sending more than expected is detected as a
-// disagreement instead of breaking the connection. Dependencies between steps that touch the same
-// elements are derived from the plan (read-after-write, write-after-read, write-after-write:
+// link. A received segment is reduced on receive where the connection allows it
+// (Connection::ReceivesInPieces: TCP and shared memory, not LinkEmulator or ResumableConnection)
+// and the reduce's dependencies are done when it is posted: the transport reads each piece of at
+// most 256 KiB into a scratch of its own and the executor's sink reduces it into the caller's
+// buffer at once, so the bytes are touched once. Elsewhere (and for compressed plans, whose
+// messages decode first) the segment lands in a staging slot and is reduced from there. Plain
+// receives land directly in the caller's buffer (no copy), except the first message from each
+// peer, which is staged so that a peer sending more than expected is detected as a disagreement
+// instead of breaking the connection. A reduced-on-receive message whose CRC32C fails at its end
+// has already been reduced into the step's elements: the collective then fails with kDataLoss
+// and `data` is unspecified, as after any failure, and no step that reads those elements (the
+// send forwarding them) has run, since the reduce completes only once the whole message checked.
+// Dependencies between steps that touch the same elements are derived from the plan
+// (read-after-write, write-after-read, write-after-write:
 // collectives/src/execution/step_dependencies.h); an empty send carries only order, so it waits
 // for every receive listed before it in the plan (a barrier round, or an empty block forwarded
 // around a ring). The reduction is fused with the CRC32C of its result (16 KiB at a time, while

@@ -136,6 +136,32 @@ absl::Status ShmConnection::Pull(std::byte* dst, size_t n, uint64_t address, uin
   return absl::OkStatus();
 }
 
+bool ShmConnection::ReceiveIntoSink(const FrameHeader& header, uint64_t kind, uint64_t address,
+                                    bool corrupt, PieceSink* sink, uint32_t* crc) {
+  size_t piece_bytes = 0;
+  std::byte* scratch = SinkScratch(piece_bytes_, &piece_bytes);
+  for (uint64_t done = 0; done < header.length; done += piece_bytes) {
+    const size_t k = std::min<uint64_t>(piece_bytes, header.length - done);
+    const bool corrupt_piece = corrupt && done == 0;
+    if (kind == kPull) {
+      absl::Status pulled = Pull(scratch, k, address + done, crc, corrupt_piece);
+      if (!pulled.ok()) {
+        matcher().Fail(pulled);
+        return false;
+      }
+    } else if (!ReadRing(scratch, k, crc, corrupt_piece)) {
+      if (!matcher().failed()) {
+        FailPeerGone(absl::StrFormat("in the payload of a %d-byte message (sequence %d chunk %d)",
+                                     header.length, header.sequence, header.chunk));
+      }
+      return false;
+    }
+    sink->Consume(done, absl::MakeConstSpan(scratch, k));
+  }
+  if (kind == kPull) in_.SignalPulled();
+  return true;
+}
+
 void ShmConnection::SenderLoop() {
   std::vector<transport_internal::FrameMatcher::SendOp> batch;
   // One send at a time: each is copied into (or announced through) the ring on its own.
@@ -199,7 +225,13 @@ void ShmConnection::ReceiverLoop() {
         DecodeAndClaim(absl::MakeConstSpan(raw).subspan(sizeof(kind)), job_id_, &header);
     if (!arrival.has_value()) return;
     uint32_t crc = 0;
-    if (kind == kPull) {
+    if (arrival->sink() != nullptr) {
+      // Reduce-on-receive: each piece goes through a small scratch straight into the sink.
+      if (!ReceiveIntoSink(header, kind, address, arrival->corrupt(), arrival->sink(), &crc)) {
+        matcher().DropArrival(*std::move(arrival));
+        return;
+      }
+    } else if (kind == kPull) {
       absl::Status pulled = Pull(arrival->data(), header.length, address, &crc, arrival->corrupt());
       if (pulled.ok()) in_.SignalPulled();
       if (!pulled.ok()) {

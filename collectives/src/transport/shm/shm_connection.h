@@ -46,6 +46,12 @@ class ShmConnection final : public transport_internal::FramedConnection {
   // Copies `n` bytes from the peer's memory at `address` (a descriptor record), checksumming each
   // piece; kUnavailable naming the errno when the peer's memory cannot be read.
   absl::Status Pull(std::byte* dst, size_t n, uint64_t address, uint32_t* crc, bool corrupt_first);
+  // A piece receive's payload (record `kind`, pulled from `address` or read from the ring): each
+  // piece of up to piece_bytes into the connection's scratch, checksummed into *crc and handed to
+  // `sink` while in cache, so the bytes are touched once on their way into the reduction. False
+  // after failing the connection (the caller drops the arrival).
+  bool ReceiveIntoSink(const FrameHeader& header, uint64_t kind, uint64_t address, bool corrupt,
+                       PieceSink* sink, uint32_t* crc);
   // Receiver: fails the connection after the peer left (ring drained), naming what was cut.
   void FailPeerGone(const std::string& where);
   bool PeerGone() const;

@@ -4,6 +4,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -155,6 +156,28 @@ absl::Status TcpConnection::ReadPayload(const FrameHeader& header, std::byte* ou
   return CheckPayloadCrc(header, crc, *describe_);
 }
 
+absl::Status TcpConnection::ReadPayloadIntoSink(const FrameHeader& header, PieceSink* sink,
+                                                bool corrupt) {
+  size_t piece_bytes = 0;
+  std::byte* scratch = SinkScratch(receive_piece_bytes_, &piece_bytes);
+  uint32_t crc = 0;
+  for (uint64_t done = 0; done < header.length; done += piece_bytes) {
+    const size_t piece = std::min<uint64_t>(piece_bytes, header.length - done);
+    size_t got = 0;
+    const int err = ReadFull(scratch, piece, &got);
+    if (err != 0) {
+      return absl::UnavailableError(absl::StrFormat(
+          "%s: stream broke after %d of %d payload bytes (sequence %d chunk %d): %s", *describe_,
+          done + got, header.length, header.sequence, header.chunk, ReadErrorText(err)));
+    }
+    if (corrupt && done == 0) scratch[0] ^= std::byte{0x01};
+    crc = Crc32c(absl::MakeConstSpan(scratch, piece), crc);
+    sink->Consume(done, absl::MakeConstSpan(scratch, piece));
+  }
+  if (corrupt && header.length == 0) crc ^= 1;
+  return CheckPayloadCrc(header, crc, *describe_);
+}
+
 void TcpConnection::ReceiverLoop() {
   EncodedFrameHeader raw;
   for (;;) {
@@ -176,7 +199,10 @@ void TcpConnection::ReceiverLoop() {
     std::optional<transport_internal::FrameMatcher::Arrival> arrival =
         DecodeAndClaim(raw, job_id_, &header);
     if (!arrival.has_value()) return;
-    if (absl::Status error = ReadPayload(header, arrival->data(), arrival->corrupt());
+    // A piece receive (reduce-on-receive) goes through a cache-sized scratch into its sink.
+    if (absl::Status error = arrival->sink() != nullptr
+                                 ? ReadPayloadIntoSink(header, arrival->sink(), arrival->corrupt())
+                                 : ReadPayload(header, arrival->data(), arrival->corrupt());
         !error.ok()) {
       matcher().FailArrival(*std::move(arrival), std::move(error));
       return;

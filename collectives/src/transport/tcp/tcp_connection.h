@@ -40,6 +40,10 @@ class TcpConnection final : public transport_internal::FramedConnection {
   // Reads header.length bytes into `out`, checksumming piece by piece; kDataLoss on a CRC
   // mismatch, kUnavailable when the stream breaks.
   absl::Status ReadPayload(const FrameHeader& header, std::byte* out, bool corrupt);
+  // As ReadPayload for a piece receive: each receive_piece_bytes piece into the connection's
+  // scratch, checksummed and handed to `sink` while in cache; the whole payload's CRC is checked
+  // after the last piece (PieceSink says what that means for the sink).
+  absl::Status ReadPayloadIntoSink(const FrameHeader& header, PieceSink* sink, bool corrupt);
   // Reads exactly n bytes (through TLS when on). 0 on success, -1 at the end of the stream,
   // otherwise an errno; *got counts the bytes that arrived.
   int ReadFull(std::byte* out, size_t n, size_t* got);

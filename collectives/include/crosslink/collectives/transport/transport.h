@@ -53,6 +53,28 @@ class RecvHandle : public Handle {
   virtual const FrameHeader& header() const = 0;
 };
 
+// Where a piece receive (Connection::RecvPieces) puts its payload: the transport hands the bytes
+// over as they arrive, in order, a piece at a time while the piece is in this core's cache (a
+// reduction consumes them there instead of reading a whole staged message from memory again).
+// Consume runs on a transport thread (or on the thread that posts the receive, for a message that
+// arrived before it), never concurrently with itself for one receive, and before the receive's
+// handle completes; it must not block and must not throw.
+//
+// Checksums: each piece is CRC32C-checked as it goes by, but the message's checksum can only be
+// verified after its last piece. A receive that then fails (kDataLoss for a corrupt payload,
+// kUnavailable for a stream that broke in the middle) has already handed the sink pieces that
+// are not the message: whatever the sink made of them must not be believed unless the receive
+// succeeded. (The executor reduces into the caller's buffer, whose contents are unspecified after
+// a failed collective, and completes the step, which is what lets later steps read the result,
+// only once the receive succeeded.)
+class PieceSink {
+ public:
+  virtual ~PieceSink() = default;
+  // `piece` follows the `offset` bytes handed over before it. Every piece but the last is a
+  // multiple of 64 bytes (so of every element size) and at most a few hundred KiB.
+  virtual void Consume(uint64_t offset, absl::Span<const std::byte> piece) = 0;
+};
+
 class Connection {
  public:
   virtual ~Connection() = default;
@@ -81,6 +103,18 @@ class Connection {
   // without knowing its size, e.g. ResumableConnection reading acknowledgements while its user
   // has posted no receive. Backends without it complete at once with kUnimplemented.
   virtual std::shared_ptr<RecvHandle> RecvAllocated(std::shared_ptr<std::vector<std::byte>> out);
+  // Posts a receive of the next message (of at most `max_bytes`; longer is kInvalidArgument as
+  // for Recv, before any piece is handed over) whose payload goes to `sink` piece by piece as it
+  // arrives instead of into a buffer: reduce-on-receive, where a byte-stream backend reads each
+  // piece into a small scratch of its own and the sink reduces it at once. In line with Recv
+  // calls. Backends without it (ReceivesInPieces() false) complete at once with kUnimplemented;
+  // their callers receive into a buffer and consume it afterwards.
+  virtual std::shared_ptr<RecvHandle> RecvPieces(uint64_t max_bytes,
+                                                 std::shared_ptr<PieceSink> sink);
+  // Whether RecvPieces is implemented (TCP and shared memory; not the in-process transport, whose
+  // sender copies into the posted buffer, nor wrappers that must keep the bytes whole, such as
+  // LinkEmulator and ResumableConnection).
+  virtual bool ReceivesInPieces() const { return false; }
 
   // Fails every pending and later operation with `reason` (kUnavailable when OK is passed) and
   // tells the peer, whose operations then fail with kUnavailable. Idempotent.
