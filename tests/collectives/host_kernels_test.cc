@@ -272,6 +272,28 @@ TEST(HostKernelsChoiceTest, TheActiveSetIsSupportedAndTheBaselineAlwaysIs) {
   }
 }
 
+TEST(HostKernelsChoiceTest, CrosslinkHostIsaNamesEverySetAndCapsAtTheWidestSupportedOneBelow) {
+  for (HostIsa isa : kAllHostIsas) {
+    HostIsa parsed = HostIsa::kBaseline;
+    ASSERT_TRUE(ParseHostIsa(HostIsaName(isa), &parsed)) << HostIsaName(isa);
+    EXPECT_EQ(parsed, isa);
+    // The cap never picks a set the CPU lacks, nor one above the cap, and takes the cap itself
+    // where the CPU has it.
+    const HostIsa capped = WidestSupportedHostIsa(isa);
+    EXPECT_TRUE(HostIsaSupported(capped)) << HostIsaName(isa);
+    EXPECT_LE(capped, isa);
+    if (HostIsaSupported(isa)) EXPECT_EQ(capped, isa);
+  }
+  HostIsa unchanged = HostIsa::kAvx2;
+  EXPECT_FALSE(ParseHostIsa("avx1024", &unchanged));
+  EXPECT_FALSE(ParseHostIsa("", &unchanged));
+  EXPECT_EQ(unchanged, HostIsa::kAvx2);
+  // Each extension level needs AVX-512 under it.
+  for (HostIsa isa : {HostIsa::kAvx512Bf16, HostIsa::kAvx512Fp16}) {
+    if (HostIsaSupported(isa)) EXPECT_TRUE(HostIsaSupported(HostIsa::kAvx512)) << HostIsaName(isa);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllSets, HostKernelsTest, ::testing::ValuesIn(kAllHostIsas),
                          [](const ::testing::TestParamInfo<HostIsa>& info) {
                            return std::string(HostIsaName(info.param));

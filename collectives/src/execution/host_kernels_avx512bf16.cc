@@ -22,12 +22,13 @@
 // clang (the fuzz and sanitizer presets) ignores GCC's target pragma: the same set as a
 // function attribute on everything host_kernels.inc defines.
 #if defined(__clang__)
-#pragma clang attribute push(                                                                \
-    __attribute__((                                                                          \
-        target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,f16c,fma,bmi,bmi2,popcnt,sse4.2"))), \
+#pragma clang attribute push(                                                                    \
+    __attribute__((target(                                                                       \
+        "avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,f16c,fma,bmi,bmi2,popcnt,sse4.2"))), \
     apply_to = function)
 #else
-#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,f16c,fma,bmi,bmi2,popcnt,sse4.2")
+#pragma GCC target( \
+    "avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,f16c,fma,bmi,bmi2,popcnt,sse4.2")
 #endif
 #define CROSSLINK_HOST_ISA_NAMESPACE avx512bf16
 #define CROSSLINK_HOST_ISA_AVX512 1
