@@ -5,6 +5,7 @@
 // rounding tail. Bit for bit against the scalar loops (host_kernels_reference.h), on buffers one
 // element off alignment, so the vector bodies, their NaN/subnormal slow paths and the scalar tails
 // all run.
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -47,6 +48,10 @@ std::vector<uint16_t> Partners(size_t copies, std::mt19937_64& rng) {
 
 class HalfKernelsExhaustiveTest : public PerHostIsaTest {};
 
+// Words per call in the short-call passes: below the bf16 table's minimum, and no vector width
+// divides it.
+constexpr size_t kShortCall = 4001;
+
 // The first index where two word buffers differ, with both words, for the failure message.
 std::string FirstDifference(const std::vector<uint16_t>& got, const std::vector<uint16_t>& want) {
   for (size_t i = 0; i < got.size(); ++i) {
@@ -85,20 +90,32 @@ TEST_P(HalfKernelsExhaustiveTest, FinalizeAvgOfEveryWordMatchesScalarDivision) {
   for (DataType type : {DataType::kFloat16, DataType::kBFloat16}) {
     // Powers of two (fp16: a native multiply up to 2^24), small odd and even sizes (fp16's
     // Markstein division, whose ties only even sizes have), its limits (16384 the last size it
-    // takes, 19680 exact in fp16 but past it, 16385 not exact), and sizes fp16 cannot hold.
-    for (int world_size : {1,       2,         3,     4,     5,     6,       7,
-                           8,       10,        12,    16,    64,    1000,    1024,
-                           2048,    16384,     16385, 19680, 65536, 1 << 24, (1 << 24) + 2,
-                           1 << 30, 2147483647}) {
+    // takes, 19680 exact in fp16 but past it, 16385 not exact), sizes fp16 cannot hold, and
+    // sizes where bf16's a * (1 / n) rounds differently from a / n for some a (31335, 49195,
+    // 88183: the near-tie guard's cases).
+    for (int world_size : {1,     2,     3,     4,       5,         6,       7,
+                           8,     10,    12,    16,      64,        1000,    1024,
+                           2048,  16384, 16385, 19680,   65536,     1 << 24, (1 << 24) + 2,
+                           31335, 49195, 88183, 1 << 30, 2147483647}) {
       std::vector<uint16_t> data = EveryWord(1);
       data.insert(data.begin(), 0x3C00);
       std::vector<uint16_t> expected = data;
       RefFinalize(type, reinterpret_cast<std::byte*>(expected.data() + 1), data.size() - 1,
                   world_size);
+      std::vector<uint16_t> chunked = data;
       kernels().finalize_avg[static_cast<int>(type)](data.data() + 1, data.size() - 1, world_size);
       ASSERT_EQ(data, expected) << HostIsaName(GetParam()) << " " << DataTypeName(type) << " world "
                                 << world_size << ", first difference at "
                                 << FirstDifference(data, expected);
+      // The same words in calls of fewer than 4096 (bf16 divides by its reciprocal there rather
+      // than by a table).
+      for (size_t begin = 1; begin < chunked.size(); begin += kShortCall) {
+        kernels().finalize_avg[static_cast<int>(type)](
+            chunked.data() + begin, std::min(kShortCall, chunked.size() - begin), world_size);
+      }
+      ASSERT_EQ(chunked, expected)
+          << HostIsaName(GetParam()) << " " << DataTypeName(type) << " world " << world_size
+          << " in short calls, first difference at " << FirstDifference(chunked, expected);
     }
   }
 }
