@@ -1,9 +1,11 @@
 // The fp16 and bf16 kernels of every instruction set this CPU runs, over every 16-bit word: each
 // word reduced with partners of every class (itself, its negation, random words of all 65,536,
 // the whole sequence reversed), kAvg finalisation of every word by world sizes that are and are
-// not powers of two, and the bf16 encoder on every bf16 word with each kind of rounding tail.
-// Bit for bit against the scalar loops (host_kernels_reference.h), on buffers one element off
-// alignment, so the vector bodies, their NaN/subnormal slow paths and the scalar tails all run.
+// not powers of two (hundreds of them), and the bf16 encoder on every bf16 word with each kind of
+// rounding tail. Bit for bit against the scalar loops (host_kernels_reference.h), on buffers one
+// element off alignment, so the vector bodies, their NaN/subnormal slow paths and the scalar tails
+// all run.
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -46,6 +48,10 @@ std::vector<uint16_t> Partners(size_t copies, std::mt19937_64& rng) {
 
 class HalfKernelsExhaustiveTest : public PerHostIsaTest {};
 
+// Words per call in the short-call passes: below the bf16 table's minimum, and no vector width
+// divides it.
+constexpr size_t kShortCall = 4001;
+
 // The first index where two word buffers differ, with both words, for the failure message.
 std::string FirstDifference(const std::vector<uint16_t>& got, const std::vector<uint16_t>& want) {
   for (size_t i = 0; i < got.size(); ++i) {
@@ -82,11 +88,51 @@ TEST_P(HalfKernelsExhaustiveTest, ReductionsOfEveryWordMatchScalarLoops) {
 
 TEST_P(HalfKernelsExhaustiveTest, FinalizeAvgOfEveryWordMatchesScalarDivision) {
   for (DataType type : {DataType::kFloat16, DataType::kBFloat16}) {
-    for (int world_size :
-         {1, 2, 3, 4, 5, 7, 8, 12, 16, 64, 1000, 1024, 65536, 1 << 30, 2147483647}) {
+    // Powers of two (fp16: a native multiply up to 2^24), small odd and even sizes (fp16's
+    // Markstein division, whose ties only even sizes have), its limits (16384 the last size it
+    // takes, 19680 exact in fp16 but past it, 16385 not exact), sizes fp16 cannot hold, and
+    // sizes where bf16's a * (1 / n) rounds differently from a / n for some a (31335, 49195,
+    // 88183: the near-tie guard's cases).
+    for (int world_size : {1,     2,     3,     4,       5,         6,       7,
+                           8,     10,    12,    16,      64,        1000,    1024,
+                           2048,  16384, 16385, 19680,   65536,     1 << 24, (1 << 24) + 2,
+                           31335, 49195, 88183, 1 << 30, 2147483647}) {
       std::vector<uint16_t> data = EveryWord(1);
       data.insert(data.begin(), 0x3C00);
       std::vector<uint16_t> expected = data;
+      RefFinalize(type, reinterpret_cast<std::byte*>(expected.data() + 1), data.size() - 1,
+                  world_size);
+      std::vector<uint16_t> chunked = data;
+      kernels().finalize_avg[static_cast<int>(type)](data.data() + 1, data.size() - 1, world_size);
+      ASSERT_EQ(data, expected) << HostIsaName(GetParam()) << " " << DataTypeName(type) << " world "
+                                << world_size << ", first difference at "
+                                << FirstDifference(data, expected);
+      // The same words in calls of fewer than 4096 (bf16 divides by its reciprocal there rather
+      // than by a table).
+      for (size_t begin = 1; begin < chunked.size(); begin += kShortCall) {
+        kernels().finalize_avg[static_cast<int>(type)](
+            chunked.data() + begin, std::min(kShortCall, chunked.size() - begin), world_size);
+      }
+      ASSERT_EQ(chunked, expected)
+          << HostIsaName(GetParam()) << " " << DataTypeName(type) << " world " << world_size
+          << " in short calls, first difference at " << FirstDifference(chunked, expected);
+    }
+  }
+}
+
+// The native fp16 division and the bf16 table hold for world sizes generally, not only for the
+// ones above: every word divided by every size up to 128 and by a spread of sizes up to 2^15.
+TEST_P(HalfKernelsExhaustiveTest, FinalizeAvgOfEveryWordByManyWorldSizesMatchesScalarDivision) {
+  std::vector<int> world_sizes;
+  for (int n = 1; n <= 128; ++n) world_sizes.push_back(n);
+  for (int n = 129; n <= 32768; n += 331) world_sizes.push_back(n);
+  for (int n = 2048; n <= 32768; n += 2 * 331) world_sizes.push_back(n);  // even, some fp16-exact
+  std::vector<uint16_t> base = EveryWord(1);
+  base.insert(base.begin(), 0x3C00);
+  for (DataType type : {DataType::kFloat16, DataType::kBFloat16}) {
+    for (int world_size : world_sizes) {
+      std::vector<uint16_t> data = base;
+      std::vector<uint16_t> expected = base;
       RefFinalize(type, reinterpret_cast<std::byte*>(expected.data() + 1), data.size() - 1,
                   world_size);
       kernels().finalize_avg[static_cast<int>(type)](data.data() + 1, data.size() - 1, world_size);

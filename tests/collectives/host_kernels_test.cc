@@ -272,6 +272,46 @@ TEST(HostKernelsChoiceTest, TheActiveSetIsSupportedAndTheBaselineAlwaysIs) {
   }
 }
 
+TEST(HostKernelsChoiceTest, CrosslinkHostIsaNamesEverySetAndCapsAtTheWidestSupportedOneBelow) {
+  for (HostIsa isa : kAllHostIsas) {
+    HostIsa parsed = HostIsa::kBaseline;
+    ASSERT_TRUE(ParseHostIsa(HostIsaName(isa), &parsed)) << HostIsaName(isa);
+    EXPECT_EQ(parsed, isa);
+    // The cap never picks a set the CPU lacks, nor one above the cap, and takes the cap itself
+    // where the CPU has it.
+    const HostIsa capped = WidestSupportedHostIsa(isa);
+    EXPECT_TRUE(HostIsaSupported(capped)) << HostIsaName(isa);
+    EXPECT_LE(capped, isa);
+    if (HostIsaSupported(isa)) EXPECT_EQ(capped, isa);
+  }
+  HostIsa unchanged = HostIsa::kAvx2;
+  EXPECT_FALSE(ParseHostIsa("avx1024", &unchanged));
+  EXPECT_FALSE(ParseHostIsa("", &unchanged));
+  EXPECT_EQ(unchanged, HostIsa::kAvx2);
+  // Each extension level needs AVX-512 under it.
+  for (HostIsa isa : {HostIsa::kAvx512Bf16, HostIsa::kAvx512Fp16}) {
+    if (HostIsaSupported(isa)) EXPECT_TRUE(HostIsaSupported(HostIsa::kAvx512)) << HostIsaName(isa);
+  }
+}
+
+TEST(HostKernelsChoiceTest, Avx512Fp16RunsItsOwnFp16KernelsAndTheBestBf16Ones) {
+  if (!HostIsaSupported(HostIsa::kAvx512Fp16)) GTEST_SKIP() << "this CPU has no AVX512_FP16";
+  const HostKernels& fp16 = HostKernelsFor(HostIsa::kAvx512Fp16);
+  const HostKernels& bf16 = HostKernelsFor(
+      HostIsaSupported(HostIsa::kAvx512Bf16) ? HostIsa::kAvx512Bf16 : HostIsa::kAvx512);
+  const HostKernels& avx512 = HostKernelsFor(HostIsa::kAvx512);
+  constexpr int kHalf = static_cast<int>(DataType::kFloat16);
+  constexpr int kBf16 = static_cast<int>(DataType::kBFloat16);
+  for (ReduceOp op : kOps) {
+    const int o = static_cast<int>(op);
+    EXPECT_EQ(fp16.reduce[kBf16][o], bf16.reduce[kBf16][o]) << ReduceOpName(op);
+    EXPECT_NE(fp16.reduce[kHalf][o], avx512.reduce[kHalf][o]) << ReduceOpName(op);
+  }
+  EXPECT_EQ(fp16.finalize_avg[kBf16], bf16.finalize_avg[kBf16]);
+  EXPECT_NE(fp16.finalize_avg[kHalf], avx512.finalize_avg[kHalf]);
+  EXPECT_EQ(fp16.bf16_encode, bf16.bf16_encode);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllSets, HostKernelsTest, ::testing::ValuesIn(kAllHostIsas),
                          [](const ::testing::TestParamInfo<HostIsa>& info) {
                            return std::string(HostIsaName(info.param));

@@ -1,13 +1,20 @@
 // The host's inner loops (reductions, kAvg finalisation, the int8 and bf16 wire codecs), compiled
 // once per instruction set: the x86-64 baseline (SSE2), AVX2 (with F16C and FMA in the target,
-// FMA unused: every step stays a separately rounded operation) and AVX-512 (F, BW, DQ, VL).
-// The best set the CPU supports is chosen once, at first use, with __builtin_cpu_supports; the
-// build never needs -march. Every set computes the same bits as the baseline (host_kernels_test
-// compares them on random data with NaNs, infinities, signed zeros and subnormals, and lengths
-// that leave every kind of tail), so ranks on different CPUs still agree bit for bit.
+// FMA unused: every step stays a separately rounded operation), AVX-512 (F, BW, DQ, VL), and two
+// levels above it for the 16-bit float kernels: avx512bf16 (AVX512_BF16's conversions for the
+// bf16 kernels and codec: Zen 4, Cooper Lake, Sapphire Rapids) and avx512fp16 (AVX512_FP16's
+// native fp16 arithmetic for the fp16 kernels: Sapphire Rapids; its bf16 kernels are
+// avx512bf16's where the CPU has AVX512_BF16 too, else AVX-512's, so a CPU with FP16 but not
+// BF16 still gets the level). The best set the CPU supports is chosen once, at first use, from
+// CPUID (__builtin_cpu_supports and the bits themselves); the build never needs -march. Every set
+// computes the same bits as the baseline (host_kernels_test compares them on random data with
+// NaNs, infinities, signed zeros and subnormals, and lengths that leave every kind of tail;
+// half_kernels_exhaustive_test on every 16-bit word), so ranks on different CPUs still agree bit
+// for bit.
 //
-// CROSSLINK_HOST_ISA=baseline|avx2|avx512 in the environment caps the choice (to measure or to
-// rule a vector path out); a set the CPU lacks is never chosen.
+// CROSSLINK_HOST_ISA=baseline|avx2|avx512|avx512bf16|avx512fp16 in the environment caps the
+// choice (to measure or to rule a vector path out): the widest supported set at or below the
+// named one runs; a set the CPU lacks is never chosen, and an unknown value is ignored.
 //
 // Thread-safety: the tables are immutable after first use; the kernels are pure.
 #ifndef CROSSLINK_COLLECTIVES_HOST_KERNELS_H_
@@ -21,13 +28,28 @@
 
 namespace crosslink::collectives {
 
-enum class HostIsa : uint8_t { kBaseline = 0, kAvx2 = 1, kAvx512 = 2 };
-inline constexpr HostIsa kAllHostIsas[] = {HostIsa::kBaseline, HostIsa::kAvx2, HostIsa::kAvx512};
+// Ordered: each level runs only where the ones below it do (avx512fp16 needs AVX-512 but not
+// AVX512_BF16, see above).
+enum class HostIsa : uint8_t {
+  kBaseline = 0,
+  kAvx2 = 1,
+  kAvx512 = 2,
+  kAvx512Bf16 = 3,
+  kAvx512Fp16 = 4
+};
+inline constexpr HostIsa kAllHostIsas[] = {HostIsa::kBaseline, HostIsa::kAvx2, HostIsa::kAvx512,
+                                           HostIsa::kAvx512Bf16, HostIsa::kAvx512Fp16};
 
 const char* HostIsaName(HostIsa isa);
 
 // Whether this CPU (and OS) runs `isa`'s code.
 bool HostIsaSupported(HostIsa isa);
+
+// The widest set this CPU supports at or below `cap` (the baseline at worst).
+HostIsa WidestSupportedHostIsa(HostIsa cap);
+
+// The set CROSSLINK_HOST_ISA's value names (HostIsaName's spelling), or false.
+bool ParseHostIsa(const char* name, HostIsa* isa);
 
 // The set the process uses: the widest supported one, capped by CROSSLINK_HOST_ISA.
 HostIsa ActiveHostIsa();
