@@ -144,14 +144,36 @@ absl::Status Executor::Validate() const {
     return bad(
         absl::StrFormat("wire compression of %s data (float32 only)", DataTypeName(plan_.type)));
   }
+  const bool reads_input = plan_.input_count > 0;
+  if (reads_input) {
+    if (plan_.compression != WireCompression::kNone) {
+      return bad("wire compression of a plan that sends from its input (alltoall)");
+    }
+    if (args_.input == nullptr) return bad("input buffer is null");
+    // Receives land in data while sends still read the input: the two must not share bytes.
+    const auto* in = static_cast<const std::byte*>(args_.input);
+    const std::byte* in_end = in + plan_.input_count * elem_;
+    const std::byte* data_end = data_ + plan_.count * elem_;
+    if (plan_.count > 0 && in < data_end && data_ < in_end) {
+      return bad(absl::StrFormat(
+          "input (%u elements) and output (%u elements) overlap; an alltoall cannot run in place",
+          plan_.input_count, plan_.count));
+    }
+  }
   for (const Step& s : plan_.ranks[rank_]) {
-    if (s.op == StepOp::kSend || s.op == StepOp::kRecv || s.op == StepOp::kRecvReduce) {
+    if (IsSendOp(s.op) || s.op == StepOp::kRecv || s.op == StepOp::kRecvReduce) {
       if (s.peer < 0 || s.peer >= n || s.peer == rank_ || args_.connections[s.peer] == nullptr) {
         return bad(
             absl::StrFormat("plan talks to rank %d, which has no connection", names_(s.peer)));
       }
     }
-    if (s.offset > plan_.count || s.count > plan_.count - s.offset) {
+    if ((s.op == StepOp::kSendInput || (s.op == StepOp::kCopy && reads_input)) &&
+        (s.src_offset > plan_.input_count || s.count > plan_.input_count - s.src_offset)) {
+      return bad(absl::StrFormat("step reads input[%u,+%u) of a %u-element input", s.src_offset,
+                                 s.count, plan_.input_count));
+    }
+    if (s.op != StepOp::kSendInput &&
+        (s.offset > plan_.count || s.count > plan_.count - s.offset)) {
       return bad(absl::StrFormat("step covers [%u,+%u) of a %u-element buffer", s.offset, s.count,
                                  plan_.count));
     }
@@ -178,6 +200,7 @@ void Executor::Setup() {
     const Step& s = steps[i];
     switch (s.op) {
       case StepOp::kSend:
+      case StepOp::kSendInput:
         peers_[s.peer].sends.push_back(static_cast<int>(i));
         break;
       case StepOp::kRecv:
@@ -245,6 +268,14 @@ void Executor::PostSend(int i) {
     st.posted = true;
     return;
   }
+  if (s.op == StepOp::kSendInput) {
+    const auto* input = static_cast<const std::byte*>(args_.input);
+    st.send = Conn(s.peer)->Send(
+        Header(s.chunk),
+        absl::Span<const std::byte>(input + s.src_offset * elem_, s.count * elem_));
+    st.posted = true;
+    return;
+  }
   const absl::Span<const std::byte> payload(data_ + s.offset * elem_, s.count * elem_);
   // The CRC is known when one earlier step wrote exactly these elements last and recorded it
   // (the ring's reduce-then-forward and receive-then-forward); deps_ lists a send's last writers.
@@ -275,7 +306,7 @@ void Executor::RunLocal(int i) {
 
 std::string Executor::StepLabel(int i) const {
   const Step& s = (*steps_)[i];
-  const char* dir = s.op == StepOp::kSend ? "to" : "from";
+  const char* dir = IsSendOp(s.op) ? "to" : "from";
   return absl::StrFormat("step #%d (%s %s rank %d, chunk %u, %u elements)", i, StepOpName(s.op),
                          dir, names_(s.peer), s.chunk, s.count);
 }
@@ -290,7 +321,7 @@ void Executor::FailTransport(int i, const absl::Status& status) {
   peers_[s.peer].broken = true;
   std::string conn = Conn(s.peer)->Describe();
   const int peer = names_(s.peer);
-  if (status.code() == absl::StatusCode::kInvalidArgument && s.op != StepOp::kSend) {
+  if (status.code() == absl::StatusCode::kInvalidArgument && !IsSendOp(s.op)) {
     FailAt(i, absl::StatusCode::kInvalidArgument, s.peer,
            absl::StrFormat("rank %d sent a frame longer than the %u bytes this rank posted: ranks "
                            "%d and %d disagree on the collective's arguments [%s: %s]",
@@ -464,7 +495,7 @@ void Executor::FailWaiting(int i) {
   const Step& s = (*steps_)[i];
   const int peer = names_(s.peer);
   FailAt(i, absl::StatusCode::kDeadlineExceeded, s.peer,
-         s.op == StepOp::kSend
+         IsSendOp(s.op)
              ? absl::StrFormat("send to rank %d did not complete before the deadline", peer)
              : absl::StrFormat("no message from rank %d before the deadline", peer),
          s.peer);
@@ -516,9 +547,18 @@ absl::Status Executor::Finish() {
   // Tell every peer this rank sends to, then wait for the peers that still owe frames.
   std::vector<int> flood;
   std::map<int, std::vector<std::shared_ptr<RecvHandle>>> owed;
+  // A peer whose frames disagreed with this rank's plan (its splits or count differ) owes
+  // nothing this rank can count on: its own plan may be complete (an alltoall's sender, a
+  // broadcast's root), so waiting for its remaining frames or its abort would last until the
+  // deadline. Its connection is closed below instead, after the abort frames had time to leave.
+  const int disagreeing =
+      abort_.detected_here() && abort_.failure().code == absl::StatusCode::kInvalidArgument
+          ? abort_.failure().culprit
+          : -1;
   for (auto& [peer, p] : peers_) {
     if (p.broken) continue;
     if (!p.sends.empty()) flood.push_back(peer);
+    if (peer == disagreeing) continue;
     std::vector<std::shared_ptr<RecvHandle>>& pending = owed[peer];
     for (size_t k = p.recv_done; k < p.recv_posted; ++k) {
       const StepState& st = state_[p.recvs[k]];
@@ -573,7 +613,10 @@ uint32_t PlanSignature(const Plan& plan) {
   for (char c : plan.algorithm) mix(static_cast<unsigned char>(c));
   mix(static_cast<uint64_t>(plan.kind));
   mix(static_cast<uint64_t>(plan.world_size));
-  mix(plan.count);
+  // An uneven alltoall's buffers differ between ranks by design; its blocks' sizes are checked
+  // per message instead (chunk numbers and lengths, alltoall.cc). Every other kind keeps its
+  // count in the signature.
+  if (plan.kind != CollectiveKind::kAlltoall) mix(plan.count);
   mix(static_cast<uint64_t>(plan.type));
   mix(static_cast<uint64_t>(plan.op));
   mix(static_cast<uint64_t>(plan.root));
