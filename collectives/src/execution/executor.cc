@@ -25,6 +25,11 @@ namespace {
 // the transport then need not read it from memory again for the frame's CRC32C.
 constexpr size_t kFusedPieceBytes = 16 << 10;  // a multiple of every element size
 
+// How long a rank that caught a disagreement waits for the disagreeing peer's remaining frames or
+// its abort (Executor::Finish). A running peer reads the abort and answers within tens of
+// milliseconds (the executor polls every 20 ms); one second leaves room for a loaded machine.
+constexpr absl::Duration kDisagreeingPeerLinger = absl::Seconds(1);
+
 // Staging memory, reused across calls on the same thread (a rank's collectives run one at a time
 // on its thread), so small latency-bound collectives do not pay an allocation each.
 std::byte* ThreadScratch(size_t bytes) {
@@ -547,19 +552,20 @@ absl::Status Executor::Finish() {
   // Tell every peer this rank sends to, then wait for the peers that still owe frames.
   std::vector<int> flood;
   std::map<int, std::vector<std::shared_ptr<RecvHandle>>> owed;
-  // A peer whose frames disagreed with this rank's plan (its splits or count differ) owes
-  // nothing this rank can count on: its own plan may be complete (an alltoall's sender, a
-  // broadcast's root), so waiting for its remaining frames or its abort would last until the
-  // deadline. Its connection is closed below instead, after the abort frames had time to leave.
+  // A peer whose frames disagreed with this rank's plan (its splits or count differ) may have
+  // completed its own plan (an alltoall's sender, a broadcast's root) and then never sends the
+  // frames this rank still expects, nor an abort: it is waited for kDisagreeingPeerLinger at
+  // most, not until the deadline. A peer still running answers our abort well within it.
   const int disagreeing =
       abort_.detected_here() && abort_.failure().code == absl::StatusCode::kInvalidArgument
           ? abort_.failure().culprit
           : -1;
+  std::map<int, std::vector<std::shared_ptr<RecvHandle>>> owed_by_disagreeing;
   for (auto& [peer, p] : peers_) {
     if (p.broken) continue;
     if (!p.sends.empty()) flood.push_back(peer);
-    if (peer == disagreeing) continue;
-    std::vector<std::shared_ptr<RecvHandle>>& pending = owed[peer];
+    std::vector<std::shared_ptr<RecvHandle>>& pending =
+        peer == disagreeing ? owed_by_disagreeing[peer] : owed[peer];
     for (size_t k = p.recv_done; k < p.recv_posted; ++k) {
       const StepState& st = state_[p.recvs[k]];
       if (!st.arrived) pending.push_back(st.recv);
@@ -567,6 +573,10 @@ absl::Status Executor::Finish() {
   }
   abort_.Flood(std::move(flood));
   abort_.Linger(std::move(owed), slot_bytes_, args_.deadline);
+  if (!owed_by_disagreeing.empty()) {
+    abort_.Linger(std::move(owed_by_disagreeing), slot_bytes_,
+                  std::min(args_.deadline, absl::Now() + kDisagreeingPeerLinger));
+  }
   absl::StatusCode code = abort_.failure().code;
   // A corruption another rank caught: this rank's frames were intact (executor.h).
   if (code == absl::StatusCode::kDataLoss && !abort_.detected_here()) {
