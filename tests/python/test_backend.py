@@ -45,3 +45,15 @@ def test_rank_killed_mid_allreduce_raises_naming_it():
         assert r["type"] == "RuntimeError"
         assert f"rank {victim}" in r["error"], r["error"]
         assert r["seconds"] < 60, r  # the group timeout; a dead peer is noticed well before
+
+
+def test_all_to_all_matches_gloo_and_refuses_bad_arguments():
+    results = run_ranks(WORLD, f.alltoall_vs_gloo)
+    errors = results[0]
+    # Messages say what was wrong.
+    assert "does not divide" in errors["indivisible"], errors
+    assert "split sizes" in errors["split count"], errors
+    assert "add up to" in errors["split sum"], errors
+    assert "dtype" in errors["dtype"], errors
+    assert "Byte" in errors["uint8"] or "uint8" in errors["uint8"], errors
+    assert "alltoall" in errors["list length"], errors
