@@ -376,8 +376,11 @@ bool Executor::CheckArrival(int i) {
         names_(s.peer), h.tag, signature_, names_(rank_), names_(s.peer), plan_.count,
         DataTypeName(plan_.type), ReduceOpName(plan_.op), plan_.algorithm);
   } else if (h.chunk != s.chunk || h.length != bytes) {
-    what = absl::StrFormat("rank %d sent chunk %u of %u bytes, expected chunk %u of %u bytes",
-                           names_(s.peer), h.chunk, h.length, s.chunk, bytes);
+    what = absl::StrFormat(
+        "rank %d sent chunk %u of %u bytes, expected chunk %u of %u bytes: ranks %d and %d "
+        "disagree on the collective's arguments%s",
+        names_(s.peer), h.chunk, h.length, s.chunk, bytes, names_(rank_), names_(s.peer),
+        plan_.kind == CollectiveKind::kAlltoall ? " (the split sizes for each other)" : "");
   } else {
     st.arrived = true;
     return true;
