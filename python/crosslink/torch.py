@@ -15,8 +15,14 @@ How the ranks meet:
     coordinator on a free port and announces its address and a fresh job token through torch's
     own c10d store; CROSSLINK_SCENARIO (a scenario file) makes the links emulate it.
 
+Supported: all_reduce, broadcast, all_gather(_into_tensor), reduce_scatter(_tensor),
+all_to_all_single (with or without split sizes), all_to_all, barrier (ProcessGroupCrosslink in
+runtime/torch); the rest raise torch's "does not support" error.
+
 Errors: a collective that fails (a dead rank, a cut link without resume, a deadline) raises
-RuntimeError from wait() naming the rank and link; bad arguments raise ValueError or TypeError.
+RuntimeError from wait() naming the rank and link; bad arguments raise ValueError or TypeError,
+and so do arguments that disagree between ranks (all_to_all_single split sizes that do not
+match), from wait().
 """
 
 import contextlib

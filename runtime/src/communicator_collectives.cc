@@ -67,7 +67,9 @@ using collectives::ReduceOp;
 
 absl::Status Communicator::Run(CollectiveKind kind, size_t count, DataType type, ReduceOp op,
                                int root, void* data, const void* input,
-                               const CollectiveOptions& options) {
+                               const CollectiveOptions& options,
+                               absl::Span<const size_t> send_counts,
+                               absl::Span<const size_t> recv_counts) {
   absl::MutexLock collective_lock(&impl_->collective_mu);
   collectives::CollectiveContext& context = impl_->collective;
   const absl::Time start = absl::Now();
@@ -123,12 +125,15 @@ absl::Status Communicator::Run(CollectiveKind kind, size_t count, DataType type,
 
   CollectiveSpec spec =
       collectives::MakeCollectiveSpec(kind, world_size_, count, type, op, root, options);
+  spec.send_counts.assign(send_counts.begin(), send_counts.end());
+  spec.recv_counts.assign(recv_counts.begin(), recv_counts.end());
   const int live_count = static_cast<int>(impl_->live.size());
   std::vector<bool> live_mask(world_size_, live_count == 0);
   for (int r : impl_->live) live_mask[r] = true;
   if (impl_->elastic && live_count < world_size_) {
     // The contact-aware and partial resolutions below plan over these.
-    if (kind == CollectiveKind::kAllgather || kind == CollectiveKind::kReduceScatter) {
+    if (kind == CollectiveKind::kAllgather || kind == CollectiveKind::kReduceScatter ||
+        kind == CollectiveKind::kAlltoall) {
       return absl::FailedPreconditionError(
           absl::StrCat(what, ": not available once ranks have died (their layout is by rank); ",
                        live_count, " of ", world_size_, " ranks live"));
@@ -269,6 +274,39 @@ absl::Status Communicator::Allgather(const void* input, void* output, size_t cou
 #endif
   return Run(CollectiveKind::kAllgather, count_per_rank * static_cast<size_t>(world_size_), type,
              ReduceOp::kSum, 0, output, input, options);
+}
+
+absl::Status Communicator::Alltoall(const void* input, void* output, size_t count_per_rank,
+                                    DataType type, const CollectiveOptions& options) {
+#if CROSSLINK_RUNTIME_CUDA
+  if (IsDeviceBuffer(output) || IsDeviceBuffer(input)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rank ", rank_, " alltoall: device buffers are not supported; pass host memory"));
+  }
+#endif
+  return Run(CollectiveKind::kAlltoall, count_per_rank * static_cast<size_t>(world_size_), type,
+             ReduceOp::kSum, 0, output, input, options);
+}
+
+absl::Status Communicator::Alltoall(const void* input, absl::Span<const size_t> send_counts,
+                                    void* output, absl::Span<const size_t> recv_counts,
+                                    DataType type, const CollectiveOptions& options) {
+  if (send_counts.size() != static_cast<size_t>(world_size_) ||
+      recv_counts.size() != static_cast<size_t>(world_size_)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rank ", rank_, " alltoall: ", send_counts.size(), " send counts and ",
+                     recv_counts.size(), " receive counts for world size ", world_size_));
+  }
+#if CROSSLINK_RUNTIME_CUDA
+  if (IsDeviceBuffer(output) || IsDeviceBuffer(input)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rank ", rank_, " alltoall: device buffers are not supported; pass host memory"));
+  }
+#endif
+  size_t count = 0;
+  for (size_t c : recv_counts) count += c;  // ValidateSpec rejects a sum that overflows
+  return Run(CollectiveKind::kAlltoall, count, type, ReduceOp::kSum, 0, output, input, options,
+             send_counts, recv_counts);
 }
 
 absl::Status Communicator::Broadcast(void* data, size_t count, DataType type, int root,

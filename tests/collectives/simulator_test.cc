@@ -64,6 +64,25 @@ TEST(SimulatorTest, TwoRankRingMatchesTheAnalyticTime) {
   EXPECT_NEAR(r->completion_s, 2 * hop + block_bytes / options.reduce_rate_Bps, 1e-9);
 }
 
+// Alltoall's sends leave from the input at the start: on two ranks both blocks cross the link at
+// once (one channel each way), so it takes one block's serialisation plus the latency.
+TEST(SimulatorTest, TwoRankAlltoallSendsBothBlocksAtOnce) {
+  const linkmodel::ContactPlan plan = TestPlan(2, {TestLink(0, 1, 3000)}, true);
+  CollectiveSpec request;
+  request.kind = CollectiveKind::kAlltoall;
+  request.world_size = 2;
+  const size_t block = 1 << 20;
+  request.count = 2 * block;
+  request.max_segment_bytes = 64 << 20;  // one segment per block
+  absl::StatusOr<Plan> alltoall = PlanCollective(request);
+  ASSERT_TRUE(alltoall.ok()) << alltoall.status();
+  absl::StatusOr<SimulationResult> r = SimulatePlan(*alltoall, plan, {0, 1}, 0.0, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_NEAR(r->completion_s, block * 4 * 8 / kTestRateBps + kLatency3000S, 1e-9);
+  EXPECT_EQ(r->bytes_sent, 2 * block * 4);
+  EXPECT_EQ(r->channels.size(), 2u);
+}
+
 TEST(SimulatorTest, OutageHoldsTheTransferByExactlyItsLength) {
   const size_t count = 1 << 20;
   const double serial_s = count * 32 / kTestRateBps;  // ~4.2 ms

@@ -275,3 +275,104 @@ def killed_mid_allreduce(rank, world, victim):
     except RuntimeError as e:
         return {"error": str(e), "type": type(e).__name__, "seconds": time.monotonic() - start}
     return {"error": None, "seconds": time.monotonic() - start}
+
+
+def alltoall_vs_gloo(rank, world):
+    """all_to_all_single (even and with split sizes) against gloo's on the same inputs, the list
+    form all_to_all (gloo 1.13 has none) against the values it must deliver, and bad arguments."""
+    gloo = _init()
+    dev = device()
+    gen = torch.Generator().manual_seed(2000 + rank)
+    for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int32,
+                  torch.int64):
+        x = torch.randint(-100, 100, (world * 6, 5), generator=gen).to(dtype)
+        mine = torch.full_like(x, -7, device=dev)
+        ref = torch.full_like(x, -7)
+        if dtype == torch.bfloat16:
+            # gloo 1.13's alltoall has no bfloat16: its reference moves the same bits as float16.
+            dist.all_to_all_single(ref.view(torch.float16), x.view(torch.float16), group=gloo)
+        else:
+            dist.all_to_all_single(ref, x, group=gloo)
+        dist.all_to_all_single(mine, x.to(dev))
+        _equal(f"all_to_all_single {dtype}", mine, ref)
+
+    # Uneven: rank r sends (r + j) % 3 rows of 4 to rank j (empty blocks included), so it receives
+    # (j + r) % 3 rows from rank j.
+    in_splits = [(rank + j) % 3 for j in range(world)]
+    out_splits = [(j + rank) % 3 for j in range(world)]
+    x = torch.randint(-100, 100, (sum(in_splits), 4), generator=gen).to(torch.float32)
+    mine = torch.full((sum(out_splits), 4), -7.0, device=dev)
+    ref = torch.full((sum(out_splits), 4), -7.0)
+    dist.all_to_all_single(ref, x, out_splits, in_splits, group=gloo)
+    dist.all_to_all_single(mine, x.to(dev), out_splits, in_splits)
+    _equal("all_to_all_single with splits", mine, ref)
+    # Async, with its future.
+    mine = torch.full((sum(out_splits), 4), -7.0, device=dev)
+    work = dist.all_to_all_single(mine, x.to(dev), out_splits, in_splits, async_op=True)
+    work.wait(datetime.timedelta(seconds=60))
+    _equal("async all_to_all_single", mine, ref)
+
+    # List form: rank r sends j + 1 values of 100 r + j to rank j and gets r + 1 values of
+    # 100 j + r from rank j.
+    inputs = [torch.full((j + 1,), 100.0 * rank + j, device=dev) for j in range(world)]
+    outputs = [torch.full((rank + 1,), -1.0, device=dev) for _ in range(world)]
+    dist.all_to_all(outputs, inputs)
+    for j in range(world):
+        _equal(f"all_to_all[{j}]", outputs[j], torch.full((rank + 1,), 100.0 * j + rank))
+
+    errors = {}
+
+    def expect(name, exc_type, fn):
+        try:
+            fn()
+        except exc_type as e:
+            errors[name] = str(e)
+            return
+        except Exception as e:  # noqa: B902
+            raise AssertionError(f"{name}: raised {type(e).__name__}: {e}, expected "
+                                 f"{exc_type.__name__}")
+        raise AssertionError(f"{name}: no error, expected {exc_type.__name__}")
+
+    odd = torch.ones(world * 2 + 1, device=dev)
+    expect("indivisible", ValueError,
+           lambda: dist.all_to_all_single(torch.empty_like(odd), odd))
+    expect("split count", ValueError,
+           lambda: dist.all_to_all_single(torch.empty(3, device=dev), torch.ones(3, device=dev),
+                                          [1] * (world + 1), [1] * (world + 1)))
+    expect("split sum", ValueError,
+           lambda: dist.all_to_all_single(torch.empty(world, device=dev),
+                                          torch.ones(world, device=dev), [2] * world, [2] * world))
+    # (Mixed dtypes never reach the backend: torch raises its own RuntimeError first.)
+    expect("uint8", ValueError,
+           lambda: dist.all_to_all_single(torch.empty(world, dtype=torch.uint8, device=dev),
+                                          torch.ones(world, dtype=torch.uint8, device=dev)))
+    expect("list length", ValueError,
+           lambda: dist.all_to_all([torch.empty(1, device=dev)], [torch.ones(1, device=dev)]))
+    # Every refused call was refused before anything went on the wire: the group still works.
+    t = torch.arange(world, dtype=torch.float32, device=dev) + 10 * rank
+    out = torch.empty_like(t)
+    dist.all_to_all_single(out, t)
+    _equal("after the errors", out, torch.tensor([10.0 * j + rank for j in range(world)]))
+    _finish()
+    return errors
+
+
+def alltoall_mismatched_splits(rank, world):
+    """Rank 1 expects one row more from rank 0 than rank 0 sends it: rank 1's wait raises
+    ValueError (ranks disagree on the arguments) naming rank 0, well before the timeout; the
+    other ranks either finished (their own exchanges matched) or raise too."""
+    dist.init_process_group("crosslink", timeout=datetime.timedelta(seconds=60))
+    dev = device()
+    in_splits = [2] * world
+    out_splits = [3 if (rank == 1 and j == 0) else 2 for j in range(world)]
+    x = torch.ones(sum(in_splits), 3, device=dev)
+    out = torch.zeros(sum(out_splits), 3, device=dev)
+    start = time.monotonic()
+    try:
+        dist.all_to_all_single(out, x, out_splits, in_splits)
+        error, kind = None, None
+    except Exception as e:  # noqa: B902
+        error, kind = str(e), type(e).__name__
+    seconds = time.monotonic() - start
+    dist.destroy_process_group()
+    return {"error": error, "type": kind, "seconds": seconds}

@@ -45,3 +45,24 @@ def test_rank_killed_mid_allreduce_raises_naming_it():
         assert r["type"] == "RuntimeError"
         assert f"rank {victim}" in r["error"], r["error"]
         assert r["seconds"] < 60, r  # the group timeout; a dead peer is noticed well before
+
+
+def test_all_to_all_matches_gloo_and_refuses_bad_arguments():
+    results = run_ranks(WORLD, f.alltoall_vs_gloo)
+    errors = results[0]
+    # Messages say what was wrong.
+    assert "does not divide" in errors["indivisible"], errors
+    assert "split sizes" in errors["split count"], errors
+    assert "add up to" in errors["split sum"], errors
+    assert "Byte" in errors["uint8"] or "uint8" in errors["uint8"], errors
+    assert "alltoall" in errors["list length"], errors
+
+
+def test_all_to_all_splits_that_disagree_raise_instead_of_hanging():
+    results = run_ranks(WORLD, f.alltoall_mismatched_splits)
+    r1 = results[1]
+    assert r1["type"] == "ValueError", r1
+    assert "rank 0" in r1["error"], r1
+    for r in results:
+        assert r["seconds"] < 20, r  # the group timeout is 60 s
+        assert r["type"] in (None, "ValueError", "RuntimeError"), r

@@ -6,12 +6,15 @@
 
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/arange.h>
+#include <ATen/ops/cat.h>
 #include <ATen/ops/equal.h>
 #include <ATen/ops/full.h>
 #include <ATen/ops/zeros.h>
 
+#include <functional>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "crosslink/torch/collective_error.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -104,6 +107,119 @@ TEST(ProcessGroupCrosslinkTest, BroadcastAllgatherReduceScatterBarrierThroughC10
     EXPECT_TRUE(at::equal(rsb_out, at::arange(rank * 3, rank * 3 + 3, c10::kInt) + (kRanks - 1)));
 
     EXPECT_TRUE(pg->barrier()->wait());
+  });
+}
+
+// all_to_all_single (alltoall_base) even and with split sizes along dimension 0, and all_to_all
+// (alltoall, a list of any sizes): rank r's output block j is rank j's input block r.
+TEST(ProcessGroupCrosslinkTest, AlltoallBaseAndListGiveEachRankItsBlocks) {
+  RunJob(kRanks, [&](int rank, std::shared_ptr<TensorCollectives> tc) {
+    c10::intrusive_ptr<ProcessGroupCrosslink::Base> pg = MakeGroup(tc);
+    // Even, 2 rows of 3 per block: element (j, k) of rank r's input is 1000 r + 100 j + k.
+    at::Tensor input = (at::arange(kRanks * 6, c10::kDouble) % 6 +
+                        at::arange(kRanks, c10::kDouble).repeat_interleave(6) * 100 + 1000 * rank)
+                           .view({kRanks * 2, 3});
+    at::Tensor output = at::zeros({kRanks * 2, 3}, c10::kDouble);
+    std::vector<int64_t> none;
+    pg->alltoall_base(output, input, none, none)->wait();
+    for (int j = 0; j < kRanks; ++j) {
+      at::Tensor want = (at::arange(6, c10::kDouble) + 1000 * j + 100 * rank).view({2, 3});
+      EXPECT_TRUE(at::equal(output.narrow(0, 2 * j, 2), want)) << "rank " << rank << " from " << j;
+    }
+    // Uneven: rank r sends (r + j) % 3 rows of 2 to rank j, filled with 10 r + j.
+    std::vector<int64_t> in_splits, out_splits;
+    std::vector<at::Tensor> in_parts;
+    for (int j = 0; j < kRanks; ++j) {
+      in_splits.push_back((rank + j) % 3);
+      out_splits.push_back((j + rank) % 3);
+      in_parts.push_back(at::full({in_splits.back(), 2}, 10 * rank + j, c10::kInt));
+    }
+    at::Tensor uneven_in = at::cat(in_parts);
+    int64_t rows = 0;
+    for (int64_t s : out_splits) rows += s;
+    at::Tensor uneven_out = at::full({rows, 2}, -1, c10::kInt);
+    pg->alltoall_base(uneven_out, uneven_in, out_splits, in_splits)->wait();
+    int64_t row = 0;
+    for (int j = 0; j < kRanks; ++j) {
+      EXPECT_TRUE(at::equal(uneven_out.narrow(0, row, out_splits[j]),
+                            at::full({out_splits[j], 2}, 10 * j + rank, c10::kInt)))
+          << "rank " << rank << " from " << j;
+      row += out_splits[j];
+    }
+    // The list form: rank r sends j + 1 values of 100 r + j to rank j.
+    std::vector<at::Tensor> ins, outs;
+    for (int j = 0; j < kRanks; ++j) {
+      ins.push_back(Filled(j + 1, 100 * rank + j, c10::kFloat));
+      outs.push_back(at::zeros({rank + 1}, c10::kFloat));
+    }
+    c10::intrusive_ptr<::c10d::Work> work = pg->alltoall(outs, ins);
+    work->wait();
+    for (int j = 0; j < kRanks; ++j) {
+      EXPECT_TRUE(at::equal(outs[j], Filled(rank + 1, 100 * j + rank, c10::kFloat)))
+          << "rank " << rank << " from " << j;
+    }
+    EXPECT_EQ(work->getFuture()->value().toTensorVector().size(), static_cast<size_t>(kRanks));
+  });
+}
+
+// Split sizes that disagree between ranks fail the wait() of the rank that sees it with
+// kInvalidArgument well before the 30 s timeout; bad arguments throw at the call, and the group
+// still works after them.
+TEST(ProcessGroupCrosslinkTest, AlltoallSplitsThatDisagreeFailInsteadOfHanging) {
+  RunJob(2, [&](int rank, std::shared_ptr<TensorCollectives> tc) {
+    c10::intrusive_ptr<ProcessGroupCrosslink::Base> pg = MakeGroup(tc);
+    at::Tensor input = Filled(6, rank);
+    // Rank 1 expects 4 elements from rank 0, which sends it 3.
+    std::vector<int64_t> in_splits = {3, 3};
+    std::vector<int64_t> out_splits =
+        rank == 0 ? std::vector<int64_t>{3, 3} : std::vector<int64_t>{4, 3};
+    at::Tensor output = at::zeros({out_splits[0] + out_splits[1]}, c10::kFloat);
+    const absl::Time start = absl::Now();
+    c10::intrusive_ptr<::c10d::Work> work = pg->alltoall_base(output, input, out_splits, in_splits);
+    // Rank 1 sees the short frame; rank 0's own exchanges all matched, so it may finish before
+    // rank 1's abort reaches it (its next collective then fails: the disagreement broke rank 1).
+    try {
+      work->wait();
+      EXPECT_EQ(rank, 0) << "mismatched alltoall succeeded on rank " << rank;
+    } catch (const CollectiveError& e) {
+      if (rank == 1) {
+        EXPECT_EQ(e.code(), absl::StatusCode::kInvalidArgument) << e.what();
+        EXPECT_THAT(e.what(), HasSubstr("rank 0"));
+      } else {
+        EXPECT_TRUE(e.code() == absl::StatusCode::kInvalidArgument ||
+                    e.code() == absl::StatusCode::kAborted ||
+                    e.code() == absl::StatusCode::kUnavailable)
+            << e.what();
+      }
+    }
+    EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  });
+  RunJob(2, [&](int rank, std::shared_ptr<TensorCollectives> tc) {
+    c10::intrusive_ptr<ProcessGroupCrosslink::Base> pg = MakeGroup(tc);
+    auto expect_invalid = [&](const std::function<void()>& call, const char* needle) {
+      try {
+        call();
+        ADD_FAILURE() << "accepted: " << needle;
+      } catch (const CollectiveError& e) {
+        EXPECT_EQ(e.code(), absl::StatusCode::kInvalidArgument);
+        EXPECT_THAT(e.what(), HasSubstr(needle));
+      }
+    };
+    at::Tensor odd = Filled(5, 1);
+    at::Tensor out5 = Filled(5, 0);
+    std::vector<int64_t> none, three = {1, 1, 3}, short_sum = {1, 1};
+    expect_invalid([&] { pg->alltoall_base(out5, odd, none, none); }, "does not divide");
+    expect_invalid([&] { pg->alltoall_base(out5, odd, three, three); }, "split sizes");
+    expect_invalid([&] { pg->alltoall_base(out5, odd, short_sum, short_sum); }, "add up to 2");
+    at::Tensor ints = at::zeros({4}, c10::kInt);
+    at::Tensor floats = Filled(4, 0);
+    expect_invalid([&] { pg->alltoall_base(ints, floats, none, none); }, "dtype");
+    std::vector<at::Tensor> one = {Filled(2, 0)}, two = {Filled(2, 0), Filled(2, 0)};
+    expect_invalid([&] { pg->alltoall(two, one); }, "alltoall input list");
+    // Both ranks refused every call above before anything went on the wire: the group works.
+    at::Tensor in = Filled(4, rank), out = Filled(4, -1);
+    pg->alltoall_base(out, in, none, none)->wait();
+    EXPECT_TRUE(at::equal(out, at::cat({Filled(2, 0), Filled(2, 1)})));
   });
 }
 

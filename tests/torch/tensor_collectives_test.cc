@@ -11,6 +11,7 @@
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/allclose.h>
 #include <ATen/ops/arange.h>
+#include <ATen/ops/cat.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/equal.h>
 #include <ATen/ops/full.h>
@@ -120,6 +121,75 @@ TEST(TensorCollectivesTest, BroadcastAllgatherReduceScatterPlaceEveryBlock) {
     EXPECT_TRUE(at::equal(rs_output, full_sum.narrow(0, rank * kCount, kCount)));
     EXPECT_TRUE(at::equal(rs_input, rs_input_before));
 
+    EXPECT_TRUE(tc->Barrier(TestOptions()).ok());
+  });
+}
+
+// Alltoall through TensorCollectives (even, uneven, in place) and through the Communicator
+// itself on host buffers: rank r's output block j is rank j's input block r, inputs untouched.
+TEST(TensorCollectivesTest, AlltoallDeliversEachRanksBlockForEveryLayout) {
+  constexpr int kRanks = 3;
+  RunJob(kRanks, [&](int rank, std::shared_ptr<TensorCollectives> tc) {
+    // Even, 4 int64 per block: element k of rank r's block j is 100 r + 10 j + k.
+    const at::Tensor input = at::arange(kRanks * 4, c10::kLong) % 4 +
+                             at::arange(kRanks, c10::kLong).repeat_interleave(4) * 10 + 100 * rank;
+    const at::Tensor before = input.clone();
+    at::Tensor output = at::full({kRanks * 4}, -1, c10::kLong);
+    ASSERT_TRUE(tc->Alltoall(input, output, {}, {}, TestOptions()).ok());
+    for (int j = 0; j < kRanks; ++j) {
+      EXPECT_TRUE(
+          at::equal(output.narrow(0, 4 * j, 4), at::arange(4, c10::kLong) + 100 * j + 10 * rank))
+          << "rank " << rank << " from " << j;
+    }
+    EXPECT_TRUE(at::equal(input, before));
+    // In place: the input is copied before the output is written.
+    at::Tensor in_place = input.clone();
+    ASSERT_TRUE(tc->Alltoall(in_place, in_place, {}, {}, TestOptions()).ok());
+    EXPECT_TRUE(at::equal(in_place, output));
+
+    // Uneven: rank r sends r + j bfloat16 values of 10 r + j to rank j.
+    std::vector<size_t> send, recv;
+    std::vector<at::Tensor> parts;
+    for (int j = 0; j < kRanks; ++j) {
+      send.push_back(rank + j);
+      recv.push_back(j + rank);
+      parts.push_back(at::full({rank + j}, 10 * rank + j, c10::kBFloat16));
+    }
+    const at::Tensor uneven_in = at::cat(parts);
+    at::Tensor uneven_out = at::full({3 * rank + 3}, -1, c10::kBFloat16);
+    ASSERT_TRUE(tc->Alltoall(uneven_in, uneven_out, send, recv, TestOptions()).ok());
+    int64_t offset = 0;
+    for (int j = 0; j < kRanks; ++j) {
+      EXPECT_TRUE(at::equal(uneven_out.narrow(0, offset, j + rank),
+                            at::full({j + rank}, 10 * j + rank, c10::kBFloat16)))
+          << "rank " << rank << " from " << j;
+      offset += j + rank;
+    }
+
+    // The Communicator on host memory: even float64 blocks of 2.
+    std::vector<double> host_in(kRanks * 2), host_out(kRanks * 2, -1);
+    for (int j = 0; j < kRanks; ++j) host_in[2 * j] = host_in[2 * j + 1] = 10 * rank + j;
+    ASSERT_TRUE(tc->communicator()
+                    .Alltoall(host_in.data(), host_out.data(), 2, collectives::DataType::kFloat64,
+                              TestOptions())
+                    .ok());
+    for (int j = 0; j < kRanks; ++j) {
+      EXPECT_EQ(host_out[2 * j], 10 * j + rank);
+      EXPECT_EQ(host_out[2 * j + 1], 10 * j + rank);
+    }
+    EXPECT_EQ(tc->communicator().last_stats().algorithm, "pairwise_alltoall");
+
+    // Refused before anything is queued: sizes that do not add up, mixed dtypes.
+    at::Tensor five = at::zeros({5}, c10::kFloat);
+    EXPECT_EQ(tc->Alltoall(five, five.clone(), {}, {}, TestOptions()).code(),
+              absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(tc->Alltoall(five, five.clone(), {1, 1, 1}, {1, 1, 3}, TestOptions()).code(),
+              absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(
+        tc->Alltoall(at::zeros({3}, c10::kInt), at::zeros({3}, c10::kFloat), {}, {}, TestOptions())
+            .code(),
+        absl::StatusCode::kInvalidArgument);
+    // The communicator still works after the refusals.
     EXPECT_TRUE(tc->Barrier(TestOptions()).ok());
   });
 }

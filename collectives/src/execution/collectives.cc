@@ -12,7 +12,8 @@ namespace {
 
 absl::Status Run(const CollectiveContext& context, CollectiveKind kind, size_t count, DataType type,
                  ReduceOp op, int root, void* data, const void* input,
-                 const CollectiveOptions& options) {
+                 const CollectiveOptions& options, absl::Span<const size_t> send_counts = {},
+                 absl::Span<const size_t> recv_counts = {}) {
   const absl::Time start = absl::Now();
   if (options.min_participants != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -22,6 +23,8 @@ absl::Status Run(const CollectiveContext& context, CollectiveKind kind, size_t c
   CollectiveSpec spec =
       MakeCollectiveSpec(kind, context.world_size, count, type, op, root, options);
   spec.contact_aware = false;  // no agreed orbit time at this layer (allreduce.h)
+  spec.send_counts.assign(send_counts.begin(), send_counts.end());
+  spec.recv_counts.assign(recv_counts.begin(), recv_counts.end());
   return RunCollective(context, spec, {data, input, options.error_feedback},
                        options.Deadline(start));
 }
@@ -42,6 +45,28 @@ absl::Status Allgather(const CollectiveContext& context, const void* input, void
                        size_t count, DataType type, const CollectiveOptions& options) {
   return Run(context, CollectiveKind::kAllgather, count, type, ReduceOp::kSum, 0, output, input,
              options);
+}
+
+absl::Status Alltoall(const CollectiveContext& context, const void* input, void* output,
+                      size_t count, DataType type, const CollectiveOptions& options) {
+  return Run(context, CollectiveKind::kAlltoall, count, type, ReduceOp::kSum, 0, output, input,
+             options);
+}
+
+absl::Status Alltoall(const CollectiveContext& context, const void* input,
+                      absl::Span<const size_t> send_counts, void* output,
+                      absl::Span<const size_t> recv_counts, DataType type,
+                      const CollectiveOptions& options) {
+  if (send_counts.size() != static_cast<size_t>(context.world_size) ||
+      recv_counts.size() != static_cast<size_t>(context.world_size)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rank ", context.rank, " alltoall: ", send_counts.size(), " send counts and ",
+                     recv_counts.size(), " receive counts for world size ", context.world_size));
+  }
+  size_t count = 0;
+  for (size_t c : recv_counts) count += c;  // ValidateSpec checks the sum against overflow
+  return Run(context, CollectiveKind::kAlltoall, count, type, ReduceOp::kSum, 0, output, input,
+             options, send_counts, recv_counts);
 }
 
 absl::Status Broadcast(const CollectiveContext& context, void* buffer, size_t count, DataType type,

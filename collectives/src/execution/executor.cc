@@ -25,6 +25,11 @@ namespace {
 // the transport then need not read it from memory again for the frame's CRC32C.
 constexpr size_t kFusedPieceBytes = 16 << 10;  // a multiple of every element size
 
+// How long a rank that caught a disagreement waits for the disagreeing peer's remaining frames or
+// its abort (Executor::Finish). A running peer reads the abort and answers within tens of
+// milliseconds (the executor polls every 20 ms); one second leaves room for a loaded machine.
+constexpr absl::Duration kDisagreeingPeerLinger = absl::Seconds(1);
+
 // Staging memory, reused across calls on the same thread (a rank's collectives run one at a time
 // on its thread), so small latency-bound collectives do not pay an allocation each.
 std::byte* ThreadScratch(size_t bytes) {
@@ -184,14 +189,36 @@ absl::Status Executor::Validate() const {
     return bad(
         absl::StrFormat("wire compression of %s data (float32 only)", DataTypeName(plan_.type)));
   }
+  const bool reads_input = plan_.input_count > 0;
+  if (reads_input) {
+    if (plan_.compression != WireCompression::kNone) {
+      return bad("wire compression of a plan that sends from its input (alltoall)");
+    }
+    if (args_.input == nullptr) return bad("input buffer is null");
+    // Receives land in data while sends still read the input: the two must not share bytes.
+    const auto* in = static_cast<const std::byte*>(args_.input);
+    const std::byte* in_end = in + plan_.input_count * elem_;
+    const std::byte* data_end = data_ + plan_.count * elem_;
+    if (plan_.count > 0 && in < data_end && data_ < in_end) {
+      return bad(absl::StrFormat(
+          "input (%u elements) and output (%u elements) overlap; an alltoall cannot run in place",
+          plan_.input_count, plan_.count));
+    }
+  }
   for (const Step& s : plan_.ranks[rank_]) {
-    if (s.op == StepOp::kSend || s.op == StepOp::kRecv || s.op == StepOp::kRecvReduce) {
+    if (IsSendOp(s.op) || s.op == StepOp::kRecv || s.op == StepOp::kRecvReduce) {
       if (s.peer < 0 || s.peer >= n || s.peer == rank_ || args_.connections[s.peer] == nullptr) {
         return bad(
             absl::StrFormat("plan talks to rank %d, which has no connection", names_(s.peer)));
       }
     }
-    if (s.offset > plan_.count || s.count > plan_.count - s.offset) {
+    if ((s.op == StepOp::kSendInput || (s.op == StepOp::kCopy && reads_input)) &&
+        (s.src_offset > plan_.input_count || s.count > plan_.input_count - s.src_offset)) {
+      return bad(absl::StrFormat("step reads input[%u,+%u) of a %u-element input", s.src_offset,
+                                 s.count, plan_.input_count));
+    }
+    if (s.op != StepOp::kSendInput &&
+        (s.offset > plan_.count || s.count > plan_.count - s.offset)) {
       return bad(absl::StrFormat("step covers [%u,+%u) of a %u-element buffer", s.offset, s.count,
                                  plan_.count));
     }
@@ -218,6 +245,7 @@ void Executor::Setup() {
     const Step& s = steps[i];
     switch (s.op) {
       case StepOp::kSend:
+      case StepOp::kSendInput:
         peers_[s.peer].sends.push_back(static_cast<int>(i));
         break;
       case StepOp::kRecv:
@@ -300,6 +328,14 @@ void Executor::PostSend(int i) {
     st.posted = true;
     return;
   }
+  if (s.op == StepOp::kSendInput) {
+    const auto* input = static_cast<const std::byte*>(args_.input);
+    st.send = Conn(s.peer)->Send(
+        Header(s.chunk),
+        absl::Span<const std::byte>(input + s.src_offset * elem_, s.count * elem_));
+    st.posted = true;
+    return;
+  }
   const absl::Span<const std::byte> payload(data_ + s.offset * elem_, s.count * elem_);
   // The CRC is known when one earlier step wrote exactly these elements last and recorded it
   // (the ring's reduce-then-forward and receive-then-forward); deps_ lists a send's last writers.
@@ -330,7 +366,7 @@ void Executor::RunLocal(int i) {
 
 std::string Executor::StepLabel(int i) const {
   const Step& s = (*steps_)[i];
-  const char* dir = s.op == StepOp::kSend ? "to" : "from";
+  const char* dir = IsSendOp(s.op) ? "to" : "from";
   return absl::StrFormat("step #%d (%s %s rank %d, chunk %u, %u elements)", i, StepOpName(s.op),
                          dir, names_(s.peer), s.chunk, s.count);
 }
@@ -345,7 +381,7 @@ void Executor::FailTransport(int i, const absl::Status& status) {
   peers_[s.peer].broken = true;
   std::string conn = Conn(s.peer)->Describe();
   const int peer = names_(s.peer);
-  if (status.code() == absl::StatusCode::kInvalidArgument && s.op != StepOp::kSend) {
+  if (status.code() == absl::StatusCode::kInvalidArgument && !IsSendOp(s.op)) {
     FailAt(i, absl::StatusCode::kInvalidArgument, s.peer,
            absl::StrFormat("rank %d sent a frame longer than the %u bytes this rank posted: ranks "
                            "%d and %d disagree on the collective's arguments [%s: %s]",
@@ -395,8 +431,11 @@ bool Executor::CheckArrival(int i) {
         names_(s.peer), h.tag, signature_, names_(rank_), names_(s.peer), plan_.count,
         DataTypeName(plan_.type), ReduceOpName(plan_.op), plan_.algorithm);
   } else if (h.chunk != s.chunk || h.length != bytes) {
-    what = absl::StrFormat("rank %d sent chunk %u of %u bytes, expected chunk %u of %u bytes",
-                           names_(s.peer), h.chunk, h.length, s.chunk, bytes);
+    what = absl::StrFormat(
+        "rank %d sent chunk %u of %u bytes, expected chunk %u of %u bytes: ranks %d and %d "
+        "disagree on the collective's arguments%s",
+        names_(s.peer), h.chunk, h.length, s.chunk, bytes, names_(rank_), names_(s.peer),
+        plan_.kind == CollectiveKind::kAlltoall ? " (the split sizes for each other)" : "");
   } else {
     st.arrived = true;
     return true;
@@ -529,7 +568,7 @@ void Executor::FailWaiting(int i) {
   const Step& s = (*steps_)[i];
   const int peer = names_(s.peer);
   FailAt(i, absl::StatusCode::kDeadlineExceeded, s.peer,
-         s.op == StepOp::kSend
+         IsSendOp(s.op)
              ? absl::StrFormat("send to rank %d did not complete before the deadline", peer)
              : absl::StrFormat("no message from rank %d before the deadline", peer),
          s.peer);
@@ -581,10 +620,20 @@ absl::Status Executor::Finish() {
   // Tell every peer this rank sends to, then wait for the peers that still owe frames.
   std::vector<int> flood;
   std::map<int, std::vector<std::shared_ptr<RecvHandle>>> owed;
+  // A peer whose frames disagreed with this rank's plan (its splits or count differ) may have
+  // completed its own plan (an alltoall's sender, a broadcast's root) and then never sends the
+  // frames this rank still expects, nor an abort: it is waited for kDisagreeingPeerLinger at
+  // most, not until the deadline. A peer still running answers our abort well within it.
+  const int disagreeing =
+      abort_.detected_here() && abort_.failure().code == absl::StatusCode::kInvalidArgument
+          ? abort_.failure().culprit
+          : -1;
+  std::map<int, std::vector<std::shared_ptr<RecvHandle>>> owed_by_disagreeing;
   for (auto& [peer, p] : peers_) {
     if (p.broken) continue;
     if (!p.sends.empty()) flood.push_back(peer);
-    std::vector<std::shared_ptr<RecvHandle>>& pending = owed[peer];
+    std::vector<std::shared_ptr<RecvHandle>>& pending =
+        peer == disagreeing ? owed_by_disagreeing[peer] : owed[peer];
     for (size_t k = p.recv_done; k < p.recv_posted; ++k) {
       const StepState& st = state_[p.recvs[k]];
       if (!st.arrived) pending.push_back(st.recv);
@@ -592,6 +641,10 @@ absl::Status Executor::Finish() {
   }
   abort_.Flood(std::move(flood));
   abort_.Linger(std::move(owed), slot_bytes_, args_.deadline);
+  if (!owed_by_disagreeing.empty()) {
+    abort_.Linger(std::move(owed_by_disagreeing), slot_bytes_,
+                  std::min(args_.deadline, absl::Now() + kDisagreeingPeerLinger));
+  }
   absl::StatusCode code = abort_.failure().code;
   // A corruption another rank caught: this rank's frames were intact (executor.h).
   if (code == absl::StatusCode::kDataLoss && !abort_.detected_here()) {
@@ -638,7 +691,10 @@ uint32_t PlanSignature(const Plan& plan) {
   for (char c : plan.algorithm) mix(static_cast<unsigned char>(c));
   mix(static_cast<uint64_t>(plan.kind));
   mix(static_cast<uint64_t>(plan.world_size));
-  mix(plan.count);
+  // An uneven alltoall's buffers differ between ranks by design; its blocks' sizes are checked
+  // per message instead (chunk numbers and lengths, alltoall.cc). Every other kind keeps its
+  // count in the signature.
+  if (plan.kind != CollectiveKind::kAlltoall) mix(plan.count);
   mix(static_cast<uint64_t>(plan.type));
   mix(static_cast<uint64_t>(plan.op));
   mix(static_cast<uint64_t>(plan.root));

@@ -27,7 +27,11 @@ absl::Status RunCollective(const CollectiveContext& context, const CollectiveSpe
         absl::StrCat("rank ", context.rank, " is not a participant of ", DescribeSpec(spec)));
   }
   std::shared_ptr<const Plan> plan;
-  if (context.plan_cache != nullptr) {
+  // An uneven alltoall's splits change from call to call (a mixture of experts' routing): its
+  // plans are made per call, cheaply, rather than cached, where they would only push the reused
+  // plans out.
+  const bool cacheable = spec.send_counts.empty() && spec.recv_counts.empty();
+  if (context.plan_cache != nullptr && cacheable) {
     absl::StatusOr<std::shared_ptr<const Plan>> cached = context.plan_cache->Get(spec, plan_rank);
     if (!cached.ok()) return cached.status();
     plan = *std::move(cached);

@@ -37,6 +37,9 @@ std::vector<std::vector<int>> ComputeStepDependencies(const std::vector<Step>& s
     const Step& s = steps[i];
     if (s.op == StepOp::kRecv || s.op == StepOp::kRecvReduce)
       last_recv[s.peer] = static_cast<int>(i);
+    // It reads only the input, which no step writes, so it waits for nothing, and nothing
+    // waits for it: the executor keeps the input borrowed until the send completes anyway.
+    if (s.op == StepOp::kSendInput) continue;
     if (s.count == 0) {
       // An empty message carries no data, only order (a barrier round, an empty block): it
       // leaves after every receive listed before it (receives per peer complete in order).

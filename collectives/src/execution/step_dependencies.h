@@ -13,6 +13,8 @@
 // An empty step (count 0) touches no elements: an empty send carries only order (a barrier round,
 // an empty block forwarded around a ring), so it waits for the latest receive from every peer
 // listed before it (receives from one peer complete in order); other empty steps wait for nothing.
+// A kSendInput (alltoall) reads only the caller's input, which no step writes: it waits for
+// nothing, empty or not, and no step waits for it.
 // So a non-empty send's list is exactly the last writers of its elements (elements never written
 // in the plan have none); the executor and CompressedWire rely on that.
 //

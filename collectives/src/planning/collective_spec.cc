@@ -1,6 +1,8 @@
 #include "crosslink/collectives/collective_spec.h"
 
 #include <algorithm>
+#include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +39,60 @@ CollectiveSpec MakeCollectiveSpec(CollectiveKind kind, int world_size, size_t co
   return spec;
 }
 
+namespace {
+
+// Sum of `counts`, or nullopt when it overflows size_t.
+std::optional<size_t> CheckedSum(const std::vector<size_t>& counts) {
+  size_t sum = 0;
+  for (size_t c : counts) {
+    if (c > std::numeric_limits<size_t>::max() - sum) return std::nullopt;
+    sum += c;
+  }
+  return sum;
+}
+
+absl::Status ValidateAlltoallSplits(const CollectiveSpec& spec) {
+  const bool has_splits = !spec.send_counts.empty() || !spec.recv_counts.empty();
+  if (spec.kind != CollectiveKind::kAlltoall) {
+    if (!has_splits) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat("send/recv counts given for a ",
+                                                   std::string(CollectiveKindName(spec.kind)),
+                                                   ": only alltoall has splits"));
+  }
+  if (!spec.participants.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("alltoall with participants {%s}: it runs over the whole group",
+                        absl::StrJoin(spec.participants, ",")));
+  }
+  const size_t n = static_cast<size_t>(spec.world_size);
+  if (!has_splits) {
+    if (spec.count % n != 0) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "alltoall of %u elements with even splits: world size %d does not divide it", spec.count,
+          spec.world_size));
+    }
+    return absl::OkStatus();
+  }
+  if (spec.send_counts.size() != n || spec.recv_counts.size() != n) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("alltoall splits: %u send counts and %u receive counts for world size %d",
+                        spec.send_counts.size(), spec.recv_counts.size(), spec.world_size));
+  }
+  const std::optional<size_t> sent = CheckedSum(spec.send_counts);
+  const std::optional<size_t> received = CheckedSum(spec.recv_counts);
+  if (!sent.has_value() || !received.has_value()) {
+    return absl::InvalidArgumentError("alltoall splits: the counts' sum overflows");
+  }
+  if (*received != spec.count) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("alltoall splits: receive counts {%s} sum to %u, count is %u",
+                        absl::StrJoin(spec.recv_counts, ","), *received, spec.count));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status ValidateSpec(const CollectiveSpec& spec) {
   if (spec.world_size < 1) {
     return absl::InvalidArgumentError(
@@ -65,6 +121,7 @@ absl::Status ValidateSpec(const CollectiveSpec& spec) {
     return absl::InvalidArgumentError(
         absl::StrFormat("invalid wire compression %d", static_cast<int>(spec.compression)));
   }
+  if (absl::Status s = ValidateAlltoallSplits(spec); !s.ok()) return s;
   std::vector<bool> seen(spec.world_size, false);
   for (int r : spec.participants) {
     if (r < 0 || r >= spec.world_size || seen[r]) {
@@ -91,6 +148,10 @@ std::string DescribeSpec(const CollectiveSpec& spec) {
     absl::StrAppend(&out, " ", std::string(ReduceOpName(spec.op)));
   }
   if (spec.kind == CollectiveKind::kBroadcast) absl::StrAppend(&out, " root ", spec.root);
+  if (!spec.send_counts.empty() || !spec.recv_counts.empty()) {
+    absl::StrAppend(&out, " send {", absl::StrJoin(spec.send_counts, ","), "} recv {",
+                    absl::StrJoin(spec.recv_counts, ","), "}");
+  }
   if (spec.compression != WireCompression::kNone) {
     absl::StrAppend(&out, " ", WireCompressionName(spec.compression));
   }

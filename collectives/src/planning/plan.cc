@@ -22,6 +22,8 @@ std::string_view CollectiveKindName(CollectiveKind kind) {
       return "broadcast";
     case CollectiveKind::kBarrier:
       return "barrier";
+    case CollectiveKind::kAlltoall:
+      return "alltoall";
   }
   return "unknown";
 }
@@ -38,6 +40,8 @@ std::string_view StepOpName(StepOp op) {
       return "copy";
     case StepOp::kFinalize:
       return "finalize";
+    case StepOp::kSendInput:
+      return "send_input";
   }
   return "unknown";
 }
@@ -74,6 +78,9 @@ std::string DescribePlan(const Plan& plan) {
     out.insert(out.size() - 1,
                absl::StrCat(" compression=", WireCompressionName(plan.compression)));
   }
+  if (plan.input_count != 0) {
+    out.insert(out.size() - 1, absl::StrCat(" input_count=", plan.input_count));
+  }
   for (size_t r = 0; r < plan.ranks.size(); ++r) {
     const std::vector<Step>& steps = plan.ranks[r];
     absl::StrAppendFormat(&out, "rank %u: %u steps\n", r, steps.size());
@@ -93,6 +100,11 @@ std::string DescribePlan(const Plan& plan) {
           break;
         case StepOp::kFinalize:
           break;
+        case StepOp::kSendInput:
+          // Reads the input only: its range is the input's, not the data buffer's.
+          absl::StrAppendFormat(&out, " to %d input[%u,+%u) chunk %u stage %u\n", s.peer,
+                                s.src_offset, s.count, s.chunk, s.stage);
+          continue;
       }
       absl::StrAppendFormat(&out, " [%u,+%u) chunk %u stage %u\n", s.offset, s.count, s.chunk,
                             s.stage);
@@ -119,12 +131,23 @@ absl::Status PlanIsConsistent(const Plan& plan) {
             absl::StrFormat("plan %s: rank %d step #%u %s names peer %d (world size %d)",
                             plan.algorithm, r, i, StepOpName(s.op), s.peer, n));
       }
-      if (s.offset > plan.count || s.count > plan.count - s.offset) {
+      // kSendInput reads input[src_offset, +count) only; kCopy also reads it, bounded where the
+      // plan records the input's size (alltoall).
+      const bool reads_input =
+          s.op == StepOp::kSendInput || (s.op == StepOp::kCopy && plan.input_count > 0);
+      if (reads_input &&
+          (s.src_offset > plan.input_count || s.count > plan.input_count - s.src_offset)) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "plan %s: rank %d step #%u reads input[%u,+%u), the input has %u elements",
+            plan.algorithm, r, i, s.src_offset, s.count, plan.input_count));
+      }
+      if (s.op != StepOp::kSendInput &&
+          (s.offset > plan.count || s.count > plan.count - s.offset)) {
         return absl::InvalidArgumentError(
             absl::StrFormat("plan %s: rank %d step #%u covers [%u,+%u), buffer has %u elements",
                             plan.algorithm, r, i, s.offset, s.count, plan.count));
       }
-      if (s.op == StepOp::kSend) sends[{r, s.peer}].push_back(&s);
+      if (IsSendOp(s.op)) sends[{r, s.peer}].push_back(&s);
       if (s.op == StepOp::kRecv || s.op == StepOp::kRecvReduce) recvs[{s.peer, r}].push_back(&s);
     }
   }

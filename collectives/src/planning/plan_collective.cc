@@ -27,6 +27,8 @@ absl::StatusOr<Plan> PlanCollective(const CollectiveSpec& spec, int only_rank) {
       return PlanBroadcast(spec, only_rank);
     case CollectiveKind::kBarrier:
       return PlanBarrier(spec, only_rank);
+    case CollectiveKind::kAlltoall:
+      return PlanAlltoall(spec, only_rank);
   }
   return absl::InvalidArgumentError("unknown collective kind");
 }

@@ -106,16 +106,14 @@ class Engine {
       step_channel_[r].assign(steps.size(), -1);
       for (size_t i = 0; i < steps.size(); ++i) {
         const Step& s = steps[i];
-        if (s.op != StepOp::kSend && s.op != StepOp::kRecv && s.op != StepOp::kRecvReduce) {
-          continue;
-        }
+        if (!IsSendOp(s.op) && s.op != StepOp::kRecv && s.op != StepOp::kRecvReduce) continue;
         if (s.peer < 0 || s.peer >= plan_.world_size || s.peer == r) {
           return absl::InvalidArgumentError(
               absl::StrFormat("simulator: rank %d step %d names peer %d (world size %d)", r, i,
                               s.peer, plan_.world_size));
         }
-        const int from = s.op == StepOp::kSend ? r : s.peer;
-        const int to = s.op == StepOp::kSend ? s.peer : r;
+        const int from = IsSendOp(s.op) ? r : s.peer;
+        const int to = IsSendOp(s.op) ? s.peer : r;
         const uint64_t key = static_cast<uint64_t>(from) << 32 | static_cast<uint32_t>(to);
         auto [it, inserted] = channel_index_.try_emplace(key, static_cast<int>(channels_.size()));
         if (inserted) {
@@ -184,14 +182,18 @@ class Engine {
       const double compute_s =
           static_cast<double>(s.count * elem_bytes_) / options_.reduce_rate_Bps;
       switch (s.op) {
-        case StepOp::kSend: {
+        case StepOp::kSend:
+        case StepOp::kSendInput: {
           internal::SimChannel& ch = *channels_[step_channel_[r][rs.pc]];
-          const double ready_s = s.count > 0
+          // A send from the input (alltoall) is ready at the start and reads no data element.
+          const bool from_input = s.op == StepOp::kSendInput;
+          const double ready_s = from_input ? start_s_
+                                 : s.count > 0
                                      ? std::max(start_s_, buf.Ready(s.offset, s.count, false))
                                      : rs.recv_done_s;
           ASSIGN_OR_RETURN(internal::Delivery d,
                            ch.Send(ready_s, MessageBytes(s.count), deadline_s_));
-          buf.Read(s.offset, s.count, d.done_s);
+          if (!from_input) buf.Read(s.offset, s.count, d.done_s);
           rs.end_s = std::max(rs.end_s, d.done_s);
           ch.arrivals.push_back({d.arrival_s, s.count});
           if (ch.waiter >= 0) {

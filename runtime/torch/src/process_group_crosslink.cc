@@ -246,6 +246,93 @@ c10::intrusive_ptr<::c10d::Work> ProcessGroupCrosslink::_reduce_scatter_base(
       {output_buffer});
 }
 
+namespace {
+
+// torch's split sizes count rows of dimension 0; the Communicator counts elements. Empty sizes
+// stay empty (even blocks).
+std::vector<size_t> SplitElements(const std::vector<int64_t>& split_sizes, const at::Tensor& tensor,
+                                  std::string_view what) {
+  std::vector<size_t> counts;
+  if (split_sizes.empty()) return counts;
+  if (tensor.dim() == 0) {
+    throw CollectiveError(absl::InvalidArgumentError(absl::StrCat(
+        "crosslink alltoall_base: ", std::string(what), " is a scalar; split sizes need a dim 0")));
+  }
+  const int64_t row = tensor.size(0) == 0 ? 0 : tensor.numel() / tensor.size(0);
+  for (size_t i = 0; i < split_sizes.size(); ++i) {
+    if (split_sizes[i] < 0) {
+      throw CollectiveError(absl::InvalidArgumentError(
+          absl::StrCat("crosslink alltoall_base: ", std::string(what), " split size [", i, "] is ",
+                       split_sizes[i], ", must not be negative")));
+    }
+    counts.push_back(static_cast<size_t>(split_sizes[i]) * static_cast<size_t>(row));
+  }
+  return counts;
+}
+
+}  // namespace
+
+c10::intrusive_ptr<::c10d::Work> ProcessGroupCrosslink::alltoall_base(
+    at::Tensor& output_buffer, at::Tensor& input_buffer, std::vector<int64_t>& output_split_sizes,
+    std::vector<int64_t>& input_split_sizes, const ::c10d::AllToAllOptions& opts) {
+  std::vector<size_t> send_counts = SplitElements(input_split_sizes, input_buffer, "input");
+  std::vector<size_t> recv_counts = SplitElements(output_split_sizes, output_buffer, "output");
+  // As gloo: without split sizes dimension 0 is cut evenly, so it must divide by the world size.
+  auto check_even = [&](const at::Tensor& t, const std::vector<int64_t>& sizes, const char* what) {
+    if (!sizes.empty() || (t.dim() > 0 && t.size(0) % getSize() == 0)) return;
+    throw CollectiveError(absl::InvalidArgumentError(
+        absl::StrCat("crosslink alltoall_base: ", what, " has ", t.dim() > 0 ? t.size(0) : 0,
+                     " rows in dimension 0, which the world size ", getSize(),
+                     " does not divide; give split sizes for uneven blocks")));
+  };
+  check_even(input_buffer, input_split_sizes, "input");
+  check_even(output_buffer, output_split_sizes, "output");
+  return Wrap(::c10d::OpType::ALLTOALL_BASE,
+              collectives_->AlltoallAsync(input_buffer, output_buffer, std::move(send_counts),
+                                          std::move(recv_counts), OptionsFor(opts.timeout)),
+              {output_buffer});
+}
+
+c10::intrusive_ptr<::c10d::Work> ProcessGroupCrosslink::alltoall(
+    std::vector<at::Tensor>& output_tensors, std::vector<at::Tensor>& input_tensors,
+    const ::c10d::AllToAllOptions& opts) {
+  const size_t n = static_cast<size_t>(getSize());
+  CheckListLength(input_tensors.size(), n, "alltoall input list");
+  CheckListLength(output_tensors.size(), n, "alltoall output list");
+  std::vector<size_t> send_counts, recv_counts;
+  std::vector<at::Tensor> flat_inputs;
+  for (size_t j = 0; j < n; ++j) {
+    for (const auto& [list, what] :
+         {std::pair{&input_tensors, "input"}, std::pair{&output_tensors, "output"}}) {
+      const at::Tensor& t = (*list)[j];
+      if (!t.defined() || t.scalar_type() != input_tensors[0].scalar_type()) {
+        throw CollectiveError(absl::InvalidArgumentError(
+            absl::StrCat("crosslink alltoall ", what, "[", j, "] has dtype ",
+                         t.defined() ? c10::toString(t.scalar_type()) : "undefined",
+                         ", input[0] has ", c10::toString(input_tensors[0].scalar_type()))));
+      }
+    }
+    send_counts.push_back(static_cast<size_t>(input_tensors[j].numel()));
+    recv_counts.push_back(static_cast<size_t>(output_tensors[j].numel()));
+    flat_inputs.push_back(input_tensors[j].reshape({-1}));
+  }
+  int64_t total = 0;
+  for (size_t c : recv_counts) total += static_cast<int64_t>(c);
+  at::Tensor flat_output = at::empty({total}, input_tensors[0].options().device(c10::kCPU));
+  std::vector<at::Tensor> outputs = output_tensors;
+  return Wrap(::c10d::OpType::ALLTOALL,
+              collectives_->AlltoallAsync(at::cat(flat_inputs), flat_output, std::move(send_counts),
+                                          recv_counts, OptionsFor(opts.timeout)),
+              outputs, [flat_output, outputs, recv_counts]() mutable {
+                int64_t offset = 0;
+                for (size_t j = 0; j < outputs.size(); ++j) {
+                  const auto m = static_cast<int64_t>(recv_counts[j]);
+                  outputs[j].copy_(flat_output.narrow(0, offset, m).view(outputs[j].sizes()));
+                  offset += m;
+                }
+              });
+}
+
 c10::intrusive_ptr<::c10d::Work> ProcessGroupCrosslink::barrier(
     const ::c10d::BarrierOptions& opts) {
   return Wrap(::c10d::OpType::BARRIER, collectives_->BarrierAsync(OptionsFor(opts.timeout)), {});

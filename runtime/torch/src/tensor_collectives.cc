@@ -187,6 +187,98 @@ absl::StatusOr<WorkHandle> TensorCollectives::ReduceScatterAsync(at::Tensor inpu
       });
 }
 
+namespace {
+
+// The element counts of an alltoall's blocks: `counts` when given (world_size entries summing to
+// `total`), else `total` cut evenly.
+absl::StatusOr<std::vector<size_t>> AlltoallBlocks(std::vector<size_t> counts, int64_t total,
+                                                   int world_size, std::string_view what) {
+  const size_t n = static_cast<size_t>(world_size);
+  if (counts.empty()) {
+    if (total % world_size != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "alltoall ", std::string(what), " has ", total, " elements, which the world size ",
+          world_size, " does not divide (give split sizes for uneven blocks)"));
+    }
+    return std::vector<size_t>(n, static_cast<size_t>(total / world_size));
+  }
+  if (counts.size() != n) {
+    return absl::InvalidArgumentError(absl::StrCat("alltoall ", std::string(what), " has ",
+                                                   counts.size(), " split sizes for world size ",
+                                                   world_size));
+  }
+  size_t sum = 0;
+  for (size_t c : counts) {
+    if (c > static_cast<size_t>(total) - sum) {
+      return absl::InvalidArgumentError(absl::StrCat("alltoall ", std::string(what),
+                                                     " split sizes add up to more than its ", total,
+                                                     " elements"));
+    }
+    sum += c;
+  }
+  if (sum != static_cast<size_t>(total)) {
+    return absl::InvalidArgumentError(absl::StrCat("alltoall ", std::string(what),
+                                                   " split sizes add up to ", sum, ", it has ",
+                                                   total, " elements"));
+  }
+  return counts;
+}
+
+bool SharesMemory(const at::Tensor& a, const at::Tensor& b) {
+  if (a.device() != b.device() || a.numel() == 0 || b.numel() == 0) return false;
+  const auto* a0 = static_cast<const char*>(a.data_ptr());
+  const auto* b0 = static_cast<const char*>(b.data_ptr());
+  return a0 < b0 + b.nbytes() && b0 < a0 + a.nbytes();
+}
+
+}  // namespace
+
+absl::StatusOr<WorkHandle> TensorCollectives::AlltoallAsync(at::Tensor input, at::Tensor output,
+                                                            std::vector<size_t> send_counts,
+                                                            std::vector<size_t> recv_counts,
+                                                            const CollectiveOptions& options) {
+  ASSIGN_OR_RETURN(const DataType type, CheckCollectiveTensor(input, "alltoall input"));
+  ASSIGN_OR_RETURN(const DataType output_type, CheckCollectiveTensor(output, "alltoall output"));
+  if (output_type != type) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("alltoall output has dtype ", c10::toString(output.scalar_type()),
+                     ", input has ", c10::toString(input.scalar_type())));
+  }
+  const bool even = send_counts.empty() && recv_counts.empty();
+  if (even) {
+    RETURN_IF_ERROR(CheckElementCount(output, "alltoall output", input.numel(),
+                                      "the input's size (even splits)"));
+  }
+  ASSIGN_OR_RETURN(send_counts,
+                   AlltoallBlocks(std::move(send_counts), input.numel(), world_size(), "input"));
+  ASSIGN_OR_RETURN(recv_counts,
+                   AlltoallBlocks(std::move(recv_counts), output.numel(), world_size(), "output"));
+  // The Communicator reads host memory that no receive writes: a CUDA tensor, or an input that
+  // shares memory with the output (an in-place call), is copied first, in the caller's order.
+  const at::Tensor host_input =
+      input.is_cpu() && !SharesMemory(input, output)
+          ? input
+          : input.to(c10::Device(c10::kCPU), /*non_blocking=*/false, /*copy=*/true);
+  // The output's old contents do not matter: a CUDA output gets a fresh host buffer.
+  at::Tensor host_output = output.is_cpu() ? output : at::empty_like(output, c10::kCPU);
+  return queue_.Enqueue(
+      Describe("alltoall", input, rank()),
+      [this, output, host_input, host_output, type, even, send_counts = std::move(send_counts),
+       recv_counts = std::move(recv_counts), options]() mutable -> absl::StatusOr<int> {
+        if (even) {
+          RETURN_IF_ERROR(communicator_->Alltoall(
+              host_input.data_ptr(), host_output.data_ptr(),
+              static_cast<size_t>(host_input.numel() / world_size()), type, options));
+        } else {
+          RETURN_IF_ERROR(communicator_->Alltoall(host_input.data_ptr(), send_counts,
+                                                  host_output.data_ptr(), recv_counts, type,
+                                                  options));
+        }
+        CopyBack(output, host_output);
+        return Contributors();
+      });
+}
+
 absl::StatusOr<WorkHandle> TensorCollectives::BarrierAsync(const CollectiveOptions& options) {
   return queue_.Enqueue(absl::StrCat("barrier on rank ", rank()),
                         [this, options]() -> absl::StatusOr<int> {
@@ -222,6 +314,14 @@ absl::Status TensorCollectives::Allgather(at::Tensor input, at::Tensor output,
 absl::Status TensorCollectives::ReduceScatter(at::Tensor input, at::Tensor output, ReduceOp op,
                                               const CollectiveOptions& options) {
   return WaitFor(ReduceScatterAsync(std::move(input), std::move(output), op, options));
+}
+
+absl::Status TensorCollectives::Alltoall(at::Tensor input, at::Tensor output,
+                                         std::vector<size_t> send_counts,
+                                         std::vector<size_t> recv_counts,
+                                         const CollectiveOptions& options) {
+  return WaitFor(AlltoallAsync(std::move(input), std::move(output), std::move(send_counts),
+                               std::move(recv_counts), options));
 }
 
 absl::Status TensorCollectives::Barrier(const CollectiveOptions& options) {

@@ -16,8 +16,8 @@
 // 3 * (rank + 1), checked against the mean over them (exact in float for these values); with
 // "partial", a kSum allreduce of 1 with min_participants = 2, and with "contact" (a job with a
 // scenario) a contact-aware kSum allreduce of 1: both agreements are decided by the lowest live
-// rank; a broadcast from the lowest live rank; a barrier; once a rank has died, an allgather,
-// which must be refused with kFailedPrecondition (and leave the communicator usable).
+// rank; a broadcast from the lowest live rank; a barrier; once a rank has died, an allgather and
+// an alltoall, which must be refused with kFailedPrecondition (and leave the communicator usable).
 // Each step prints one line:
 //   "step S epoch E live 0,1,3 status CODE commit 0|1"
 // (CODE the first collective failure's code, OK when none), the failure's message on a line of
@@ -113,6 +113,11 @@ absl::Status RunStep(Communicator& comm, const std::vector<int>& live, bool part
     s = comm.Allgather(&token, all.data(), 1, DataType::kFloat32, options);
     if (s.code() != absl::StatusCode::kFailedPrecondition) {
       return absl::InternalError(absl::StrCat("allgather after a death: ", s.ToString()));
+    }
+    std::vector<float> sent(comm.world_size(), token), got(comm.world_size());
+    s = comm.Alltoall(sent.data(), got.data(), 1, DataType::kFloat32, options);
+    if (s.code() != absl::StatusCode::kFailedPrecondition) {
+      return absl::InternalError(absl::StrCat("alltoall after a death: ", s.ToString()));
     }
   }
   return absl::OkStatus();

@@ -59,6 +59,15 @@ absl::StatusOr<Plan> PlanAllgather(const CollectiveSpec& spec, int only_rank = -
 // Binomial-tree broadcast of the whole buffer from `root`, segmented and pipelined.
 absl::StatusOr<Plan> PlanBroadcast(const CollectiveSpec& spec, int only_rank = -1);
 
+// Pairwise-exchange alltoall: afterwards output block j (recv_counts[j] elements, or count / n
+// with even splits) holds rank j's input block for this rank. Rank r copies its own block from
+// the input (kCopy) and at stage s = 1..n-1 sends its block for rank (r+s) mod n straight from the
+// input (kSendInput) while receiving rank (r-s) mod n's block into place: n-1 stages, each rank
+// sends (n-1)/n of its input once. With uneven splits the spec is one rank's (collective_spec.h),
+// so only_rank must name the plan rank it belongs to (kInvalidArgument otherwise, except for one
+// rank), and a rank whose splits for itself disagree gets kInvalidArgument. Reduce op ignored.
+absl::StatusOr<Plan> PlanAlltoall(const CollectiveSpec& spec, int only_rank = -1);
+
 // Dissemination barrier: ceil(log2 n) rounds of empty messages; no rank leaves before every rank
 // has entered. count, type and op are ignored (the plan records count 0).
 absl::StatusOr<Plan> PlanBarrier(const CollectiveSpec& spec, int only_rank = -1);

@@ -39,7 +39,9 @@ struct CollectiveSpec {
   // so that its plan is named "contact_aware_ring" / "contact_aware_tree".
   bool contact_aware = false;
   int world_size = 1;  // ranks in the group the collective runs in
-  size_t count = 0;    // elements in each rank's buffer (allgather: the whole output)
+  // Elements in each rank's buffer (allgather: the whole output; alltoall: the output, which
+  // with even splits is also the input's size).
+  size_t count = 0;
   DataType type = DataType::kFloat32;
   ReduceOp op = ReduceOp::kSum;
   int root = 0;  // broadcast's source, a group rank; 0 otherwise
@@ -47,12 +49,21 @@ struct CollectiveSpec {
   // Allreduce of float32 only (the other kinds and types travel as they are).
   WireCompression compression = WireCompression::kNone;
   std::vector<int> participants;  // see the header comment; empty: every rank in order
+  // Alltoall only, this rank's uneven splits (torch's input/output split sizes): send_counts[j]
+  // elements of its input, in rank order, go to group rank j, and recv_counts[j] elements from
+  // rank j land in its output, in rank order (count = their sum). Both empty: even splits, count
+  // / world_size elements each way. Unlike every other field these are one rank's: the specs of
+  // an uneven alltoall differ between ranks; rank a's send_counts[b] must equal rank b's
+  // recv_counts[a], which the executor checks on the wire (kInvalidArgument, executor.h).
+  std::vector<size_t> send_counts;
+  std::vector<size_t> recv_counts;
 
   bool operator==(const CollectiveSpec& other) const = default;
   template <typename H>
   friend H AbslHashValue(H h, const CollectiveSpec& s) {
     return H::combine(std::move(h), s.kind, s.algorithm, s.contact_aware, s.world_size, s.count,
-                      s.type, s.op, s.root, s.max_segment_bytes, s.compression, s.participants);
+                      s.type, s.op, s.root, s.max_segment_bytes, s.compression, s.participants,
+                      s.send_counts, s.recv_counts);
   }
 
   // Ranks of the plan: participants.size(), or world_size when every rank takes part.
@@ -76,7 +87,9 @@ CollectiveSpec MakeCollectiveSpec(CollectiveKind kind, int world_size, size_t co
 
 // kInvalidArgument naming the field for a spec no planner accepts: world size < 1, root outside
 // the group, invalid enumerators, max_segment_bytes 0, participants that repeat a rank or lie
-// outside the group.
+// outside the group; an alltoall with participants (it runs over the whole group), with even
+// splits of a count that world_size does not divide, or with splits not of world_size entries
+// or whose receive counts do not sum to count (or overflow); splits on any other kind.
 absl::Status ValidateSpec(const CollectiveSpec& spec);
 
 // "allreduce ring 1024 float32 sum" (+ " contact-aware", " participants {0,2,3}", ...), for

@@ -44,7 +44,9 @@
 //
 // Checks and failures. Every frame carries the job id, the collective's sequence number, its
 // chunk, and in FrameHeader::tag a 32-bit signature of (collective, algorithm, world size, count,
-// type, op, root, max_segment_bytes, compression); every received header is checked. On the
+// type, op, root, max_segment_bytes, compression; an alltoall's count is left out, since uneven
+// splits give every rank its own, and each of its messages' chunk and length is checked
+// instead); every received header is checked. On the
 // first failure a rank sends a header-only abort frame (chunk kAbortChunk; the tag encodes the
 // status code, the plan rank that detected the problem and the plan rank at fault) to every peer
 // it sends to in the plan, and a rank that receives one fails with the same code and forwards it,
@@ -56,7 +58,8 @@
 //                      sequence mismatch, or a frame longer than expected), or bad arguments here
 //                      (null plan or data, a rank outside the plan, connections or rank_names not
 //                      of world size, a missing connection the plan needs, a step outside the
-//                      buffer, compression of non-float32 data; returned at once, nothing sent);
+//                      buffer, compression of non-float32 data, an alltoall's input null or
+//                      overlapping its output; returned at once, nothing sent);
 //                      the message names this rank and the rank whose frame disagreed.
 //   kDeadlineExceeded  a peer did not deliver in time. To name the rank really at fault rather
 //                      than a neighbour stuck behind it, a rank stops waiting at
@@ -110,7 +113,8 @@ struct ExecuteArgs {
   uint64_t sequence = 0;  // the collective's sequence number, equal on every rank
   void* data = nullptr;   // plan->count elements of plan->type
   // kCopy's source; nullptr when the data is already in place (the copy is then skipped, as it is
-  // when input points at the destination itself).
+  // when input points at the destination itself). Plans with input_count > 0 (alltoall) need it:
+  // plan->input_count elements that kSendInput sends from, sharing no byte with `data`.
   const void* input = nullptr;
   absl::Time deadline = absl::InfiniteFuture();
   // Plans with compression only: this rank's residual for `data`, kept by the caller across

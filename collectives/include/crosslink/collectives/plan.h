@@ -5,15 +5,18 @@
 // not know why a plan was chosen (cost_model.h decides that).
 //
 // Buffers and units: offsets and counts are in elements of `type`, into the collective's one
-// buffer ("data"); kCopy alone reads a second, caller-supplied "input" buffer. Every rank's data
-// buffer holds `count` elements.
+// buffer ("data"); kCopy and kSendInput alone read a second, caller-supplied "input" buffer,
+// which no step writes. Every rank's data buffer holds `count` elements, except in an alltoall
+// with uneven splits, whose plans are made one rank at a time (algorithms.h) and whose `count`
+// and `input_count` are that rank's.
 //
 // Bit-identity rule every planner keeps: each element's final value is computed by exactly one
 // rank (the reduction order is fixed by the plan, not by message arrival) and every other rank
 // receives those bits, so all ranks end with identical buffers.
 //
-// Message matching: the i-th kSend from rank a to rank b pairs with the i-th kRecv/kRecvReduce
-// of rank b from rank a; the pair has the same chunk and count (PlanIsConsistent checks it).
+// Message matching: the i-th kSend/kSendInput from rank a to rank b pairs with the i-th
+// kRecv/kRecvReduce of rank b from rank a; the pair has the same chunk and count
+// (PlanIsConsistent checks it).
 // Every block of an algorithm travels as at least one message, even an empty one, so that ranks
 // with empty blocks (count < world size, count 0) still take part and still detect disagreement.
 #ifndef CROSSLINK_COLLECTIVES_PLAN_H_
@@ -37,6 +40,7 @@ enum class CollectiveKind : uint8_t {
   kAllgather = 2,
   kBroadcast = 3,
   kBarrier = 4,
+  kAlltoall = 5,
 };
 std::string_view CollectiveKindName(CollectiveKind kind);  // "allreduce", ...
 
@@ -46,15 +50,21 @@ enum class StepOp : uint8_t {
   kRecvReduce = 2,  // receive from peer, then data[offset..] = op(data[offset..], received)
   kCopy = 3,        // data[offset, offset+count) = input[src_offset, src_offset+count)
   kFinalize = 4,    // apply the op's final pass (kAvg: divide by world size) to the range
+  // send input[src_offset, src_offset+count) to peer (alltoall: the input is read-only, so it
+  // waits for no other step; `offset` is unused and 0)
+  kSendInput = 5,
 };
-std::string_view StepOpName(StepOp op);  // "send", "recv", "recv_reduce", "copy", "finalize"
+// "send", "recv", "recv_reduce", "copy", "finalize", "send_input"
+std::string_view StepOpName(StepOp op);
+// kSend or kSendInput: a step that sends a message.
+inline bool IsSendOp(StepOp op) { return op == StepOp::kSend || op == StepOp::kSendInput; }
 
 struct Step {
   StepOp op = StepOp::kSend;
   int peer = -1;          // kSend/kRecv/kRecvReduce: the other rank; -1 for local steps
   size_t offset = 0;      // elements into data
   size_t count = 0;       // elements
-  size_t src_offset = 0;  // kCopy only: elements into input
+  size_t src_offset = 0;  // kCopy and kSendInput only: elements into input
   uint32_t chunk = 0;     // which piece of the collective; equal on a matched send and receive
   uint32_t stage = 0;     // the algorithm's step number (ring step, tree level), for reading
 };
@@ -64,6 +74,9 @@ struct Plan {
   CollectiveKind kind = CollectiveKind::kAllreduce;
   int world_size = 1;
   size_t count = 0;  // elements in every rank's data buffer
+  // Elements of the input buffer that kCopy and kSendInput read at offsets (alltoall: this
+  // rank's input); 0 for the other kinds, whose kCopy reads this rank's own block at offset 0.
+  size_t input_count = 0;
   DataType type = DataType::kFloat32;
   ReduceOp op = ReduceOp::kSum;
   int root = 0;                  // kBroadcast's source rank; 0 otherwise
@@ -101,7 +114,8 @@ std::string DescribePlan(const Plan& plan);
 
 // Checks the matching rule above over all ranks (a plan built for every rank): every send has a
 // receive at its peer in the same position with the same chunk and count, no rank talks to
-// itself, and every range lies inside the buffer. kInvalidArgument naming the first offence.
+// itself, every range lies inside the data buffer and every kSendInput range inside the input
+// buffer (input_count). kInvalidArgument naming the first offence.
 absl::Status PlanIsConsistent(const Plan& plan);
 
 }  // namespace crosslink::collectives

@@ -24,8 +24,10 @@
 namespace crosslink::collectives {
 
 struct CollectiveBuffers {
-  void* data = nullptr;         // spec.count elements of spec.type (nullptr for a barrier)
-  const void* input = nullptr;  // allgather's input (nullptr or this rank's block: in place)
+  void* data = nullptr;  // spec.count elements of spec.type (nullptr for a barrier)
+  // Allgather's input (nullptr or this rank's block: in place); alltoall's input (required,
+  // disjoint from data).
+  const void* input = nullptr;
   ErrorFeedback* error_feedback = nullptr;  // compressed allreduce only; borrowed
 };
 

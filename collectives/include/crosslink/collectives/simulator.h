@@ -8,6 +8,7 @@
 //               once every earlier receive is done) and goes on the channel to the peer; its
 //               size is the plan's wire size (compression/wire_codec.h WireBytes when
 //               Plan::compression is set, else count * element size).
+//   kSendInput  (alltoall) as kSend, ready at the start: it carries the read-only input.
 //   kRecv       lands when the matching message (the i-th from that peer) has arrived and the
 //               range is free (earlier writes done, earlier sends of it serialised).
 //   kRecvReduce as kRecv, then count * element size / reduce_rate_Bps of reduction; a rank

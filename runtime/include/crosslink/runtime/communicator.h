@@ -44,12 +44,13 @@
 //   and a partial allreduce's "every rank" means every live rank. A rebuild that meets another
 //   death fails with kAborted (the next call retries); only failures that no death explains
 //   (a cut link without resume, a disagreement, kDataLoss, a rebuild that cannot connect) break
-//   the communicator with kFailedPrecondition as above. Allgather and ReduceScatter, whose
-//   layouts are by rank, fail with kFailedPrecondition once a rank has died; a Broadcast whose
-//   root died fails with kInvalidArgument. "Every rank" in the contract above means every live
-//   rank: after a failed collective the survivors may go on having issued different numbers of
-//   collectives in that step (the rebuild realigns them), but from the next Quorum on they must
-//   call the same methods in the same order again. Without elastic, nothing of this applies.
+//   the communicator with kFailedPrecondition as above. Allgather, ReduceScatter and
+//   Alltoall, whose layouts are by rank, fail with kFailedPrecondition once a rank has died; a
+//   Broadcast whose root died fails with kInvalidArgument. "Every rank" in the contract above means
+//   every live rank: after a failed collective the survivors may go on having issued different
+//   numbers of collectives in that step (the rebuild realigns them), but from the next Quorum on
+//   they must call the same methods in the same order again. Without elastic, nothing of this
+//   applies.
 // - Rejoining (elastic mode): a dead rank comes back as a new process with the same rank
 //   (CommunicatorOptions::rejoin; crosslink-run --max-restarts). Its Create waits until the live
 //   ranks reach their next Quorum, which admits it in a new membership epoch (the live ranks'
@@ -88,6 +89,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "crosslink/collectives/collective_options.h"
 #include "crosslink/collectives/datatype.h"
 #include "crosslink/collectives/emulation/link_emulator.h"
@@ -305,6 +307,23 @@ class Communicator {
   // at this rank's block of `output`.
   absl::Status Allgather(const void* input, void* output, size_t count_per_rank,
                          collectives::DataType type, const CollectiveOptions& options = {});
+  // Every rank sends block j of `input` to rank j: with even splits `input` and `output` hold
+  // count_per_rank * world_size elements, and afterwards output block j (count_per_rank
+  // elements) holds rank j's input block for this rank. `input` is only read and must not
+  // overlap `output` (kInvalidArgument). Any type; options.compression, algorithm and
+  // contact_aware are ignored (nothing is reduced; one plan, the pairwise exchange). Host
+  // buffers only (kInvalidArgument for device memory: TensorCollectives stages CUDA tensors).
+  absl::Status Alltoall(const void* input, void* output, size_t count_per_rank,
+                        collectives::DataType type, const CollectiveOptions& options = {});
+  // Uneven splits (torch's all_to_all_single with split sizes), world_size entries each:
+  // send_counts[j] elements of `input` (in rank order) go to rank j, recv_counts[j] elements from
+  // rank j land in `output` (in rank order). Rank a's send_counts[b] must equal rank b's
+  // recv_counts[a]; a disagreement fails with kInvalidArgument naming both ranks on the ranks
+  // that see it (the others fail with it or kAborted), within the deadline, never a hang; it
+  // breaks the communicator like every disagreement.
+  absl::Status Alltoall(const void* input, absl::Span<const size_t> send_counts, void* output,
+                        absl::Span<const size_t> recv_counts, collectives::DataType type,
+                        const CollectiveOptions& options = {});
   // Afterwards every rank's `data` holds root's.
   absl::Status Broadcast(void* data, size_t count, collectives::DataType type, int root,
                          const CollectiveOptions& options = {});
@@ -383,9 +402,11 @@ class Communicator {
 
   // Shared by the collectives: makes the spec, settles its choices with the other ranks, runs it
   // (collectives' RunCollective) and maps failures to the contract above.
+  // send_counts and recv_counts: an uneven alltoall's splits (collective_spec.h).
   absl::Status Run(collectives::CollectiveKind kind, size_t count, collectives::DataType type,
                    collectives::ReduceOp op, int root, void* data, const void* input,
-                   const CollectiveOptions& options);
+                   const CollectiveOptions& options, absl::Span<const size_t> send_counts = {},
+                   absl::Span<const size_t> recv_counts = {});
   void OnMembershipChange(const Membership& membership);
   void OnHeartbeatError(const absl::Status& status);
 

@@ -3,8 +3,10 @@
 // its collectives over the crosslinks.
 //
 // Supported: allreduce (SUM, AVG, MIN, MAX), broadcast, allgather and _allgather_base,
-// reduce_scatter and _reduce_scatter_base (SUM, AVG, MIN, MAX), barrier; one tensor per call
-// (one device per process, as with DDP today). Everything else keeps c10d's "does not support"
+// reduce_scatter and _reduce_scatter_base (SUM, AVG, MIN, MAX), alltoall_base
+// (all_to_all_single, even or with split sizes along dimension 0) and alltoall (all_to_all, one
+// tensor per peer, any sizes), barrier; one tensor per call otherwise (one device per process, as
+// with DDP today). Everything else keeps c10d's "does not support"
 // error. Collectives run on the TensorCollectives' worker thread in issue order and return a
 // c10d::Work whose wait() blocks, rethrows a failure, and whose getFuture() completes with the
 // output tensors (what DDP comm hooks chain on) before wait() returns. Future callbacks run on the
@@ -95,6 +97,13 @@ class ProcessGroupCrosslink : public CROSSLINK_C10D_BASE {
   c10::intrusive_ptr<::c10d::Work> _reduce_scatter_base(
       at::Tensor& output_buffer, at::Tensor& input_buffer,
       const ::c10d::ReduceScatterOptions& opts = ::c10d::ReduceScatterOptions()) override;
+  c10::intrusive_ptr<::c10d::Work> alltoall_base(
+      at::Tensor& output_buffer, at::Tensor& input_buffer, std::vector<int64_t>& output_split_sizes,
+      std::vector<int64_t>& input_split_sizes,
+      const ::c10d::AllToAllOptions& opts = ::c10d::AllToAllOptions()) override;
+  c10::intrusive_ptr<::c10d::Work> alltoall(
+      std::vector<at::Tensor>& output_tensors, std::vector<at::Tensor>& input_tensors,
+      const ::c10d::AllToAllOptions& opts = ::c10d::AllToAllOptions()) override;
   c10::intrusive_ptr<::c10d::Work> barrier(
       const ::c10d::BarrierOptions& opts = ::c10d::BarrierOptions()) override;
 

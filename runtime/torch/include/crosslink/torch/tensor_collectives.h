@@ -74,6 +74,18 @@ class TensorCollectives {
   absl::StatusOr<WorkHandle> ReduceScatterAsync(at::Tensor input, at::Tensor output,
                                                 collectives::ReduceOp op,
                                                 const runtime::CollectiveOptions& options = {});
+  // `input` is cut into world_size blocks in rank order, block j going to rank j; afterwards
+  // `output`'s block j holds rank j's block for this rank. send_counts / recv_counts: elements
+  // per block, world_size entries each, summing to input.numel() / output.numel(); both empty:
+  // even blocks (input and output of one size, a multiple of the world size). Every dtype above;
+  // input's and output's must match. `input` is only read (copied first when it shares memory
+  // with `output`). CUDA tensors travel through host copies (Communicator::Alltoall takes host
+  // memory). Rank a's send_counts[b] must equal rank b's recv_counts[a] (kInvalidArgument
+  // otherwise, from the Work; see Communicator::Alltoall).
+  absl::StatusOr<WorkHandle> AlltoallAsync(at::Tensor input, at::Tensor output,
+                                           std::vector<size_t> send_counts,
+                                           std::vector<size_t> recv_counts,
+                                           const runtime::CollectiveOptions& options = {});
   absl::StatusOr<WorkHandle> BarrierAsync(const runtime::CollectiveOptions& options = {});
 
   absl::Status Allreduce(at::Tensor tensor, collectives::ReduceOp op,
@@ -84,6 +96,9 @@ class TensorCollectives {
                          const runtime::CollectiveOptions& options = {});
   absl::Status ReduceScatter(at::Tensor input, at::Tensor output, collectives::ReduceOp op,
                              const runtime::CollectiveOptions& options = {});
+  absl::Status Alltoall(at::Tensor input, at::Tensor output, std::vector<size_t> send_counts = {},
+                        std::vector<size_t> recv_counts = {},
+                        const runtime::CollectiveOptions& options = {});
   absl::Status Barrier(const runtime::CollectiveOptions& options = {});
 
   // Elastic jobs (elastic_trainer.h sets them after every Communicator::Quorum): the step's live
