@@ -99,12 +99,12 @@ RUNTIME_IN_PROCESS_SUITES=(
   coordinator_test coordinator_security_test coordinator_restart_test
   communicator_coordinator_restart_test rank_admission_test partial_allreduce_test
   data_transport_test membership_test launch_env_test node_layout_test slurm_nodelist_test)
-# What CI runs under ASan+UBSan (`sanitize asan-ci`): every collectives suite, the runtime's
-# in-process suites and these multi-process ones. Left out of CI: contact_aware_allreduce_test
-# (8 ASan ranks on 2 cores miss its job timeout), netns_test (timing across network namespaces,
-# root only), slurm_cluster_test and mpirun_test (start system daemons and mpirun), rejoin_test
-# (81 s; for time): `sanitize` runs them.
-ASAN_CI_MULTI_PROCESS_SUITES=(communicator_test launcher_test resume_test elastic_test)
+# What CI runs under ASan+UBSan (`sanitize asan-ci`): every collectives suite and the runtime's
+# in-process suites. The multi-process suites (ranks through crosslink-run, mpirun, Slurm,
+# network namespaces) run under TSan in CI and under ASan in `sanitize`: under ASan they have
+# passed with the ranks' own reports unchecked (before log_path), not yet with them checked, and
+# they add a cold ASan build of the launcher and programs to CI (README "Fuzzing and sanitizers").
+ASAN_CI_MULTI_PROCESS_SUITES=()
 
 # The launcher and every test program the multi-process suites start.
 runtime_programs() {
@@ -183,6 +183,7 @@ sanitize() {
     asan-ci)
       for f in tests/collectives/*_test.cc; do asan+=("$(basename "$f" .cc)"); done
       asan+=("${RUNTIME_IN_PROCESS_SUITES[@]}" "${ASAN_CI_MULTI_PROCESS_SUITES[@]}")
+      [ ${#ASAN_CI_MULTI_PROCESS_SUITES[@]} -gt 0 ] || programs=()
       asan_suites "${asan[@]}" "${programs[@]}" -- "${asan[@]}"
       return
       ;;
