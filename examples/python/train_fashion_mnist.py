@@ -106,7 +106,7 @@ def evaluate(model, images, labels, rank, world, device):
     return correct / total if total else 0.0
 
 
-def train(args, rank, world):
+def train(args, rank, world, exit_when_done=False):
     if args.backend == "crosslink":
         import crosslink.torch  # noqa: F401  (registers the backend)
     if args.device == "cuda":
@@ -180,17 +180,20 @@ def train(args, rank, world):
         print(f"final test_accuracy={test_accuracy:.4f} outages={outages} wall_s={wall_s:.1f} "
               "membership_changes=0", flush=True)
     dist.destroy_process_group()
+    if exit_when_done:
+        # A --spawn child leaves here, while `ddp` still lives: torch 1.13's ~Reducer destroying a
+        # ProcessGroupGloo at this function's return once deadlocked (the group's worker thread
+        # waiting on its lock, the destructor joining it), leaving an orphan child spinning for
+        # an hour and CI's 240 s limit missed. Nothing is left to do but exit.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def spawned(local_rank, args, world, port):
     os.environ.update(RANK=str(local_rank), LOCAL_RANK=str(local_rank), WORLD_SIZE=str(world),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    train(args, local_rank, world)
-    # The result is out and the group destroyed: leave without the interpreter's teardown, where
-    # a gloo child once stayed for minutes after its last line (CI timed out on it).
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    train(args, local_rank, world, exit_when_done=True)
 
 
 def main():
