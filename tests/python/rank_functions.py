@@ -17,6 +17,19 @@ from rank_runner import device
 TIMEOUT = datetime.timedelta(seconds=120)
 
 
+def _expect_error(errors, name, exc_type, fn):
+    """Runs fn, which must raise exc_type; records its message in errors[name]."""
+    try:
+        fn()
+    except exc_type as e:
+        errors[name] = str(e)
+        return
+    except Exception as e:  # noqa: B902
+        raise AssertionError(f"{name}: raised {type(e).__name__}: {e}, expected "
+                             f"{exc_type.__name__}")
+    raise AssertionError(f"{name}: no error, expected {exc_type.__name__}")
+
+
 def _init():
     dist.init_process_group("crosslink", timeout=TIMEOUT)
     return dist.new_group(backend="gloo")
@@ -146,15 +159,7 @@ def options_and_errors(rank, world):
     errors = {}
 
     def expect(name, exc_type, fn):
-        try:
-            fn()
-        except exc_type as e:
-            errors[name] = str(e)
-            return
-        except Exception as e:  # noqa: B902
-            raise AssertionError(f"{name}: raised {type(e).__name__}: {e}, expected "
-                                 f"{exc_type.__name__}")
-        raise AssertionError(f"{name}: no error, expected {exc_type.__name__}")
+        _expect_error(errors, name, exc_type, fn)
 
     expect("compression", ValueError, lambda: ct.CollectiveOptions(compression="zstd"))
     expect("min_participants type", TypeError, lambda: ct.CollectiveOptions(min_participants="2"))
@@ -324,15 +329,7 @@ def alltoall_vs_gloo(rank, world):
     errors = {}
 
     def expect(name, exc_type, fn):
-        try:
-            fn()
-        except exc_type as e:
-            errors[name] = str(e)
-            return
-        except Exception as e:  # noqa: B902
-            raise AssertionError(f"{name}: raised {type(e).__name__}: {e}, expected "
-                                 f"{exc_type.__name__}")
-        raise AssertionError(f"{name}: no error, expected {exc_type.__name__}")
+        _expect_error(errors, name, exc_type, fn)
 
     odd = torch.ones(world * 2 + 1, device=dev)
     expect("indivisible", ValueError,
