@@ -177,7 +177,9 @@ absl::StatusOr<Quorum> Communicator::Quorum(absl::Time deadline) {
     impl_->state_syncs = 0;
   }
   impl_->quorum_epoch = epoch;
-  runtime::Quorum quorum{.epoch = epoch, .live_ranks = impl_->live};
+  runtime::Quorum quorum;
+  quorum.epoch = epoch;
+  quorum.live_ranks = impl_->live;
   quorum.state_sync_due = epoch != impl_->sync_base_epoch;
   impl_->sync_base_epoch = epoch;
   for (const AdmittedRank& admitted : membership().admitted) {

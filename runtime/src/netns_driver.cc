@@ -116,8 +116,11 @@ absl::Status NetnsDriver::ApplyAt(double t_s) {
 
 void NetnsDriver::Run() {
   // The scenario clock: rank 0 publishes it once it has built the plans.
+  CoordinatorClientOptions client_options;
+  client_options.address = options_.coordinator_address;
+  client_options.job_token = options_.job_token;
   absl::StatusOr<std::unique_ptr<CoordinatorClient>> client =
-      CoordinatorClient::Create({options_.coordinator_address, options_.job_token, -1});
+      CoordinatorClient::Create(client_options);
   if (!client.ok()) {
     std::fprintf(stderr, "[crosslink-run --netns] no coordinator client: %s\n",
                  std::string(client.status().message()).c_str());

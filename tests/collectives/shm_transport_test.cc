@@ -161,8 +161,9 @@ TEST(ShmTransportTest, SendWithCrcTrustsTheGivenChecksumAndTheReceiverVerifiesIt
   EXPECT_TRUE(in == payload);
   // A wrong known CRC is caught on receive, as corruption in the ring would be.
   auto bad = p.b->Recv(absl::MakeSpan(in));
-  p.a->SendWithCrc(FrameHeader{}, payload, Crc32c(payload) ^ 0x10);
+  auto send = p.a->SendWithCrc(FrameHeader{}, payload, Crc32c(payload) ^ 0x10);
   EXPECT_EQ(bad->Wait(In(absl::Seconds(10))).code(), absl::StatusCode::kDataLoss);
+  (void)send->Wait(In(absl::Seconds(10)));  // the payload must outlive its send
 }
 
 TEST(ShmTransportTest, RecvAllocatedSizesItsBufferToTheMessage) {

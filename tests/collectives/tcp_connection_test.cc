@@ -70,8 +70,11 @@ TEST(TcpConnectionTest, SendWithCrcDeliversAndTheReceiverChecksTheGivenCrc) {
 
   // A CRC that does not match the bytes is caught like corruption on the wire.
   recv = mesh.conns[1][0]->Recv(absl::MakeSpan(in));
-  mesh.conns[0][1]->SendWithCrc(FrameHeader{.sequence = 4}, payload, Crc32c(payload) ^ 1);
+  send = mesh.conns[0][1]->SendWithCrc(FrameHeader{.sequence = 4}, payload, Crc32c(payload) ^ 1);
   EXPECT_EQ(recv->Wait(In(absl::Seconds(10))).code(), absl::StatusCode::kDataLoss);
+  // The payload must outlive its send: the sender thread may still be reading it (TSan caught
+  // the vector freed under sendmsg when the test returned without this wait).
+  (void)send->Wait(In(absl::Seconds(10)));
 }
 
 // Every connected TCP socket of this process (the descriptors in /proc/self/fd).
