@@ -1,45 +1,6 @@
 // The host kernels for AVX2 (Haswell, Zen and later); F16C and FMA are in the target because
 // every AVX2 CPU has them (fp-contract=off keeps FMA from fusing anything).
-// The optimisation options first, so that the headers' inline functions share them and can be
-// inlined; the instruction set after the headers (host_kernels.inc says why).
-#pragma GCC optimize("tree-vectorize", "vect-cost-model=dynamic", "no-trapping-math", \
-                     "fp-contract=off")
-#include <cstdint>
-#include <cstring>
-#include <limits>
-#include <type_traits>
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
-#include "crosslink/collectives/compression/int8_blockwise.h"
-#include "crosslink/collectives/half.h"
-#include "crosslink/collectives/host_kernels.h"
-
-#if defined(__x86_64__)
-// clang (the fuzz and sanitizer presets) ignores GCC's target pragma: the same set as a
-// function attribute on everything host_kernels.inc defines.
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,f16c,fma,bmi,bmi2,popcnt,sse4.2"))), \
-                             apply_to = function)
-#else
-#pragma GCC target("avx2,f16c,fma,bmi,bmi2,popcnt,sse4.2")
-#endif
 #define CROSSLINK_HOST_ISA_NAMESPACE avx2
+#define CROSSLINK_HOST_ISA_TARGET "avx2,f16c,fma,bmi,bmi2,popcnt,sse4.2"
 #define CROSSLINK_HOST_ISA_AVX2 1
-#include "host_kernels.inc"
-#if defined(__clang__)
-#pragma clang attribute pop
-#endif
-#else
-// Not x86-64: HostIsaSupported is false for this set, and the table is the baseline's.
-namespace crosslink::collectives::host_kernels_internal {
-namespace baseline {
-const HostKernels& Kernels();
-}
-namespace avx2 {
-const HostKernels& Kernels() { return baseline::Kernels(); }
-}  // namespace avx2
-}  // namespace crosslink::collectives::host_kernels_internal
-#endif
+#include "host_kernels_for_isa.inc"
