@@ -185,7 +185,7 @@ TEST_P(HostKernelsTest, FinalizeAvgMatchesScalarDivisionBitForBit) {
   std::mt19937_64 rng(2);
   for (DataType type : kTypes) {
     const size_t es = DataTypeSize(type);
-    for (int world_size : {1, 2, 3, 7, 12, 1000, 65537, 2147483647}) {
+    for (int world_size : {1, 2, 3, 5, 6, 7, 12, 1000, 65537, (1 << 24) - 1, 2147483647}) {
       for (size_t n : Lengths()) {
         std::vector<std::byte> data = RandomElements(type, n + 1, rng);
         std::vector<std::byte> expected = data;
@@ -194,6 +194,48 @@ TEST_P(HostKernelsTest, FinalizeAvgMatchesScalarDivisionBitForBit) {
         ASSERT_EQ(0, std::memcmp(data.data(), expected.data(), data.size()))
             << HostIsaName(GetParam()) << " " << DataTypeName(type) << " world " << world_size
             << " n=" << n;
+      }
+    }
+  }
+}
+
+// float32 kAvg by a world size that is not a power of two runs Markstein's correction instead of
+// a divide on the vector sets; it must be the division's bits for every dividend and world size.
+// Every 4099th float32 bit pattern (about a million: every exponent, both signs, NaNs,
+// infinities, subnormals) and the patterns next to a tie of the quotient, by every world size up
+// to 100 and sizes that stress the correction (2^24 - 1: all-ones significand; 19680, 65535).
+TEST_P(HostKernelsTest, Float32AvgEqualsDivisionOnSampledBitPatternsAndWorldSizes) {
+  std::vector<float> patterns;
+  for (uint64_t u = 0; u <= 0xFFFFFFFFull; u += 4099) {
+    patterns.push_back(std::bit_cast<float>(static_cast<uint32_t>(u)));
+  }
+  std::vector<int> world_sizes;
+  for (int n = 1; n <= 100; ++n) world_sizes.push_back(n);
+  for (int n : {255, 1000, 19680, 65535, 1000003, (1 << 24) - 1, (1 << 24) + 1}) {
+    world_sizes.push_back(n);
+  }
+  std::vector<float> near_ties;
+  std::mt19937_64 rng(5);
+  for (int world_size : world_sizes) {
+    // a = n * m for a midpoint m between adjacent floats, rounded to float: quotients next to a
+    // tie, where a wrong correction shows first.
+    near_ties.clear();
+    for (int k = 0; k < 4096; ++k) {
+      const double m = std::ldexp(static_cast<double>((rng() >> 39) | (1u << 24) | 1u),
+                                  static_cast<int>(rng() % 200) - 150);
+      near_ties.push_back(static_cast<float>(m * world_size));
+    }
+    for (const std::vector<float>* input : {&patterns, &near_ties}) {
+      std::vector<float> data = *input;
+      std::vector<float> expected = *input;
+      RefFinalize(DataType::kFloat32, reinterpret_cast<std::byte*>(expected.data()),
+                  expected.size(), world_size);
+      kernels().finalize_avg[static_cast<int>(DataType::kFloat32)](data.data(), data.size(),
+                                                                   world_size);
+      for (size_t i = 0; i < data.size(); ++i) {
+        ASSERT_EQ(std::bit_cast<uint32_t>(data[i]), std::bit_cast<uint32_t>(expected[i]))
+            << HostIsaName(GetParam()) << " world " << world_size << " dividend 0x" << std::hex
+            << std::bit_cast<uint32_t>((*input)[i]);
       }
     }
   }
