@@ -209,6 +209,17 @@ TEST_P(HostKernelsTest, Float32AvgEqualsDivisionOnSampledBitPatternsAndWorldSize
   for (uint64_t u = 0; u <= 0xFFFFFFFFull; u += 4099) {
     patterns.push_back(std::bit_cast<float>(static_cast<uint32_t>(u)));
   }
+  // Both zeros (a zero dividend skips the divide: -0 must stay -0), the underflow guard's edges,
+  // infinities and NaNs, each in a vector of its own and beside ordinary values.
+  for (float special :
+       {0.0f, -0.0f, 0x1p-149f, 0x1p-126f, 0x1p-125f, 0x1.000002p-125f, 0x1.fffffep-126f, 0x1p-100f,
+        std::numeric_limits<float>::max(), std::numeric_limits<float>::infinity(),
+        std::bit_cast<float>(uint32_t{0x7FC00001}), std::bit_cast<float>(uint32_t{0x7F800001})}) {
+    for (float sign : {1.0f, -1.0f}) {
+      patterns.insert(patterns.end(), 16, std::copysign(special, sign));
+      for (int k = 0; k < 16; ++k) patterns.push_back(k == 5 ? std::copysign(special, sign) : 1.5f);
+    }
+  }
   std::vector<int> world_sizes;
   for (int n = 1; n <= 100; ++n) world_sizes.push_back(n);
   for (int n : {255, 1000, 19680, 65535, 1000003, (1 << 24) - 1, (1 << 24) + 1}) {
@@ -237,6 +248,84 @@ TEST_P(HostKernelsTest, Float32AvgEqualsDivisionOnSampledBitPatternsAndWorldSize
             << HostIsaName(GetParam()) << " world " << world_size << " dividend 0x" << std::hex
             << std::bit_cast<uint32_t>((*input)[i]);
       }
+    }
+  }
+}
+
+// float64 kAvg: the same correction in float64 lanes; random bit patterns (every exponent and
+// class) and the specials around the underflow guard, by the same world sizes.
+TEST_P(HostKernelsTest, Float64AvgEqualsDivisionOnRandomBitPatternsAndWorldSizes) {
+  std::mt19937_64 rng(6);
+  std::vector<double> patterns(1 << 18);
+  for (double& d : patterns) d = std::bit_cast<double>(rng());
+  for (double special :
+       {0.0, 0x1p-1074, 0x1p-1022, 0x1p-1021, 0x1.0000000000001p-1021, 0x1.fffffffffffffp-1022,
+        0x1p-900, std::numeric_limits<double>::max(), std::numeric_limits<double>::infinity(),
+        std::bit_cast<double>(uint64_t{0x7FF8000000000001}),
+        std::bit_cast<double>(uint64_t{0x7FF0000000000001})}) {
+    for (double sign : {1.0, -1.0}) {
+      patterns.insert(patterns.end(), 8, std::copysign(special, sign));
+      for (int k = 0; k < 8; ++k) patterns.push_back(k == 3 ? std::copysign(special, sign) : 1.5);
+    }
+  }
+  std::vector<int> world_sizes;
+  for (int n = 1; n <= 100; ++n) world_sizes.push_back(n);
+  for (int n : {255, 1000, 19680, 65535, 1000003, (1 << 24) - 1, (1 << 24) + 1}) {
+    world_sizes.push_back(n);
+  }
+  for (int world_size : world_sizes) {
+    std::vector<double> data = patterns;
+    std::vector<double> expected = patterns;
+    RefFinalize(DataType::kFloat64, reinterpret_cast<std::byte*>(expected.data()), expected.size(),
+                world_size);
+    kernels().finalize_avg[static_cast<int>(DataType::kFloat64)](data.data(), data.size(),
+                                                                 world_size);
+    for (size_t i = 0; i < data.size(); ++i) {
+      ASSERT_EQ(std::bit_cast<uint64_t>(data[i]), std::bit_cast<uint64_t>(expected[i]))
+          << HostIsaName(GetParam()) << " world " << world_size << " dividend 0x" << std::hex
+          << std::bit_cast<uint64_t>(patterns[i]);
+    }
+  }
+}
+
+// int32 kAvg: the float64 quotient by Markstein's correction on the FMA sets, truncated; it must
+// be C++'s truncating division for every dividend and world size.
+TEST_P(HostKernelsTest, Int32AvgEqualsTruncatingDivisionOnSampledValuesAndWorldSizes) {
+  std::vector<int32_t> values;
+  for (uint64_t u = 0; u <= 0xFFFFFFFFull; u += 4099) {
+    values.push_back(static_cast<int32_t>(static_cast<uint32_t>(u)));
+  }
+  for (int32_t special :
+       {0, 1, -1, 2, -2, std::numeric_limits<int32_t>::max(), std::numeric_limits<int32_t>::min(),
+        std::numeric_limits<int32_t>::max() - 1, std::numeric_limits<int32_t>::min() + 1}) {
+    values.push_back(special);
+  }
+  std::vector<int> world_sizes;
+  for (int n = 1; n <= 100; ++n) world_sizes.push_back(n);
+  for (int n : {255, 1000, 65535, 1000003, (1 << 24) - 1, (1 << 30) + 1,
+                std::numeric_limits<int32_t>::max() - 1, std::numeric_limits<int32_t>::max()}) {
+    world_sizes.push_back(n);
+  }
+  for (int world_size : world_sizes) {
+    // Dividends next to multiples of n, where truncation turns.
+    std::vector<int32_t> data = values;
+    for (int64_t m : {int64_t{1}, int64_t{7}, int64_t{1} << 20, (int64_t{1} << 31) / world_size}) {
+      for (int64_t d = -1; d <= 1; ++d) {
+        for (int64_t sign : {1, -1}) {
+          const int64_t v = sign * (m * world_size + d);
+          if (v >= std::numeric_limits<int32_t>::min() &&
+              v <= std::numeric_limits<int32_t>::max()) {
+            data.push_back(static_cast<int32_t>(v));
+          }
+        }
+      }
+    }
+    const std::vector<int32_t> input = data;
+    kernels().finalize_avg[static_cast<int>(DataType::kInt32)](data.data(), data.size(),
+                                                               world_size);
+    for (size_t i = 0; i < data.size(); ++i) {
+      ASSERT_EQ(data[i], input[i] / world_size)
+          << HostIsaName(GetParam()) << " world " << world_size << " dividend " << input[i];
     }
   }
 }
