@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
 #include <random>
 #include <string>
@@ -199,35 +200,67 @@ TEST_P(HostKernelsTest, FinalizeAvgMatchesScalarDivisionBitForBit) {
   }
 }
 
+// The world sizes of the kAvg division tests: every size up to 100, and sizes that stress
+// Markstein's correction (2^24 - 1: an all-ones significand; 19680, 65535) or skip it (2^24 + 1).
+std::vector<int> DivisionWorldSizes() {
+  std::vector<int> sizes;
+  for (int n = 1; n <= 100; ++n) sizes.push_back(n);
+  for (int n : {255, 1000, 19680, 65535, 1000003, (1 << 24) - 1, (1 << 24) + 1}) {
+    sizes.push_back(n);
+  }
+  return sizes;
+}
+
+// Each special value with either sign, filling a vector of `lanes` and alone among ordinary ones.
+template <typename T>
+void AppendSpecials(std::vector<T>& out, std::initializer_list<T> specials, int lanes) {
+  for (T special : specials) {
+    for (T sign : {T{1}, T{-1}}) {
+      out.insert(out.end(), lanes, std::copysign(special, sign));
+      for (int k = 0; k < lanes; ++k) out.push_back(k == 3 ? std::copysign(special, sign) : T{1.5});
+    }
+  }
+}
+
+// finalize_avg of `input` by `world_size` has the scalar division's bits.
+template <typename T, typename Bits>
+::testing::AssertionResult AvgEqualsDivision(const HostKernels& kernels, HostIsa isa, DataType type,
+                                             const std::vector<T>& input, int world_size) {
+  std::vector<T> data = input;
+  std::vector<T> expected = input;
+  RefFinalize(type, reinterpret_cast<std::byte*>(expected.data()), expected.size(), world_size);
+  kernels.finalize_avg[static_cast<int>(type)](data.data(), data.size(), world_size);
+  for (size_t i = 0; i < data.size(); ++i) {
+    if (std::bit_cast<Bits>(data[i]) != std::bit_cast<Bits>(expected[i])) {
+      return ::testing::AssertionFailure()
+             << HostIsaName(isa) << " " << DataTypeName(type) << " world " << world_size
+             << " dividend 0x" << std::hex << std::bit_cast<Bits>(input[i]) << ": 0x"
+             << std::bit_cast<Bits>(data[i]) << " instead of 0x"
+             << std::bit_cast<Bits>(expected[i]);
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
 // float32 kAvg by a world size that is not a power of two runs Markstein's correction instead of
 // a divide on the vector sets; it must be the division's bits for every dividend and world size.
 // Every 4099th float32 bit pattern (about a million: every exponent, both signs, NaNs,
-// infinities, subnormals) and the patterns next to a tie of the quotient, by every world size up
-// to 100 and sizes that stress the correction (2^24 - 1: all-ones significand; 19680, 65535).
+// infinities, subnormals), both zeros (a zero dividend skips the divide: -0 must stay -0), the
+// underflow guard's edges, and dividends next to a tie of the quotient.
 TEST_P(HostKernelsTest, Float32AvgEqualsDivisionOnSampledBitPatternsAndWorldSizes) {
   std::vector<float> patterns;
   for (uint64_t u = 0; u <= 0xFFFFFFFFull; u += 4099) {
     patterns.push_back(std::bit_cast<float>(static_cast<uint32_t>(u)));
   }
-  // Both zeros (a zero dividend skips the divide: -0 must stay -0), the underflow guard's edges,
-  // infinities and NaNs, each in a vector of its own and beside ordinary values.
-  for (float special :
-       {0.0f, -0.0f, 0x1p-149f, 0x1p-126f, 0x1p-125f, 0x1.000002p-125f, 0x1.fffffep-126f, 0x1p-100f,
-        std::numeric_limits<float>::max(), std::numeric_limits<float>::infinity(),
-        std::bit_cast<float>(uint32_t{0x7FC00001}), std::bit_cast<float>(uint32_t{0x7F800001})}) {
-    for (float sign : {1.0f, -1.0f}) {
-      patterns.insert(patterns.end(), 16, std::copysign(special, sign));
-      for (int k = 0; k < 16; ++k) patterns.push_back(k == 5 ? std::copysign(special, sign) : 1.5f);
-    }
-  }
-  std::vector<int> world_sizes;
-  for (int n = 1; n <= 100; ++n) world_sizes.push_back(n);
-  for (int n : {255, 1000, 19680, 65535, 1000003, (1 << 24) - 1, (1 << 24) + 1}) {
-    world_sizes.push_back(n);
-  }
+  AppendSpecials<float>(
+      patterns,
+      {0.0f, 0x1p-149f, 0x1p-126f, 0x1p-125f, 0x1.000002p-125f, 0x1.fffffep-126f, 0x1p-100f,
+       std::numeric_limits<float>::max(), std::numeric_limits<float>::infinity(),
+       std::bit_cast<float>(uint32_t{0x7FC00001}), std::bit_cast<float>(uint32_t{0x7F800001})},
+      16);
   std::vector<float> near_ties;
   std::mt19937_64 rng(5);
-  for (int world_size : world_sizes) {
+  for (int world_size : DivisionWorldSizes()) {
     // a = n * m for a midpoint m between adjacent floats, rounded to float: quotients next to a
     // tie, where a wrong correction shows first.
     near_ties.clear();
@@ -237,17 +270,8 @@ TEST_P(HostKernelsTest, Float32AvgEqualsDivisionOnSampledBitPatternsAndWorldSize
       near_ties.push_back(static_cast<float>(m * world_size));
     }
     for (const std::vector<float>* input : {&patterns, &near_ties}) {
-      std::vector<float> data = *input;
-      std::vector<float> expected = *input;
-      RefFinalize(DataType::kFloat32, reinterpret_cast<std::byte*>(expected.data()),
-                  expected.size(), world_size);
-      kernels().finalize_avg[static_cast<int>(DataType::kFloat32)](data.data(), data.size(),
-                                                                   world_size);
-      for (size_t i = 0; i < data.size(); ++i) {
-        ASSERT_EQ(std::bit_cast<uint32_t>(data[i]), std::bit_cast<uint32_t>(expected[i]))
-            << HostIsaName(GetParam()) << " world " << world_size << " dividend 0x" << std::hex
-            << std::bit_cast<uint32_t>((*input)[i]);
-      }
+      ASSERT_TRUE((AvgEqualsDivision<float, uint32_t>(kernels(), GetParam(), DataType::kFloat32,
+                                                      *input, world_size)));
     }
   }
 }
@@ -258,33 +282,16 @@ TEST_P(HostKernelsTest, Float64AvgEqualsDivisionOnRandomBitPatternsAndWorldSizes
   std::mt19937_64 rng(6);
   std::vector<double> patterns(1 << 18);
   for (double& d : patterns) d = std::bit_cast<double>(rng());
-  for (double special :
-       {0.0, 0x1p-1074, 0x1p-1022, 0x1p-1021, 0x1.0000000000001p-1021, 0x1.fffffffffffffp-1022,
-        0x1p-900, std::numeric_limits<double>::max(), std::numeric_limits<double>::infinity(),
-        std::bit_cast<double>(uint64_t{0x7FF8000000000001}),
-        std::bit_cast<double>(uint64_t{0x7FF0000000000001})}) {
-    for (double sign : {1.0, -1.0}) {
-      patterns.insert(patterns.end(), 8, std::copysign(special, sign));
-      for (int k = 0; k < 8; ++k) patterns.push_back(k == 3 ? std::copysign(special, sign) : 1.5);
-    }
-  }
-  std::vector<int> world_sizes;
-  for (int n = 1; n <= 100; ++n) world_sizes.push_back(n);
-  for (int n : {255, 1000, 19680, 65535, 1000003, (1 << 24) - 1, (1 << 24) + 1}) {
-    world_sizes.push_back(n);
-  }
-  for (int world_size : world_sizes) {
-    std::vector<double> data = patterns;
-    std::vector<double> expected = patterns;
-    RefFinalize(DataType::kFloat64, reinterpret_cast<std::byte*>(expected.data()), expected.size(),
-                world_size);
-    kernels().finalize_avg[static_cast<int>(DataType::kFloat64)](data.data(), data.size(),
-                                                                 world_size);
-    for (size_t i = 0; i < data.size(); ++i) {
-      ASSERT_EQ(std::bit_cast<uint64_t>(data[i]), std::bit_cast<uint64_t>(expected[i]))
-          << HostIsaName(GetParam()) << " world " << world_size << " dividend 0x" << std::hex
-          << std::bit_cast<uint64_t>(patterns[i]);
-    }
+  AppendSpecials<double>(
+      patterns,
+      {0.0, 0x1p-1074, 0x1p-1022, 0x1p-1021, 0x1.0000000000001p-1021, 0x1.fffffffffffffp-1022,
+       0x1p-900, std::numeric_limits<double>::max(), std::numeric_limits<double>::infinity(),
+       std::bit_cast<double>(uint64_t{0x7FF8000000000001}),
+       std::bit_cast<double>(uint64_t{0x7FF0000000000001})},
+      8);
+  for (int world_size : DivisionWorldSizes()) {
+    ASSERT_TRUE((AvgEqualsDivision<double, uint64_t>(kernels(), GetParam(), DataType::kFloat64,
+                                                     patterns, world_size)));
   }
 }
 
@@ -300,10 +307,9 @@ TEST_P(HostKernelsTest, Int32AvgEqualsTruncatingDivisionOnSampledValuesAndWorldS
         std::numeric_limits<int32_t>::max() - 1, std::numeric_limits<int32_t>::min() + 1}) {
     values.push_back(special);
   }
-  std::vector<int> world_sizes;
-  for (int n = 1; n <= 100; ++n) world_sizes.push_back(n);
-  for (int n : {255, 1000, 65535, 1000003, (1 << 24) - 1, (1 << 30) + 1,
-                std::numeric_limits<int32_t>::max() - 1, std::numeric_limits<int32_t>::max()}) {
+  std::vector<int> world_sizes = DivisionWorldSizes();
+  for (int n : {(1 << 30) + 1, std::numeric_limits<int32_t>::max() - 1,
+                std::numeric_limits<int32_t>::max()}) {
     world_sizes.push_back(n);
   }
   for (int world_size : world_sizes) {
