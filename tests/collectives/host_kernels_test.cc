@@ -336,6 +336,52 @@ TEST_P(HostKernelsTest, Int32AvgEqualsTruncatingDivisionOnSampledValuesAndWorldS
   }
 }
 
+// int64 kAvg: on the AVX-512 sets a float64 estimate corrected twice in integer arithmetic; it must
+// be C++'s truncating division for every dividend (the whole range: the estimate is furthest off
+// near +-2^63) and world size.
+TEST_P(HostKernelsTest, Int64AvgEqualsTruncatingDivisionOnRandomValuesAndWorldSizes) {
+  std::mt19937_64 rng(7);
+  std::vector<int64_t> values;
+  for (int k = 0; k < (1 << 16); ++k) {
+    const int64_t v = static_cast<int64_t>(rng());
+    values.push_back(v);
+    values.push_back(v >> (rng() % 63));  // every magnitude
+  }
+  for (int64_t special :
+       {int64_t{0}, int64_t{1}, int64_t{-1}, std::numeric_limits<int64_t>::max(),
+        std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max() - 1,
+        std::numeric_limits<int64_t>::min() + 1, int64_t{1} << 53, (int64_t{1} << 53) + 1,
+        -(int64_t{1} << 53) - 1}) {
+    values.push_back(special);
+  }
+  std::vector<int> world_sizes = DivisionWorldSizes();
+  for (int n : {(1 << 30) + 1, std::numeric_limits<int32_t>::max() - 1,
+                std::numeric_limits<int32_t>::max()}) {
+    world_sizes.push_back(n);
+  }
+  for (int world_size : world_sizes) {
+    // Dividends next to multiples of n, where truncation turns, up to the ends of the range.
+    std::vector<int64_t> data = values;
+    const int64_t top = std::numeric_limits<int64_t>::max() / world_size;
+    for (int64_t m : {int64_t{1}, int64_t{7}, int64_t{1} << 40, top - 1, top}) {
+      for (int64_t d : {int64_t{-1}, int64_t{0}, int64_t{1}}) {
+        const int64_t base = m * world_size;  // <= max: no overflow
+        if (d <= 0 || base <= std::numeric_limits<int64_t>::max() - d) {
+          data.push_back(base + d);
+          data.push_back(-(base + d));
+        }
+      }
+    }
+    const std::vector<int64_t> input = data;
+    kernels().finalize_avg[static_cast<int>(DataType::kInt64)](data.data(), data.size(),
+                                                               world_size);
+    for (size_t i = 0; i < data.size(); ++i) {
+      ASSERT_EQ(data[i], input[i] / world_size)
+          << HostIsaName(GetParam()) << " world " << world_size << " dividend " << input[i];
+    }
+  }
+}
+
 TEST_P(HostKernelsTest, Int8CodecMatchesScalarCodecOverRepeatedSteps) {
   std::mt19937_64 rng(3);
   for (size_t n : Lengths()) {
