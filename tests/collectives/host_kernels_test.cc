@@ -211,6 +211,16 @@ std::vector<int> DivisionWorldSizes() {
   return sizes;
 }
 
+// The integer kAvg tests' world sizes: the same, and up to the largest int.
+std::vector<int> IntegerDivisionWorldSizes() {
+  std::vector<int> sizes = DivisionWorldSizes();
+  for (int n : {(1 << 30) + 1, std::numeric_limits<int32_t>::max() - 1,
+                std::numeric_limits<int32_t>::max()}) {
+    sizes.push_back(n);
+  }
+  return sizes;
+}
+
 // Each special value with either sign, filling a vector of `lanes` and alone among ordinary ones.
 template <typename T>
 void AppendSpecials(std::vector<T>& out, std::initializer_list<T> specials, int lanes) {
@@ -324,12 +334,7 @@ TEST_P(HostKernelsTest, Int32AvgEqualsTruncatingDivisionOnSampledValuesAndWorldS
         std::numeric_limits<int32_t>::max() - 1, std::numeric_limits<int32_t>::min() + 1}) {
     values.push_back(special);
   }
-  std::vector<int> world_sizes = DivisionWorldSizes();
-  for (int n : {(1 << 30) + 1, std::numeric_limits<int32_t>::max() - 1,
-                std::numeric_limits<int32_t>::max()}) {
-    world_sizes.push_back(n);
-  }
-  for (int world_size : world_sizes) {
+  for (int world_size : IntegerDivisionWorldSizes()) {
     // Dividends next to multiples of n, where truncation turns.
     std::vector<int32_t> data = values;
     for (int64_t m : {int64_t{1}, int64_t{7}, int64_t{1} << 20, (int64_t{1} << 31) / world_size}) {
@@ -365,12 +370,7 @@ TEST_P(HostKernelsTest, Int64AvgEqualsTruncatingDivisionOnRandomValuesAndWorldSi
         -(int64_t{1} << 53) - 1}) {
     values.push_back(special);
   }
-  std::vector<int> world_sizes = DivisionWorldSizes();
-  for (int n : {(1 << 30) + 1, std::numeric_limits<int32_t>::max() - 1,
-                std::numeric_limits<int32_t>::max()}) {
-    world_sizes.push_back(n);
-  }
-  for (int world_size : world_sizes) {
+  for (int world_size : IntegerDivisionWorldSizes()) {
     // Dividends next to multiples of n, where truncation turns, up to the ends of the range.
     std::vector<int64_t> data = values;
     const int64_t top = std::numeric_limits<int64_t>::max() / world_size;
