@@ -281,8 +281,21 @@ TEST(TensorCollectivesTest, BadTensorsAreRefusedBeforeAnythingIsQueued) {
     status = tc->Allgather(at::zeros({4}, c10::kFloat), at::zeros({5}, c10::kFloat));
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(std::string(status.message()), HasSubstr("expected 4"));
+    // An output of another dtype than the input, named with both dtypes, for every collective
+    // that takes the two (one check: CheckCollectiveTensorPair).
     status = tc->Allgather(at::zeros({4}, c10::kFloat), at::zeros({4}, c10::kDouble));
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(status.message()),
+                HasSubstr("allgather output has dtype Double, input has Float"));
+    status =
+        tc->ReduceScatter(at::zeros({4}, c10::kFloat), at::zeros({4}, c10::kInt), ReduceOp::kSum);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(status.message()),
+                HasSubstr("reduce_scatter output has dtype Int, input has Float"));
+    status = tc->Alltoall(at::zeros({4}, c10::kLong), at::zeros({4}, c10::kFloat));
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(status.message()),
+                HasSubstr("alltoall output has dtype Float, input has Long"));
     status = tc->Broadcast(at::zeros({4}, c10::kFloat), /*root=*/3);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
 

@@ -64,6 +64,23 @@ absl::StatusOr<collectives::DataType> CheckCollectiveTensor(const at::Tensor& te
   return DataTypeOf(tensor.scalar_type(), what);
 }
 
+absl::StatusOr<collectives::DataType> CheckCollectiveTensorPair(const at::Tensor& input,
+                                                                const at::Tensor& output,
+                                                                std::string_view collective) {
+  const std::string name(collective);
+  absl::StatusOr<collectives::DataType> type = CheckCollectiveTensor(input, name + " input");
+  if (!type.ok()) return type.status();
+  absl::StatusOr<collectives::DataType> output_type =
+      CheckCollectiveTensor(output, name + " output");
+  if (!output_type.ok()) return output_type.status();
+  if (*output_type != *type) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " output has dtype ", c10::toString(output.scalar_type()),
+                     ", input has ", c10::toString(input.scalar_type())));
+  }
+  return type;
+}
+
 absl::Status CheckElementCount(const at::Tensor& tensor, std::string_view what, int64_t count,
                                std::string_view why) {
   if (tensor.numel() == count) return absl::OkStatus();

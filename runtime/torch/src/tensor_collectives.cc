@@ -126,13 +126,7 @@ absl::StatusOr<WorkHandle> TensorCollectives::BroadcastAsync(at::Tensor tensor, 
 
 absl::StatusOr<WorkHandle> TensorCollectives::AllgatherAsync(at::Tensor input, at::Tensor output,
                                                              const CollectiveOptions& options) {
-  ASSIGN_OR_RETURN(const DataType type, CheckCollectiveTensor(input, "allgather input"));
-  ASSIGN_OR_RETURN(const DataType output_type, CheckCollectiveTensor(output, "allgather output"));
-  if (output_type != type) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("allgather output has dtype ", c10::toString(output.scalar_type()),
-                     ", input has ", c10::toString(input.scalar_type())));
-  }
+  ASSIGN_OR_RETURN(const DataType type, CheckCollectiveTensorPair(input, output, "allgather"));
   RETURN_IF_ERROR(CheckElementCount(
       output, "allgather output", input.numel() * world_size(),
       absl::StrCat("world size ", world_size(), " x ", input.numel(), " input elements")));
@@ -157,14 +151,7 @@ absl::StatusOr<WorkHandle> TensorCollectives::AllgatherAsync(at::Tensor input, a
 absl::StatusOr<WorkHandle> TensorCollectives::ReduceScatterAsync(at::Tensor input,
                                                                  at::Tensor output, ReduceOp op,
                                                                  const CollectiveOptions& options) {
-  ASSIGN_OR_RETURN(const DataType type, CheckCollectiveTensor(input, "reduce_scatter input"));
-  ASSIGN_OR_RETURN(const DataType output_type,
-                   CheckCollectiveTensor(output, "reduce_scatter output"));
-  if (output_type != type) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("reduce_scatter output has dtype ", c10::toString(output.scalar_type()),
-                     ", input has ", c10::toString(input.scalar_type())));
-  }
+  ASSIGN_OR_RETURN(const DataType type, CheckCollectiveTensorPair(input, output, "reduce_scatter"));
   RETURN_IF_ERROR(CheckOp(op, "reduce_scatter"));
   RETURN_IF_ERROR(CheckElementCount(
       input, "reduce_scatter input", output.numel() * world_size(),
@@ -237,13 +224,7 @@ absl::StatusOr<WorkHandle> TensorCollectives::AlltoallAsync(at::Tensor input, at
                                                             std::vector<size_t> send_counts,
                                                             std::vector<size_t> recv_counts,
                                                             const CollectiveOptions& options) {
-  ASSIGN_OR_RETURN(const DataType type, CheckCollectiveTensor(input, "alltoall input"));
-  ASSIGN_OR_RETURN(const DataType output_type, CheckCollectiveTensor(output, "alltoall output"));
-  if (output_type != type) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("alltoall output has dtype ", c10::toString(output.scalar_type()),
-                     ", input has ", c10::toString(input.scalar_type())));
-  }
+  ASSIGN_OR_RETURN(const DataType type, CheckCollectiveTensorPair(input, output, "alltoall"));
   const bool even = send_counts.empty() && recv_counts.empty();
   if (even) {
     RETURN_IF_ERROR(CheckElementCount(output, "alltoall output", input.numel(),

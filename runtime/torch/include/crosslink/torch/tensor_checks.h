@@ -27,6 +27,12 @@ absl::StatusOr<collectives::DataType> DataTypeOf(c10::ScalarType scalar_type,
 absl::StatusOr<collectives::DataType> CheckCollectiveTensor(const at::Tensor& tensor,
                                                             std::string_view what);
 
+// An input and an output tensor of one collective: each as CheckCollectiveTensor ("<collective>
+// input", "<collective> output"), and of the same dtype, which it returns.
+absl::StatusOr<collectives::DataType> CheckCollectiveTensorPair(const at::Tensor& input,
+                                                                const at::Tensor& output,
+                                                                std::string_view collective);
+
 // `tensor` has exactly `count` elements: "output has 12 elements, expected 16
 // (world size 4 x 4)".
 absl::Status CheckElementCount(const at::Tensor& tensor, std::string_view what, int64_t count,
