@@ -9,7 +9,9 @@
 // copy's the best of 5 rounds measured in this process; 1.0 means the kernel streams as fast as
 // the copy (printed as a rate, "0.95/s" reads 0.95). s_per_value is the time per element (2n = 2
 // ns). finalize_avg divides by a world size of 3, finalize_avg_by4 by 4 (a power of two, which
-// the kernels turn into an exact multiply).
+// the kernels turn into an exact multiply or a shift); finalize_avg_full_range/int64 divides int64
+// dividends spread over the whole range by 3 (the others are gradient-like values, small as
+// integers).
 //
 // Two working sets by default: 256 KiB of the first operand (in L2: what vectorising buys) and
 // 64 MiB (memory-bound: what a ring step of a large allreduce sees).
@@ -159,20 +161,30 @@ void BM_Reduce(benchmark::State& state, HostIsa isa, DataType type, ReduceOp op,
 }
 
 // world_size 3 divides; 4 (a power of two) multiplies by the exact inverse (host_word_kernels.inc).
+// full_range (int64 only): dividends over the whole int64 range instead of gradient-like ones,
+// which the wide sets' fast path (|a| < 2^51) does not take.
 void BM_FinalizeAvg(benchmark::State& state, HostIsa isa, DataType type, int world_size,
-                    size_t bytes) {
+                    size_t bytes, bool full_range) {
   const size_t n = bytes / DataTypeSize(type);
   Buffer a(bytes), pristine(bytes);
   FillValues(type, pristine.data, n, 3);
+  if (full_range) {
+    std::mt19937_64 rng(3);
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t v = rng();
+      std::memcpy(pristine.data + 8 * i, &v, 8);
+    }
+  }
   std::memcpy(a.data, pristine.data, bytes);
   const FinalizeFn fn = HostKernelsFor(isa).finalize_avg[static_cast<int>(type)];
-  // Divided on every iteration; values drift towards subnormals, so refresh them now and then
-  // outside the timed region.
+  // Divided on every iteration; values drift towards subnormals (full-range ones into the fast
+  // path's range within a few divisions), so refresh them now and then outside the timed region.
+  const int refresh_every = full_range ? 1 : 16;
   int since_refresh = 0;
   for (auto _ : state) {
     fn(a.data, n, world_size);
     benchmark::ClobberMemory();
-    if (++since_refresh == 16) {
+    if (++since_refresh == refresh_every) {
       state.PauseTiming();
       std::memcpy(a.data, pristine.data, bytes);
       since_refresh = 0;
@@ -269,9 +281,12 @@ void RegisterAll(const std::vector<size_t>& sizes) {
               absl::StrCat(prefix, "finalize_avg", world_size == 4 ? "_by4/" : "/",
                            std::string(DataTypeName(type)), "/", size)
                   .c_str(),
-              BM_FinalizeAvg, isa, type, world_size, bytes);
+              BM_FinalizeAvg, isa, type, world_size, bytes, false);
         }
       }
+      benchmark::RegisterBenchmark(
+          absl::StrCat(prefix, "finalize_avg_full_range/int64/", size).c_str(), BM_FinalizeAvg, isa,
+          DataType::kInt64, 3, bytes, true);
       for (bool feedback : {false, true}) {
         const char* ef = feedback ? "_ef" : "";
         benchmark::RegisterBenchmark(absl::StrCat(prefix, "int8_encode", ef, "/", size).c_str(),

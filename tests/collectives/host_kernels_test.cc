@@ -214,7 +214,7 @@ std::vector<int> DivisionWorldSizes() {
 // The integer kAvg tests' world sizes: the same, and up to the largest int.
 std::vector<int> IntegerDivisionWorldSizes() {
   std::vector<int> sizes = DivisionWorldSizes();
-  for (int n : {(1 << 30) + 1, std::numeric_limits<int32_t>::max() - 1,
+  for (int n : {1 << 30, (1 << 30) + 1, std::numeric_limits<int32_t>::max() - 1,
                 std::numeric_limits<int32_t>::max()}) {
     sizes.push_back(n);
   }
@@ -352,16 +352,30 @@ TEST_P(HostKernelsTest, Int32AvgEqualsTruncatingDivisionOnSampledValuesAndWorldS
   }
 }
 
-// int64 kAvg: on the AVX-512 sets a float64 estimate corrected twice in integer arithmetic; it must
-// be C++'s truncating division for every dividend (the whole range: the estimate is furthest off
-// near +-2^63) and world size.
+// int64 kAvg: on the wide sets vectors of dividends in [-2^51, 2^51) by Markstein's float64
+// division, truncated, and other vectors (AVX-512) by a float64 estimate corrected twice in integer
+// arithmetic; it must be C++'s truncating division for every dividend (the whole range: the
+// estimate is furthest off near +-2^63) and world size. The values come in runs of 64 small ones
+// (so that whole vectors take the fast path), then mixed ones.
 TEST_P(HostKernelsTest, Int64AvgEqualsTruncatingDivisionOnRandomValuesAndWorldSizes) {
   std::mt19937_64 rng(7);
   std::vector<int64_t> values;
+  constexpr int64_t kSmall = int64_t{1} << 51;  // the fast path's bound
   for (int k = 0; k < (1 << 16); ++k) {
     const int64_t v = static_cast<int64_t>(rng());
     values.push_back(v);
     values.push_back(v >> (rng() % 63));  // every magnitude
+    if (k % 64 == 0) {
+      for (int j = 0; j < 64; ++j) {
+        const int64_t small = static_cast<int64_t>(rng() >> (13 + rng() % 51));  // < 2^51
+        values.push_back(j % 2 == 0 ? small : -small);
+      }
+    }
+  }
+  // The fast path's edges, each filling a vector and alone among small values.
+  for (int64_t edge : {kSmall - 1, -kSmall, kSmall, -kSmall - 1, 2 * kSmall - 1, 2 * kSmall}) {
+    values.insert(values.end(), 8, edge);
+    for (int j = 0; j < 8; ++j) values.push_back(j == 5 ? edge : 12345);
   }
   for (int64_t special :
        {int64_t{0}, int64_t{1}, int64_t{-1}, std::numeric_limits<int64_t>::max(),
@@ -374,7 +388,9 @@ TEST_P(HostKernelsTest, Int64AvgEqualsTruncatingDivisionOnRandomValuesAndWorldSi
     // Dividends next to multiples of n, where truncation turns, up to the ends of the range.
     std::vector<int64_t> data = values;
     const int64_t top = std::numeric_limits<int64_t>::max() / world_size;
-    for (int64_t m : {int64_t{1}, int64_t{7}, int64_t{1} << 40, top - 1, top}) {
+    const int64_t small_top = (kSmall - 1) / world_size;  // m * n + 1 still below 2^51
+    for (int64_t m :
+         {int64_t{1}, int64_t{7}, int64_t{1} << 40, small_top - 1, small_top, top - 1, top}) {
       if (m > top) continue;  // m * n would overflow
       for (int64_t d : {int64_t{-1}, int64_t{0}, int64_t{1}}) {
         const int64_t base = m * world_size;  // m <= top: no overflow

@@ -99,14 +99,16 @@ static bool CpuHasF16cAndBmi2() {
   return f16c && bmi2;
 }
 
-// AVX512_BF16 (CPUID.(EAX=7,ECX=1):EAX[5]) and AVX512_FP16 (CPUID.(EAX=7,ECX=0):EDX[23]), also
-// from CPUID: neither compiler's __builtin_cpu_supports knows both. The register state they use
-// is AVX-512's, which HostIsaSupported checks first (with the OS's XCR0).
-static bool CpuHasAvx512Bf16() {
+// AVX512_BF16 (CPUID.(EAX=7,ECX=1):EAX[5]) with AVX512_VBMI (CPUID.(EAX=7,ECX=0):ECX[1]), and
+// AVX512_FP16 (CPUID.(EAX=7,ECX=0):EDX[23]), also from CPUID: neither compiler's
+// __builtin_cpu_supports knows them all. The register state they use is AVX-512's, which
+// HostIsaSupported checks first (with the OS's XCR0).
+static bool CpuHasAvx512Bf16AndVbmi() {
   unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
   if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) || eax < 1) return false;
+  const bool vbmi = (ecx & (1u << 1)) != 0;
   if (!__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return false;
-  return (eax & (1u << 5)) != 0;
+  return vbmi && (eax & (1u << 5)) != 0;
 }
 static bool CpuHasAvx512Fp16() {
   unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
@@ -131,7 +133,7 @@ bool HostIsaSupported(HostIsa isa) {
              __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
              __builtin_cpu_supports("avx512vl");
     case HostIsa::kAvx512Bf16:
-      return HostIsaSupported(HostIsa::kAvx512) && CpuHasAvx512Bf16();
+      return HostIsaSupported(HostIsa::kAvx512) && CpuHasAvx512Bf16AndVbmi();
     case HostIsa::kAvx512Fp16:
       return HostIsaSupported(HostIsa::kAvx512) && CpuHasAvx512Fp16();
   }

@@ -1,10 +1,11 @@
 // The host's inner loops (reductions, kAvg finalisation, the int8 and bf16 wire codecs), compiled
-// once per instruction set: the x86-64 baseline (SSE2), AVX2 (with F16C and FMA in the target,
-// FMA unused: every step stays a separately rounded operation), AVX-512 (F, BW, DQ, VL), and two
-// levels above it for the 16-bit float kernels: avx512bf16 (AVX512_BF16's conversions for the
-// bf16 kernels and codec: Zen 4, Cooper Lake, Sapphire Rapids) and avx512fp16 (AVX512_FP16's
-// native fp16 arithmetic for the fp16 kernels: Sapphire Rapids; its bf16 kernels are
-// avx512bf16's where the CPU has AVX512_BF16 too, else AVX-512's, so a CPU with FP16 but not
+// once per instruction set: the x86-64 baseline (SSE2), AVX2 (with F16C and FMA; FMA only where a
+// fused step is proven to give the separately rounded operations' bits, as in the kAvg division),
+// AVX-512 (F, BW, DQ, VL), and two levels above it for the 16-bit float kernels: avx512bf16
+// (AVX512_BF16's conversions and AVX512_VBMI's byte permutes for the bf16 kernels and codec: Zen
+// 4, Sapphire Rapids and later; Cooper Lake, which lacks VBMI, runs AVX-512's) and avx512fp16
+// (AVX512_FP16's native fp16 arithmetic for the fp16 kernels: Sapphire Rapids; its bf16 kernels
+// are avx512bf16's where the CPU has that level too, else AVX-512's, so a CPU with FP16 but not
 // BF16 still gets the level). The best set the CPU supports is chosen once, at first use, from
 // CPUID (__builtin_cpu_supports and the bits themselves); the build never needs -march. Every set
 // computes the same bits as the baseline (host_kernels_test compares them on random data with
