@@ -1,5 +1,5 @@
 // PerHostIsaTest: a test fixture run once per host instruction set (baseline, AVX2, AVX-512,
-// AVX-512 with AVX512_BF16, AVX-512 with AVX512_FP16),
+// AVX-512 with AVX512_BF16 and VBMI, AVX-512 with AVX512_FP16),
 // skipped where the CPU lacks it, so every dispatch level of the host kernels is checked on
 // whatever machine runs the suite.
 #pragma once

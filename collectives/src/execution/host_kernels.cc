@@ -39,7 +39,8 @@ HostIsa ChooseHostIsa() {
 }
 
 // avx512fp16's table: the fp16 kernels from its own translation unit (compiled with AVX512_FP16
-// only), everything else from avx512bf16's where the CPU has AVX512_BF16, else from AVX-512's.
+// only), everything else from avx512bf16's where the CPU has that level (AVX512_BF16 and VBMI),
+// else from AVX-512's.
 HostKernels MakeAvx512Fp16Kernels() {
   HostKernels k = HostIsaSupported(HostIsa::kAvx512Bf16)
                       ? host_kernels_internal::avx512bf16::Kernels()
