@@ -1,7 +1,8 @@
 // The host kernels for AVX-512 with AVX512_FP16 (Sapphire Rapids and later): AVX-512's, with
 // the fp16 reductions and kAvg finalisation in native fp16 arithmetic where that equals the
-// float32 route bit for bit (host_word_kernels.inc). AVX512_BF16 is deliberately not in the
-// target: host_kernels.cc takes the bf16 kernels from avx512bf16's table when the CPU has it.
+// float32 route bit for bit (host_word_kernels.inc, host_float_division.inc). AVX512_BF16 is
+// deliberately not in the target: host_kernels.cc takes the bf16 kernels from avx512bf16's table
+// when the CPU has it.
 #define CROSSLINK_HOST_ISA_NAMESPACE avx512fp16
 #define CROSSLINK_HOST_ISA_TARGET \
   "avx512f,avx512bw,avx512dq,avx512vl,avx512fp16,avx2,f16c,fma,bmi,bmi2,popcnt,sse4.2"
