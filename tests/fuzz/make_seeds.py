@@ -71,3 +71,29 @@ for block in (floats[:256], floats[256:]):
 write("compressed_wire", "int8", struct.pack("<2f", *scales) + q + b"\x02")
 write("compressed_wire", "int8_nan_scale", struct.pack("<2f", float("nan"), float("inf")) + q +
       b"\x05")
+
+
+# Host kernels: operand bits, then the choices host_kernels_fuzzer.cc reads from the back, in the
+# order it reads them: kind (0 reduce, 1 kAvg, 2/6 int8 codec, 3/7 bf16 codec; +4 error
+# feedback), type (0 f32, 1 f64, 2 f16, 3 bf16, 4 i32, 5 i64), op (0 sum, 1 avg, 2 min, 3 max),
+# start offset, world size - 1 (two bytes, high first), and a byte that is 0 mod 8 for a world
+# size from four more bytes, 1 mod 8 for one from a table of edge sizes (a byte more), else 2.
+def kernel_seed(payload, kind, dtype, op=0, offset=0, world_size=3):
+    choices = [kind, dtype, op, offset, (world_size - 1) >> 8, (world_size - 1) & 0xFF, 2]
+    return payload + bytes(reversed(choices))
+
+
+specials = [float("nan"), float("inf"), -float("inf"), -0.0, 1e-40, -1e-45, 3.4e38]
+grads = [((i * 7919) % 2003 - 1001) * 1e-6 for i in range(2048)] + specials
+f32 = struct.pack("<%df" % len(grads), *grads)
+write("host_kernels", "reduce_sum_f32", kernel_seed(f32, 0, 0))
+write("host_kernels", "reduce_max_f16_offset", kernel_seed(f32, 0, 2, op=3, offset=6))
+write("host_kernels", "reduce_sum_bf16", kernel_seed(f32, 0, 3))
+write("host_kernels", "avg_f32_by_6", kernel_seed(f32, 1, 0, world_size=6))
+write("host_kernels", "avg_bf16_table", kernel_seed(f32 * 3, 1, 3, world_size=3))
+write("host_kernels", "avg_i32_by_7", kernel_seed(f32, 1, 4, world_size=7))
+write("host_kernels", "avg_i64_by_5", kernel_seed(
+    struct.pack("<512q", *[(i * 104729 - 2 ** 20) << (i % 30) for i in range(512)]), 1, 5,
+    world_size=5))
+write("host_kernels", "int8_feedback", kernel_seed(f32, 6, 0))
+write("host_kernels", "bf16_codec", kernel_seed(f32, 3, 0))
