@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154  # sourced: `out` and `summary` are the caller's (below)
 # Sourced by bench/gpu_check.sh and bench/gpu_torch_check.sh: runs one GoogleTest program on the
 # GPU machine and reports it the same way in both. Needs the caller's `out` (the output folder),
 # `summary` (the summary file) and `say` (prints and appends to the summary).
